@@ -1,0 +1,33 @@
+# The two commands (see README): `make run` and `make test`. Both set up what they need.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: setup sandbox-image run test lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+# A Docker engine (installed and started if missing) and the sandbox image (built locally if missing).
+sandbox-image:
+	bash deployments/docker-engine.sh
+	bash codemint/sandbox/build_image.sh
+
+run: setup sandbox-image
+	$(BIN)/codemint run $(ARGS)
+
+test: setup sandbox-image
+	$(BIN)/ruff check .
+	$(BIN)/mypy codemint
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+bench: setup sandbox-image
+	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

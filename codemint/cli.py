@@ -1,0 +1,144 @@
+"""The `codemint` command line: run the pipeline, inspect a run directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+# Stage loggers (quarantine messages) should reach the Prefect UI next to the task runs.
+os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "codemint")
+
+app = typer.Typer(
+    help="Turn real code into verified instruction-tuning data (reformat, summarize, test, execute, verify).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(stderr=False)
+err = Console(stderr=True)
+
+
+def funnel_table(funnel: list[dict[str, Any]], title: str = "funnel") -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("stage")
+    table.add_column("in", justify="right")
+    table.add_column("kept", justify="right")
+    table.add_column("dropped / quarantined, by reason")
+    table.add_column("seconds", justify="right")
+    for row in funnel:
+        reasons = ", ".join(f"{reason} {n}" for reason, n in row["dropped"].items()) or "-"
+        table.add_row(
+            row["stage"], str(row["rows_in"]), str(row["rows_kept"]), reasons, f"{row['seconds']:.1f}"
+        )
+    return table
+
+
+def resolve_run_dir(run: str, runs_dir: Path) -> Path:
+    path = Path(run)
+    if (path / "run.json").exists():
+        return path
+    if (runs_dir / run / "run.json").exists():
+        return runs_dir / run
+    raise typer.BadParameter(f"{run}: no run.json here or under {runs_dir}/ (is this a run directory?)")
+
+
+@app.command()
+def run(
+    inputs: Annotated[
+        list[str] | None, typer.Argument(help="JSONL/Parquet files, .py files, directories or git checkouts.")
+    ] = None,
+    from_package: Annotated[
+        list[str] | None,
+        typer.Option("--from-package", "-p", help="An installed package or stdlib module by name (repeatable)."),
+    ] = None,
+    run_id: Annotated[str | None, typer.Option(help="Run directory name (default: derived from the inputs).")] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML settings file (see README).")] = None,
+    runs_dir: Annotated[Path | None, typer.Option(help="Where run directories live.")] = None,
+    shards: Annotated[int | None, typer.Option(help="Number of shards (task runs per stage).")] = None,
+    sandbox: Annotated[str | None, typer.Option(help="Sandbox backend: docker, local or auto.")] = None,
+    code_column: Annotated[str | None, typer.Option(help="Column holding code in JSONL/Parquet inputs.")] = None,
+) -> None:
+    """Run the pipeline. With no inputs it runs on a bundled default: a set of stdlib modules."""
+    from codemint.flows.pipeline import default_run_id, pipeline
+    from codemint.settings import DEFAULT_STDLIB_MODULES, PipelineSettings
+    from codemint.tasks.ingest import InputError
+
+    packages = list(from_package or [])
+    paths = list(inputs or [])
+    if not packages and not paths:
+        packages = list(DEFAULT_STDLIB_MODULES)
+        console.print(f"no inputs given: running on the bundled default, stdlib modules {', '.join(packages)}")
+    overrides: dict[str, Any] = {"runs_dir": runs_dir, "shards": shards}
+    try:
+        settings = PipelineSettings.load(config, **overrides)
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    if sandbox:
+        settings.sandbox.backend = sandbox  # type: ignore[assignment]
+    if code_column:
+        settings.ingest.code_column = code_column
+    run_id = run_id or default_run_id(paths, packages)
+    run_dir = settings.runs_dir / run_id
+    state = pipeline(inputs=paths, packages=packages, run_id=run_id, settings=settings, return_state=True)
+    if state.is_failed():
+        try:
+            state.result()
+        except InputError as exc:
+            err.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from exc
+        except Exception as exc:
+            err.print(f"[red]run failed:[/] {exc}")
+    report_file = run_dir / "run.json"
+    if not report_file.exists():
+        raise typer.Exit(1)
+    summary = json.loads(report_file.read_text())["summary"]
+    console.print(funnel_table(summary["funnel"], title=f"run {run_id} ({summary['seconds']:.1f} s)"))
+    console.print(f"run directory: {run_dir}")
+    if summary["failures"]:
+        for f in summary["failures"]:
+            err.print(f"[red]failed:[/] {f['stage']} shard {f['shard']}: {f['error']}")
+        err.print("re-run the same command to redo only the failed shards")
+        raise typer.Exit(1)
+
+
+@app.command()
+def inspect(
+    run: Annotated[str, typer.Argument(help="A run id (under --runs-dir) or a run directory.")],
+    runs_dir: Annotated[Path, typer.Option(help="Where run directories live.")] = Path("runs"),
+    samples: Annotated[int, typer.Option(help="How many kept rows to show.")] = 2,
+    quarantined: Annotated[int, typer.Option(help="How many quarantined rows to list.")] = 20,
+) -> None:
+    """Show a run's funnel, its quarantined inputs and sample output rows."""
+    from codemint.flows.inspection import final_rows, rejected_rows
+
+    run_dir = resolve_run_dir(run, runs_dir)
+    report = json.loads((run_dir / "run.json").read_text())
+    summary = report["summary"]
+    console.print(funnel_table(summary["funnel"], title=f"run {summary['run_id']}"))
+    bad = [r for r in rejected_rows(run_dir) if r["status"] == "quarantined"]
+    if bad:
+        console.print(f"\nquarantined rows: {len(bad)}")
+        for r in bad[:quarantined]:
+            prov = r.get("provenance") or {}
+            where = prov.get("path", "?") + (f", row {prov['row']}" if prov.get("row") else "")
+            console.print(f"  {r['stage']}: {where}: {r['drop_reason']}: {r['detail']}", markup=False)
+    rows = final_rows(run_dir)
+    console.print(f"\nverified samples: {len(rows)}")
+    for row in rows[:samples]:
+        console.print_json(
+            data={k: row[k] for k in ("id", "entry_point", "instruction", "candidate_code", "pass_fraction")}
+            | {"tests": len(row["test_cases"]), "provenance": row["provenance"]}
+        )
+    if summary["failures"]:
+        console.print(f"[red]failed shards:[/] {summary['failures']}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    sys.exit(app())

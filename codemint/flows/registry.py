@@ -1,0 +1,26 @@
+"""Stage names, in pipeline order, and the classes behind them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codemint.stage import Stage
+from codemint.tasks.dedup import ExactDedup
+from codemint.tasks.execute import Execute
+from codemint.tasks.ingest import Ingest
+from codemint.tasks.reformat import Reformat
+from codemint.tasks.summarize import Summarize
+from codemint.tasks.testgen import Testgen
+from codemint.tasks.verify import Verify
+
+STAGES: dict[str, type[Stage[Any, Any]]] = {
+    cls.name: cls for cls in (Ingest, Reformat, ExactDedup, Summarize, Testgen, Execute, Verify)
+}
+PIPELINE: list[str] = list(STAGES)
+
+
+def stage_class(name: str) -> type[Stage[Any, Any]]:
+    try:
+        return STAGES[name]
+    except KeyError:
+        raise ValueError(f"unknown stage {name!r}; known: {', '.join(STAGES)}") from None

@@ -1,0 +1,177 @@
+"""Record schemas: one pydantic model per stage output, and the Arrow schema derived from it.
+
+Each stage's output model extends the previous one, so a row carries everything learned
+about it so far (provenance included) and a reader of any stage's Parquet sees one shape.
+Rows a stage does not keep become `Rejected` rows in a sibling file, with their reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import types
+import typing
+from typing import Any, Literal, Union, get_args, get_origin
+
+import pyarrow as pa
+from pydantic import BaseModel
+
+RejectStatus = Literal["dropped", "quarantined"]
+
+
+def content_id(text: str) -> str:
+    """Stable id of a piece of (normalized) code or source: 16 hex chars of sha256."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+class Provenance(BaseModel):
+    source_uri: str  # e.g. "package:textwrap", "file:///abs/dir", "jsonl:/abs/data.jsonl"
+    path: str  # file path within the source, or the input file itself
+    row: int | None = None  # row number in a JSONL/Parquet input (1-based lines for JSONL)
+    line_start: int | None = None
+    line_end: int | None = None
+    revision: str | None = None  # git commit, package version or Python version
+    license: str | None = None
+
+
+class SourceRef(BaseModel):
+    """One input file to ingest: the planner's output and the ingest stage's input."""
+
+    id: str
+    kind: Literal["py", "jsonl", "parquet"]
+    path: str  # absolute path on the machine that plans and runs the flow
+    sha256: str
+    size: int
+    provenance: Provenance
+    status: Literal["kept"] = "kept"
+
+
+class Snippet(BaseModel):
+    """A unit of source code: a whole .py file or one JSONL/Parquet row."""
+
+    id: str  # content_id of the normalized code
+    code: str
+    provenance: Provenance
+    status: Literal["kept"] = "kept"
+
+
+class Function(Snippet):
+    """A function that stands alone: `original_code` carries what it needs from its module."""
+
+    parent_id: str
+    entry_point: str
+    signature: str
+    docstring: str | None = None
+    original_code: str  # the function and its dependencies, verbatim from the source
+    # `code` (inherited) is the reformatted standalone version; `id` hashes it.
+
+
+class Instructed(Function):
+    instruction: str
+    instruction_source: str  # "docstring" or "llm"
+    instruction_score: float | None = None
+    llm_model: str | None = None
+    prompt_version: str | None = None
+
+
+class WithInputs(Instructed):
+    # JSON text {"args": [...], "kwargs": {...}} in the sandbox value encoding.
+    test_inputs: list[str]
+    input_sources: list[str]  # per input: doctest, annotations, defaults, mutation, llm, ...
+
+
+class TestCase(BaseModel):
+    input: str
+    expected: str | None = None  # canonical JSON of the return value, when it returned
+    exception: str | None = None  # exception type name, when the original raised
+
+
+class Executed(WithInputs):
+    test_cases: list[TestCase]
+    discarded_inputs: int = 0  # inputs that timed out, ran out of memory or were killed
+
+
+class Verified(Executed):
+    candidate_kind: str  # "reformatted" or "regenerated"
+    candidate_code: str
+    pass_fraction: float
+    tests_passed: int
+    tests_total: int
+
+
+class Rejected(BaseModel):
+    """A row a stage did not keep, in `part-NNNNN.rejected.parquet` beside its kept rows."""
+
+    id: str
+    stage: str
+    status: RejectStatus
+    drop_reason: str  # machine-readable, e.g. "syntax_error", "no_instruction_source"
+    detail: str = ""
+    provenance: Provenance | None = None
+    record_json: str = ""  # the input row as JSON, so nothing is lost
+
+
+# --- Arrow schemas derived from the models -------------------------------------------------
+
+_SCALARS: dict[Any, pa.DataType] = {
+    str: pa.string(),
+    int: pa.int64(),
+    float: pa.float64(),
+    bool: pa.bool_(),
+}
+
+
+def _arrow_type(annotation: Any) -> tuple[pa.DataType, bool]:
+    """Arrow type for a field annotation, and whether it is nullable."""
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        members = [a for a in get_args(annotation) if a is not type(None)]
+        if len(members) != 1:
+            raise TypeError(f"unsupported union {annotation!r}")
+        return _arrow_type(members[0])[0], True
+    if origin is Literal:
+        return pa.string(), False
+    if origin is list:
+        (item,) = get_args(annotation)
+        return pa.list_(_arrow_type(item)[0]), False
+    if origin is dict:
+        key, value = get_args(annotation)
+        return pa.map_(_arrow_type(key)[0], _arrow_type(value)[0]), False
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return pa.struct(_fields(annotation)), False
+    if annotation in _SCALARS:
+        return _SCALARS[annotation], False
+    raise TypeError(f"no Arrow type for {annotation!r}")
+
+
+def _fields(model: type[BaseModel]) -> list[pa.Field]:
+    hints = typing.get_type_hints(model)
+    out = []
+    for name in model.model_fields:
+        arrow, nullable = _arrow_type(hints[name])
+        out.append(pa.field(name, arrow, nullable=nullable))
+    return out
+
+
+def arrow_schema(model: type[BaseModel]) -> pa.Schema:
+    return pa.schema(_fields(model))
+
+
+def to_table(rows: list[BaseModel], model: type[BaseModel]) -> pa.Table:
+    return pa.Table.from_pylist([r.model_dump(mode="python") for r in rows], schema=arrow_schema(model))
+
+
+__all__ = [
+    "Executed",
+    "Function",
+    "Instructed",
+    "Provenance",
+    "Rejected",
+    "Snippet",
+    "SourceRef",
+    "TestCase",
+    "Verified",
+    "WithInputs",
+    "arrow_schema",
+    "content_id",
+    "to_table",
+]

@@ -1,0 +1,78 @@
+"""The one interface every caller of the sandbox uses: jobs in, per-input outcomes out.
+
+A job is one piece of code plus an entry point and a list of inputs; the runner executes
+the code once per input in a fresh child process and reports one `CallOutcome` per input.
+Return values travel back as canonical JSON text (see `sandbox/runner.py`), so callers
+compare strings decoded in the trusted host process, never objects from the child.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+CallStatus = Literal["ok", "error", "timeout", "memory", "killed", "output_limit"]
+
+
+class ExecLimits(BaseModel):
+    """Per-input resource limits applied by the runner to each child."""
+
+    timeout_s: float = 3.0
+    cpu_s: int = 3
+    memory_mb: int = 512
+    max_procs: int = 32
+    max_open_files: int = 64
+    max_file_size_mb: int = 16
+    output_cap_bytes: int = 16_384
+
+
+class ExecJob(BaseModel):
+    job_id: str
+    code: str
+    entry_point: str
+    # Each input is JSON text of {"args": [...], "kwargs": {...}}.
+    inputs: list[str]
+    limits: ExecLimits = Field(default_factory=ExecLimits)
+
+
+class CallOutcome(BaseModel):
+    status: CallStatus
+    # Canonical JSON text of the return value (runner's encoder); None unless status == "ok".
+    result: str | None = None
+    exc_type: str | None = None
+    exc_message: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+    duration_s: float = 0.0
+
+
+class ExecResult(BaseModel):
+    job_id: str
+    outcomes: list[CallOutcome]
+    # Set when the job could not be run at all (runner or container failure after retry).
+    infra_error: str | None = None
+
+
+class Sandbox(abc.ABC):
+    """A backend that runs batches of jobs; use as a context manager to release resources."""
+
+    backend_name: str = "abstract"
+
+    @abc.abstractmethod
+    def run_batch(self, jobs: list[ExecJob]) -> list[ExecResult]:
+        """Run every job; results come back in the order of `jobs`."""
+
+    async def arun_batch(self, jobs: list[ExecJob]) -> list[ExecResult]:
+        return await asyncio.to_thread(self.run_batch, jobs)
+
+    def close(self) -> None:  # noqa: B027 - optional hook for backends with resources
+        """Release containers/processes. Safe to call twice."""
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

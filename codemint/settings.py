@@ -1,0 +1,142 @@
+"""All settings in one place: one pydantic model per stage, nested in `PipelineSettings`.
+
+A stage's cache key includes the JSON of its own settings model, so changing, say, the
+testgen cap re-runs testgen and what follows, but not ingest or reformat.
+Settings load from a TOML file (`codemint run --config`), then CODEMINT_* environment
+variables (nested with `__`, e.g. CODEMINT_SANDBOX__BACKEND=local), then CLI flags.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from codemint.sandbox.api import ExecLimits
+
+DEFAULT_STDLIB_MODULES = [
+    "textwrap",
+    "colorsys",
+    "posixpath",
+    "fnmatch",
+    "heapq",
+    "bisect",
+    "html",
+    "base64",
+    "calendar",
+    "shlex",
+    "statistics",
+    "difflib",
+    "string",
+    "keyword",
+]
+
+
+class IngestSettings(BaseModel):
+    # Column names for JSONL / Parquet inputs.
+    code_column: str = "content"
+    path_column: str | None = "path"
+    repo_column: str | None = "repo_name"
+    license_column: str | None = "license"
+    revision_column: str | None = None
+    max_file_bytes: int = 1_000_000
+    max_files: int | None = None
+
+
+class ReformatSettings(BaseModel):
+    min_lines: int = 2
+    max_lines: int = 200
+    include_private: bool = False
+
+
+class SummarizeSettings(BaseModel):
+    strategy: Literal["docstring", "llm"] = "docstring"
+    min_instruction_chars: int = 12
+    # LLM strategy: candidates per sample and the self-evaluation threshold.
+    candidates: int = 3
+    min_score: float = 0.5
+
+
+class TestgenSettings(BaseModel):
+    strategies: list[Literal["doctest", "annotations", "defaults", "mutation", "llm", "llm_generator"]] = [
+        "doctest",
+        "annotations",
+        "defaults",
+        "mutation",
+    ]
+    max_inputs: int = 12
+    mutation_rounds: int = 2
+    seed: int = 0
+    max_input_chars: int = 2_000
+
+
+class SandboxSettings(BaseModel):
+    backend: Literal["docker", "local", "auto"] = "auto"
+    image: str = "codemint-sandbox:latest"
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1)
+    jobs_per_container: int = 500
+    limits: ExecLimits = Field(default_factory=ExecLimits)
+
+
+class ExecuteSettings(BaseModel):
+    # Runs of the original per input; differing outputs drop the sample as nondeterministic.
+    repeats: int = 2
+    min_tests: int = 3
+    # At least this many tests must be normal returns (not raised exceptions).
+    min_ok_tests: int = 1
+
+
+class VerifySettings(BaseModel):
+    keep_threshold: float = 1.0
+    candidate: Literal["reformatted", "regenerated", "both"] = "reformatted"
+
+
+class LLMSettings(BaseModel):
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str = "Qwen/Qwen2.5-Coder-7B-Instruct"
+    api_key: str = "EMPTY"
+    temperature: float = 0.7
+    top_p: float = 0.95
+    max_tokens: int = 1024
+    concurrency: int = 256
+    timeout_s: float = 120.0
+    max_retries: int = 5
+    enabled: bool = False
+
+
+class PipelineSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CODEMINT_", env_nested_delimiter="__", extra="forbid")
+
+    runs_dir: Path = Path("runs")
+    shards: int = 4
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    reformat: ReformatSettings = Field(default_factory=ReformatSettings)
+    summarize: SummarizeSettings = Field(default_factory=SummarizeSettings)
+    testgen: TestgenSettings = Field(default_factory=TestgenSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    execute: ExecuteSettings = Field(default_factory=ExecuteSettings)
+    verify: VerifySettings = Field(default_factory=VerifySettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+
+    @classmethod
+    def load(cls, config: Path | None = None, **overrides: Any) -> PipelineSettings:
+        data: dict[str, Any] = {}
+        if config is not None:
+            try:
+                data = tomllib.loads(config.read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ValueError(f"{config}: cannot read settings: {exc}") from exc
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**data)
+
+
+def settings_hash(model: BaseModel) -> str:
+    """Stable short hash of a settings model, for cache keys."""
+    text = json.dumps(model.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

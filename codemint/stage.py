@@ -1,0 +1,211 @@
+"""The one shape every pipeline stage has.
+
+A stage is a class with a single `run(records) -> records | Rejected` over the rows of one
+shard. The base class does the rest, the same way for every stage: reads and validates the
+input shard (rows that fail validation are quarantined), writes kept rows and rejected rows
+to their Parquet files atomically, and counts rows in, kept, and dropped by reason.
+Flows only wire stages; they never look inside a shard.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import inspect
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from codemint import __version__, store
+from codemint.records import Provenance, Rejected, RejectStatus, to_table
+from codemint.settings import PipelineSettings
+
+InT = TypeVar("InT", bound=BaseModel)
+OutT = TypeVar("OutT", bound=BaseModel)
+
+log = logging.getLogger("codemint.stage")
+
+
+class ShardResult(BaseModel):
+    """What a (stage, shard) task returns; persisted by Prefect as the task's cached result."""
+
+    stage: str
+    shard: int
+    kept_path: str
+    rejected_path: str
+    kept_digest: str
+    rows_in: int
+    rows_kept: int
+    dropped: dict[str, int]  # "status:reason" -> count
+    metrics: dict[str, float]
+    seconds: float
+
+
+def describe(provenance: Provenance | None) -> str:
+    """`file[:row][:line]` for one-line messages about a row."""
+    if provenance is None:
+        return "<unknown>"
+    where = provenance.path
+    if provenance.row is not None:
+        where += f", row {provenance.row}"
+    if provenance.line_start is not None:
+        where += f", line {provenance.line_start}"
+    return where
+
+
+class Stage(abc.ABC, Generic[InT, OutT]):
+    name: ClassVar[str]
+    input_model: ClassVar[type[BaseModel]]
+    output_model: ClassVar[type[BaseModel]]
+    # Attribute of PipelineSettings holding this stage's settings (part of its cache key).
+    settings_field: ClassVar[str | None] = None
+
+    def __init__(self, settings: PipelineSettings) -> None:
+        self.settings = settings
+        self.metrics: Counter[str] = Counter()
+        self.shard = 0  # set by process_shard before run()
+
+    # --- what a stage writes -------------------------------------------------------------
+
+    @abc.abstractmethod
+    def run(self, records: Iterable[InT]) -> Iterator[OutT | Rejected]:
+        """Yield one output row or one `Rejected` per input row (or several per row)."""
+
+    def reject(
+        self,
+        row_id: str,
+        reason: str,
+        detail: str = "",
+        *,
+        record: BaseModel | None = None,
+        provenance: Provenance | None = None,
+        status: RejectStatus = "dropped",
+    ) -> Rejected:
+        if provenance is None and record is not None:
+            provenance = getattr(record, "provenance", None)
+        if status == "quarantined":
+            # One line naming file, row and reason; it also reaches the Prefect task log.
+            log.warning("quarantined: %s: %s%s", describe(provenance), reason, f": {detail}" if detail else "")
+        return Rejected(
+            id=row_id,
+            stage=self.name,
+            status=status,
+            drop_reason=reason,
+            detail=detail[:2000],
+            provenance=provenance,
+            record_json=record.model_dump_json() if record is not None else "",
+        )
+
+    # --- what the base class does for every stage ---------------------------------------
+
+    def fingerprint(self) -> str:
+        """Hash of this stage's settings and code: part of every cache key."""
+        parts: list[Any] = [self.name, __version__, self.code_version()]
+        if self.settings_field:
+            parts.append(getattr(self.settings, self.settings_field).model_dump(mode="json"))
+        parts.extend(self.extra_fingerprint())
+        return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+    def extra_fingerprint(self) -> list[Any]:
+        """Further inputs of the cache key (e.g. a global index a stage reads)."""
+        return []
+
+    def code_version(self) -> str:
+        h = hashlib.sha256()
+        for cls in type(self).__mro__:
+            if cls is object or cls is abc.ABC or cls is Generic:
+                continue
+            try:
+                h.update(Path(inspect.getfile(cls)).read_bytes())
+            except (TypeError, OSError):
+                continue
+        return h.hexdigest()[:16]
+
+    def read_input(self, path: Path) -> Iterator[InT | Rejected]:
+        for index, row in enumerate(store.read_rows(path)):
+            try:
+                yield self.input_model.model_validate(row)  # type: ignore[misc]
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                yield self.reject(
+                    str(row.get("id", f"row-{index}")),
+                    "invalid_row",
+                    f"{path.name} row {index}: {'.'.join(map(str, first['loc']))}: {first['msg']}",
+                    status="quarantined",
+                )
+
+    def process_shard(self, input_path: Path, output_dir: Path, shard: int) -> ShardResult:
+        started = time.perf_counter()
+        self.metrics.clear()
+        self.shard = shard
+        kept: list[BaseModel] = []
+        rejected: list[Rejected] = []
+        rows_in = 0
+
+        def valid_inputs() -> Iterator[InT]:
+            nonlocal rows_in
+            for item in self.read_input(input_path):
+                rows_in += 1
+                if isinstance(item, Rejected):
+                    rejected.append(item)
+                else:
+                    yield item
+
+        for out in self.run(valid_inputs()):
+            if isinstance(out, Rejected):
+                rejected.append(out)
+            else:
+                kept.append(out)
+
+        kept_file = store.kept_path(output_dir, shard)
+        rejected_file = store.rejected_path(output_dir, shard)
+        store.write_table(rejected_file, to_table(list(rejected), Rejected))
+        store.write_table(kept_file, to_table(kept, self.output_model))
+        dropped = Counter(f"{r.status}:{r.drop_reason}" for r in rejected)
+        result = ShardResult(
+            stage=self.name,
+            shard=shard,
+            kept_path=str(kept_file),
+            rejected_path=str(rejected_file),
+            kept_digest=store.file_digest(kept_file),
+            rows_in=rows_in,
+            rows_kept=len(kept),
+            dropped=dict(sorted(dropped.items())),
+            metrics={k: float(v) for k, v in sorted(self.metrics.items())},
+            seconds=round(time.perf_counter() - started, 3),
+        )
+        store.write_json(store.stats_path(output_dir, shard), result.model_dump())
+        return result
+
+
+class IndexedStage(Stage[InT, OutT]):
+    """A stage whose per-shard decisions need one view across all shards (dedup, selection).
+
+    The flow first calls `build_index` once over every input shard (a task of its own,
+    cached on the digests of all shards), then runs the stage per shard with that index.
+    """
+
+    def __init__(self, settings: PipelineSettings, index_path: Path | None = None) -> None:
+        super().__init__(settings)
+        self.index_path = index_path
+
+    @classmethod
+    @abc.abstractmethod
+    def build_index(cls, settings: PipelineSettings, shard_paths: list[Path], index_path: Path) -> dict[str, Any]:
+        """Write the index file atomically; return figures worth reporting."""
+
+    def extra_fingerprint(self) -> list[Any]:
+        if self.index_path is None:
+            return []
+        return [store.file_digest(self.index_path)]
+
+    def require_index(self) -> Path:
+        if self.index_path is None:
+            raise RuntimeError(f"stage {self.name} needs its index; build_index was not run")
+        return self.index_path

@@ -1,0 +1,83 @@
+"""The run directory on disk: `runs/<run_id>/<stage>/part-NNNNN{.parquet,.rejected.parquet,.stats.json}`.
+
+Every write goes to a temporary file in the same directory and is renamed into place, so a
+killed run leaves either the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def shard_name(shard: int) -> str:
+    return f"part-{shard:05d}"
+
+
+def kept_path(stage_dir: Path, shard: int) -> Path:
+    return stage_dir / f"{shard_name(shard)}.parquet"
+
+
+def rejected_path(stage_dir: Path, shard: int) -> Path:
+    return stage_dir / f"{shard_name(shard)}.rejected.parquet"
+
+
+def stats_path(stage_dir: Path, shard: int) -> Path:
+    return stage_dir / f"{shard_name(shard)}.stats.json"
+
+
+def _atomic(path: Path) -> tuple[int, Path]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    return fd, Path(tmp)
+
+
+def write_table(path: Path, table: pa.Table) -> None:
+    fd, tmp = _atomic(path)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path: Path, text: str) -> None:
+    fd, tmp = _atomic(path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_rows(path: Path) -> Iterator[dict[str, Any]]:
+    """Rows of a Parquet file as dicts, one record batch at a time."""
+    pf = pq.ParquetFile(path)
+    for batch in pf.iter_batches(batch_size=1024):
+        yield from batch.to_pylist()
+
+
+def read_column(path: Path, column: str) -> list[Any]:
+    return pq.read_table(path, columns=[column]).column(column).to_pylist()

@@ -1,0 +1,293 @@
+"""Reformat: split a source file into functions that stand alone (Semi-Instruct's "improper code").
+
+For each top-level function we carry along what it needs from its module (imports,
+constants, helper functions and classes, transitively) so the original can run by itself
+in the sandbox; `original_code` keeps those pieces verbatim, `code` is the same program
+normalised through the AST (one statement per line, uniform formatting). Methods, closures
+and async functions cannot stand alone and are dropped with a reason.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from codemint.records import Function, Rejected, Snippet, content_id
+from codemint.settings import ReformatSettings
+from codemint.stage import Stage
+
+BUILTIN_NAMES = set(dir(builtins)) | {"__name__", "__doc__", "__builtins__"}
+
+
+@dataclass
+class _Definition:
+    """A top-level statement that binds names, with the text to carry for it."""
+
+    order: tuple[int, int]
+    text: str
+    node: ast.AST
+    deps_from: list[ast.AST] = field(default_factory=list)  # nodes whose free names it needs
+
+
+def _bound_names(node: ast.AST) -> set[str]:
+    """Names a statement binds at the level where it stands (not inside nested scopes)."""
+    names: set[str] = set()
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {node.name}
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        for alias in node.names:
+            names.add(alias.asname or alias.name.split(".")[0])
+        return names
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+            names.add(child.id)
+        elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(child.name)
+        elif isinstance(child, ast.Import | ast.ImportFrom):
+            names.update(alias.asname or alias.name.split(".")[0] for alias in child.names)
+    return names
+
+
+def free_names(node: ast.AST) -> set[str]:
+    """Names read in `node` that it does not bind itself (a conservative approximation)."""
+    loaded: set[str] = set()
+    bound: set[str] = set()
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name):
+            (loaded if isinstance(child.ctx, ast.Load) else bound).add(child.id)
+        elif isinstance(child, ast.arg):
+            bound.add(child.arg)
+        elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and child is not node:
+            bound.add(child.name)
+        elif isinstance(child, ast.Import | ast.ImportFrom):
+            bound.update(alias.asname or alias.name.split(".")[0] for alias in child.names)
+        elif isinstance(child, ast.ExceptHandler) and child.name:
+            bound.add(child.name)
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        bound.discard(node.name)  # recursion refers to the module-level name, which is itself
+        loaded.discard(node.name)
+    return loaded - bound
+
+
+def _absolute_module(module: str | None, level: int, package: str | None) -> str | None:
+    if level == 0:
+        return module
+    if not package:
+        return None
+    parts = package.split(".")
+    if level - 1 > len(parts) - 1:
+        return None
+    base = parts[: len(parts) - (level - 1)]
+    return ".".join(base + ([module] if module else []))
+
+
+def _package_of(path: str) -> str | None:
+    """`a/b/c.py` -> `a.b`; `a/b/__init__.py` -> `a.b`; a top-level file has no package."""
+    parts = [p for p in path.replace("\\", "/").split("/") if p]
+    if not parts or not parts[-1].endswith(".py"):
+        return None
+    if parts[-1] == "__init__.py":
+        parts = parts[:-1]
+    else:
+        parts = parts[:-1]
+    return ".".join(parts) or None
+
+
+class ModuleIndex:
+    """Where each top-level name of a module is defined."""
+
+    def __init__(self, tree: ast.Module, source: str, package: str | None) -> None:
+        self.source = source
+        self.lines = source.splitlines(keepends=True)
+        self.defs: dict[str, list[_Definition]] = {}
+        self.unresolvable: dict[str, str] = {}  # name -> why it cannot be carried
+        self.star_import = False
+        for stmt in tree.body:
+            self._index(stmt, package)
+
+    def _segment(self, node: ast.stmt) -> str:
+        start = node.lineno
+        decorators = getattr(node, "decorator_list", None)
+        if decorators:
+            start = min(start, *(d.lineno for d in decorators))
+        return "".join(self.lines[start - 1 : node.end_lineno]).rstrip() + "\n"
+
+    def _add(self, name: str, definition: _Definition) -> None:
+        self.defs.setdefault(name, []).append(definition)
+
+    def _index(self, stmt: ast.stmt, package: str | None) -> None:
+        if isinstance(stmt, ast.Import):
+            for i, alias in enumerate(stmt.names):
+                text = f"import {alias.name}" + (f" as {alias.asname}" if alias.asname else "") + "\n"
+                self._add(alias.asname or alias.name.split(".")[0], _Definition((stmt.lineno, i), text, stmt))
+            return
+        if isinstance(stmt, ast.ImportFrom):
+            module = _absolute_module(stmt.module, stmt.level, package)
+            for i, alias in enumerate(stmt.names):
+                bound = alias.asname or alias.name
+                if alias.name == "*":
+                    self.star_import = True
+                    continue
+                if module is None:
+                    self.unresolvable[bound] = "relative import outside a known package"
+                    continue
+                text = f"from {module} import {alias.name}" + (f" as {alias.asname}" if alias.asname else "") + "\n"
+                self._add(bound, _Definition((stmt.lineno, i), text, stmt))
+            return
+        if isinstance(stmt, ast.Expr | ast.Pass):
+            return  # docstrings and bare calls bind nothing
+        names = _bound_names(stmt)
+        if not names:
+            return
+        definition = _Definition((stmt.lineno, 0), self._segment(stmt), stmt, [stmt])
+        for name in names:
+            self._add(name, definition)
+
+    def closure(self, node: ast.AST) -> tuple[list[_Definition], str | None]:
+        """Definitions `node` needs, transitively; or the first name that cannot be resolved."""
+        needed: dict[int, _Definition] = {}
+        pending = [node]
+        seen_names: set[str] = set()
+        while pending:
+            current = pending.pop()
+            for name in sorted(free_names(current)):
+                if name in seen_names or name in BUILTIN_NAMES:
+                    continue
+                seen_names.add(name)
+                if name in self.unresolvable:
+                    return [], f"{name}: {self.unresolvable[name]}"
+                definitions = self.defs.get(name)
+                if not definitions:
+                    if self.star_import:
+                        return [], f"{name}: may come from a star import"
+                    return [], f"{name}: not defined in its module"
+                for d in definitions:
+                    if id(d) not in needed:
+                        needed[id(d)] = d
+                        pending.extend(d.deps_from)
+        return sorted(needed.values(), key=lambda d: d.order), None
+
+
+def _merge_imports(tree: ast.Module) -> ast.Module:
+    """`from m import a` + `from m import b` -> `from m import a, b` (the carried imports come one per name)."""
+    body: list[ast.stmt] = []
+    for stmt in tree.body:
+        prev = body[-1] if body else None
+        if (
+            isinstance(stmt, ast.ImportFrom)
+            and isinstance(prev, ast.ImportFrom)
+            and (prev.module, prev.level) == (stmt.module, stmt.level)
+            and stmt.module != "__future__"
+        ):
+            prev.names.extend(stmt.names)
+        else:
+            body.append(stmt)
+    tree.body = body
+    return tree
+
+
+def signature_of(node: ast.FunctionDef) -> str:
+    sig = f"def {node.name}({ast.unparse(node.args)})"
+    if node.returns is not None:
+        sig += f" -> {ast.unparse(node.returns)}"
+    return sig
+
+
+class Reformat(Stage[Snippet, Function]):
+    name = "reformat"
+    input_model = Snippet
+    output_model = Function
+    settings_field = "reformat"
+
+    @property
+    def cfg(self) -> ReformatSettings:
+        return self.settings.reformat
+
+    def run(self, records: Iterable[Snippet]) -> Iterator[Function | Rejected]:
+        for snippet in records:
+            try:
+                tree = ast.parse(snippet.code)
+            except SyntaxError as exc:
+                yield self.reject(
+                    snippet.id, "syntax_error", f"line {exc.lineno}: {exc.msg}", record=snippet, status="quarantined"
+                )
+                continue
+            except (ValueError, RecursionError, MemoryError) as exc:
+                yield self.reject(snippet.id, "unparsable", str(exc)[:200], record=snippet, status="quarantined")
+                continue
+            yield from self._functions(snippet, tree)
+
+    def _drop_nested(self, snippet: Snippet, node: ast.AST, reason: str, detail: str) -> Rejected:
+        seg = ast.get_source_segment(snippet.code, node) or detail
+        prov = snippet.provenance.model_copy(
+            update={"line_start": getattr(node, "lineno", None), "line_end": getattr(node, "end_lineno", None)}
+        )
+        return self.reject(content_id(seg), reason, detail, provenance=prov)
+
+    def _functions(self, snippet: Snippet, tree: ast.Module) -> Iterator[Function | Rejected]:
+        index = ModuleIndex(tree, snippet.code, _package_of(snippet.provenance.path))
+        found = False
+        for stmt in tree.body:
+            if isinstance(stmt, ast.ClassDef):
+                for item in stmt.body:
+                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                        found = True
+                        yield self._drop_nested(snippet, item, "method", f"{stmt.name}.{item.name} needs its class")
+            elif isinstance(stmt, ast.AsyncFunctionDef):
+                found = True
+                yield self._drop_nested(snippet, stmt, "async_function", f"{stmt.name} is a coroutine")
+            elif isinstance(stmt, ast.FunctionDef):
+                found = True
+                for inner in ast.walk(stmt):
+                    if inner is not stmt and isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef):
+                        yield self._drop_nested(
+                            snippet, inner, "closure", f"{stmt.name}.{inner.name} is nested in a function"
+                        )
+                yield self._standalone(snippet, stmt, index)
+        if not found:
+            yield self.reject(snippet.id, "no_functions", "no top-level function or method", record=snippet)
+
+    def _standalone(self, snippet: Snippet, node: ast.FunctionDef, index: ModuleIndex) -> Function | Rejected:
+        prov = snippet.provenance.model_copy(update={"line_start": node.lineno, "line_end": node.end_lineno})
+        own = index._segment(node)
+        row_id = content_id(own)
+
+        def drop(reason: str, detail: str) -> Rejected:
+            return self.reject(row_id, reason, detail, provenance=prov)
+
+        # Counted after normalisation: a one-line `def f(x): return x` is improper, not short.
+        n_lines = len(ast.unparse(node).splitlines())
+        args = node.args
+        if node.name.startswith("_") and not self.cfg.include_private:
+            return drop("private", f"{node.name} is a private helper")
+        if not (args.posonlyargs or args.args or args.kwonlyargs or args.vararg or args.kwarg):
+            return drop("no_parameters", f"{node.name} takes no input to test it with")
+        if n_lines < self.cfg.min_lines:
+            return drop("too_short", f"{n_lines} lines")
+        if n_lines > self.cfg.max_lines:
+            return drop("too_long", f"{n_lines} lines > {self.cfg.max_lines}")
+        deps, unresolved = index.closure(node)
+        if unresolved:
+            return drop("unresolved_name", unresolved)
+        imports = "".join(d.text for d in deps if isinstance(d.node, ast.Import | ast.ImportFrom))
+        others = [d.text for d in deps if not isinstance(d.node, ast.Import | ast.ImportFrom) and d.node is not node]
+        original = "\n".join(part for part in [imports, *others, own] if part)
+        if len(original.splitlines()) > 4 * self.cfg.max_lines:
+            return drop("too_many_dependencies", f"{len(original.splitlines())} lines with dependencies")
+        try:
+            code = ast.unparse(_merge_imports(ast.parse(original))) + "\n"
+            compile(code, f"<{node.name}>", "exec")
+        except (SyntaxError, ValueError, RecursionError) as exc:
+            return drop("reformat_failed", str(exc)[:200])
+        return Function(
+            id=content_id(code),
+            parent_id=snippet.id,
+            code=code,
+            original_code=original,
+            entry_point=node.name,
+            signature=signature_of(node),
+            docstring=ast.get_docstring(node),
+            provenance=prov,
+        )

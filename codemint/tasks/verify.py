@@ -1,0 +1,100 @@
+"""Verify: run the candidate code on every test case and keep the fraction it passes.
+
+A test passes when the candidate returns the same canonical value as the original, or
+raises the same exception type. The comparison happens here, in the trusted process,
+on the serialized outcomes: nothing the executed code prints or overrides can forge it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from codemint.records import Executed, Rejected, TestCase, Verified
+from codemint.sandbox import shared_sandbox
+from codemint.sandbox.api import CallOutcome, ExecJob
+from codemint.settings import VerifySettings
+from codemint.stage import Stage
+
+
+def passes(case: TestCase, outcome: CallOutcome) -> bool:
+    if case.exception is not None:
+        return outcome.status == "error" and outcome.exc_type == case.exception
+    return outcome.status == "ok" and outcome.result == case.expected
+
+
+class Verify(Stage[Executed, Verified]):
+    name = "verify"
+    input_model = Executed
+    output_model = Verified
+    settings_field = "verify"
+
+    @property
+    def cfg(self) -> VerifySettings:
+        return self.settings.verify
+
+    def extra_fingerprint(self) -> list[object]:
+        return [self.settings.sandbox.limits.model_dump(), self.settings.sandbox.image]
+
+    def candidates(self, records: list[Executed]) -> dict[str, list[tuple[str, str]]]:
+        """(kind, code) candidates per record id, best first."""
+        out: dict[str, list[tuple[str, str]]] = {rec.id: [] for rec in records}
+        if self.cfg.candidate in ("regenerated", "both"):
+            from codemint.tasks.regenerate import regenerated_candidates
+
+            for rec_id, codes in regenerated_candidates(self, records).items():
+                out[rec_id].extend(("regenerated", code) for code in codes)
+        if self.cfg.candidate in ("reformatted", "both"):
+            for rec in records:
+                out[rec.id].append(("reformatted", rec.code))
+        return out
+
+    def run(self, records: Iterable[Executed]) -> Iterator[Verified | Rejected]:
+        records = list(records)
+        by_record = self.candidates(records)
+        jobs: list[ExecJob] = []
+        owners: list[tuple[Executed, str, str]] = []
+        for rec in records:
+            for n, (kind, code) in enumerate(by_record[rec.id]):
+                jobs.append(
+                    ExecJob(
+                        job_id=f"{rec.id}#{kind}{n}",
+                        code=code,
+                        entry_point=rec.entry_point,
+                        inputs=[c.input for c in rec.test_cases],
+                        limits=self.settings.sandbox.limits,
+                    )
+                )
+                owners.append((rec, kind, code))
+        results = shared_sandbox(self.settings.sandbox).run_batch(jobs) if jobs else []
+        best: dict[str, Verified] = {}
+        for (rec, kind, code), result in zip(owners, results, strict=True):
+            for o in result.outcomes:
+                self.metrics[f"candidate_{o.status}"] += 1
+            if result.infra_error:
+                continue
+            passed = sum(passes(c, o) for c, o in zip(rec.test_cases, result.outcomes, strict=False))
+            total = len(rec.test_cases)
+            current = best.get(rec.id)
+            if current is None or passed > current.tests_passed:
+                best[rec.id] = Verified(
+                    **rec.model_dump(),
+                    candidate_kind=kind,
+                    candidate_code=code,
+                    pass_fraction=passed / total if total else 0.0,
+                    tests_passed=passed,
+                    tests_total=total,
+                )
+        for rec in records:
+            verified = best.get(rec.id)
+            if verified is None:
+                reason = "no_candidate" if not by_record[rec.id] else "sandbox_error"
+                yield self.reject(rec.id, reason, "no candidate could be run", record=rec)
+            elif verified.pass_fraction < self.cfg.keep_threshold:
+                yield self.reject(
+                    rec.id,
+                    "failed_verification",
+                    f"{verified.candidate_kind} passed {verified.tests_passed}/{verified.tests_total}",
+                    record=rec,
+                )
+            else:
+                yield verified
