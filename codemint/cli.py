@@ -5,15 +5,27 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 # Stage loggers (quarantine messages) should reach the Prefect UI next to the task runs.
 os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "codemint")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 app = typer.Typer(
     help="Turn real code into verified instruction-tuning data (reformat, summarize, test, execute, verify).",
@@ -22,6 +34,36 @@ app = typer.Typer(
 )
 console = Console(stderr=False)
 err = Console(stderr=True)
+
+
+@contextmanager
+def terminal_progress() -> Iterator[None]:
+    """Rich progress bars per stage on a terminal; nothing when output is not a terminal."""
+    from codemint.flows.reporting import progress_sink
+
+    if not console.is_terminal:
+        yield
+        return
+    bars = Progress(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("shards"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+    ids: dict[str, TaskID] = {}
+
+    class Sink:
+        def start(self, stage: str, total: int) -> None:
+            ids[stage] = bars.add_task(stage, total=total)
+
+        def advance(self, stage: str) -> None:
+            bars.advance(ids[stage])
+
+    with bars, progress_sink(Sink()):
+        yield
 
 
 def funnel_table(funnel: list[dict[str, Any]], title: str = "funnel") -> Table:
@@ -55,25 +97,35 @@ def run(
     ] = None,
     from_package: Annotated[
         list[str] | None,
-        typer.Option("--from-package", "-p", help="An installed package or stdlib module by name (repeatable)."),
+        typer.Option(
+            "--from-package", "-p", help="An installed package or stdlib module by name (repeatable)."
+        ),
     ] = None,
-    run_id: Annotated[str | None, typer.Option(help="Run directory name (default: derived from the inputs).")] = None,
+    run_id: Annotated[
+        str | None, typer.Option(help="Run directory name (default: derived from the inputs).")
+    ] = None,
     config: Annotated[Path | None, typer.Option(help="TOML settings file (see README).")] = None,
     runs_dir: Annotated[Path | None, typer.Option(help="Where run directories live.")] = None,
     shards: Annotated[int | None, typer.Option(help="Number of shards (task runs per stage).")] = None,
     sandbox: Annotated[str | None, typer.Option(help="Sandbox backend: docker, local or auto.")] = None,
-    code_column: Annotated[str | None, typer.Option(help="Column holding code in JSONL/Parquet inputs.")] = None,
+    code_column: Annotated[
+        str | None, typer.Option(help="Column holding code in JSONL/Parquet inputs.")
+    ] = None,
+    dask_address: Annotated[
+        str | None, typer.Option(help="Run shard tasks on this Dask scheduler (tcp://host:8786).")
+    ] = None,
 ) -> None:
     """Run the pipeline. With no inputs it runs on a bundled default: a set of stdlib modules."""
     from codemint.flows.pipeline import default_run_id, pipeline
     from codemint.settings import DEFAULT_STDLIB_MODULES, PipelineSettings
-    from codemint.tasks.ingest import InputError
 
     packages = list(from_package or [])
     paths = list(inputs or [])
     if not packages and not paths:
         packages = list(DEFAULT_STDLIB_MODULES)
-        console.print(f"no inputs given: running on the bundled default, stdlib modules {', '.join(packages)}")
+        console.print(
+            f"no inputs given: running on the bundled default, stdlib modules {', '.join(packages)}"
+        )
     overrides: dict[str, Any] = {"runs_dir": runs_dir, "shards": shards}
     try:
         settings = PipelineSettings.load(config, **overrides)
@@ -85,16 +137,36 @@ def run(
     if code_column:
         settings.ingest.code_column = code_column
     run_id = run_id or default_run_id(paths, packages)
-    run_dir = settings.runs_dir / run_id
-    state = pipeline(inputs=paths, packages=packages, run_id=run_id, settings=settings, return_state=True)
+    flow_fn = pipeline if not dask_address else pipeline.with_options(task_runner=dask_runner(dask_address))
+    with terminal_progress():
+        state = flow_fn(inputs=paths, packages=packages, run_id=run_id, settings=settings, return_state=True)
+    finish(state, settings.runs_dir / run_id, run_id)
+
+
+def dask_runner(address: str) -> Any:
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError as exc:
+        raise typer.BadParameter("--dask-address needs prefect-dask: pip install prefect-dask") from exc
+    return DaskTaskRunner(address=address)
+
+
+def finish(state: Any, run_dir: Path, run_id: str) -> None:
+    """Print the funnel of a finished flow run; exit non-zero when shards failed."""
+    from codemint.flows.pipeline import ShardsFailed
+    from codemint.tasks.ingest import InputError
+
     if state.is_failed():
         try:
             state.result()
+        except ShardsFailed:
+            pass  # the run report names the failed shards; printed below
         except InputError as exc:
             err.print(f"[red]error:[/] {exc}")
             raise typer.Exit(2) from exc
         except Exception as exc:
-            err.print(f"[red]run failed:[/] {exc}")
+            err.print(f"[red]run failed:[/] {type(exc).__name__}: {exc}")
+            raise typer.Exit(1) from exc
     report_file = run_dir / "run.json"
     if not report_file.exists():
         raise typer.Exit(1)
@@ -104,8 +176,26 @@ def run(
     if summary["failures"]:
         for f in summary["failures"]:
             err.print(f"[red]failed:[/] {f['stage']} shard {f['shard']}: {f['error']}")
-        err.print("re-run the same command to redo only the failed shards")
+        err.print(f"`codemint rerun {run_id}` (or the same command again) redoes only the failed shards")
         raise typer.Exit(1)
+
+
+@app.command()
+def rerun(
+    run: Annotated[str, typer.Argument(help="The run id to re-run (under --runs-dir).")],
+    runs_dir: Annotated[Path, typer.Option(help="Where run directories live.")] = Path("runs"),
+    dask_address: Annotated[str | None, typer.Option(help="Run shard tasks on this Dask scheduler.")] = None,
+) -> None:
+    """Re-run only the shards of RUN that failed; everything that finished is a cache hit."""
+    from codemint.flows.rerun import rerun as rerun_flow
+
+    run_dir = resolve_run_dir(run, runs_dir)
+    flow_fn = (
+        rerun_flow if not dask_address else rerun_flow.with_options(task_runner=dask_runner(dask_address))
+    )
+    with terminal_progress():
+        state = flow_fn(run_id=run_dir.name, runs_dir=str(run_dir.parent), return_state=True)
+    finish(state, run_dir, run_dir.name)
 
 
 @app.command()

@@ -108,6 +108,11 @@ class LLMSettings(BaseModel):
     timeout_s: float = 120.0
     max_retries: int = 5
     enabled: bool = False
+    # Backoff before retry k: min(backoff_max_s, backoff_base_s * 2**(k-1)), jittered.
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    # Alternatives per token requested where a strategy scores from logprobs (vLLM caps at 20).
+    top_logprobs: int = 5
 
 
 class PipelineSettings(BaseSettings):
@@ -123,6 +128,8 @@ class PipelineSettings(BaseSettings):
     execute: ExecuteSettings = Field(default_factory=ExecuteSettings)
     verify: VerifySettings = Field(default_factory=VerifySettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    # Fault injection for drills and tests: "stage:shard" task runs that raise.
+    fail_shards: list[str] = Field(default_factory=list)
 
     @classmethod
     def load(cls, config: Path | None = None, **overrides: Any) -> PipelineSettings:

@@ -91,7 +91,9 @@ class Stage(abc.ABC, Generic[InT, OutT]):
             provenance = getattr(record, "provenance", None)
         if status == "quarantined":
             # One line naming file, row and reason; it also reaches the Prefect task log.
-            log.warning("quarantined: %s: %s%s", describe(provenance), reason, f": {detail}" if detail else "")
+            log.warning(
+                "quarantined: %s: %s%s", describe(provenance), reason, f": {detail}" if detail else ""
+            )
         return Rejected(
             id=row_id,
             stage=self.name,
@@ -197,7 +199,9 @@ class IndexedStage(Stage[InT, OutT]):
 
     @classmethod
     @abc.abstractmethod
-    def build_index(cls, settings: PipelineSettings, shard_paths: list[Path], index_path: Path) -> dict[str, Any]:
+    def build_index(
+        cls, settings: PipelineSettings, shard_paths: list[Path], index_path: Path
+    ) -> dict[str, Any]:
         """Write the index file atomically; return figures worth reporting."""
 
     def extra_fingerprint(self) -> list[Any]:

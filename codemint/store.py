@@ -81,3 +81,13 @@ def read_rows(path: Path) -> Iterator[dict[str, Any]]:
 
 def read_column(path: Path, column: str) -> list[Any]:
     return pq.read_table(path, columns=[column]).column(column).to_pylist()
+
+
+def sweep_temp_files(root: Path) -> int:
+    """Remove temporary files a killed run left behind (never a finished file)."""
+    removed = 0
+    if root.exists():
+        for tmp in root.rglob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return removed

@@ -51,7 +51,9 @@ def test_git_checkout_records_commit_and_license(tmp_path: Path) -> None:
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "."], check=True)
     subprocess.run([*git, "commit", "-qm", "init"], check=True)
-    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    head = subprocess.run(
+        [*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     refs = plan_sources([str(repo)], [])
     assert [r.provenance.path for r in refs] == ["pkg/util.py"]
     assert refs[0].provenance.revision == head
@@ -69,14 +71,21 @@ def test_bad_files_are_quarantined_with_reasons_and_the_rest_goes_on(tmp_path: P
     kept, rejected = ingest(plan_sources([str(tmp_path)], []), settings)
     assert [s.provenance.path for s in kept] == ["good.py"]
     reasons = {r.provenance.path: r.drop_reason for r in rejected if r.provenance}
-    assert reasons == {"empty.py": "empty", "latin1.py": "not_utf8", "binary.py": "binary", "big.py": "oversized"}
+    assert reasons == {
+        "empty.py": "empty",
+        "latin1.py": "not_utf8",
+        "binary.py": "binary",
+        "big.py": "oversized",
+    }
     assert all(r.status == "quarantined" and r.record_json for r in rejected)
 
 
 def test_jsonl_rows_with_configurable_columns_and_bad_rows(tmp_path: Path) -> None:
     path = tmp_path / "data.jsonl"
     lines = [
-        json.dumps({"src": "def f(x):\n    return x * 2\n", "repo_name": "a/b", "path": "m.py", "license": "MIT"}),
+        json.dumps(
+            {"src": "def f(x):\n    return x * 2\n", "repo_name": "a/b", "path": "m.py", "license": "MIT"}
+        ),
         "{not json",
         json.dumps({"other": 1}),
         json.dumps({"src": 42}),

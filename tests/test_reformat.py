@@ -56,7 +56,9 @@ MODULE = textwrap.dedent(
 def reformat(code: str, path: str = "pkg/mod.py") -> tuple[dict[str, Function], list[Rejected]]:
     snippet = Snippet(id=content_id(code), code=code, provenance=Provenance(source_uri="test:", path=path))
     out = list(Reformat(PipelineSettings()).run([snippet]))
-    return {o.entry_point: o for o in out if isinstance(o, Function)}, [o for o in out if isinstance(o, Rejected)]
+    return {o.entry_point: o for o in out if isinstance(o, Function)}, [
+        o for o in out if isinstance(o, Rejected)
+    ]
 
 
 def test_functions_carry_only_what_they_need() -> None:
@@ -80,7 +82,14 @@ def test_what_cannot_stand_alone_is_dropped_with_a_reason() -> None:
     assert set(funcs) == {"count_words", "hyp", "uses_helper", "outer"}
     reasons = Counter(r.drop_reason for r in rejected)
     assert reasons == Counter(
-        {"unresolved_name": 1, "closure": 1, "async_function": 1, "method": 1, "private": 1, "no_parameters": 1}
+        {
+            "unresolved_name": 1,
+            "closure": 1,
+            "async_function": 1,
+            "method": 1,
+            "private": 1,
+            "no_parameters": 1,
+        }
     )
     unresolved = next(r for r in rejected if r.drop_reason == "unresolved_name")
     assert unresolved.detail.startswith("undefined_thing")

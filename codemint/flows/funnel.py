@@ -52,5 +52,10 @@ def write_run_report(
 ) -> None:
     store.write_json(
         run_dir / "run.json",
-        {"summary": summary, "settings": settings.model_dump(mode="json"), "request": request, "code_version": version},
+        {
+            "summary": summary,
+            "settings": settings.model_dump(mode="json"),
+            "request": request,
+            "code_version": version,
+        },
     )

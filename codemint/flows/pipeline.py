@@ -17,19 +17,25 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
+from prefect.client.orchestration import get_client
 from prefect.context import TaskRunContext
-from prefect.filesystems import LocalFileSystem
-from prefect.futures import PrefectFuture
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.futures import PrefectFuture, as_completed
+from prefect.runtime import flow_run
 from pydantic import BaseModel
 
 from codemint import __version__, store
 from codemint.flows.funnel import StageFunnel, build_funnel, write_run_report
+from codemint.flows.inspection import final_rows
 from codemint.flows.registry import PIPELINE, stage_class
+from codemint.flows.reporting import StageProgress, publish_run_artifacts
 from codemint.records import SourceRef, to_table
 from codemint.settings import PipelineSettings
 from codemint.stage import IndexedStage, ShardResult, Stage
 from codemint.tasks.ingest import assign_shards, plan_sources
+
+
+class ShardsFailed(RuntimeError):
+    """Some shard tasks failed; the others finished and the run report names the failures."""
 
 
 class IndexResult(BaseModel):
@@ -65,7 +71,9 @@ def shard_cache_key(context: TaskRunContext, params: dict[str, Any]) -> str:
 
 
 def index_cache_key(context: TaskRunContext, params: dict[str, Any]) -> str:
-    return f"{params['stage']}-index-" + _key(params["input_digests"], params["fingerprint"], params["run_dir"])
+    return f"{params['stage']}-index-" + _key(
+        params["input_digests"], params["fingerprint"], params["run_dir"]
+    )
 
 
 def make_stage(name: str, settings: PipelineSettings, index_path: str | None = None) -> Stage[Any, Any]:
@@ -88,20 +96,29 @@ def run_stage_shard(
     index_digest: str | None = None,
 ) -> ShardResult:
     settings = PipelineSettings.model_validate_json(settings_json)
+    if f"{stage}:{shard}" in settings.fail_shards:
+        raise RuntimeError(f"injected failure of {stage} shard {shard} (settings.fail_shards)")
     worker = make_stage(stage, settings, index_path)
     return worker.process_shard(Path(input_path), Path(run_dir) / stage, shard)
 
 
 @task(task_run_name="{stage}-index", cache_key_fn=index_cache_key, persist_result=True)
 def build_index(
-    stage: str, input_paths: list[str], input_digests: list[str], run_dir: str, settings_json: str, fingerprint: str
+    stage: str,
+    input_paths: list[str],
+    input_digests: list[str],
+    run_dir: str,
+    settings_json: str,
+    fingerprint: str,
 ) -> IndexResult:
     settings = PipelineSettings.model_validate_json(settings_json)
     cls = stage_class(stage)
     assert issubclass(cls, IndexedStage)
     index_path = Path(run_dir) / stage / "index.parquet"
     figures = cls.build_index(settings, [Path(p) for p in input_paths], index_path)
-    return IndexResult(stage=stage, index_path=str(index_path), digest=store.file_digest(index_path), figures=figures)
+    return IndexResult(
+        stage=stage, index_path=str(index_path), digest=store.file_digest(index_path), figures=figures
+    )
 
 
 def write_source_shards(refs: list[SourceRef], run_dir: Path, shards: int) -> list[tuple[str, str]]:
@@ -119,12 +136,13 @@ def _still_there(result: ShardResult) -> bool:
 
 
 def _run_shards(
+    run_id: str,
     stage: str,
     inputs: dict[int, tuple[str, str]],
     run_dir: Path,
     settings: PipelineSettings,
     index: IndexResult | None,
-    storage: LocalFileSystem,
+    storage: Path,
 ) -> tuple[dict[int, ShardResult], list[ShardFailure]]:
     settings_json = settings.model_dump_json()
     fingerprint = make_stage(stage, settings, index.index_path if index else None).fingerprint()
@@ -145,10 +163,12 @@ def _run_shards(
             index_digest=index.digest if index else None,
         )
 
-    futures = {shard: submit(shard) for shard in sorted(inputs)}
+    futures = {submit(shard): shard for shard in sorted(inputs)}
+    progress = StageProgress(run_id, stage, len(futures))
     results: dict[int, ShardResult] = {}
     failures: list[ShardFailure] = []
-    for shard, future in futures.items():
+    for future in as_completed(list(futures)):
+        shard = futures[future]
         try:
             result = future.result()
             if not _still_there(result):
@@ -156,14 +176,22 @@ def _run_shards(
                 result = submit(shard, refresh=True).result()
             results[shard] = result
         except Exception as exc:
-            failures.append(ShardFailure(stage=stage, shard=shard, error=f"{type(exc).__name__}: {exc}"[:500]))
-    return results, failures
+            failures.append(
+                ShardFailure(stage=stage, shard=shard, error=f"{type(exc).__name__}: {exc}"[:500])
+            )
+        progress.advance()
+    return dict(sorted(results.items())), failures
 
 
 def run_pipeline_stages(
-    run_dir: Path, settings: PipelineSettings, source_shards: Sequence[tuple[str, str]], stages: Sequence[str]
+    run_id: str,
+    run_dir: Path,
+    settings: PipelineSettings,
+    source_shards: Sequence[tuple[str, str]],
+    stages: Sequence[str],
 ) -> tuple[dict[str, dict[int, ShardResult]], list[ShardFailure]]:
-    storage = LocalFileSystem(basepath=str(run_dir / ".prefect-results"))
+    # Cached results live with the run: deleting a run directory also forgets its cache.
+    storage = run_dir / ".prefect-results"
     inputs: dict[int, tuple[str, str]] = dict(enumerate(source_shards))
     all_results: dict[str, dict[int, ShardResult]] = {}
     failures: list[ShardFailure] = []
@@ -181,12 +209,22 @@ def run_pipeline_stages(
                 settings_json=settings_json,
                 fingerprint=cls(settings).fingerprint(),
             )
-        results, failed = _run_shards(stage, inputs, run_dir, settings, index, storage)
+        results, failed = _run_shards(run_id, stage, inputs, run_dir, settings, index, storage)
         all_results[stage] = results
         failures.extend(failed)
         # A failed shard stops there; the other shards go on.
         inputs = {shard: (r.kept_path, r.kept_digest) for shard, r in results.items()}
     return all_results, failures
+
+
+def tag_flow_run(run_id: str) -> None:
+    """Tag the flow run (not each task run: tag concurrency checks cost ~0.3 s per task run)."""
+    run_uuid = flow_run.get_id()
+    if run_uuid is None:
+        return
+    with get_client(sync_client=True) as client:
+        current = client.read_flow_run(run_uuid).tags
+        client.update_flow_run(run_uuid, tags=sorted({*current, "codemint", f"dataset:{run_id}"}))
 
 
 def default_run_id(inputs: Sequence[str], packages: Sequence[str]) -> str:
@@ -207,9 +245,11 @@ def pipeline(
     inputs, packages = list(inputs or []), list(packages or [])
     run_id = run_id or default_run_id(inputs, packages)
     run_dir = (settings.runs_dir / run_id).resolve()
+    store.sweep_temp_files(run_dir)
+    tag_flow_run(run_id)
     refs = plan_sources(inputs, packages)
     source_shards = write_source_shards(refs, run_dir, settings.shards)
-    results, failures = run_pipeline_stages(run_dir, settings, source_shards, PIPELINE)
+    results, failures = run_pipeline_stages(run_id, run_dir, settings, source_shards, PIPELINE)
     funnel = build_funnel(results, PIPELINE)
     summary = RunSummary(
         run_id=run_id,
@@ -218,8 +258,13 @@ def pipeline(
         failures=failures,
         seconds=round(time.perf_counter() - started, 2),
     )
-    write_run_report(run_dir, summary.model_dump(), settings, {"inputs": inputs, "packages": packages}, __version__)
+    write_run_report(
+        run_dir, summary.model_dump(), settings, {"inputs": inputs, "packages": packages}, __version__
+    )
+    publish_run_artifacts(
+        run_id, funnel, [f.model_dump() for f in failures], final_rows(run_dir)[:3], summary.seconds
+    )
     if failures:
         named = "; ".join(f"{f.stage} shard {f.shard}: {f.error}" for f in failures)
-        raise RuntimeError(f"{len(failures)} shard task(s) failed: {named}")
+        raise ShardsFailed(f"{len(failures)} shard task(s) failed: {named}")
     return summary

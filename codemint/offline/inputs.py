@@ -18,7 +18,7 @@ Args = tuple[list[Any], dict[str, Any]]
 # Representative values per type name, small on purpose: tests must run fast in the sandbox.
 _TYPE_SAMPLES: dict[str, list[Any]] = {
     "int": [0, 1, 7, -3, 100],
-    "float": [0.0, 1.5, -2.25, 3.0],
+    "float": [0.0, 0.25, 1.0, 0.5, -2.5],
     "str": ["", "abc", "Hello World", "a-b_c 123"],
     "bool": [True, False],
     "bytes": [b"", b"abc", b"\x00\xffdata"],
@@ -31,14 +31,98 @@ _TYPE_SAMPLES: dict[str, list[Any]] = {
 
 # Parameter names that say what they hold, for code without annotations.
 _NAME_HINTS: list[tuple[tuple[str, ...], str]] = [
-    (("text", "s", "string", "name", "word", "line", "pattern", "pat", "prefix", "suffix", "sep", "char", "c",
-      "path", "p", "fmt", "template", "msg", "key", "title", "sub", "chars", "source", "src"), "str"),
-    (("n", "i", "j", "k", "count", "num", "size", "width", "height", "index", "idx", "year", "month", "day",
-      "length", "start", "stop", "end", "step", "depth", "level", "limit", "base", "number", "pos", "offset",
-      "maxsplit", "indent", "r", "times"), "int"),
-    (("x", "y", "z", "a", "b", "value", "val", "ratio", "factor", "h", "l", "v", "g", "t", "q", "u"), "float"),
-    (("seq", "items", "lst", "iterable", "data", "values", "xs", "arr", "array", "elements", "numbers",
-      "sequence", "iterables", "lines", "words", "strings", "args", "it", "population"), "list"),
+    (
+        (
+            "text",
+            "s",
+            "string",
+            "name",
+            "word",
+            "line",
+            "pattern",
+            "pat",
+            "prefix",
+            "suffix",
+            "sep",
+            "char",
+            "c",
+            "path",
+            "p",
+            "fmt",
+            "template",
+            "msg",
+            "key",
+            "title",
+            "sub",
+            "chars",
+            "source",
+            "src",
+        ),
+        "str",
+    ),
+    (
+        (
+            "n",
+            "i",
+            "j",
+            "k",
+            "count",
+            "num",
+            "size",
+            "width",
+            "height",
+            "index",
+            "idx",
+            "year",
+            "month",
+            "day",
+            "length",
+            "start",
+            "stop",
+            "end",
+            "step",
+            "depth",
+            "level",
+            "limit",
+            "base",
+            "number",
+            "pos",
+            "offset",
+            "maxsplit",
+            "indent",
+            "r",
+            "times",
+        ),
+        "int",
+    ),
+    (("ratio", "factor", "h", "l", "v", "g", "q", "u", "alpha", "weight", "frac", "fraction"), "float"),
+    (
+        (
+            "seq",
+            "items",
+            "lst",
+            "iterable",
+            "data",
+            "values",
+            "xs",
+            "arr",
+            "array",
+            "elements",
+            "numbers",
+            "sequence",
+            "iterables",
+            "lines",
+            "words",
+            "strings",
+            "args",
+            "it",
+            "population",
+            "heap",
+            "stack",
+            "queue",
+        ),
+        "list",
+    ),
     (("d", "mapping", "dct", "dictionary", "table", "mapping_", "kwargs", "kw"), "dict"),
     (("flag", "strict", "reverse", "verbose", "ignore_case", "keepends", "posix"), "bool"),
     (("b", "buf", "buffer", "raw", "blob"), "bytes"),
@@ -66,7 +150,13 @@ def doctest_inputs(docstring: str | None, entry_point: str) -> Iterator[Args]:
             if not isinstance(node, ast.Call):
                 continue
             func = node.func
-            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+            name = (
+                func.id
+                if isinstance(func, ast.Name)
+                else func.attr
+                if isinstance(func, ast.Attribute)
+                else None
+            )
             if name != entry_point or any(isinstance(a, ast.Starred) for a in node.args):
                 continue
             try:
@@ -96,14 +186,120 @@ def _type_names(annotation: ast.expr | None) -> list[str]:
         if base in ("Union",):
             elts = annotation.slice.elts if isinstance(annotation.slice, ast.Tuple) else [annotation.slice]
             return [t for e in elts for t in _type_names(e)]
-        base = {"List": "list", "Sequence": "list", "Iterable": "list", "Dict": "dict", "Mapping": "dict",
-                "Tuple": "tuple", "Set": "set", "FrozenSet": "set"}.get(base, base)
+        base = {
+            "List": "list",
+            "Sequence": "list",
+            "Iterable": "list",
+            "Dict": "dict",
+            "Mapping": "dict",
+            "Tuple": "tuple",
+            "Set": "set",
+            "FrozenSet": "set",
+        }.get(base, base)
         return [base] if base in _TYPE_SAMPLES else []
     name = ast.unparse(annotation).split(".")[-1]
     name = {"Sequence": "list", "Iterable": "list", "Mapping": "dict", "AnyStr": "str"}.get(name, name)
     if name == "None":
         return ["None"]
     return [name] if name in _TYPE_SAMPLES else []
+
+
+_STR_METHODS = {
+    "lower",
+    "upper",
+    "strip",
+    "lstrip",
+    "rstrip",
+    "split",
+    "rsplit",
+    "splitlines",
+    "startswith",
+    "endswith",
+    "replace",
+    "find",
+    "rfind",
+    "encode",
+    "isdigit",
+    "isspace",
+    "isalpha",
+    "isalnum",
+    "expandtabs",
+    "partition",
+    "rpartition",
+    "casefold",
+    "title",
+    "capitalize",
+    "zfill",
+    "center",
+    "ljust",
+    "rjust",
+}
+_LIST_METHODS = {"append", "extend", "pop", "insert", "sort", "reverse", "remove", "index", "count", "copy"}
+_DICT_METHODS = {"keys", "values", "items", "get", "setdefault", "update", "popitem"}
+_SEQ_FUNCS = {
+    "len",
+    "sorted",
+    "reversed",
+    "enumerate",
+    "list",
+    "tuple",
+    "set",
+    "sum",
+    "min",
+    "max",
+    "iter",
+    "zip",
+}
+
+
+def usage_types(func: ast.FunctionDef) -> dict[str, str]:
+    """Guess parameter types from how the body uses them (a vote per use)."""
+    params = {a.arg for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]}
+    votes: dict[str, dict[str, int]] = {p: {} for p in params}
+
+    def vote(name: str, type_name: str) -> None:
+        if name in votes:
+            votes[name][type_name] = votes[name].get(type_name, 0) + 1
+
+    for node in ast.walk(func):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            attr, name = node.attr, node.value.id
+            if attr in _STR_METHODS:
+                vote(name, "str")
+            elif attr in _LIST_METHODS:
+                vote(name, "list")
+            elif attr in _DICT_METHODS:
+                vote(name, "dict")
+        elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+            vote(node.value.id, "list")
+        elif isinstance(node, ast.For | ast.comprehension) and isinstance(node.iter, ast.Name):
+            vote(node.iter.id, "list")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args:
+            first = node.args[0]
+            if isinstance(first, ast.Name):
+                if node.func.id in _SEQ_FUNCS:
+                    vote(first.id, "list")
+                elif node.func.id == "range":
+                    vote(first.id, "int")
+        elif isinstance(node, ast.BinOp | ast.Compare | ast.AugAssign):
+            operands = (
+                [node.left, node.right]
+                if isinstance(node, ast.BinOp)
+                else [node.left, *node.comparators]
+                if isinstance(node, ast.Compare)
+                else [node.target, node.value]
+            )
+            constants = [o.value for o in operands if isinstance(o, ast.Constant)]
+            for o in operands:
+                if not isinstance(o, ast.Name):
+                    continue
+                if any(isinstance(c, str) for c in constants):
+                    vote(o.id, "str")
+                elif any(isinstance(c, float) for c in constants):
+                    vote(o.id, "float")
+                elif any(isinstance(c, int) and not isinstance(c, bool) for c in constants):
+                    vote(o.id, "int")
+    return {name: max(v, key=lambda t: v[t]) for name, v in votes.items() if v}
 
 
 def _name_hint(name: str) -> str | None:
@@ -120,7 +316,9 @@ def _positional(args: ast.arguments) -> list[tuple[ast.arg, ast.expr | None]]:
     return list(zip(params, defaults, strict=True))
 
 
-def _candidates(param: ast.arg, default: ast.expr | None) -> tuple[list[Any], str] | None:
+def _candidates(
+    param: ast.arg, default: ast.expr | None, usage: dict[str, str] | None = None
+) -> tuple[list[Any], str] | None:
     """Values for one parameter and the strategy that chose them, or None if nothing is known."""
     names = _type_names(param.annotation)
     if names:
@@ -134,9 +332,12 @@ def _candidates(param: ast.arg, default: ast.expr | None) -> tuple[list[Any], st
         if value is not ... and value is not None:
             type_name = type(value).__name__
             return [value, *(v for v in _TYPE_SAMPLES.get(type_name, []) if v != value)], "defaults"
-    hint = _name_hint(param.arg)
+    hint = (usage or {}).get(param.arg) or _name_hint(param.arg)
     if hint:
         return list(_TYPE_SAMPLES[hint]), "defaults"
+    if default is None:
+        # A required parameter nothing describes: integers are the most common guess.
+        return list(_TYPE_SAMPLES["int"]), "defaults"
     return None
 
 
@@ -144,11 +345,12 @@ def signature_inputs(func: ast.FunctionDef, limit: int, rng: random.Random) -> I
     """Inputs built from annotations, literal defaults and telling parameter names.
 
     Parameters with a default that nothing else describes are left out of the call
-    (the default is used). A required parameter nobody can describe stops the strategy.
+    (the default is used); a required one that nothing describes gets integers.
     """
     per_param: list[tuple[list[Any], str]] = []
+    usage = usage_types(func)
     for param, default in _positional(func.args):
-        found = _candidates(param, default)
+        found = _candidates(param, default, usage)
         if found is None:
             if default is not None:
                 break  # the rest keep their defaults
@@ -159,7 +361,7 @@ def signature_inputs(func: ast.FunctionDef, limit: int, rng: random.Random) -> I
     ]
     kw_values: dict[str, list[Any]] = {}
     for param in required_kwonly:
-        found = _candidates(param, None)
+        found = _candidates(param, None, usage)
         if found is None:
             return
         kw_values[param.arg] = found[0]
@@ -207,7 +409,7 @@ def _mutate_seq(v: list[Any], rng: random.Random) -> list[Any]:
     options: list[list[Any]] = [v[:-1], v + v[:1], list(reversed(v)), []]
     if v:
         i = rng.randrange(len(v))
-        options.append(v[:i] + [mutate_value(v[i], rng)] + v[i + 1 :])
+        options.append([*v[:i], mutate_value(v[i], rng), *v[i + 1:]])
     return rng.choice(options)
 
 

@@ -20,7 +20,9 @@ class ExactDedup(IndexedStage[Function, Function]):
     output_model = Function
 
     @classmethod
-    def build_index(cls, settings: PipelineSettings, shard_paths: list[Path], index_path: Path) -> dict[str, Any]:
+    def build_index(
+        cls, settings: PipelineSettings, shard_paths: list[Path], index_path: Path
+    ) -> dict[str, Any]:
         # Keeper of each id = the first shard it occurs in (then its first row there).
         first: dict[str, int] = {}
         total = 0
@@ -44,4 +46,6 @@ class ExactDedup(IndexedStage[Function, Function]):
                 yield rec
             else:
                 where = keeper_shard.get(rec.id)
-                yield self.reject(rec.id, "duplicate", f"same normalized code kept in shard {where}", record=rec)
+                yield self.reject(
+                    rec.id, "duplicate", f"same normalized code kept in shard {where}", record=rec
+                )

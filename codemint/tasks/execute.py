@@ -83,7 +83,9 @@ class Execute(Stage[WithInputs, Executed]):
         errors = [e for e in infra if e]
         if errors or any(len(r) != len(rec.test_inputs) for r in runs):
             self.metrics["sandbox_infra_error"] += 1
-            return self.reject(rec.id, "sandbox_error", errors[0] if errors else "missing outcomes", record=rec)
+            return self.reject(
+                rec.id, "sandbox_error", errors[0] if errors else "missing outcomes", record=rec
+            )
         module = missing_module(runs[0])
         if module is not None:
             self.metrics[f"missing_import:{module}"] += 1
@@ -101,7 +103,9 @@ class Execute(Stage[WithInputs, Executed]):
                 continue
             if len(keys) > 1:
                 self.metrics["nondeterministic"] += 1
-                return self.reject(rec.id, "nondeterministic", f"input {j} gave different outputs", record=rec)
+                return self.reject(
+                    rec.id, "nondeterministic", f"input {j} gave different outputs", record=rec
+                )
             if first.status == "ok":
                 cases.append(TestCase(input=text, expected=first.result))
             else:
@@ -111,9 +115,14 @@ class Execute(Stage[WithInputs, Executed]):
         ok = sum(1 for c in cases if c.exception is None)
         if len(cases) < self.cfg.min_tests:
             return self.reject(
-                rec.id, "too_few_tests", f"{len(cases)} tests < {self.cfg.min_tests} ({discarded} discarded)", record=rec
+                rec.id,
+                "too_few_tests",
+                f"{len(cases)} tests < {self.cfg.min_tests} ({discarded} discarded)",
+                record=rec,
             )
         if ok < self.cfg.min_ok_tests:
             raised = Counter(c.exception for c in cases).most_common(2)
-            return self.reject(rec.id, "no_normal_returns", f"original raised on every input: {raised}", record=rec)
+            return self.reject(
+                rec.id, "no_normal_returns", f"original raised on every input: {raised}", record=rec
+            )
         return Executed(**rec.model_dump(), test_cases=cases, discarded_inputs=discarded)

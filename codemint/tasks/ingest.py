@@ -71,12 +71,19 @@ def _git_revision(root: Path) -> tuple[str | None, str | None]:
     """(commit, remote url) of a git checkout, or (None, None)."""
     try:
         commit = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None, None
     remote = subprocess.run(
-        ["git", "-C", str(root), "config", "--get", "remote.origin.url"], capture_output=True, text=True, timeout=10
+        ["git", "-C", str(root), "config", "--get", "remote.origin.url"],
+        capture_output=True,
+        text=True,
+        timeout=10,
     ).stdout.strip()
     return commit or None, remote or None
 
@@ -176,7 +183,11 @@ def _plan_package(name: str) -> list[SourceRef]:
             raise InputError(f"--from-package {name}: {origin} is a compiled module, no Python source")
         paths, base = [origin], origin.parent
     return [
-        _source_ref(p, "py", Provenance(source_uri=uri, path=str(p.relative_to(base)), revision=revision, license=license_))
+        _source_ref(
+            p,
+            "py",
+            Provenance(source_uri=uri, path=str(p.relative_to(base)), revision=revision, license=license_),
+        )
         for p in paths
     ]
 
@@ -194,8 +205,12 @@ def plan_sources(inputs: list[str], packages: list[str]) -> list[SourceRef]:
             suffix = path.suffix.lower()
             kind = {".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet", ".py": "py"}.get(suffix)
             if kind is None:
-                raise InputError(f"{path}: unsupported input type {suffix!r} (use .py, .jsonl, .parquet or a directory)")
-            refs.append(_source_ref(path, kind, Provenance(source_uri=path.resolve().as_uri(), path=path.name)))
+                raise InputError(
+                    f"{path}: unsupported input type {suffix!r} (use .py, .jsonl, .parquet or a directory)"
+                )
+            refs.append(
+                _source_ref(path, kind, Provenance(source_uri=path.resolve().as_uri(), path=path.name))
+            )
         else:
             raise InputError(f"{path}: no such file or directory")
     # The same file named twice is ingested once.
@@ -233,8 +248,12 @@ class Ingest(Stage[SourceRef, Snippet]):
             else:
                 yield from self._read_parquet(ref)
 
-    def _quarantine(self, ref: SourceRef, reason: str, detail: str, prov: Provenance | None = None) -> Rejected:
-        return self.reject(ref.id, reason, detail, record=ref, provenance=prov or ref.provenance, status="quarantined")
+    def _quarantine(
+        self, ref: SourceRef, reason: str, detail: str, prov: Provenance | None = None
+    ) -> Rejected:
+        return self.reject(
+            ref.id, reason, detail, record=ref, provenance=prov or ref.provenance, status="quarantined"
+        )
 
     def _check_text(self, raw: bytes) -> tuple[str | None, str, str]:
         """(text, reason, detail): text is None when the bytes are not usable code."""
@@ -258,7 +277,9 @@ class Ingest(Stage[SourceRef, Snippet]):
         path = Path(ref.path)
         try:
             if path.stat().st_size > self.cfg.max_file_bytes:
-                return self._quarantine(ref, "oversized", f"{path.stat().st_size} bytes > {self.cfg.max_file_bytes}")
+                return self._quarantine(
+                    ref, "oversized", f"{path.stat().st_size} bytes > {self.cfg.max_file_bytes}"
+                )
             raw = path.read_bytes()
         except OSError as exc:
             return self._quarantine(ref, "unreadable", exc.strerror or str(exc))

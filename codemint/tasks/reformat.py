@@ -88,11 +88,8 @@ def _package_of(path: str) -> str | None:
     parts = [p for p in path.replace("\\", "/").split("/") if p]
     if not parts or not parts[-1].endswith(".py"):
         return None
-    if parts[-1] == "__init__.py":
-        parts = parts[:-1]
-    else:
-        parts = parts[:-1]
-    return ".".join(parts) or None
+    # For both `a/b/c.py` and `a/b/__init__.py`, `from . import x` means package `a.b`.
+    return ".".join(parts[:-1]) or None
 
 
 class ModuleIndex:
@@ -133,7 +130,11 @@ class ModuleIndex:
                 if module is None:
                     self.unresolvable[bound] = "relative import outside a known package"
                     continue
-                text = f"from {module} import {alias.name}" + (f" as {alias.asname}" if alias.asname else "") + "\n"
+                text = (
+                    f"from {module} import {alias.name}"
+                    + (f" as {alias.asname}" if alias.asname else "")
+                    + "\n"
+                )
                 self._add(bound, _Definition((stmt.lineno, i), text, stmt))
             return
         if isinstance(stmt, ast.Expr | ast.Pass):
@@ -171,7 +172,7 @@ class ModuleIndex:
 
 
 def _merge_imports(tree: ast.Module) -> ast.Module:
-    """`from m import a` + `from m import b` -> `from m import a, b` (the carried imports come one per name)."""
+    """`from m import a` + `from m import b` -> `from m import a, b` (imports are carried one per name)."""
     body: list[ast.stmt] = []
     for stmt in tree.body:
         prev = body[-1] if body else None
@@ -211,18 +212,27 @@ class Reformat(Stage[Snippet, Function]):
                 tree = ast.parse(snippet.code)
             except SyntaxError as exc:
                 yield self.reject(
-                    snippet.id, "syntax_error", f"line {exc.lineno}: {exc.msg}", record=snippet, status="quarantined"
+                    snippet.id,
+                    "syntax_error",
+                    f"line {exc.lineno}: {exc.msg}",
+                    record=snippet,
+                    status="quarantined",
                 )
                 continue
             except (ValueError, RecursionError, MemoryError) as exc:
-                yield self.reject(snippet.id, "unparsable", str(exc)[:200], record=snippet, status="quarantined")
+                yield self.reject(
+                    snippet.id, "unparsable", str(exc)[:200], record=snippet, status="quarantined"
+                )
                 continue
             yield from self._functions(snippet, tree)
 
     def _drop_nested(self, snippet: Snippet, node: ast.AST, reason: str, detail: str) -> Rejected:
         seg = ast.get_source_segment(snippet.code, node) or detail
         prov = snippet.provenance.model_copy(
-            update={"line_start": getattr(node, "lineno", None), "line_end": getattr(node, "end_lineno", None)}
+            update={
+                "line_start": getattr(node, "lineno", None),
+                "line_end": getattr(node, "end_lineno", None),
+            }
         )
         return self.reject(content_id(seg), reason, detail, provenance=prov)
 
@@ -234,7 +244,9 @@ class Reformat(Stage[Snippet, Function]):
                 for item in stmt.body:
                     if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
                         found = True
-                        yield self._drop_nested(snippet, item, "method", f"{stmt.name}.{item.name} needs its class")
+                        yield self._drop_nested(
+                            snippet, item, "method", f"{stmt.name}.{item.name} needs its class"
+                        )
             elif isinstance(stmt, ast.AsyncFunctionDef):
                 found = True
                 yield self._drop_nested(snippet, stmt, "async_function", f"{stmt.name} is a coroutine")
@@ -272,7 +284,9 @@ class Reformat(Stage[Snippet, Function]):
         if unresolved:
             return drop("unresolved_name", unresolved)
         imports = "".join(d.text for d in deps if isinstance(d.node, ast.Import | ast.ImportFrom))
-        others = [d.text for d in deps if not isinstance(d.node, ast.Import | ast.ImportFrom) and d.node is not node]
+        others = [
+            d.text for d in deps if not isinstance(d.node, ast.Import | ast.ImportFrom) and d.node is not node
+        ]
         original = "\n".join(part for part in [imports, *others, own] if part)
         if len(original.splitlines()) > 4 * self.cfg.max_lines:
             return drop("too_many_dependencies", f"{len(original.splitlines())} lines with dependencies")

@@ -1,0 +1,3 @@
+from codemint.cli import app
+
+app()

@@ -1,0 +1,191 @@
+"""The whole flow on real code, through Prefect and the sandbox: output, funnel, bad inputs,
+re-runs that are all cache hits, and a run killed midway that loses and duplicates nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+from codemint.flows.inspection import final_rows, rejected_rows
+from codemint.flows.pipeline import RunSummary, pipeline
+from codemint.settings import PipelineSettings
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+PACKAGES = ["textwrap", "colorsys", "bisect", "fnmatch"]
+
+
+def make_project(root: Path) -> Path:
+    """A small checkout with one good module and each kind of bad input."""
+    root.mkdir(parents=True)
+    (root / "geometry.py").write_text(
+        "import math\n\n"
+        "def hypot2(a: float, b: float) -> float:\n"
+        '    """Return the length of the hypotenuse of a right triangle with legs a and b."""\n'
+        "    return math.sqrt(a * a + b * b)\n\n"
+        "def clamp(value: int, low: int = 0, high: int = 10) -> int:\n"
+        '    """Clamp value into the closed range [low, high]."""\n'
+        "    if value < low: return low\n"
+        "    return min(value, high)\n"
+    )
+    (root / "broken.py").write_text("def f(x):\n    return (x\n")
+    (root / "empty.py").write_text("")
+    (root / "latin1.py").write_bytes("def g(s):\n    return 'caf\xe9'\n".encode("latin-1"))
+    (root / "corrupt.parquet").write_bytes(b"PAR1\x00garbage, not a parquet file\x00PAR1")
+    return root
+
+
+def run_flow(settings: PipelineSettings, inputs: list[str], run_id: str) -> tuple[RunSummary, float, Any]:
+    started = time.perf_counter()
+    state = pipeline(inputs=inputs, packages=PACKAGES, run_id=run_id, settings=settings, return_state=True)
+    seconds = time.perf_counter() - started
+    return state.result(), seconds, state.state_details.flow_run_id
+
+
+async def _task_states(flow_run_id: Any) -> list[tuple[str, str]]:
+    async with get_client() as client:
+        runs = await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+    return [(r.name, r.state.name if r.state else "?") for r in runs]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_project(tmp_path_factory.mktemp("inputs") / "project")
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> PipelineSettings:
+    return PipelineSettings(runs_dir=tmp_path_factory.mktemp("runs"), shards=3)
+
+
+@pytest.fixture(scope="module")
+def first_run(settings: PipelineSettings, project: Path) -> tuple[RunSummary, float, Any]:
+    return run_flow(settings, [str(project)], "e2e")
+
+
+def test_verified_samples_have_instruction_code_entry_point_and_tests(first_run: tuple) -> None:
+    summary, _, _ = first_run
+    rows = final_rows(Path(summary.run_dir))
+    assert len(rows) >= 15
+    assert len({r["id"] for r in rows}) == len(rows)
+    for row in rows:
+        assert row["instruction"].strip() and row["entry_point"] in row["candidate_code"]
+        assert len(row["test_cases"]) >= 3 and row["pass_fraction"] == 1.0
+        assert row["provenance"]["source_uri"] and row["provenance"]["line_start"]
+    names = {r["entry_point"] for r in rows}
+    assert {"dedent", "rgb_to_hsv", "hypot2", "clamp"} <= names
+    clamp = next(r for r in rows if r["entry_point"] == "clamp")
+    assert "if value < low:\n        return low" in clamp["candidate_code"]  # unnested one-liner
+    expected = {json.loads(c["expected"]) for c in clamp["test_cases"] if c["expected"] is not None}
+    assert expected <= set(range(0, 11))
+
+
+def test_funnel_accounts_for_every_row(first_run: tuple) -> None:
+    summary, _, _ = first_run
+    funnel = {f.stage: f for f in summary.funnel}
+    for stage in ("ingest", "dedup", "summarize", "testgen", "execute", "verify"):
+        f = funnel[stage]
+        assert f.rows_in == f.rows_kept + sum(f.dropped.values()), stage
+    order = [f.stage for f in summary.funnel]
+    for before, after in itertools.pairwise(order):
+        assert funnel[after].rows_in == funnel[before].rows_kept
+    assert funnel["summarize"].dropped.get("dropped:no_instruction_source", 0) > 0
+    assert funnel["reformat"].dropped.get("dropped:method", 0) > 0
+    report = json.loads((Path(summary.run_dir) / "run.json").read_text())
+    assert report["summary"]["funnel"][-1]["rows_kept"] == funnel["verify"].rows_kept
+
+
+def test_bad_inputs_are_quarantined_and_the_run_goes_on(first_run: tuple) -> None:
+    summary, _, _ = first_run
+    bad = {
+        (r["provenance"]["path"], r["drop_reason"])
+        for r in rejected_rows(Path(summary.run_dir))
+        if r["status"] == "quarantined"
+    }
+    assert {
+        ("broken.py", "syntax_error"),
+        ("empty.py", "empty"),
+        ("latin1.py", "not_utf8"),
+        ("corrupt.parquet", "corrupt_parquet"),
+    } <= bad
+
+
+def test_rerun_is_all_cache_hits_and_fast(
+    first_run: tuple, settings: PipelineSettings, project: Path
+) -> None:
+    summary, first_seconds, _ = first_run
+    again, seconds, flow_run_id = run_flow(settings, [str(project)], "e2e")
+    states = asyncio.run(_task_states(flow_run_id))
+    assert states and all(state == "Cached" for _, state in states), states
+    assert seconds < 0.1 * first_seconds, (seconds, first_seconds)
+    assert [f.rows_kept for f in again.funnel] == [f.rows_kept for f in summary.funnel]
+
+
+def test_changed_setting_reruns_only_affected_stages(
+    first_run: tuple, settings: PipelineSettings, project: Path
+) -> None:
+    changed = settings.model_copy(deep=True)
+    changed.verify.keep_threshold = 0.5
+    _, _, flow_run_id = run_flow(changed, [str(project)], "e2e")
+    states = dict(asyncio.run(_task_states(flow_run_id)))
+    assert all(state == "Cached" for name, state in states.items() if not name.startswith("verify")), states
+    assert any(state == "Completed" for name, state in states.items() if name.startswith("verify")), states
+
+
+def test_killed_run_resumes_without_losing_or_duplicating_rows(
+    first_run: tuple, project: Path, tmp_path: Path
+) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    summary, _, _ = first_run
+    runs_dir = tmp_path / "runs"
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), "CODEMINT_SHARDS": "3"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "codemint",
+        "run",
+        str(project),
+        "--run-id",
+        "killed",
+        "--runs-dir",
+        str(runs_dir),
+    ]
+    for package in PACKAGES:
+        cmd += ["--from-package", package]
+    proc = subprocess.Popen(
+        cmd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    marker = runs_dir / "killed" / "execute"
+    deadline = time.monotonic() + 300
+    while not list(marker.glob("part-*.stats.json")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert (
+        not (runs_dir / "killed" / "verify").exists()
+        or len(list((runs_dir / "killed" / "verify").glob("*.stats.json"))) < 3
+    )
+
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    resumed = final_rows(runs_dir / "killed")
+    reference = final_rows(Path(summary.run_dir))
+    assert len({r["id"] for r in resumed}) == len(resumed)
+    assert sorted(r["id"] for r in resumed) == sorted(r["id"] for r in reference)
+    assert not list((runs_dir / "killed").rglob("*.tmp"))
