@@ -9,6 +9,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends git docker.io \
 WORKDIR /opt/codemint
 COPY pyproject.toml README.md ./
 COPY codemint ./codemint
+COPY deployments ./deployments
 RUN pip install --no-cache-dir .
 ENV PREFECT_LOGGING_EXTRA_LOGGERS=codemint \
     PREFECT_SERVER_ANALYTICS_ENABLED=false

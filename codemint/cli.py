@@ -26,6 +26,8 @@ from rich.table import Table
 # Stage loggers (quarantine messages) should reach the Prefect UI next to the task runs.
 os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "codemint")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Sandbox pool shutdown logs at exit, outside any flow run: keep them local.
+os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 
 app = typer.Typer(
     help="Turn real code into verified instruction-tuning data (reformat, summarize, test, execute, verify).",
@@ -34,6 +36,24 @@ app = typer.Typer(
 )
 console = Console(stderr=False)
 err = Console(stderr=True)
+
+
+@contextmanager
+def flow_settings(heartbeats: bool) -> Iterator[None]:
+    """Prefect settings for flows the CLI runs in-process.
+
+    Flow-run heartbeats let a server mark a vanished run as crashed; that matters for runs
+    a worker launches (deployments keep them), not for a run whose process the user
+    watches. Each heartbeat thread also costs ~1 s per flow run at exit (it sleeps in 1 s
+    steps), which would dominate a re-run that is all cache hits.
+    """
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    if heartbeats:
+        yield
+        return
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
 
 
 @contextmanager
@@ -114,6 +134,9 @@ def run(
     dask_address: Annotated[
         str | None, typer.Option(help="Run shard tasks on this Dask scheduler (tcp://host:8786).")
     ] = None,
+    heartbeats: Annotated[
+        bool, typer.Option(help="Send flow-run heartbeats (crash detection by the server).")
+    ] = False,
 ) -> None:
     """Run the pipeline. With no inputs it runs on a bundled default: a set of stdlib modules."""
     from codemint.flows.pipeline import default_run_id, pipeline
@@ -138,7 +161,7 @@ def run(
         settings.ingest.code_column = code_column
     run_id = run_id or default_run_id(paths, packages)
     flow_fn = pipeline if not dask_address else pipeline.with_options(task_runner=dask_runner(dask_address))
-    with terminal_progress():
+    with flow_settings(heartbeats), terminal_progress():
         state = flow_fn(inputs=paths, packages=packages, run_id=run_id, settings=settings, return_state=True)
     finish(state, settings.runs_dir / run_id, run_id)
 
@@ -185,6 +208,7 @@ def rerun(
     run: Annotated[str, typer.Argument(help="The run id to re-run (under --runs-dir).")],
     runs_dir: Annotated[Path, typer.Option(help="Where run directories live.")] = Path("runs"),
     dask_address: Annotated[str | None, typer.Option(help="Run shard tasks on this Dask scheduler.")] = None,
+    heartbeats: Annotated[bool, typer.Option(help="Send flow-run heartbeats.")] = False,
 ) -> None:
     """Re-run only the shards of RUN that failed; everything that finished is a cache hit."""
     from codemint.flows.rerun import rerun as rerun_flow
@@ -193,7 +217,7 @@ def rerun(
     flow_fn = (
         rerun_flow if not dask_address else rerun_flow.with_options(task_runner=dask_runner(dask_address))
     )
-    with terminal_progress():
+    with flow_settings(heartbeats), terminal_progress():
         state = flow_fn(run_id=run_dir.name, runs_dir=str(run_dir.parent), return_state=True)
     finish(state, run_dir, run_dir.name)
 

@@ -18,24 +18,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from codemint.curation.specs import BenchmarkSpec
 from codemint.sandbox.api import ExecLimits
 
+# The bundled default input: pure-Python stdlib modules, present on every machine.
 DEFAULT_STDLIB_MODULES = [
-    "textwrap",
-    "colorsys",
-    "posixpath",
-    "fnmatch",
-    "heapq",
-    "bisect",
-    "html",
-    "base64",
-    "calendar",
-    "shlex",
-    "statistics",
-    "difflib",
-    "string",
-    "keyword",
-]
+    "textwrap", "colorsys", "posixpath", "ntpath", "fnmatch", "heapq", "bisect", "html", "base64",
+    "calendar", "shlex", "statistics", "difflib", "string", "keyword", "operator", "urllib.parse",
+    "email.utils", "quopri", "json", "secrets",
+]  # fmt: skip
 
 
 class IngestSettings(BaseModel):
@@ -115,6 +106,42 @@ class LLMSettings(BaseModel):
     top_logprobs: int = 5
 
 
+class CurationSettings(BaseModel):
+    """Near-dedup, decontamination, diversity selection and export (after verify)."""
+
+    # Worker processes for per-shard work inside an index build (None: one per CPU).
+    workers: int | None = None
+    # Near-dedup: MinHash LSH over token shingles. Candidates from the LSH bands are
+    # verified by estimated Jaccard >= threshold (BigCode uses 5-grams and 0.7 on code).
+    near_dedup_shingle: int = 5
+    near_dedup_num_perm: int = 128
+    near_dedup_threshold: float = Field(default=0.7, gt=0.0, le=1.0)
+    near_dedup_bands: int | None = None  # None: chosen from threshold and num_perm
+    near_dedup_normalize_locals: bool = True  # parameters/local variables compared as one name
+    near_dedup_seed: int = 1
+    # Decontamination: word n-grams of the row's instruction and code against each
+    # benchmark's prompt/solution/tests; a row matching `decontam_min_matches` prompt or
+    # solution n-grams, or `decontam_overlap` of any field's n-grams, or containing a
+    # normalised solution of >= `decontam_min_substring_words` words, is dropped.
+    benchmarks: list[BenchmarkSpec] = Field(default_factory=lambda: [BenchmarkSpec(name="humaneval")])
+    decontam_ngram: int = 13
+    decontam_overlap: float = 0.5
+    decontam_min_matches: int = 1
+    decontam_min_substring_words: int = 8
+    decontam_missing: Literal["error", "skip"] = "skip"  # a named benchmark whose data is absent
+    # Diversity selection: k-center greedy on embeddings; None keeps all rows.
+    select_budget: int | None = None
+    select_fraction: float | None = Field(default=None, gt=0.0, le=1.0)
+    embeddings_base_url: str | None = None  # OpenAI-compatible /v1; None: local hashed TF-IDF
+    embeddings_model: str = "text-embedding-3-small"
+    embeddings_api_key: str = "EMPTY"
+    embeddings_batch_size: int = 64
+    embedding_dim: int = 256  # local vectors' size; remote ones are projected down to it if larger
+    # Export: train/validation split by hashing id with the seed.
+    validation_fraction: float = Field(default=0.05, ge=0.0, le=1.0)
+    split_seed: int = 0
+
+
 class PipelineSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CODEMINT_", env_nested_delimiter="__", extra="forbid")
 
@@ -128,6 +155,7 @@ class PipelineSettings(BaseSettings):
     execute: ExecuteSettings = Field(default_factory=ExecuteSettings)
     verify: VerifySettings = Field(default_factory=VerifySettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    curation: CurationSettings = Field(default_factory=CurationSettings)
     # Fault injection for drills and tests: "stage:shard" task runs that raise.
     fail_shards: list[str] = Field(default_factory=list)
 

@@ -14,6 +14,8 @@ import hashlib
 import inspect
 import json
 import logging
+import os
+import socket
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -45,6 +47,7 @@ class ShardResult(BaseModel):
     dropped: dict[str, int]  # "status:reason" -> count
     metrics: dict[str, float]
     seconds: float
+    worker: str = ""  # host:pid that did the work (shows how shards spread over workers)
 
 
 def describe(provenance: Provenance | None) -> str:
@@ -181,6 +184,7 @@ class Stage(abc.ABC, Generic[InT, OutT]):
             dropped=dict(sorted(dropped.items())),
             metrics={k: float(v) for k, v in sorted(self.metrics.items())},
             seconds=round(time.perf_counter() - started, 3),
+            worker=f"{socket.gethostname()}:{os.getpid()}",
         )
         store.write_json(store.stats_path(output_dir, shard), result.model_dump())
         return result
@@ -200,9 +204,12 @@ class IndexedStage(Stage[InT, OutT]):
     @classmethod
     @abc.abstractmethod
     def build_index(
-        cls, settings: PipelineSettings, shard_paths: list[Path], index_path: Path
+        cls, settings: PipelineSettings, shard_paths: list[Path | None], index_path: Path
     ) -> dict[str, Any]:
-        """Write the index file atomically; return figures worth reporting."""
+        """Write the index file atomically; return figures worth reporting.
+
+        `shard_paths[i]` is shard i's input, or None where that shard failed upstream.
+        """
 
     def extra_fingerprint(self) -> list[Any]:
         if self.index_path is None:

@@ -83,3 +83,14 @@ def test_testgen_stage_caps_dedups_and_encodes() -> None:
     assert {"annotations", "mutation"} <= set(out.input_sources)
     again = next(iter(Testgen(settings).run([rec])))
     assert isinstance(again, WithInputs) and again.test_inputs == out.test_inputs
+
+
+def test_every_sample_type_mutates_without_error() -> None:
+    from codemint.offline.inputs import _TYPE_SAMPLES, mutate_value
+
+    rng = random.Random(3)
+    for _ in range(300):
+        for values in _TYPE_SAMPLES.values():
+            for v in values:
+                out = mutate_value(v, rng)
+                assert type(out) is type(v) or v is None

@@ -14,9 +14,10 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from uuid import UUID
 
-from prefect import flow, task
+from prefect import allow_failure, flow, task
 from prefect.client.orchestration import get_client
 from prefect.context import TaskRunContext
 from prefect.futures import PrefectFuture, as_completed
@@ -64,16 +65,58 @@ def _key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
+class ShardInput(BaseModel):
+    """A shard a stage reads: a planned source shard, or the kept rows of the stage before."""
+
+    path: str
+    digest: str
+
+
+def _outputs_exist(params: dict[str, Any]) -> bool:
+    stage_dir = Path(params["run_dir"]) / params["stage"]
+    shard = params["shard"]
+    return store.kept_path(stage_dir, shard).exists() and store.rejected_path(stage_dir, shard).exists()
+
+
 def shard_cache_key(context: TaskRunContext, params: dict[str, Any]) -> str:
-    return f"{params['stage']}-{params['shard']:05d}-" + _key(
-        params["input_digest"], params["fingerprint"], params["run_dir"], params.get("index_digest")
+    upstream = params["upstream"]
+    index = params.get("index")
+    key = f"{params['stage']}-{params['shard']:05d}-" + _key(
+        _digest(upstream), params["fingerprint"], params["run_dir"], index.digest if index else None
     )
+    if not _outputs_exist(params):
+        _forget(params["run_dir"], key)
+    return key
 
 
 def index_cache_key(context: TaskRunContext, params: dict[str, Any]) -> str:
-    return f"{params['stage']}-index-" + _key(
-        params["input_digests"], params["fingerprint"], params["run_dir"]
-    )
+    digests = [_digest(u) for u in params["upstream"]]
+    key = f"{params['stage']}-index-" + _key(digests, params["fingerprint"], params["run_dir"])
+    if not (Path(params["run_dir"]) / params["stage"] / "index.parquet").exists():
+        _forget(params["run_dir"], key)
+    return key
+
+
+def _forget(run_dir: str, key: str) -> None:
+    """Drop a cache record whose output files were deleted since, so the task runs again."""
+    (results_dir(Path(run_dir)) / key).unlink(missing_ok=True)
+
+
+def results_dir(run_dir: Path) -> Path:
+    # Cached results live with the run: deleting a run directory also forgets its cache.
+    return run_dir / ".prefect-results"
+
+
+def _digest(upstream: Any) -> str | None:
+    if isinstance(upstream, ShardResult):
+        return upstream.kept_digest
+    if isinstance(upstream, ShardInput):
+        return upstream.digest
+    return None  # a failed upstream (allow_failure hands its exception over)
+
+
+def _path(upstream: ShardResult | ShardInput) -> Path:
+    return Path(upstream.kept_path if isinstance(upstream, ShardResult) else upstream.path)
 
 
 def make_stage(name: str, settings: PipelineSettings, index_path: str | None = None) -> Stage[Any, Any]:
@@ -83,138 +126,114 @@ def make_stage(name: str, settings: PipelineSettings, index_path: str | None = N
     return cls(settings)
 
 
-@task(task_run_name="{stage}-shard-{shard:05d}", cache_key_fn=shard_cache_key, persist_result=True, retries=0)
+@task(task_run_name="{stage}-shard-{shard:05d}", cache_key_fn=shard_cache_key, persist_result=True)
 def run_stage_shard(
     stage: str,
     shard: int,
-    input_path: str,
-    input_digest: str,
+    upstream: ShardResult | ShardInput,
     run_dir: str,
     settings_json: str,
     fingerprint: str,
-    index_path: str | None = None,
-    index_digest: str | None = None,
+    index: IndexResult | None = None,
 ) -> ShardResult:
+    """One stage over one shard. `upstream` and `index` arrive as futures and are resolved first."""
     settings = PipelineSettings.model_validate_json(settings_json)
     if f"{stage}:{shard}" in settings.fail_shards:
         raise RuntimeError(f"injected failure of {stage} shard {shard} (settings.fail_shards)")
-    worker = make_stage(stage, settings, index_path)
-    return worker.process_shard(Path(input_path), Path(run_dir) / stage, shard)
+    input_path = _path(upstream)
+    if not input_path.exists():
+        raise FileNotFoundError(f"{input_path}: input shard of {stage} is gone; re-run to rebuild it")
+    worker = make_stage(stage, settings, index.index_path if index else None)
+    return worker.process_shard(input_path, Path(run_dir) / stage, shard)
 
 
 @task(task_run_name="{stage}-index", cache_key_fn=index_cache_key, persist_result=True)
 def build_index(
-    stage: str,
-    input_paths: list[str],
-    input_digests: list[str],
-    run_dir: str,
-    settings_json: str,
-    fingerprint: str,
+    stage: str, upstream: list[Any], run_dir: str, settings_json: str, fingerprint: str
 ) -> IndexResult:
+    """A cross-shard index over the shards that succeeded upstream (failed ones are skipped)."""
     settings = PipelineSettings.model_validate_json(settings_json)
     cls = stage_class(stage)
     assert issubclass(cls, IndexedStage)
     index_path = Path(run_dir) / stage / "index.parquet"
-    figures = cls.build_index(settings, [Path(p) for p in input_paths], index_path)
+    paths = [_path(u) if isinstance(u, ShardResult | ShardInput) else None for u in upstream]
+    figures = cls.build_index(settings, paths, index_path)
     return IndexResult(
         stage=stage, index_path=str(index_path), digest=store.file_digest(index_path), figures=figures
     )
 
 
-def write_source_shards(refs: list[SourceRef], run_dir: Path, shards: int) -> list[tuple[str, str]]:
-    """The planned sources as Parquet shards; returns (path, digest) per shard."""
+def write_source_shards(refs: list[SourceRef], run_dir: Path, shards: int) -> list[ShardInput]:
+    """The planned sources as Parquet shards."""
     out = []
     for i, bucket in enumerate(assign_shards(refs, shards)):
         path = store.kept_path(run_dir / "sources", i)
         store.write_table(path, to_table(list(bucket), SourceRef))
-        out.append((str(path), store.file_digest(path)))
+        out.append(ShardInput(path=str(path), digest=store.file_digest(path)))
     return out
 
 
-def _still_there(result: ShardResult) -> bool:
-    return Path(result.kept_path).exists() and Path(result.rejected_path).exists()
-
-
-def _run_shards(
-    run_id: str,
-    stage: str,
-    inputs: dict[int, tuple[str, str]],
-    run_dir: Path,
-    settings: PipelineSettings,
-    index: IndexResult | None,
-    storage: Path,
-) -> tuple[dict[int, ShardResult], list[ShardFailure]]:
+def submit_pipeline(
+    run_dir: Path, settings: PipelineSettings, sources: Sequence[ShardInput], stages: Sequence[str]
+) -> dict[str, dict[int, PrefectFuture[ShardResult]]]:
+    """Submit every (stage, shard) task at once, each waiting on its own upstream shard only,
+    so shard 0 can be in `execute` while shard 3 is still in `testgen`. Stages with an index
+    wait for all upstream shards (a failed one is left out of the index)."""
+    storage = results_dir(run_dir)
+    shard_task = run_stage_shard.with_options(result_storage=storage)
+    index_task = build_index.with_options(result_storage=storage)
     settings_json = settings.model_dump_json()
-    fingerprint = make_stage(stage, settings, index.index_path if index else None).fingerprint()
-    bound = run_stage_shard.with_options(result_storage=storage)
-
-    def submit(shard: int, refresh: bool = False) -> PrefectFuture[ShardResult]:
-        path, digest = inputs[shard]
-        runner = bound.with_options(refresh_cache=True) if refresh else bound
-        return runner.submit(
-            stage=stage,
-            shard=shard,
-            input_path=path,
-            input_digest=digest,
-            run_dir=str(run_dir),
-            settings_json=settings_json,
-            fingerprint=fingerprint,
-            index_path=index.index_path if index else None,
-            index_digest=index.digest if index else None,
-        )
-
-    futures = {submit(shard): shard for shard in sorted(inputs)}
-    progress = StageProgress(run_id, stage, len(futures))
-    results: dict[int, ShardResult] = {}
-    failures: list[ShardFailure] = []
-    for future in as_completed(list(futures)):
-        shard = futures[future]
-        try:
-            result = future.result()
-            if not _still_there(result):
-                # A cache hit whose files were deleted since: redo that shard.
-                result = submit(shard, refresh=True).result()
-            results[shard] = result
-        except Exception as exc:
-            failures.append(
-                ShardFailure(stage=stage, shard=shard, error=f"{type(exc).__name__}: {exc}"[:500])
-            )
-        progress.advance()
-    return dict(sorted(results.items())), failures
-
-
-def run_pipeline_stages(
-    run_id: str,
-    run_dir: Path,
-    settings: PipelineSettings,
-    source_shards: Sequence[tuple[str, str]],
-    stages: Sequence[str],
-) -> tuple[dict[str, dict[int, ShardResult]], list[ShardFailure]]:
-    # Cached results live with the run: deleting a run directory also forgets its cache.
-    storage = run_dir / ".prefect-results"
-    inputs: dict[int, tuple[str, str]] = dict(enumerate(source_shards))
-    all_results: dict[str, dict[int, ShardResult]] = {}
-    failures: list[ShardFailure] = []
-    settings_json = settings.model_dump_json()
+    upstream: dict[int, Any] = dict(enumerate(sources))
+    submitted: dict[str, dict[int, PrefectFuture[ShardResult]]] = {}
     for stage in stages:
-        index: IndexResult | None = None
-        cls = stage_class(stage)
-        if issubclass(cls, IndexedStage) and inputs:
-            ordered = sorted(inputs)
-            index = build_index.with_options(result_storage=storage)(
+        fingerprint = make_stage(stage, settings).fingerprint()
+        index = None
+        if issubclass(stage_class(stage), IndexedStage):
+            index = index_task.submit(
                 stage=stage,
-                input_paths=[inputs[s][0] for s in ordered],
-                input_digests=[inputs[s][1] for s in ordered],
+                upstream=[allow_failure(upstream[s]) for s in sorted(upstream)],
                 run_dir=str(run_dir),
                 settings_json=settings_json,
-                fingerprint=cls(settings).fingerprint(),
+                fingerprint=fingerprint,
             )
-        results, failed = _run_shards(run_id, stage, inputs, run_dir, settings, index, storage)
-        all_results[stage] = results
-        failures.extend(failed)
-        # A failed shard stops there; the other shards go on.
-        inputs = {shard: (r.kept_path, r.kept_digest) for shard, r in results.items()}
-    return all_results, failures
+        submitted[stage] = {
+            shard: shard_task.submit(
+                stage=stage,
+                shard=shard,
+                upstream=upstream[shard],
+                run_dir=str(run_dir),
+                settings_json=settings_json,
+                fingerprint=fingerprint,
+                index=cast(Any, index),  # a future: Prefect resolves it before the task runs
+            )
+            for shard in sorted(upstream)
+        }
+        upstream = dict(submitted[stage])
+    return submitted
+
+
+def collect(
+    run_id: str, submitted: dict[str, dict[int, PrefectFuture[ShardResult]]]
+) -> tuple[dict[str, dict[int, ShardResult]], list[ShardFailure]]:
+    """Wait for every task; a shard that failed is named once, at the stage where it failed."""
+    results: dict[str, dict[int, ShardResult]] = {stage: {} for stage in submitted}
+    failures: list[ShardFailure] = []
+    failed_shards: set[int] = set()
+    for stage, futures in submitted.items():
+        progress = StageProgress(run_id, stage, len(futures))
+        by_future = {future: shard for shard, future in futures.items()}
+        for future in as_completed(list(by_future)):
+            shard = by_future[future]
+            try:
+                results[stage][shard] = future.result()
+            except Exception as exc:
+                if shard not in failed_shards:  # downstream of a failure: not ready, not a new failure
+                    failed_shards.add(shard)
+                    error = f"{type(exc).__name__}: {exc}"[:500]
+                    failures.append(ShardFailure(stage=stage, shard=shard, error=error))
+            progress.advance()
+        results[stage] = dict(sorted(results[stage].items()))
+    return results, failures
 
 
 def tag_flow_run(run_id: str) -> None:
@@ -223,8 +242,8 @@ def tag_flow_run(run_id: str) -> None:
     if run_uuid is None:
         return
     with get_client(sync_client=True) as client:
-        current = client.read_flow_run(run_uuid).tags
-        client.update_flow_run(run_uuid, tags=sorted({*current, "codemint", f"dataset:{run_id}"}))
+        current = client.read_flow_run(UUID(str(run_uuid))).tags
+        client.update_flow_run(UUID(str(run_uuid)), tags=sorted({*current, "codemint", f"dataset:{run_id}"}))
 
 
 def default_run_id(inputs: Sequence[str], packages: Sequence[str]) -> str:
@@ -248,8 +267,8 @@ def pipeline(
     store.sweep_temp_files(run_dir)
     tag_flow_run(run_id)
     refs = plan_sources(inputs, packages)
-    source_shards = write_source_shards(refs, run_dir, settings.shards)
-    results, failures = run_pipeline_stages(run_id, run_dir, settings, source_shards, PIPELINE)
+    sources = write_source_shards(refs, run_dir, settings.shards)
+    results, failures = collect(run_id, submit_pipeline(run_dir, settings, sources, PIPELINE))
     funnel = build_funnel(results, PIPELINE)
     summary = RunSummary(
         run_id=run_id,

@@ -125,7 +125,7 @@ _NAME_HINTS: list[tuple[tuple[str, ...], str]] = [
     ),
     (("d", "mapping", "dct", "dictionary", "table", "mapping_", "kwargs", "kw"), "dict"),
     (("flag", "strict", "reverse", "verbose", "ignore_case", "keepends", "posix"), "bool"),
-    (("b", "buf", "buffer", "raw", "blob"), "bytes"),
+    (("buf", "buffer", "raw", "blob"), "bytes"),
 ]
 
 
@@ -409,7 +409,15 @@ def _mutate_seq(v: list[Any], rng: random.Random) -> list[Any]:
     options: list[list[Any]] = [v[:-1], v + v[:1], list(reversed(v)), []]
     if v:
         i = rng.randrange(len(v))
-        options.append([*v[:i], mutate_value(v[i], rng), *v[i + 1:]])
+        options.append([*v[:i], mutate_value(v[i], rng), *v[i + 1 :]])
+    return rng.choice(options)
+
+
+def _mutate_bytes(v: bytes, rng: random.Random) -> bytes:
+    options = [v[:-1], v + v[:1], v[::-1], b"", v.upper()]
+    if v:
+        i = rng.randrange(len(v))
+        options.append(v[:i] + bytes([(v[i] + rng.choice([1, 7, 128])) % 256]) + v[i + 1 :])
     return rng.choice(options)
 
 
@@ -428,7 +436,7 @@ def mutate_value(v: Any, rng: random.Random) -> Any:
     if isinstance(v, tuple):
         return tuple(_mutate_seq(list(v), rng))
     if isinstance(v, bytes):
-        return _mutate_str(v.decode("latin-1"), rng).encode("latin-1")
+        return _mutate_bytes(v, rng)
     if isinstance(v, dict) and v:
         key = rng.choice(sorted(v, key=repr))
         return rng.choice([{k: x for k, x in v.items() if k != key}, {**v, key: mutate_value(v[key], rng)}])

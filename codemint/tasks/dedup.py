@@ -21,12 +21,14 @@ class ExactDedup(IndexedStage[Function, Function]):
 
     @classmethod
     def build_index(
-        cls, settings: PipelineSettings, shard_paths: list[Path], index_path: Path
+        cls, settings: PipelineSettings, shard_paths: list[Path | None], index_path: Path
     ) -> dict[str, Any]:
         # Keeper of each id = the first shard it occurs in (then its first row there).
         first: dict[str, int] = {}
         total = 0
         for shard, path in enumerate(shard_paths):
+            if path is None:
+                continue
             for row_id in store.read_column(path, "id"):
                 total += 1
                 first.setdefault(row_id, shard)

@@ -139,14 +139,14 @@ def _package_license(dist_name: str) -> str | None:
         meta = importlib.metadata.metadata(dist_name)
     except importlib.metadata.PackageNotFoundError:
         return None
-    expression = meta.get("License-Expression")
+    expression = meta.get_all("License-Expression") or []
     if expression:
-        return str(expression)
+        return str(expression[0])
     for classifier in meta.get_all("Classifier") or []:
         if classifier.startswith("License ::"):
             return str(classifier.split("::")[-1].strip())
-    value = meta.get("License")
-    return str(value).splitlines()[0][:80] if value else None
+    value = (meta.get_all("License") or [""])[0]
+    return str(value).splitlines()[0][:80] if value and value.strip() else None
 
 
 def _plan_package(name: str) -> list[SourceRef]:

@@ -1,0 +1,148 @@
+"""Operations: a deployment run through a real worker, artifacts through the API, re-running
+failed shards only, and the same run on a local Dask cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, FlowRunFilter, FlowRunFilterId
+
+from codemint.flows.inspection import final_rows
+from codemint.flows.pipeline import pipeline
+from codemint.settings import PipelineSettings
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def prefect_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    done = subprocess.run(
+        [str(BIN / "prefect"), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, f"prefect {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+async def _task_runs(flow_run_id: Any) -> list[Any]:
+    async with get_client() as client:
+        return await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+
+
+async def _artifact(key: str) -> Any:
+    async with get_client() as client:
+        found = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+    return found[0] if found else None
+
+
+def test_deploy_and_run_through_a_worker_with_artifacts(tmp_path: Path) -> None:
+    prefect_cli("work-pool", "create", "codemint-process", "--type", "process", "--overwrite")
+    prefect_cli("--no-prompt", "deploy", "--prefect-file", "deployments/prefect.yaml", "--name", "nightly")
+    params = {
+        "packages": ["colorsys", "bisect"],
+        "output": str(tmp_path / "runs"),
+        "shards": 2,
+        "run_id": "deployed",
+    }
+    prefect_cli("deployment", "run", "codemint-scheduled/nightly", "--params", json.dumps(params))
+    prefect_cli("worker", "start", "--pool", "codemint-process", "--run-once", timeout=600)
+    rows = final_rows(tmp_path / "runs" / "deployed")
+    assert {r["entry_point"] for r in rows} >= {"rgb_to_hsv", "hsv_to_rgb"}
+    funnel = asyncio.run(_artifact("deployed-funnel"))
+    assert funnel is not None and funnel.type == "table"
+    table = json.loads(funnel.data) if isinstance(funnel.data, str) else funnel.data
+    assert [row["stage"] for row in table][-1] == "verify"
+    assert table[-1]["rows_kept"] == len(rows)
+    report = asyncio.run(_artifact("deployed-report"))
+    assert report is not None and "Throughput per stage" in report.data
+
+
+def test_failed_shard_is_named_and_rerun_touches_only_it(tmp_path: Path) -> None:
+    settings = PipelineSettings(runs_dir=tmp_path / "runs", shards=3, fail_shards=["execute:1"])
+    packages = ["textwrap", "colorsys", "bisect", "fnmatch"]
+    state = pipeline(packages=packages, run_id="flaky", settings=settings, return_state=True)
+    assert state.is_failed()
+    assert "execute shard 1" in (state.message or "")
+    report = json.loads((tmp_path / "runs" / "flaky" / "run.json").read_text())
+    assert [(f["stage"], f["shard"]) for f in report["summary"]["failures"]] == [("execute", 1)]
+    assert not (tmp_path / "runs" / "flaky" / "verify" / "part-00001.parquet").exists()
+
+    done = subprocess.run(
+        [sys.executable, "-m", "codemint", "rerun", "flaky", "--runs-dir", str(tmp_path / "runs")],
+        env={**os.environ, "PREFECT_API_URL": _api_url()},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    flow_run_id = asyncio.run(_latest_flow_run("codemint-pipeline"))
+    states = {r.name: r.state.name for r in asyncio.run(_task_runs(flow_run_id))}
+    redone = sorted(name for name, state in states.items() if state != "Cached")
+    assert redone == ["execute-shard-00001", "verify-shard-00001"], states
+    assert (tmp_path / "runs" / "flaky" / "verify" / "part-00001.parquet").exists()
+
+
+def _api_url() -> str:
+    from prefect.settings import PREFECT_API_URL
+
+    return str(PREFECT_API_URL.value())
+
+
+async def _latest_flow_run(flow_name: str) -> Any:
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    async with get_client() as client:
+        runs = await client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+            sort=FlowRunSort.START_TIME_DESC,
+            limit=1,
+        )
+    return runs[0].id
+
+
+def test_dask_cluster_gives_the_same_dataset_with_shards_split_over_workers(tmp_path: Path) -> None:
+    from distributed import LocalCluster
+    from prefect_dask import DaskTaskRunner
+
+    packages = ["textwrap", "colorsys", "bisect", "fnmatch"]
+    local = PipelineSettings(runs_dir=tmp_path / "local", shards=4)
+    pipeline(packages=packages, run_id="same", settings=local)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        on_dask = pipeline.with_options(task_runner=DaskTaskRunner(address=cluster.scheduler_address))
+        state = on_dask(
+            packages=packages,
+            run_id="same",
+            settings=local.model_copy(update={"runs_dir": tmp_path / "dask"}),
+            return_state=True,
+        )
+    assert state.is_completed()
+
+    def rows(root: Path) -> list[tuple[str, str, str]]:
+        return sorted(
+            (r["id"], r["candidate_code"], json.dumps(r["test_cases"])) for r in final_rows(root / "same")
+        )
+
+    assert rows(tmp_path / "dask") == rows(tmp_path / "local")
+    task_runs = asyncio.run(_task_runs(state.state_details.flow_run_id))
+    names = Counter(r.name for r in task_runs)
+    assert names and max(names.values()) == 1  # no shard done twice
+    workers = {
+        json.loads(p.read_text())["worker"] for p in (tmp_path / "dask" / "same").glob("*/part-*.stats.json")
+    }
+    assert len(workers) == 2  # both Dask worker processes took shards
