@@ -61,7 +61,7 @@ class TestgenSettings(BaseModel):
         "defaults",
         "mutation",
     ]
-    max_inputs: int = 12
+    max_inputs: int = 20
     mutation_rounds: int = 2
     seed: int = 0
     max_input_chars: int = 2_000

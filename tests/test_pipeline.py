@@ -18,13 +18,25 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
+from codemint.cli import flow_settings
 from codemint.flows.inspection import final_rows, rejected_rows
 from codemint.flows.pipeline import RunSummary, pipeline
 from codemint.settings import PipelineSettings
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
-PACKAGES = ["textwrap", "colorsys", "bisect", "fnmatch"]
+PACKAGES = [
+    "textwrap",
+    "colorsys",
+    "bisect",
+    "fnmatch",
+    "html",
+    "base64",
+    "shlex",
+    "heapq",
+    "string",
+    "ntpath",
+]
 
 
 def make_project(root: Path) -> Path:
@@ -43,28 +55,42 @@ def make_project(root: Path) -> Path:
     (root / "broken.py").write_text("def f(x):\n    return (x\n")
     (root / "empty.py").write_text("")
     (root / "latin1.py").write_bytes("def g(s):\n    return 'caf\xe9'\n".encode("latin-1"))
-    (root / "corrupt.parquet").write_bytes(b"PAR1\x00garbage, not a parquet file\x00PAR1")
     return root
 
 
+def make_corrupt_parquet(path: Path) -> Path:
+    path.write_bytes(b"PAR1\x00garbage, not a parquet file\x00PAR1")
+    return path
+
+
 def run_flow(settings: PipelineSettings, inputs: list[str], run_id: str) -> tuple[RunSummary, float, Any]:
+    """The flow as `codemint run` runs it (in-process, same Prefect settings)."""
     started = time.perf_counter()
-    state = pipeline(inputs=inputs, packages=PACKAGES, run_id=run_id, settings=settings, return_state=True)
+    with flow_settings(heartbeats=False):
+        state = pipeline(
+            inputs=inputs, packages=PACKAGES, run_id=run_id, settings=settings, return_state=True
+        )
     seconds = time.perf_counter() - started
     return state.result(), seconds, state.state_details.flow_run_id
 
 
 async def _task_states(flow_run_id: Any) -> list[tuple[str, str]]:
+    """Final task-run states; the server records them from events, so wait until it has."""
     async with get_client() as client:
-        runs = await client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
-        )
+        for _ in range(100):
+            runs = await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+            )
+            if runs and all(r.state and r.state.is_final() for r in runs):
+                break
+            await asyncio.sleep(0.2)
     return [(r.name, r.state.name if r.state else "?") for r in runs]
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_project(tmp_path_factory.mktemp("inputs") / "project")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    root = tmp_path_factory.mktemp("inputs")
+    return [str(make_project(root / "project")), str(make_corrupt_parquet(root / "corrupt.parquet"))]
 
 
 @pytest.fixture(scope="module")
@@ -73,25 +99,28 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> PipelineSettings:
 
 
 @pytest.fixture(scope="module")
-def first_run(settings: PipelineSettings, project: Path) -> tuple[RunSummary, float, Any]:
-    return run_flow(settings, [str(project)], "e2e")
+def first_run(settings: PipelineSettings, inputs: list[str]) -> tuple[RunSummary, float, Any]:
+    return run_flow(settings, inputs, "e2e")
 
 
 def test_verified_samples_have_instruction_code_entry_point_and_tests(first_run: tuple) -> None:
     summary, _, _ = first_run
     rows = final_rows(Path(summary.run_dir))
-    assert len(rows) >= 15
+    assert len(rows) >= 30
     assert len({r["id"] for r in rows}) == len(rows)
     for row in rows:
         assert row["instruction"].strip() and row["entry_point"] in row["candidate_code"]
         assert len(row["test_cases"]) >= 3 and row["pass_fraction"] == 1.0
         assert row["provenance"]["source_uri"] and row["provenance"]["line_start"]
     names = {r["entry_point"] for r in rows}
-    assert {"dedent", "rgb_to_hsv", "hypot2", "clamp"} <= names
+    assert {"dedent", "wrap", "fnmatch", "bisect_left", "hypot2", "clamp"} <= names
     clamp = next(r for r in rows if r["entry_point"] == "clamp")
     assert "if value < low:\n        return low" in clamp["candidate_code"]  # unnested one-liner
-    expected = {json.loads(c["expected"]) for c in clamp["test_cases"] if c["expected"] is not None}
-    assert expected <= set(range(0, 11))
+    for case in clamp["test_cases"]:  # expected outputs are what the original really returns
+        call = json.loads(case["input"])
+        value, low, high = [*call["args"], 0, 10][:3] if len(call["args"]) < 3 else call["args"]
+        want = low if value < low else min(value, high)
+        assert json.loads(case["expected"]) == want, case
 
 
 def test_funnel_accounts_for_every_row(first_run: tuple) -> None:
@@ -125,10 +154,10 @@ def test_bad_inputs_are_quarantined_and_the_run_goes_on(first_run: tuple) -> Non
 
 
 def test_rerun_is_all_cache_hits_and_fast(
-    first_run: tuple, settings: PipelineSettings, project: Path
+    first_run: tuple, settings: PipelineSettings, inputs: list[str]
 ) -> None:
     summary, first_seconds, _ = first_run
-    again, seconds, flow_run_id = run_flow(settings, [str(project)], "e2e")
+    again, seconds, flow_run_id = run_flow(settings, inputs, "e2e")
     states = asyncio.run(_task_states(flow_run_id))
     assert states and all(state == "Cached" for _, state in states), states
     assert seconds < 0.1 * first_seconds, (seconds, first_seconds)
@@ -136,18 +165,18 @@ def test_rerun_is_all_cache_hits_and_fast(
 
 
 def test_changed_setting_reruns_only_affected_stages(
-    first_run: tuple, settings: PipelineSettings, project: Path
+    first_run: tuple, settings: PipelineSettings, inputs: list[str]
 ) -> None:
     changed = settings.model_copy(deep=True)
     changed.verify.keep_threshold = 0.5
-    _, _, flow_run_id = run_flow(changed, [str(project)], "e2e")
+    _, _, flow_run_id = run_flow(changed, inputs, "e2e")
     states = dict(asyncio.run(_task_states(flow_run_id)))
     assert all(state == "Cached" for name, state in states.items() if not name.startswith("verify")), states
     assert any(state == "Completed" for name, state in states.items() if name.startswith("verify")), states
 
 
 def test_killed_run_resumes_without_losing_or_duplicating_rows(
-    first_run: tuple, project: Path, tmp_path: Path
+    first_run: tuple, inputs: list[str], tmp_path: Path
 ) -> None:
     from prefect.settings import PREFECT_API_URL
 
@@ -159,7 +188,7 @@ def test_killed_run_resumes_without_losing_or_duplicating_rows(
         "-m",
         "codemint",
         "run",
-        str(project),
+        *inputs,
         "--run-id",
         "killed",
         "--runs-dir",

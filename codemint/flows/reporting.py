@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -45,27 +46,44 @@ def artifact_key(*parts: str) -> str:
 
 
 class StageProgress:
-    """Progress of one stage's shards: a Prefect progress artifact plus any local sinks."""
+    """Progress of one stage's shards: local sinks on every shard, and a Prefect progress
+    artifact once the stage has run for a while (each artifact call is an API round trip,
+    which a re-run of cached shards should not pay 30 times)."""
+
+    ARTIFACT_AFTER_S = 2.0
+    UPDATE_EVERY_S = 1.0
 
     def __init__(self, run_id: str, stage: str, total: int) -> None:
-        self.stage, self.total, self.done = stage, max(total, 1), 0
+        self.run_id, self.stage, self.total, self.done = run_id, stage, max(total, 1), 0
+        self.started = time.monotonic()
+        self.last_update = 0.0
         self.artifact_id: UUID | None = None
-        try:
-            artifact = create_progress_artifact(
-                progress=0.0, key=artifact_key(run_id, stage, "progress"), description=f"{stage}: shards done"
-            )
-            self.artifact_id = artifact if isinstance(artifact, UUID) else getattr(artifact, "id", None)
-        except Exception:  # outside a flow run (direct calls in tests) there is nothing to report to
-            self.artifact_id = None
         for sink in _sinks:
             sink.start(stage, total)
 
     def advance(self) -> None:
         self.done += 1
-        if self.artifact_id is not None:
-            update_progress_artifact(self.artifact_id, progress=100.0 * self.done / self.total)
         for sink in _sinks:
             sink.advance(self.stage)
+        now = time.monotonic()
+        finished = self.done >= self.total
+        if self.artifact_id is None and not finished and now - self.started > self.ARTIFACT_AFTER_S:
+            self._create()
+        if self.artifact_id is not None and (finished or now - self.last_update > self.UPDATE_EVERY_S):
+            update_progress_artifact(self.artifact_id, progress=100.0 * self.done / self.total)
+            self.last_update = now
+
+    def _create(self) -> None:
+        try:
+            artifact = create_progress_artifact(
+                progress=100.0 * self.done / self.total,
+                key=artifact_key(self.run_id, self.stage, "progress"),
+                description=f"{self.stage}: shards done",
+            )
+        except Exception:  # outside a flow run (direct calls in tests) there is nothing to report to
+            return
+        self.artifact_id = artifact if isinstance(artifact, UUID) else getattr(artifact, "id", None)
+        self.last_update = time.monotonic()
 
 
 def _reasons(dropped: dict[str, int]) -> str:
