@@ -90,7 +90,7 @@ def shard_cache_key(context: TaskRunContext, params: dict[str, Any]) -> str:
 
 
 def index_cache_key(context: TaskRunContext, params: dict[str, Any]) -> str:
-    digests = [_digest(u) for u in params["upstream"]]
+    digests = [_digest(_unwrap(u)) for u in params["upstream"]]
     key = f"{params['stage']}-index-" + _key(digests, params["fingerprint"], params["run_dir"])
     if not (Path(params["run_dir"]) / params["stage"] / "index.parquet").exists():
         _forget(params["run_dir"], key)
@@ -113,6 +113,17 @@ def _digest(upstream: Any) -> str | None:
     if isinstance(upstream, ShardInput):
         return upstream.digest
     return None  # a failed upstream (allow_failure hands its exception over)
+
+
+def _unwrap(upstream: Any) -> ShardResult | ShardInput | None:
+    """An upstream passed through `allow_failure`: the result, or None where it failed.
+
+    On Dask (prefect-dask) such a value arrives wrapped in a tuple with its state."""
+    if isinstance(upstream, ShardResult | ShardInput):
+        return upstream
+    if isinstance(upstream, tuple):
+        return next((u for u in upstream if isinstance(u, ShardResult | ShardInput)), None)
+    return None
 
 
 def _path(upstream: ShardResult | ShardInput) -> Path:
@@ -156,7 +167,8 @@ def build_index(
     cls = stage_class(stage)
     assert issubclass(cls, IndexedStage)
     index_path = Path(run_dir) / stage / "index.parquet"
-    paths = [_path(u) if isinstance(u, ShardResult | ShardInput) else None for u in upstream]
+    resolved = [_unwrap(u) for u in upstream]
+    paths = [_path(u) if u is not None else None for u in resolved]
     figures = cls.build_index(settings, paths, index_path)
     return IndexResult(
         stage=stage, index_path=str(index_path), digest=store.file_digest(index_path), figures=figures
