@@ -27,6 +27,8 @@ class ExecLimits(BaseModel):
     max_open_files: int = 64
     max_file_size_mb: int = 16
     output_cap_bytes: int = 16_384
+    # Cap on the encoded return value of one call (bigger -> status "output_limit").
+    result_cap_bytes: int = 4_000_000
 
 
 class ExecJob(BaseModel):
@@ -54,6 +56,10 @@ class ExecResult(BaseModel):
     outcomes: list[CallOutcome]
     # Set when the job could not be run at all (runner or container failure after retry).
     infra_error: str | None = None
+
+
+class SandboxUnavailableError(RuntimeError):
+    """The requested backend cannot run here (no engine, no image, no namespaces)."""
 
 
 class Sandbox(abc.ABC):
