@@ -137,6 +137,14 @@ def run(
     heartbeats: Annotated[
         bool, typer.Option(help="Send flow-run heartbeats (crash detection by the server).")
     ] = False,
+    llm: Annotated[
+        bool,
+        typer.Option("--llm", help="All LLM strategies on (summaries, inputs, regenerated code, judge)."),
+    ] = False,
+    llm_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible base URL, e.g. http://gpu:8000/v1.")
+    ] = None,
+    llm_model: Annotated[str | None, typer.Option(help="Model name the server serves.")] = None,
 ) -> None:
     """Run the pipeline. With no inputs it runs on a bundled default: a set of stdlib modules."""
     from codemint.flows.pipeline import default_run_id, pipeline
@@ -159,6 +167,12 @@ def run(
         settings.sandbox.backend = sandbox  # type: ignore[assignment]
     if code_column:
         settings.ingest.code_column = code_column
+    if llm:
+        settings.enable_llm()
+    if llm_url:
+        settings.llm.base_url = llm_url
+    if llm_model:
+        settings.llm.model = llm_model
     run_id = run_id or default_run_id(paths, packages)
     flow_fn = pipeline if not dask_address else pipeline.with_options(task_runner=dask_runner(dask_address))
     with flow_settings(heartbeats), terminal_progress():
@@ -177,6 +191,7 @@ def dask_runner(address: str) -> Any:
 def finish(state: Any, run_dir: Path, run_id: str) -> None:
     """Print the funnel of a finished flow run; exit non-zero when shards failed."""
     from codemint.flows.pipeline import ShardsFailed
+    from codemint.llm.health import ServerCheckError
     from codemint.tasks.ingest import InputError
 
     if state.is_failed():
@@ -184,7 +199,7 @@ def finish(state: Any, run_dir: Path, run_id: str) -> None:
             state.result()
         except ShardsFailed:
             pass  # the run report names the failed shards; printed below
-        except InputError as exc:
+        except (InputError, ServerCheckError) as exc:
             err.print(f"[red]error:[/] {exc}")
             raise typer.Exit(2) from exc
         except Exception as exc:

@@ -96,6 +96,11 @@ class Verified(Executed):
     pass_fraction: float
     tests_passed: int
     tests_total: int
+    llm_models: list[str] = []  # every model that wrote part of this row (instruction, inputs, code, verdict)
+    prompt_versions: list[str] = []
+    judge_passed: bool | None = None  # set by the optional judge stage
+    judge_score: float | None = None
+    judge_reasons: str | None = None
 
 
 class Rejected(BaseModel):

@@ -86,6 +86,15 @@ class ExecuteSettings(BaseModel):
 class VerifySettings(BaseModel):
     keep_threshold: float = 1.0
     candidate: Literal["reformatted", "regenerated", "both"] = "reformatted"
+    # LLM solutions written from the instruction per sample (candidate regenerated/both).
+    regenerate_n: int = 1
+
+
+class JudgeSettings(BaseModel):
+    """WaveCoder's discriminator: an LLM checks each final pair against written criteria."""
+
+    enabled: bool = False
+    min_score: float = 0.5
 
 
 class LLMSettings(BaseModel):
@@ -98,7 +107,6 @@ class LLMSettings(BaseModel):
     concurrency: int = 256
     timeout_s: float = 120.0
     max_retries: int = 5
-    enabled: bool = False
     # Backoff before retry k: min(backoff_max_s, backoff_base_s * 2**(k-1)), jittered.
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
@@ -154,10 +162,29 @@ class PipelineSettings(BaseSettings):
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     execute: ExecuteSettings = Field(default_factory=ExecuteSettings)
     verify: VerifySettings = Field(default_factory=VerifySettings)
+    judge: JudgeSettings = Field(default_factory=JudgeSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     curation: CurationSettings = Field(default_factory=CurationSettings)
     # Fault injection for drills and tests: "stage:shard" task runs that raise.
     fail_shards: list[str] = Field(default_factory=list)
+
+    def uses_llm(self) -> bool:
+        """Whether any configured strategy calls the LLM server."""
+        return (
+            self.summarize.strategy == "llm"
+            or bool({"llm", "llm_generator"} & set(self.testgen.strategies))
+            or self.verify.candidate != "reformatted"
+            or self.judge.enabled
+        )
+
+    def enable_llm(self) -> None:
+        """Every LLM strategy on: summaries, LLM test inputs, regenerated code, the judge."""
+        self.summarize.strategy = "llm"
+        for name in ("llm", "llm_generator"):
+            if name not in self.testgen.strategies:
+                self.testgen.strategies.append(name)
+        self.verify.candidate = "both"
+        self.judge.enabled = True
 
     @classmethod
     def load(cls, config: Path | None = None, **overrides: Any) -> PipelineSettings:

@@ -73,6 +73,7 @@ class Stage(abc.ABC, Generic[InT, OutT]):
         self.settings = settings
         self.metrics: Counter[str] = Counter()
         self.shard = 0  # set by process_shard before run()
+        self.run_dir: Path | None = None  # likewise: where the stage's shard files go, one level up
 
     # --- what a stage writes -------------------------------------------------------------
 
@@ -149,6 +150,7 @@ class Stage(abc.ABC, Generic[InT, OutT]):
         started = time.perf_counter()
         self.metrics.clear()
         self.shard = shard
+        self.run_dir = output_dir.parent
         kept: list[BaseModel] = []
         rejected: list[Rejected] = []
         rows_in = 0

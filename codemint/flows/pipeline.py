@@ -278,6 +278,10 @@ def pipeline(
     run_dir = (settings.runs_dir / run_id).resolve()
     store.sweep_temp_files(run_dir)
     tag_flow_run(run_id)
+    if settings.uses_llm():
+        from codemint.llm.health import check_server
+
+        check_server(settings.llm)  # fail fast: server down, or serving another model
     refs = plan_sources(inputs, packages)
     sources = write_source_shards(refs, run_dir, settings.shards)
     results, failures = collect(run_id, submit_pipeline(run_dir, settings, sources, PIPELINE))

@@ -8,13 +8,14 @@ from codemint.stage import Stage
 from codemint.tasks.dedup import ExactDedup
 from codemint.tasks.execute import Execute
 from codemint.tasks.ingest import Ingest
+from codemint.tasks.judge import Judge
 from codemint.tasks.reformat import Reformat
 from codemint.tasks.summarize import Summarize
 from codemint.tasks.testgen import Testgen
 from codemint.tasks.verify import Verify
 
 STAGES: dict[str, type[Stage[Any, Any]]] = {
-    cls.name: cls for cls in (Ingest, Reformat, ExactDedup, Summarize, Testgen, Execute, Verify)
+    cls.name: cls for cls in (Ingest, Reformat, ExactDedup, Summarize, Testgen, Execute, Verify, Judge)
 }
 PIPELINE: list[str] = list(STAGES)
 

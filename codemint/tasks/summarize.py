@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from codemint.records import Function, Instructed, Rejected
 from codemint.settings import SummarizeSettings
@@ -29,6 +30,13 @@ class Summarize(Stage[Function, Instructed]):
     @property
     def cfg(self) -> SummarizeSettings:
         return self.settings.summarize
+
+    def extra_fingerprint(self) -> list[Any]:
+        if self.cfg.strategy != "llm":
+            return []
+        from codemint.tasks.llm_runtime import llm_fingerprint
+
+        return [llm_fingerprint(self.settings, ["summarize", "self_evaluate"])]
 
     def run(self, records: Iterable[Function]) -> Iterator[Instructed | Rejected]:
         if self.cfg.strategy == "llm":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import random
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from codemint.offline.inputs import Args, doctest_inputs, mutate, signature_inputs
 from codemint.records import Instructed, Rejected, WithInputs
@@ -75,7 +76,20 @@ class Testgen(Stage[Instructed, WithInputs]):
     def cfg(self) -> TestgenSettings:
         return self.settings.testgen
 
-    def offline_inputs(self, rec: Instructed) -> InputSet:
+    def extra_fingerprint(self) -> list[Any]:
+        from codemint.tasks.testgen_llm import llm_stage_inputs
+
+        names = llm_stage_inputs(self)
+        if not names:
+            return []
+        from codemint.tasks.llm_runtime import llm_fingerprint
+
+        # The generator runs in the sandbox: its limits shape the inputs too.
+        return [llm_fingerprint(self.settings, names), self.settings.sandbox.limits.model_dump()]
+
+    def gather_inputs(self, rec: Instructed, llm: list[tuple[str, str]]) -> InputSet:
+        """Doctest examples first, then the LLM's targeted inputs, then the signature-based
+        ones and their mutations fill what is left of the cap."""
         cfg = self.cfg
         inputs = InputSet(cfg.max_inputs, cfg.max_input_chars)
         func = find_function(rec.code, rec.entry_point)
@@ -83,6 +97,8 @@ class Testgen(Stage[Instructed, WithInputs]):
         if "doctest" in cfg.strategies:
             for args in doctest_inputs(rec.docstring, rec.entry_point):
                 inputs.add(args, "doctest")
+        for text, source in llm:
+            inputs.add_text(text, source)
         if func is not None and ({"annotations", "defaults"} & set(cfg.strategies)):
             budget = max(1, cfg.max_inputs // 2)
             for args, source in signature_inputs(func, budget, rng):
@@ -106,12 +122,10 @@ class Testgen(Stage[Instructed, WithInputs]):
             extra = llm_inputs(self, records)
         for rec in records:
             try:
-                inputs = self.offline_inputs(rec)
+                inputs = self.gather_inputs(rec, extra.get(rec.id, []))
             except Exception as exc:  # one odd sample must not fail its shard; keep it, with the reason
                 yield self.reject(rec.id, "testgen_error", f"{type(exc).__name__}: {exc}", record=rec)
                 continue
-            for text, source in extra.get(rec.id, []):
-                inputs.add_text(text, source)
             if not inputs.texts:
                 yield self.reject(rec.id, "no_test_inputs", "no strategy could propose an input", record=rec)
                 continue

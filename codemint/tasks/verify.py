@@ -8,12 +8,22 @@ on the serialized outcomes: nothing the executed code prints or overrides can fo
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from codemint.records import Executed, Rejected, TestCase, Verified
 from codemint.sandbox import shared_sandbox
 from codemint.sandbox.api import CallOutcome, ExecJob
 from codemint.settings import VerifySettings
 from codemint.stage import Stage
+
+
+@dataclass(frozen=True)
+class Candidate:
+    kind: str  # "reformatted" or "regenerated"
+    code: str
+    model: str | None = None
+    prompt_version: str | None = None
 
 
 def passes(case: TestCase, outcome: CallOutcome) -> bool:
@@ -32,42 +42,49 @@ class Verify(Stage[Executed, Verified]):
     def cfg(self) -> VerifySettings:
         return self.settings.verify
 
-    def extra_fingerprint(self) -> list[object]:
-        return [self.settings.sandbox.limits.model_dump(), self.settings.sandbox.image]
+    def extra_fingerprint(self) -> list[Any]:
+        parts: list[Any] = [self.settings.sandbox.limits.model_dump(), self.settings.sandbox.image]
+        if self.cfg.candidate != "reformatted":
+            from codemint.tasks.llm_runtime import llm_fingerprint
 
-    def candidates(self, records: list[Executed]) -> dict[str, list[tuple[str, str]]]:
-        """(kind, code) candidates per record id, best first."""
-        out: dict[str, list[tuple[str, str]]] = {rec.id: [] for rec in records}
+            parts.append(llm_fingerprint(self.settings, ["regenerate"]))
+        return parts
+
+    def candidates(self, records: list[Executed]) -> dict[str, list[Candidate]]:
+        """Candidates per record id, regenerated first: on a tie the LLM's clean rewrite wins."""
+        out: dict[str, list[Candidate]] = {rec.id: [] for rec in records}
         if self.cfg.candidate in ("regenerated", "both"):
             from codemint.tasks.regenerate import regenerated_candidates
 
-            for rec_id, codes in regenerated_candidates(self, records).items():
-                out[rec_id].extend(("regenerated", code) for code in codes)
+            for rec_id, found in regenerated_candidates(self, records).items():
+                out[rec_id].extend(
+                    Candidate("regenerated", code, model, version) for code, model, version in found
+                )
         if self.cfg.candidate in ("reformatted", "both"):
             for rec in records:
-                out[rec.id].append(("reformatted", rec.code))
+                out[rec.id].append(Candidate("reformatted", rec.code))
         return out
 
     def run(self, records: Iterable[Executed]) -> Iterator[Verified | Rejected]:
         records = list(records)
         by_record = self.candidates(records)
         jobs: list[ExecJob] = []
-        owners: list[tuple[Executed, str, str]] = []
+        owners: list[tuple[Executed, Candidate]] = []
         for rec in records:
-            for n, (kind, code) in enumerate(by_record[rec.id]):
+            for n, cand in enumerate(by_record[rec.id]):
                 jobs.append(
                     ExecJob(
-                        job_id=f"{rec.id}#{kind}{n}",
-                        code=code,
+                        job_id=f"{rec.id}#{cand.kind}{n}",
+                        code=cand.code,
                         entry_point=rec.entry_point,
                         inputs=[c.input for c in rec.test_cases],
                         limits=self.settings.sandbox.limits,
                     )
                 )
-                owners.append((rec, kind, code))
+                owners.append((rec, cand))
         results = shared_sandbox(self.settings.sandbox).run_batch(jobs) if jobs else []
         best: dict[str, Verified] = {}
-        for (rec, kind, code), result in zip(owners, results, strict=True):
+        for (rec, cand), result in zip(owners, results, strict=True):
             for o in result.outcomes:
                 self.metrics[f"candidate_{o.status}"] += 1
             if result.infra_error:
@@ -76,10 +93,14 @@ class Verify(Stage[Executed, Verified]):
             total = len(rec.test_cases)
             current = best.get(rec.id)
             if current is None or passed > current.tests_passed:
+                models = [m for m in (rec.llm_model, cand.model) if m]
+                versions = [v for v in (rec.prompt_version, cand.prompt_version) if v]
                 best[rec.id] = Verified(
                     **rec.model_dump(),
-                    candidate_kind=kind,
-                    candidate_code=code,
+                    candidate_kind=cand.kind,
+                    candidate_code=cand.code,
+                    llm_models=sorted(set(models)),
+                    prompt_versions=versions,
                     pass_fraction=passed / total if total else 0.0,
                     tests_passed=passed,
                     tests_total=total,

@@ -1,0 +1,168 @@
+"""MinHash LSH near-duplicate detection on code token shingles.
+
+Signatures come from `rensa` (R-MinHash, Rust): on code shingles it was ~200x faster than a
+datasketch update loop and its Jaccard estimate had a lower error (MAE 0.023 vs 0.034 at 128
+slots, measured on mutated standard-library functions). Banding, candidate verification and
+clustering are NumPy/SciPy over the whole signature matrix, so there is no per-pair Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import rensa
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from codemint.curation.tokens import U64, code_tokens, hash_tokens, mix64, ngram_hashes, token_hash
+
+U32 = npt.NDArray[np.uint32]
+I64 = npt.NDArray[np.int64]
+F32 = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class MinHashParams:
+    shingle: int = 5
+    num_perm: int = 128
+    threshold: float = 0.7
+    bands: int | None = None  # None: chosen from the threshold by `lsh_params`
+    normalize_locals: bool = True
+    seed: int = 1
+    # Pairs compared per LSH bucket member: neighbours within this distance in the sorted
+    # bucket. Bounds the work on huge buckets (boilerplate) at n * window pairs per band.
+    bucket_window: int = 32
+
+
+def lsh_params(threshold: float, num_perm: int, fn_weight: float = 0.9) -> tuple[int, int]:
+    """(bands, rows) minimising weighted false-positive and false-negative area of the S-curve.
+
+    Candidates are verified by their estimated Jaccard afterwards, so a missed pair costs
+    more than a spurious candidate: false negatives weigh 0.9 by default.
+    """
+    xs = np.linspace(0.0, 1.0, 1001)
+    best: tuple[float, int, int] = (float("inf"), 1, num_perm)
+    for bands in range(1, num_perm + 1):
+        rows = num_perm // bands
+        p = 1.0 - (1.0 - xs**rows) ** bands
+        # Riemann sums over the grid (np.trapezoid is NumPy >= 2 only).
+        fp = float(np.where(xs < threshold, p, 0.0).mean())
+        fn = float(np.where(xs >= threshold, 1.0 - p, 0.0).mean())
+        cost = (1.0 - fn_weight) * fp + fn_weight * fn
+        if cost < best[0]:
+            best = (float(cost), bands, rows)
+    return best[1], best[2]
+
+
+def token_shingles(tokens: list[str], shingle: int) -> U64:
+    """Hashes of the token n-grams (one shingle of all tokens if there are fewer than n)."""
+    if not tokens:
+        return np.array([token_hash("")], dtype=np.uint64)
+    return ngram_hashes(hash_tokens(tokens), min(shingle, len(tokens)))
+
+
+def shingle_hashes(code: str, params: MinHashParams) -> U64:
+    return token_shingles(code_tokens(code, normalize_locals=params.normalize_locals), params.shingle)
+
+
+def signatures_from_shingles(parts: list[U64], params: MinHashParams) -> U32:
+    """MinHash signature matrix (one row per shingle set, num_perm uint32 slots)."""
+    if not parts:
+        return np.empty((0, params.num_perm), dtype=np.uint32)
+    offsets = np.zeros(len(parts) + 1, dtype=np.uint64)
+    np.cumsum([len(p) for p in parts], out=offsets[1:])
+    matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
+        np.concatenate(parts), offsets, num_perm=params.num_perm, seed=params.seed
+    )
+    return np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(parts), params.num_perm)
+
+
+def signatures(codes: list[str], params: MinHashParams) -> U32:
+    """MinHash signature matrix of code snippets."""
+    return signatures_from_shingles([shingle_hashes(code, params) for code in codes], params)
+
+
+def estimated_jaccard(sig: U32, left: I64, right: I64, chunk: int = 1 << 17) -> F32:
+    """Fraction of equal slots per pair, in chunks to bound the temporary arrays."""
+    out = np.empty(len(left), dtype=np.float32)
+    for start in range(0, len(left), chunk):
+        stop = start + chunk
+        out[start:stop] = (sig[left[start:stop]] == sig[right[start:stop]]).mean(axis=1)
+    return out
+
+
+def candidate_pairs(sig: U32, bands: int, rows: int, window: int) -> tuple[I64, I64]:
+    """Unique (i < j) pairs sharing at least one LSH band bucket."""
+    n = len(sig)
+    found: list[I64] = []
+    for band in range(bands):
+        block = sig[:, band * rows : (band + 1) * rows].astype(np.uint64)
+        h = np.full(n, band, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for col in range(rows):
+                h = mix64(h * np.uint64(0x9E3779B97F4A7C15) + block[:, col])
+        order = np.argsort(h, kind="stable")
+        sorted_h = h[order]
+        for offset in range(1, window + 1):
+            same = sorted_h[:-offset] == sorted_h[offset:]
+            if not same.any():
+                break
+            a, b = order[:-offset][same], order[offset:][same]
+            found.append(np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
+    if not found:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    keys = np.unique(np.concatenate(found))
+    return keys // n, keys % n
+
+
+@dataclass
+class Clusters:
+    labels: I64  # component per row
+    representative: I64  # row index of each row's representative
+    similarity: F32  # estimated Jaccard of each row with its representative
+    candidate_pairs: int
+    similar_pairs: int
+    bands: int
+    rows: int
+
+
+def cluster(sig: U32, params: MinHashParams, rank: I64) -> Clusters:
+    """Connected components of pairs with estimated Jaccard >= threshold.
+
+    `rank` orders rows by preference (0 = best); each component's representative is its
+    row of lowest rank.
+    """
+    n = len(sig)
+    if params.bands:
+        bands, rows = params.bands, params.num_perm // params.bands
+    else:
+        bands, rows = lsh_params(params.threshold, params.num_perm)
+    if n == 0:
+        none = np.empty(0, dtype=np.int64)
+        return Clusters(none, none, np.empty(0, dtype=np.float32), 0, 0, bands, rows)
+    left, right = candidate_pairs(sig, bands, rows, params.bucket_window)
+    similar = estimated_jaccard(sig, left, right) >= params.threshold
+    left, right = left[similar], right[similar]
+    graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    labels = labels.astype(np.int64)
+    # Best-ranked row per component: sort by (component, rank), take each group's first.
+    order = np.lexsort((rank, labels))
+    first = np.ones(n, dtype=bool)
+    first[1:] = labels[order][1:] != labels[order][:-1]
+    rep_of_label = np.empty(int(labels.max()) + 1, dtype=np.int64)
+    rep_of_label[labels[order][first]] = order[first]
+    representative = rep_of_label[labels]
+    similarity = estimated_jaccard(sig, np.arange(n, dtype=np.int64), representative)
+    return Clusters(
+        labels=labels,
+        representative=representative,
+        similarity=similarity,
+        candidate_pairs=len(similar),
+        similar_pairs=int(similar.sum()),
+        bands=bands,
+        rows=rows,
+    )

@@ -1,0 +1,276 @@
+"""The LLM strategies the pipeline stages call: each is one prompt, one request, and the
+checks that turn the reply into usable values.
+
+Every strategy returns an `LLMResult` carrying the value with the model and prompt version
+(stages put both on their rows) and the reasons of candidates it dropped. When nothing
+usable is left it raises `LLMError`, whose `reason` the stage records on the rejected sample.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, Field
+
+from codemint.llm import errors, prompts
+from codemint.llm.client import LLMClient
+from codemint.llm.codetext import (
+    copies_code,
+    extract_function_code,
+    input_text,
+    parse_params,
+    strip_docstrings,
+    takes_no_arguments,
+)
+from codemint.llm.errors import LLMError, dominant_reason
+from codemint.llm.structured import JsonSchema
+
+T = TypeVar("T")
+
+MIN_INSTRUCTION_CHARS = 20
+GENERATOR_NAME = "generate_inputs"
+
+
+@dataclass(frozen=True)
+class LLMResult(Generic[T]):
+    value: T
+    model: str
+    prompt_version: str
+    cached: bool
+    dropped: tuple[str, ...] = ()
+
+
+class Verdict(BaseModel):
+    """The judge's decision on one (instruction, code) pair."""
+
+    passed: bool
+    score: float = Field(ge=0.0, le=1.0)
+    reasons: str
+
+
+class _ProposedInputs(BaseModel):
+    # Items stay Any: a bad item is dropped alone instead of failing the whole reply.
+    inputs: list[Any]
+
+
+def _without_docstrings(code: str) -> str:
+    try:
+        return strip_docstrings(code).strip("\n")
+    except SyntaxError:
+        return code.strip("\n")
+
+
+def _record_drops(client: LLMClient, stage: str, reasons: list[str]) -> None:
+    client.stats.stage(stage).dropped_choices.update(reasons)
+
+
+def _nothing_left(client: LLMClient, stage: str, dropped: list[str], default: str) -> LLMError:
+    reason = dominant_reason(dropped, default)
+    client.stats.stage(stage).failures[reason] += 1
+    return LLMError(reason, f"no usable candidate ({', '.join(dropped) or 'none returned'})")
+
+
+async def summarize(
+    client: LLMClient, code: str, entry_point: str, n: int, *, min_chars: int = MIN_INSTRUCTION_CHARS
+) -> LLMResult[list[str]]:
+    """`n` instruction candidates for `code` (Inverse-Instruct). The docstring is stripped first
+    so the instruction is not its paraphrase; candidates that are too short or copy the code
+    are dropped."""
+    name = "summarize"
+    bare = _without_docstrings(code)
+    completion = await client.chat(
+        prompts.render(name, entry_point=entry_point, code=bare),
+        stage=name,
+        prompt_version=prompts.version(name),
+        n=n,
+        stop=["```"],  # an instruction has no code block: stop before one starts
+    )
+    kept: list[str] = []
+    strategy_drops: list[str] = []
+    for text in completion.texts:
+        instruction = text.strip()
+        if len(instruction) < min_chars:
+            strategy_drops.append(errors.TOO_SHORT)
+        elif copies_code(instruction, bare):
+            strategy_drops.append(errors.COPIED_CODE)
+        elif instruction not in kept:
+            kept.append(instruction)
+    _record_drops(client, name, strategy_drops)
+    dropped = [*completion.dropped, *strategy_drops]
+    if not kept:
+        raise _nothing_left(client, name, dropped, errors.EMPTY)
+    return LLMResult(kept, completion.model, completion.prompt_version, completion.cached, tuple(dropped))
+
+
+def yes_probability(top_logprobs: dict[str, float]) -> float | None:
+    """P(yes) / (P(yes) + P(no)) over the first token's alternatives (" Yes", "yes", ... all
+    count), or None if neither appears."""
+    p_yes = p_no = 0.0
+    for token, logprob in top_logprobs.items():
+        word = token.strip().strip(".,!:").lower()
+        if word == "yes":
+            p_yes += math.exp(logprob)
+        elif word == "no":
+            p_no += math.exp(logprob)
+    if p_yes + p_no <= 0.0:
+        return None
+    return p_yes / (p_yes + p_no)
+
+
+async def self_evaluate(client: LLMClient, code: str, instruction: str) -> LLMResult[float]:
+    """Score in [0, 1] that `instruction` fully and correctly describes `code`: from the first
+    token's top logprobs when the server returns them, else 1.0 / 0.0 from the answer text."""
+    name = "self_evaluate"
+    completion = await client.chat(
+        prompts.render(name, instruction=instruction.strip(), code=_without_docstrings(code)),
+        stage=name,
+        prompt_version=prompts.version(name),
+        n=1,
+        temperature=0.0,
+        max_tokens=1,
+        logprobs=True,
+        allow_truncated=True,  # one token is all we ask for
+    )
+    choice = completion.choices[0]
+    score = yes_probability(choice.top_logprobs) if choice.top_logprobs else None
+    if score is None:
+        word = choice.text.strip().strip(".,!:").lower()
+        if word.startswith("yes"):
+            score = 1.0
+        elif word.startswith("no"):
+            score = 0.0
+        else:
+            client.stats.stage(name).failures[errors.UNDECIDED] += 1
+            raise LLMError(errors.UNDECIDED, f"answer is neither yes nor no: {choice.text[:80]!r}")
+    return LLMResult(score, completion.model, completion.prompt_version, completion.cached)
+
+
+def inputs_schema(min_args: int, max_args: int | None, k: int) -> dict[str, Any]:
+    """JSON schema of `{"inputs": [[arg, ...], ...]}` sized by the signature."""
+    item: dict[str, Any] = {"type": "array", "minItems": min_args}
+    if max_args is not None:
+        item["maxItems"] = max_args
+    return {
+        "type": "object",
+        "properties": {"inputs": {"type": "array", "items": item, "minItems": 1, "maxItems": max(1, k)}},
+        "required": ["inputs"],
+        "additionalProperties": False,
+    }
+
+
+async def propose_inputs(
+    client: LLMClient, code: str, entry_point: str, signature: str, k: int
+) -> LLMResult[list[str]]:
+    """Up to `k` test inputs as sandbox input JSON text (`{"args": [...], "kwargs": {...}}`,
+    tagged values). Items of the wrong arity or that are not JSON argument lists are dropped
+    one by one."""
+    name = "propose_inputs"
+    try:
+        params = parse_params(signature, entry_point, code)
+    except ValueError as exc:
+        raise LLMError(errors.BAD_ARITY, str(exc)) from exc
+    schema = JsonSchema.from_type(
+        "test_inputs", inputs_schema(params.min_args, params.max_args, k), _ProposedInputs
+    )
+    result = await client.chat_json(
+        prompts.render(
+            name, k=k, entry_point=entry_point, signature=signature, code=_without_docstrings(code)
+        ),
+        schema,
+        stage=name,
+        prompt_version=prompts.version(name),
+    )
+    texts: list[str] = []
+    strategy_drops: list[str] = []
+    for item in result.values[0].inputs:
+        values = item
+        if isinstance(values, str):  # an argument list sent as JSON text
+            try:
+                values = json.loads(values)
+            except json.JSONDecodeError:
+                strategy_drops.append(errors.MALFORMED_JSON)
+                continue
+        split = params.split(values) if isinstance(values, list) else None
+        if split is None:
+            strategy_drops.append(errors.BAD_ARITY)
+            continue
+        text = input_text(*split)
+        if '"__repr__"' in text:  # the codec could only describe it, not carry it
+            strategy_drops.append(errors.BAD_INPUT)
+        elif text not in texts:
+            texts.append(text)
+    texts = texts[:k]
+    _record_drops(client, name, strategy_drops)
+    dropped = [*result.dropped, *strategy_drops]
+    if not texts:
+        raise _nothing_left(client, name, dropped, errors.EMPTY)
+    return LLMResult(texts, result.model, result.prompt_version, result.cached, tuple(dropped))
+
+
+async def write_input_generator(
+    client: LLMClient, code: str, entry_point: str, signature: str
+) -> LLMResult[str]:
+    """Source of `generate_inputs() -> list` returning `{"args": [...], "kwargs": {...}}` dicts.
+    Only checked to parse and define the function; run it in the sandbox and cap what it returns."""
+    name = "input_generator"
+    completion = await client.chat(
+        prompts.render(name, entry_point=entry_point, signature=signature, code=_without_docstrings(code)),
+        stage=name,
+        prompt_version=prompts.version(name),
+    )
+    dropped = list(completion.dropped)
+    for text in completion.texts:
+        source = extract_function_code(text, GENERATOR_NAME)
+        if source is not None and takes_no_arguments(source, GENERATOR_NAME):
+            return LLMResult(
+                source, completion.model, completion.prompt_version, completion.cached, tuple(dropped)
+            )
+        dropped.append(errors.MISSING_ENTRY_POINT)
+        _record_drops(client, name, [errors.MISSING_ENTRY_POINT])
+    raise _nothing_left(client, name, dropped, errors.NO_CODE)
+
+
+async def regenerate(
+    client: LLMClient, instruction: str, entry_point: str, signature: str, n: int
+) -> LLMResult[list[str]]:
+    """`n` fresh solutions written from the instruction alone; each must define `entry_point`."""
+    name = "regenerate"
+    completion = await client.chat(
+        prompts.render(name, entry_point=entry_point, signature=signature, instruction=instruction.strip()),
+        stage=name,
+        prompt_version=prompts.version(name),
+        n=n,
+    )
+    solutions: list[str] = []
+    strategy_drops: list[str] = []
+    for text in completion.texts:
+        source = extract_function_code(text, entry_point)
+        if source is None:
+            strategy_drops.append(errors.MISSING_ENTRY_POINT)
+        elif source not in solutions:
+            solutions.append(source)
+    _record_drops(client, name, strategy_drops)
+    dropped = [*completion.dropped, *strategy_drops]
+    if not solutions:
+        raise _nothing_left(client, name, dropped, errors.NO_CODE)
+    return LLMResult(
+        solutions, completion.model, completion.prompt_version, completion.cached, tuple(dropped)
+    )
+
+
+async def judge(client: LLMClient, instruction: str, code: str) -> LLMResult[Verdict]:
+    """WaveCoder-style discriminator: does the pair meet the written criteria (prompt `judge`)."""
+    name = "judge"
+    result = await client.chat_json(
+        prompts.render(name, instruction=instruction.strip(), code=code.strip("\n")),
+        JsonSchema.from_model(Verdict),
+        stage=name,
+        prompt_version=prompts.version(name),
+        temperature=0.0,
+    )
+    return LLMResult(
+        result.values[0], result.model, result.prompt_version, result.cached, tuple(result.dropped)
+    )

@@ -1,0 +1,142 @@
+"""Select: a diverse subset of a given budget, by k-center greedy on embeddings of all rows.
+
+`build_index` embeds every row (instruction + code) across all shards, picks the budget
+(`select_budget` rows, or `select_fraction` of them, whichever is smaller) and writes one
+index row per input row: id, shard, selected, rank (pick order, -1 if not picked), and
+the nearest selected row with its distance. `run` keeps exactly the selected (shard, id)
+rows; the others are dropped as `not_selected`, naming the selected row that covers them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from codemint import store
+from codemint.curation.embed import embed
+from codemint.curation.kcenter import k_center_greedy
+from codemint.curation.shards import read_columns
+from codemint.records import Rejected, Verified
+from codemint.settings import CurationSettings, PipelineSettings
+from codemint.stage import IndexedStage
+
+
+def budget(cfg: CurationSettings, rows: int) -> int:
+    """How many rows to keep out of `rows` (all of them when neither budget is set)."""
+    k = rows
+    if cfg.select_budget is not None:
+        k = min(k, cfg.select_budget)
+    if cfg.select_fraction is not None:
+        k = min(k, math.ceil(cfg.select_fraction * rows))
+    return max(0, k)
+
+
+def embedding_text(instruction: str, code: str) -> str:
+    return f"{instruction}\n{code}"
+
+
+class Select(IndexedStage[Verified, Verified]):
+    name = "select"
+    input_model = Verified
+    output_model = Verified
+    settings_field = "curation"
+
+    @classmethod
+    def build_index(
+        cls, settings: PipelineSettings, shard_paths: list[Path | None], index_path: Path
+    ) -> dict[str, Any]:
+        cfg = settings.curation
+        started = time.perf_counter()
+        ids: list[str] = []
+        shards: list[int] = []
+        texts: list[str] = []
+        for shard, path in enumerate(shard_paths):
+            if path is None:  # failed upstream: no rows to choose from
+                continue
+            table = read_columns(path, ["id", "instruction", "candidate_code"])
+            ids.extend(table.column("id").to_pylist())
+            shards.extend([shard] * table.num_rows)
+            texts.extend(
+                embedding_text(i, c)
+                for i, c in zip(
+                    table.column("instruction").to_pylist(),
+                    table.column("candidate_code").to_pylist(),
+                    strict=True,
+                )
+            )
+        n = len(ids)
+        k = budget(cfg, n)
+        figures: dict[str, Any] = {"rows": n, "budget": k}
+        nearest_ids: list[str | None]
+        if k >= n or k == 0:
+            # Nothing to choose (all rows or none): no embeddings needed.
+            rank = np.arange(n, dtype=np.int64) if k else np.full(n, -1, dtype=np.int64)
+            nearest_ids = list(ids) if k else [None] * n
+            distance = np.zeros(n, dtype=np.float32) if k else np.full(n, np.inf, dtype=np.float32)
+            figures["covering_radius"] = 0.0 if k else None
+        else:
+            vectors = embed(
+                texts,
+                dim=cfg.embedding_dim,
+                base_url=cfg.embeddings_base_url,
+                model=cfg.embeddings_model,
+                api_key=cfg.embeddings_api_key,
+                batch_size=cfg.embeddings_batch_size,
+            )
+            figures["seconds_embed"] = round(time.perf_counter() - started, 3)
+            picked = time.perf_counter()
+            selection = k_center_greedy(vectors, k)
+            figures["seconds_select"] = round(time.perf_counter() - picked, 3)
+            figures["covering_radius"] = round(selection.radius, 6)
+            figures["embedding"] = cfg.embeddings_model if cfg.embeddings_base_url else "local-hashed-tfidf"
+            rank = np.full(n, -1, dtype=np.int64)
+            rank[selection.order] = np.arange(k)
+            nearest_ids = [ids[i] for i in selection.nearest.tolist()]
+            distance = selection.distance
+        store.write_table(
+            index_path,
+            pa.table(
+                {
+                    "id": pa.array(ids, pa.string()),
+                    "shard": pa.array(shards, pa.int64()),
+                    "selected": pa.array(rank >= 0, pa.bool_()),
+                    "rank": pa.array(rank, pa.int64()),
+                    "nearest_selected": pa.array(nearest_ids, pa.string()),
+                    "distance": pa.array(distance, pa.float32()),
+                }
+            ),
+        )
+        figures["selected"] = int((rank >= 0).sum())
+        figures["seconds"] = round(time.perf_counter() - started, 3)
+        return figures
+
+    def run(self, records: Iterable[Verified]) -> Iterator[Verified | Rejected]:
+        table = pq.read_table(self.require_index(), filters=[("shard", "=", self.shard)])
+        selected: dict[str, tuple[str | None, float]] = {}
+        rejected: dict[str, tuple[str | None, float]] = {}
+        for row in table.select(["id", "selected", "nearest_selected", "distance"]).to_pylist():
+            target = selected if row["selected"] else rejected
+            target[row["id"]] = (row["nearest_selected"], row["distance"])
+        kept: set[str] = set()
+        for rec in records:
+            if rec.id in selected and rec.id not in kept:
+                kept.add(rec.id)
+                yield rec
+                continue
+            near, dist = rejected.get(rec.id, (None, None))
+            if rec.id in kept:
+                detail = "id repeated in the shard; its first row is kept"
+            elif near:
+                detail = f"covered by selected row {near} (embedding distance {dist:.3f})"
+            elif rec.id in rejected:
+                detail = "selection budget is 0"
+            else:
+                detail = "not in the selection index"
+            yield self.reject(rec.id, "not_selected", detail, record=rec)

@@ -1,0 +1,102 @@
+"""The whole pipeline with every LLM strategy on, against a real OpenAI-protocol server on
+loopback that plays the model (tests/openai_server.py): instructions summarized from code,
+LLM test inputs, regenerated code verified against the original, judged pairs; a re-run
+makes no calls; a server that is down fails the run fast with a clear message."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from codemint.cli import flow_settings
+from codemint.flows.inspection import final_rows
+from codemint.flows.pipeline import pipeline
+from codemint.llm.health import ServerCheckError
+from codemint.settings import PipelineSettings
+from openai_server import DEFAULT_MODEL, OpenAIServer, PipelineResponder
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+PACKAGES = ["textwrap", "bisect", "fnmatch"]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[OpenAIServer]:
+    with OpenAIServer(PipelineResponder()) as srv:
+        yield srv
+
+
+def llm_settings(runs_dir: Path, base_url: str) -> PipelineSettings:
+    settings = PipelineSettings(runs_dir=runs_dir, shards=2)
+    settings.enable_llm()
+    settings.llm.base_url = base_url
+    settings.llm.model = DEFAULT_MODEL
+    return settings
+
+
+def run(settings: PipelineSettings, project: Path | None = None) -> None:
+    with flow_settings(heartbeats=False):
+        pipeline(inputs=[str(project)] if project else [], packages=PACKAGES, run_id="llm", settings=settings)
+
+
+def test_llm_pipeline_end_to_end_and_rerun_makes_no_calls(server: OpenAIServer, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    # No docstring: only the LLM strategy can give this one an instruction.
+    (project / "mathy.py").write_text("def triple_sum(xs: list[int]) -> int:\n    return 3 * sum(xs)\n")
+    settings = llm_settings(tmp_path / "runs", server.base_url)
+    run(settings, project)
+    rows = final_rows(tmp_path / "runs" / "llm")
+    assert len(rows) >= 10
+    assert all(r["instruction_source"] == "llm" and r["instruction_score"] >= 0.5 for r in rows)
+    assert all(r["llm_model"] == DEFAULT_MODEL and DEFAULT_MODEL in r["llm_models"] for r in rows)
+    assert all(r["prompt_version"] and len(r["prompt_versions"]) >= 2 for r in rows)
+    assert all(r["judge_passed"] is True and r["judge_reasons"] for r in rows)
+    assert "triple_sum" in {r["entry_point"] for r in rows}
+    assert any("llm" in r["input_sources"] for r in rows)
+    regenerated = [r for r in rows if r["candidate_kind"] == "regenerated"]
+    assert regenerated and all(r["pass_fraction"] == 1.0 for r in regenerated)
+    report = json.loads((tmp_path / "runs" / "llm" / "run.json").read_text())
+    metrics = {f["stage"]: f["metrics"] for f in report["summary"]["funnel"]}
+    assert metrics["summarize"]["llm_summarize_calls"] > 0
+    assert metrics["summarize"]["llm_self_evaluate_completion_tokens"] > 0
+    # The LLM-written input generators ran in the sandbox and produced inputs (this scripted
+    # model proposes the same cases both ways, so dedup keeps the `llm` copies).
+    assert metrics["testgen"]["llm_generator_ok"] >= len(rows)
+
+    calls = server.chat_requests
+    assert calls > 0
+    # Same run again: every task is cached; a changed judge threshold re-runs the judge
+    # stage, whose requests all come from the request cache beside the run.
+    run(settings, project)
+    rejudged = settings.model_copy(deep=True)
+    rejudged.judge.min_score = 0.4
+    run(rejudged, project)
+    assert server.chat_requests == calls
+
+
+def test_server_down_fails_fast_with_a_clear_message(tmp_path: Path) -> None:
+    settings = llm_settings(tmp_path / "runs", "http://127.0.0.1:9/v1")
+    settings.llm.timeout_s = 2
+    with pytest.raises(ServerCheckError, match="127.0.0.1:9"):
+        run(settings)
+
+
+def test_server_serving_another_model_fails_fast(server: OpenAIServer, tmp_path: Path) -> None:
+    settings = llm_settings(tmp_path / "runs", server.base_url)
+    settings.llm.model = "some/other-model"
+    with pytest.raises(ServerCheckError, match="some/other-model"):
+        run(settings)
+
+
+def test_generated_inputs_are_decoded_capped_and_deduplicated() -> None:
+    from codemint.sandbox.runner import canonical_json
+    from codemint.tasks.testgen_llm import generated_inputs
+
+    returned = [{"args": [i % 3], "kwargs": {}} for i in range(10)] + ["junk", {"args": "x"}, {"args": [[1] * 500]}]
+    texts = generated_inputs(canonical_json(returned), cap=5, max_chars=200)
+    assert [json.loads(t)["args"] for t in texts] == [[0], [1], [2]]
+    assert generated_inputs(None, 5, 200) == [] and generated_inputs("not json", 5, 200) == []
