@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup sandbox-image run test lint bench clean
+.PHONY: setup sandbox-image prefect-server run test lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -18,8 +18,12 @@ sandbox-image:
 	bash deployments/docker-engine.sh
 	bash codemint/sandbox/build_image.sh
 
-run: setup sandbox-image
-	$(BIN)/codemint run $(ARGS)
+# A local Prefect server for the UI (http://127.0.0.1:4200); runs and re-runs report to it.
+prefect-server: setup
+	bash deployments/prefect-server.sh
+
+run: setup sandbox-image prefect-server
+	PREFECT_API_URL=http://127.0.0.1:4200/api $(BIN)/codemint run $(ARGS)
 
 test: setup sandbox-image
 	$(BIN)/ruff check .

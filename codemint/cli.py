@@ -26,6 +26,8 @@ from rich.table import Table
 # Stage loggers (quarantine messages) should reach the Prefect UI next to the task runs.
 os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "codemint")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# The ephemeral server's event recorder is cut off at exit; its tracebacks are noise there.
+os.environ.setdefault("PREFECT_LOGGING_SERVER_LEVEL", "CRITICAL")
 # Sandbox pool shutdown logs at exit, outside any flow run: keep them local.
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 

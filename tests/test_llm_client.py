@@ -128,12 +128,23 @@ def test_connection_refused_is_a_reason() -> None:
     assert "ConnectError" in exc.detail
 
 
-def test_failure_share_all_recover(server: OpenAIServer) -> None:
-    responder = FailOnce(fixed("fine"), share=0.3, failure=Reply(status=500))
+@pytest.mark.parametrize(
+    "failure",
+    [
+        Reply(status=500),
+        Reply(status=429),
+        Reply(status=503),
+        Reply(delay_s=5.0),
+        Reply(drop_connection=True),
+    ],
+    ids=["500", "429", "503", "hang", "drop"],
+)
+def test_failure_share_all_recover(server: OpenAIServer, failure: Reply) -> None:
+    responder = FailOnce(fixed("fine"), share=0.3, failure=failure)
     server.responder = responder
 
     async def run() -> tuple[list[Any], dict[str, Any]]:
-        async with LLMClient(settings(server)) as client:
+        async with LLMClient(settings(server, timeout_s=0.3)) as client:
             prompts = [[{"role": "user", "content": f"item {i}"}] for i in range(100)]
             out = await asyncio.gather(*(client.chat(p, stage="s") for p in prompts))
             return out, client.stats_dict()["s"]

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from openai_server import DEFAULT_MODEL, OpenAIServer, PipelineResponder
 
 from codemint.cli import flow_settings
 from codemint.flows.inspection import final_rows
 from codemint.flows.pipeline import pipeline
 from codemint.llm.health import ServerCheckError
 from codemint.settings import PipelineSettings
-from openai_server import DEFAULT_MODEL, OpenAIServer, PipelineResponder
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -81,7 +81,7 @@ def test_llm_pipeline_end_to_end_and_rerun_makes_no_calls(server: OpenAIServer, 
 def test_server_down_fails_fast_with_a_clear_message(tmp_path: Path) -> None:
     settings = llm_settings(tmp_path / "runs", "http://127.0.0.1:9/v1")
     settings.llm.timeout_s = 2
-    with pytest.raises(ServerCheckError, match="127.0.0.1:9"):
+    with pytest.raises(ServerCheckError, match=r"127\.0\.0\.1:9"):
         run(settings)
 
 
@@ -96,7 +96,11 @@ def test_generated_inputs_are_decoded_capped_and_deduplicated() -> None:
     from codemint.sandbox.runner import canonical_json
     from codemint.tasks.testgen_llm import generated_inputs
 
-    returned = [{"args": [i % 3], "kwargs": {}} for i in range(10)] + ["junk", {"args": "x"}, {"args": [[1] * 500]}]
+    returned = [{"args": [i % 3], "kwargs": {}} for i in range(10)] + [
+        "junk",
+        {"args": "x"},
+        {"args": [[1] * 500]},
+    ]
     texts = generated_inputs(canonical_json(returned), cap=5, max_chars=200)
     assert [json.loads(t)["args"] for t in texts] == [[0], [1], [2]]
     assert generated_inputs(None, 5, 200) == [] and generated_inputs("not json", 5, 200) == []

@@ -17,6 +17,8 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from codemint import safe_ast
+
 U64 = npt.NDArray[np.uint64]
 
 LOCAL = "ID"  # what a locally bound name becomes when locals are normalised
@@ -35,7 +37,7 @@ def local_names(code: str) -> set[str]:
     function, class, attribute and global names are kept because they carry meaning.
     """
     try:
-        tree = ast.parse(code)
+        tree = safe_ast.parse(code)
     except (SyntaxError, ValueError):
         return set()
     names: set[str] = set()

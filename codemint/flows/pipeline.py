@@ -32,6 +32,7 @@ from codemint.flows.reporting import StageProgress, publish_run_artifacts
 from codemint.records import SourceRef, to_table
 from codemint.settings import PipelineSettings
 from codemint.stage import IndexedStage, ShardResult, Stage
+from codemint.tasks.export import export_dataset
 from codemint.tasks.ingest import assign_shards, plan_sources
 
 
@@ -248,6 +249,47 @@ def collect(
     return results, failures
 
 
+def export_cache_key(context: TaskRunContext, params: dict[str, Any]) -> str:
+    key = "export-" + _key(params["digests"], params["fingerprint"], params["run_dir"])
+    if not (Path(params["run_dir"]) / "dataset" / "manifest.json").exists():
+        _forget(params["run_dir"], key)
+    return key
+
+
+@task(task_run_name="export", cache_key_fn=export_cache_key, persist_result=True)
+def export_task(
+    paths: list[str],
+    digests: list[str],
+    run_dir: str,
+    settings_json: str,
+    fingerprint: str,
+    funnel: list[Any],
+) -> dict[str, Any]:
+    """The dataset (messages and Alpaca formats, train/validation, card) from the last stage."""
+    settings = PipelineSettings.model_validate_json(settings_json)
+    out = Path(run_dir) / "dataset"
+    return export_dataset(settings, paths, out, {"funnel": funnel, "code_version": __version__})
+
+
+def run_export(
+    run_dir: Path, settings: PipelineSettings, last: dict[int, ShardResult], funnel: list[StageFunnel]
+) -> str:
+    ordered = [last[shard] for shard in sorted(last)]
+    funnel_rows = [f.model_dump(exclude={"seconds"}) for f in funnel]  # no timings: stable cache key
+    # The card shows the funnel and the settings: both are part of the key.
+    card_settings = settings.model_dump(mode="json", exclude={"runs_dir", "fail_shards"})
+    fingerprint = _key(card_settings, funnel_rows, __version__)
+    export_task.with_options(result_storage=results_dir(run_dir))(
+        paths=[r.kept_path for r in ordered],
+        digests=[r.kept_digest for r in ordered],
+        run_dir=str(run_dir),
+        settings_json=settings.model_dump_json(),
+        fingerprint=fingerprint,
+        funnel=funnel_rows,
+    )
+    return str(run_dir / "dataset")
+
+
 def tag_flow_run(run_id: str) -> None:
     """Tag the flow run (not each task run: tag concurrency checks cost ~0.3 s per task run)."""
     run_uuid = flow_run.get_id()
@@ -286,12 +328,16 @@ def pipeline(
     sources = write_source_shards(refs, run_dir, settings.shards)
     results, failures = collect(run_id, submit_pipeline(run_dir, settings, sources, PIPELINE))
     funnel = build_funnel(results, PIPELINE)
+    dataset_dir = None
+    if not failures:  # a dataset is exported from complete runs only
+        dataset_dir = run_export(run_dir, settings, results[PIPELINE[-1]], funnel)
     summary = RunSummary(
         run_id=run_id,
         run_dir=str(run_dir),
         funnel=funnel,
         failures=failures,
         seconds=round(time.perf_counter() - started, 2),
+        dataset_dir=dataset_dir,
     )
     write_run_report(
         run_dir, summary.model_dump(), settings, {"inputs": inputs, "packages": packages}, __version__

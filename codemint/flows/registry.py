@@ -5,18 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from codemint.stage import Stage
+from codemint.tasks.decontaminate import Decontaminate
 from codemint.tasks.dedup import ExactDedup
 from codemint.tasks.execute import Execute
 from codemint.tasks.ingest import Ingest
 from codemint.tasks.judge import Judge
+from codemint.tasks.near_dedup import NearDedup
 from codemint.tasks.reformat import Reformat
+from codemint.tasks.select import Select
 from codemint.tasks.summarize import Summarize
 from codemint.tasks.testgen import Testgen
 from codemint.tasks.verify import Verify
 
+# Curation follows verify: decontamination before near-dedup, so a contaminated row cannot
+# become a cluster's representative; the (costly, optional) judge before the final selection.
 STAGES: dict[str, type[Stage[Any, Any]]] = {
-    cls.name: cls for cls in (Ingest, Reformat, ExactDedup, Summarize, Testgen, Execute, Verify, Judge)
-}
+    cls.name: cls
+    for cls in (
+        Ingest, Reformat, ExactDedup, Summarize, Testgen, Execute, Verify,
+        Decontaminate, NearDedup, Judge, Select,
+    )
+}  # fmt: skip
 PIPELINE: list[str] = list(STAGES)
 
 

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from codemint import safe_ast
+
 _BLOCK = re.compile(
     r"^[ \t]*(`{3,})[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.DOTALL | re.MULTILINE
 )
@@ -31,7 +33,7 @@ def strip_docstrings(code: str) -> str:
     Docstrings that share a line with other code fall back to `ast.unparse`, which loses
     comments but is always correct.
     """
-    tree = ast.parse(code)
+    tree = safe_ast.parse(code)
     lines = code.splitlines(keepends=True)
     cuts: list[tuple[int, int, str | None]] = []  # (first line, last line, replacement) 0-based
     for node in ast.walk(tree):
@@ -94,7 +96,7 @@ def extract_function_code(text: str, name: str) -> str | None:
 
 def defines_function(code: str, name: str) -> bool:
     try:
-        tree = ast.parse(code)
+        tree = safe_ast.parse(code)
     except (SyntaxError, ValueError):
         return False
     return any(
@@ -104,7 +106,7 @@ def defines_function(code: str, name: str) -> bool:
 
 def takes_no_arguments(code: str, name: str) -> bool:
     """True if top-level function `name` can be called as `name()`."""
-    for node in ast.parse(code).body:
+    for node in safe_ast.parse(code).body:
         if isinstance(node, ast.FunctionDef) and node.name == name:
             a = node.args
             required_pos = len(a.posonlyargs) + len(a.args) - len(a.defaults)
@@ -144,7 +146,7 @@ def _without_comments(code: str) -> str:
 
 def _without_def_lines(code: str) -> str:
     try:
-        tree = ast.parse(code)
+        tree = safe_ast.parse(code)
     except SyntaxError:
         return code
     lines = code.splitlines()
@@ -229,7 +231,7 @@ def _signature_node(signature: str, entry_point: str) -> ast.FunctionDef | None:
         text = f"def {text}" if not text.startswith("(") else f"def {entry_point}{text}"
     for candidate in (text, f"def {entry_point}({signature.strip()})"):
         try:
-            tree = ast.parse(candidate + ": pass")
+            tree = safe_ast.parse(candidate + ": pass")
         except SyntaxError:
             continue
         first = tree.body[0] if tree.body else None
@@ -240,7 +242,7 @@ def _signature_node(signature: str, entry_point: str) -> ast.FunctionDef | None:
 
 def _function_node(code: str, entry_point: str) -> ast.FunctionDef | None:
     try:
-        tree = ast.parse(code)
+        tree = safe_ast.parse(code)
     except (SyntaxError, ValueError):
         return None
     for node in tree.body:

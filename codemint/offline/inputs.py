@@ -13,6 +13,8 @@ import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from codemint import safe_ast
+
 Args = tuple[list[Any], dict[str, Any]]
 
 # Representative values per type name, small on purpose: tests must run fast in the sandbox.
@@ -143,7 +145,7 @@ def doctest_inputs(docstring: str | None, entry_point: str) -> Iterator[Args]:
         return
     for example in examples:
         try:
-            tree = ast.parse(example.source)
+            tree = safe_ast.parse(example.source)
         except SyntaxError:
             continue
         for node in ast.walk(tree):
@@ -174,7 +176,7 @@ def _type_names(annotation: ast.expr | None) -> list[str]:
         return []
     if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
         try:
-            annotation = ast.parse(annotation.value, mode="eval").body
+            annotation = safe_ast.parse(annotation.value, mode="eval").body
         except SyntaxError:
             return []
     if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):

@@ -22,6 +22,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from codemint import safe_ast
 from codemint.records import Provenance, Rejected, Snippet, SourceRef, content_id
 from codemint.settings import IngestSettings
 from codemint.stage import Stage
@@ -36,7 +37,7 @@ class InputError(ValueError):
 def normalize_code(code: str) -> str:
     """Canonical text for ids: the AST unparsed (formatting and comments do not count)."""
     try:
-        return ast.unparse(ast.parse(code))
+        return ast.unparse(safe_ast.parse(code))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return "\n".join(line.rstrip() for line in code.strip().splitlines())
 

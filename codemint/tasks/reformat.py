@@ -14,6 +14,7 @@ import builtins
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from codemint import safe_ast
 from codemint.records import Function, Rejected, Snippet, content_id
 from codemint.settings import ReformatSettings
 from codemint.stage import Stage
@@ -209,7 +210,7 @@ class Reformat(Stage[Snippet, Function]):
     def run(self, records: Iterable[Snippet]) -> Iterator[Function | Rejected]:
         for snippet in records:
             try:
-                tree = ast.parse(snippet.code)
+                tree = safe_ast.parse(snippet.code)
             except SyntaxError as exc:
                 yield self.reject(
                     snippet.id,
@@ -291,7 +292,7 @@ class Reformat(Stage[Snippet, Function]):
         if len(original.splitlines()) > 4 * self.cfg.max_lines:
             return drop("too_many_dependencies", f"{len(original.splitlines())} lines with dependencies")
         try:
-            code = ast.unparse(_merge_imports(ast.parse(original))) + "\n"
+            code = ast.unparse(_merge_imports(safe_ast.parse(original))) + "\n"
             compile(code, f"<{node.name}>", "exec")
         except (SyntaxError, ValueError, RecursionError) as exc:
             return drop("reformat_failed", str(exc)[:200])

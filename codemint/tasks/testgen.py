@@ -12,6 +12,7 @@ import random
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from codemint import safe_ast
 from codemint.offline.inputs import Args, doctest_inputs, mutate, signature_inputs
 from codemint.records import Instructed, Rejected, WithInputs
 from codemint.sandbox.runner import encode_input
@@ -20,7 +21,7 @@ from codemint.stage import Stage
 
 
 def find_function(code: str, name: str) -> ast.FunctionDef | None:
-    for node in ast.parse(code).body:
+    for node in safe_ast.parse(code).body:
         if isinstance(node, ast.FunctionDef) and node.name == name:
             return node
     return None
