@@ -50,7 +50,7 @@ def test_llm_pipeline_end_to_end_and_rerun_makes_no_calls(server: OpenAIServer, 
     settings = llm_settings(tmp_path / "runs", server.base_url)
     run(settings, project)
     rows = final_rows(tmp_path / "runs" / "llm")
-    assert len(rows) >= 10
+    assert len(rows) >= 5
     assert all(r["instruction_source"] == "llm" and r["instruction_score"] >= 0.5 for r in rows)
     assert all(r["llm_model"] == DEFAULT_MODEL and DEFAULT_MODEL in r["llm_models"] for r in rows)
     assert all(r["prompt_version"] and len(r["prompt_versions"]) >= 2 for r in rows)
