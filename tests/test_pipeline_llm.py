@@ -104,3 +104,35 @@ def test_generated_inputs_are_decoded_capped_and_deduplicated() -> None:
     texts = generated_inputs(canonical_json(returned), cap=5, max_chars=200)
     assert [json.loads(t)["args"] for t in texts] == [[0], [1], [2]]
     assert generated_inputs(None, 5, 200) == [] and generated_inputs("not json", 5, 200) == []
+
+
+def test_flaky_server_costs_retries_and_drops_only_failed_samples(tmp_path: Path) -> None:
+    import hashlib
+
+    from openai_server import FailOnce, Reply
+
+    from codemint.llm import prompts
+
+    judge_system = prompts.system_text("judge")
+    inner = FailOnce(PipelineResponder(), share=0.3)  # 30% of prompts answer 500 on first sight
+
+    def flaky(request: dict) -> Reply:
+        messages = request.get("messages") or []
+        user = messages[-1]["content"] if messages else ""
+        is_judge = bool(messages) and messages[0]["content"] == judge_system
+        if is_judge and hashlib.sha256(user.encode()).digest()[0] % 3 == 0:  # a third: refused
+            return Reply(content="I'm sorry, but I can't help with that request.")
+        return inner(request)
+
+    with OpenAIServer(flaky) as srv:
+        settings = llm_settings(tmp_path / "runs", srv.base_url)
+        settings.llm.backoff_base_s = 0.01
+        run(settings)
+    report = json.loads((tmp_path / "runs" / "llm" / "run.json").read_text())
+    assert not report["summary"]["failures"]  # no shard crashed
+    funnel = {f["stage"]: f for f in report["summary"]["funnel"]}
+    retries = sum(v for f in funnel.values() for k, v in f["metrics"].items() if k.endswith("_retries"))
+    assert retries > 0 and inner.failed > 0
+    judged = funnel["judge"]
+    refused = {k: v for k, v in judged["dropped"].items() if k.startswith("dropped:llm_")}
+    assert refused and judged["rows_kept"] > 0, judged

@@ -11,7 +11,12 @@ REPO="$(cd "$HERE/../.." && pwd)"
 IMAGE="${1:-${CODEMINT_SANDBOX_IMAGE:-codemint-sandbox:latest}}"
 CACHE_DIR="${CODEMINT_CACHE_DIR:-$REPO/.cache/sandbox}"
 LOCAL_BASE="codemint-base:bookworm"
-MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# The machine's own Debian mirror (first URI of its apt sources) unless DEBIAN_MIRROR is set.
+apt_mirror() {
+    grep -hs -m1 -E '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}' | head -n1
+    grep -hs -m1 -E '^deb ' /etc/apt/sources.list | awk '{print $2}' | head -n1
+}
+MIRROR="${DEBIAN_MIRROR:-$(apt_mirror | head -n1)}"
 
 log() { echo "[build_image] $*" >&2; }
 
@@ -39,6 +44,7 @@ ensure_local_base() {
         # shellcheck disable=SC2064
         trap "rm -rf '$rootfs'" EXIT
         log "debootstrap bookworm into $rootfs (about a minute)"
+        [ -n "$MIRROR" ] || { log "no Debian mirror in the apt sources; set DEBIAN_MIRROR"; exit 1; }
         debootstrap --variant=minbase --include=python3 bookworm "$rootfs" "$MIRROR" >"$CACHE_DIR/debootstrap.log" 2>&1 \
             || { tail -n 20 "$CACHE_DIR/debootstrap.log" >&2; exit 1; }
         # Package caches are dead weight in the image.

@@ -81,7 +81,11 @@ def unshare_root_argv(tmpfs_mb: int, probe: bool = False) -> list[str]:
     read-only where uid 65534 can read it (a prefix under /root is not), the runner as PID 1."""
     prefix = os.path.realpath(sys.base_prefix)
     python = "/var/tmp/python/" + os.path.relpath(host_python(), prefix)
+    staged_runner = "/var/tmp/codemint-runner.py"
     mounts = [
+        # Hold the runner open first: the tmpfs mounts below may hide where it lives (a
+        # checkout under /tmp or /var/tmp); it is copied into the private /var/tmp.
+        f"exec 3< {shlex.quote(str(RUNNER_PATH))}",
         f"mount -t tmpfs -o size={tmpfs_mb}m,mode=1777,nosuid,nodev tmpfs /tmp",
         "mount -t tmpfs -o size=16m,mode=1777,nosuid,nodev tmpfs /dev/shm",
         "mount -t tmpfs -o size=1m,mode=755,nosuid,nodev tmpfs /var/tmp",
@@ -90,12 +94,15 @@ def unshare_root_argv(tmpfs_mb: int, probe: bool = False) -> list[str]:
         "mkdir /var/tmp/python",
         f"mount --bind {shlex.quote(prefix)} /var/tmp/python",
         "mount -o remount,bind,ro /var/tmp/python",
+        f"cat <&3 > {staged_runner}",
+        "exec 3<&-",
+        f"chmod 444 {staged_runner}",
         "cd /tmp",
     ]
     if probe:
         command = [python, "-I", "-c", PROBE]
     else:
-        command = [python, "-I", str(RUNNER_PATH), "--scratch", "/tmp", "--wipe", "/tmp"]
+        command = [python, "-I", staged_runner, "--scratch", "/tmp", "--wipe", "/tmp"]
         command += ["--wipe", "/dev/shm", "--child-uid", str(NOBODY)]
     script = " && ".join([*mounts, "exec " + shlex.join(command)])
     return [
