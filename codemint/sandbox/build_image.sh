@@ -13,8 +13,8 @@ CACHE_DIR="${CODEMINT_CACHE_DIR:-$REPO/.cache/sandbox}"
 LOCAL_BASE="codemint-base:bookworm"
 # The machine's own Debian mirror (first URI of its apt sources) unless DEBIAN_MIRROR is set.
 apt_mirror() {
-    grep -hs -m1 -E '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}' | head -n1
-    grep -hs -m1 -E '^deb ' /etc/apt/sources.list | awk '{print $2}' | head -n1
+    { grep -hs -m1 -E '^URIs:' /etc/apt/sources.list.d/*.sources || true; } | awk '{print $2}' | head -n1
+    { grep -hs -m1 -E '^deb ' /etc/apt/sources.list || true; } | awk '{print $2}' | head -n1
 }
 MIRROR="${DEBIAN_MIRROR:-$(apt_mirror | head -n1)}"
 
