@@ -115,13 +115,14 @@ def test_flaky_server_costs_retries_and_drops_only_failed_samples(tmp_path: Path
 
     judge_system = prompts.system_text("judge")
     inner = FailOnce(PipelineResponder(), share=0.3)  # 30% of prompts answer 500 on first sight
+    refuse: dict[str, bool] = {}  # judge prompt -> refused (every other distinct one, always)
 
     def flaky(request: dict) -> Reply:
         messages = request.get("messages") or []
-        user = messages[-1]["content"] if messages else ""
-        is_judge = bool(messages) and messages[0]["content"] == judge_system
-        if is_judge and hashlib.sha256(user.encode()).digest()[0] % 3 == 0:  # a third: refused
-            return Reply(content="I'm sorry, but I can't help with that request.")
+        if messages and messages[0]["content"] == judge_system:
+            key = hashlib.sha256(messages[-1]["content"].encode()).hexdigest()
+            if refuse.setdefault(key, len(refuse) % 2 == 0):
+                return Reply(content="I'm sorry, but I can't help with that request.")
         return inner(request)
 
     with OpenAIServer(flaky) as srv:
