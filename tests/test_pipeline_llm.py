@@ -137,3 +137,78 @@ def test_flaky_server_costs_retries_and_drops_only_failed_samples(tmp_path: Path
     judged = funnel["judge"]
     refused = {k: v for k, v in judged["dropped"].items() if k.startswith("dropped:llm_")}
     assert refused and judged["rows_kept"] > 0, judged
+
+
+def test_killed_llm_run_resends_only_calls_that_had_not_completed(tmp_path: Path) -> None:
+    """Kill `codemint run --llm` mid-run; the re-run sends only what was not answered and
+    cached before the kill (at most what was in flight), then a third run sends nothing."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from openai_server import Reply, prompt_hash
+    from prefect.settings import PREFECT_API_URL
+
+    inner = PipelineResponder()
+    answered: list[str] = []  # prompt hashes the server finished, in order
+    lock = threading.Lock()
+
+    def slow(request: dict) -> Reply:
+        time.sleep(0.05)
+        reply = inner(request)
+        with lock:
+            answered.append(prompt_hash(request.get("messages")))
+        return reply
+
+    concurrency, shards = 4, 2
+    with OpenAIServer(slow) as srv:
+        env = {
+            **os.environ,
+            "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+            "CODEMINT_SHARDS": str(shards),
+            "CODEMINT_LLM__BASE_URL": srv.base_url,
+            "CODEMINT_LLM__MODEL": DEFAULT_MODEL,
+            "CODEMINT_LLM__CONCURRENCY": str(concurrency),
+        }
+        cmd = [
+            sys.executable,
+            "-m",
+            "codemint",
+            "run",
+            "--llm",
+            "--run-id",
+            "killed",
+            "--runs-dir",
+            str(tmp_path),
+        ]
+        for package in PACKAGES:
+            cmd += ["--from-package", package]
+        proc = subprocess.Popen(
+            cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 240
+        while len(answered) < 40 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run ended before it could be killed"
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        time.sleep(0.3)  # let handlers of requests cut off by the kill finish
+        with lock:
+            before = list(answered)
+            answered.clear()
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        with lock:
+            resent = set(before) & set(answered)
+            after = len(answered)
+            answered.clear()
+        again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        assert again.returncode == 0
+    # Answered before the kill but not yet in the cache: only what was in flight in the
+    # shard tasks running at that moment (each with its own client and limit).
+    assert len(resent) <= concurrency * shards, (len(resent), len(before), after)
+    assert after > 0 and len(answered) == 0
+    assert final_rows(tmp_path / "killed")
