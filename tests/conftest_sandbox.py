@@ -116,3 +116,18 @@ def assert_healthy(box: Sandbox) -> None:
         (out,) = res.outcomes
         assert out.status == "ok", out
         assert out.result == f'{{"__dict__":[["items",{{"__tuple__":[{i},1]}}],["sum",{i + 1}]]}}'
+
+
+def processes_matching(*markers: str) -> list[str]:
+    """`pid: cmdline` of every other process whose command line contains one of `markers`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if any(marker in cmdline for marker in markers):
+            found.append(f"{entry.name}: {cmdline[:200]}")
+    return found

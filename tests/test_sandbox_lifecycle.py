@@ -3,15 +3,13 @@ while holding a pool leaves no container or worker behind for long."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-from conftest_sandbox import IMAGE, REPO, require_docker
+from conftest_sandbox import IMAGE, REPO, processes_matching, require_docker
 
 from codemint.sandbox.api import ExecLimits
 
@@ -58,18 +56,8 @@ def _owner_containers(pid: int) -> list[str]:
     return [cid for cid, owner in list_containers() if owner.startswith(f"{pid}:")]
 
 
-def _worker_processes(marker: str) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
-        except OSError:
-            continue
-        if marker in cmdline:
-            pids.append(int(entry.name))
-    return pids
+def _worker_processes(marker: str) -> list[str]:
+    return processes_matching(marker)
 
 
 def _wait_until(predicate: object, timeout: float) -> bool:

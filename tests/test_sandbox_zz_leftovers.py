@@ -5,25 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from pathlib import Path
 
-from conftest_sandbox import _prepare_docker
+from conftest_sandbox import _prepare_docker, processes_matching
 
 from codemint.sandbox.lifecycle import close_all
 
 
 def _runner_processes() -> list[str]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
-        except OSError:
-            continue
-        if "runner.py --scratch" in cmdline or "codemint-sbx-" in cmdline:
-            found.append(f"{entry.name}: {cmdline[:200]}")
-    return found
+    return processes_matching("runner.py --scratch", "codemint-sbx-")
 
 
 def test_no_stray_runner_process_or_container() -> None:
