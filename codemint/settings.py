@@ -8,8 +8,6 @@ variables (nested with `__`, e.g. CODEMINT_SANDBOX__BACKEND=local), then CLI fla
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import tomllib
 from pathlib import Path
@@ -73,6 +71,10 @@ class SandboxSettings(BaseModel):
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1)
     jobs_per_container: int = 500
     limits: ExecLimits = Field(default_factory=ExecLimits)
+
+    def result_fingerprint(self) -> list[Any]:
+        """What changes the outcome of an execution (limits, image), not how fast it runs."""
+        return [self.limits.model_dump(mode="json"), self.image]
 
 
 class ExecuteSettings(BaseModel):
@@ -196,9 +198,3 @@ class PipelineSettings(BaseSettings):
                 raise ValueError(f"{config}: cannot read settings: {exc}") from exc
         data.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**data)
-
-
-def settings_hash(model: BaseModel) -> str:
-    """Stable short hash of a settings model, for cache keys."""
-    text = json.dumps(model.model_dump(mode="json"), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -55,8 +55,7 @@ class Execute(Stage[WithInputs, Executed]):
 
     def extra_fingerprint(self) -> list[object]:
         # Limits and image change what runs; the pool size does not.
-        sandbox = self.settings.sandbox
-        return [sandbox.limits.model_dump(), sandbox.image]
+        return self.settings.sandbox.result_fingerprint()
 
     def run(self, records: Iterable[WithInputs]) -> Iterator[Executed | Rejected]:
         records = list(records)

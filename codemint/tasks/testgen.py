@@ -86,7 +86,7 @@ class Testgen(Stage[Instructed, WithInputs]):
         from codemint.tasks.llm_runtime import llm_fingerprint
 
         # The generator runs in the sandbox: its limits shape the inputs too.
-        return [llm_fingerprint(self.settings, names), self.settings.sandbox.limits.model_dump()]
+        return [llm_fingerprint(self.settings, names), self.settings.sandbox.result_fingerprint()]
 
     def gather_inputs(self, rec: Instructed, llm: list[tuple[str, str]]) -> InputSet:
         """Doctest examples first, then the LLM's targeted inputs, then the signature-based

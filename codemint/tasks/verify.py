@@ -43,7 +43,7 @@ class Verify(Stage[Executed, Verified]):
         return self.settings.verify
 
     def extra_fingerprint(self) -> list[Any]:
-        parts: list[Any] = [self.settings.sandbox.limits.model_dump(), self.settings.sandbox.image]
+        parts: list[Any] = self.settings.sandbox.result_fingerprint()
         if self.cfg.candidate != "reformatted":
             from codemint.tasks.llm_runtime import llm_fingerprint
 
