@@ -1,5 +1,5 @@
 # The codemint worker image: the project installed, ready to run flows or serve a Prefect worker.
-# Untrusted code never runs here: stages send it to the sandbox containers (codemint/sandbox/Dockerfile)
+# Untrusted code never runs here: stages send it to the sandbox containers (sandbox/Dockerfile)
 # through the Docker socket mounted from the host.
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
@@ -9,6 +9,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends git docker.io \
 WORKDIR /opt/codemint
 COPY pyproject.toml README.md ./
 COPY codemint ./codemint
+COPY flows ./flows
+COPY tasks ./tasks
+COPY sandbox ./sandbox
 COPY deployments ./deployments
 RUN pip install --no-cache-dir .
 ENV PREFECT_LOGGING_EXTRA_LOGGERS=codemint \

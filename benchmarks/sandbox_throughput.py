@@ -9,7 +9,7 @@ Paths, measured in one run with the same parallelism (`--workers`):
   docker pool  DockerSandbox, warm containers fed over `docker run -i` streams;
   docker run   one `docker run --rm` per execution (fewer executions, extrapolated).
 Prints executions/second (best of --rounds) and the ratio to bare fork. Needs the engine and image for the
-Docker rows (deployments/docker-engine.sh, codemint/sandbox/build_image.sh); without them
+Docker rows (deployments/docker-engine.sh, sandbox/build_image.sh); without them
 those rows are skipped with a note.
 """
 

@@ -1,6 +1,6 @@
 """Shared fixtures and helpers for the sandbox tests (imported by tests/test_sandbox_*.py).
 
-Docker: `docker_image` runs deployments/docker-engine.sh and codemint/sandbox/build_image.sh
+Docker: `docker_image` runs deployments/docker-engine.sh and sandbox/build_image.sh
 once per session. Without an engine the Docker cases skip locally, but fail when CI=true.
 """
 
@@ -31,7 +31,7 @@ BACKENDS = ["local", "unshare", pytest.param("docker", marks=pytest.mark.docker)
 @functools.cache
 def _prepare_docker() -> str | None:
     """None when the engine runs and the image is built, else the reason."""
-    for script in (REPO / "deployments/docker-engine.sh", REPO / "codemint/sandbox/build_image.sh"):
+    for script in (REPO / "deployments/docker-engine.sh", REPO / "sandbox/build_image.sh"):
         try:
             res = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=600)
         except (OSError, subprocess.TimeoutExpired) as exc:

@@ -59,7 +59,7 @@ def engine_problem(image: str, timeout: float = 15.0) -> str | None:
         return f"docker engine not reachable: {info.stderr.strip()[-300:]} (run deployments/docker-engine.sh)"
     img = _docker(["image", "inspect", "--format", "{{.Id}}", image], timeout=timeout)
     if img.returncode != 0:
-        return f"sandbox image {image!r} not found (run codemint/sandbox/build_image.sh)"
+        return f"sandbox image {image!r} not found (run sandbox/build_image.sh)"
     return None
 
 

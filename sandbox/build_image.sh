@@ -7,7 +7,7 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
+REPO="$(cd "$HERE/.." && pwd)"
 IMAGE="${1:-${CODEMINT_SANDBOX_IMAGE:-codemint-sandbox:latest}}"
 CACHE_DIR="${CODEMINT_CACHE_DIR:-$REPO/.cache/sandbox}"
 LOCAL_BASE="codemint-base:bookworm"
