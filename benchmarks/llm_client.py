@@ -61,7 +61,7 @@ def start_server(latency_s: float) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [
             sys.executable,
-            str(REPO / "tests" / "openai_server.py"),
+            str(REPO / "tests" / "support" / "openai_server.py"),
             "--delay",
             str(latency_s),
             "--model",

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest_sandbox import BACKENDS, FAST, IMAGE, assert_healthy, make_sandbox, run_one, sandbox
+from sandbox_support import BACKENDS, FAST, IMAGE, assert_healthy, make_sandbox, run_one, sandbox
 
 from codemint.sandbox import open_sandbox, shared_sandbox
 from codemint.sandbox.api import ExecJob, Sandbox, SandboxUnavailableError
@@ -218,7 +218,7 @@ def test_open_sandbox_never_falls_back_silently(caplog: pytest.LogCaptureFixture
 
 @pytest.mark.docker
 def test_auto_picks_docker_when_available() -> None:
-    from conftest_sandbox import require_docker
+    from sandbox_support import require_docker
 
     require_docker()
     with open_sandbox(SandboxSettings(backend="auto", image=IMAGE, workers=1)) as box:

@@ -22,7 +22,7 @@ from codemint.settings import PipelineSettings
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 

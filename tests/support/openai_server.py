@@ -11,7 +11,7 @@ One thread per connection (ThreadingHTTPServer with HTTP/1.1 keep-alive): a per-
 delay blocks only its own connection, so hundreds of concurrent requests overlap.
 
 Run standalone (the benchmark does, to keep the server off the client's GIL):
-    python tests/openai_server.py --delay 0.05        # prints "PORT <n>", serves until killed
+    python tests/support/openai_server.py --delay 0.05        # prints "PORT <n>", serves until killed
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, cast
 
 DEFAULT_MODEL = "test-model"
-_REPO = Path(__file__).resolve().parents[1]
+_REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)

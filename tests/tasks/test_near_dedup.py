@@ -28,7 +28,7 @@ from codemint.records import Rejected
 from codemint.settings import CurationSettings, PipelineSettings
 from codemint.tasks.near_dedup import NearDedup, clusters_path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def settings(**curation: object) -> PipelineSettings:

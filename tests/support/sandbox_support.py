@@ -1,4 +1,4 @@
-"""Shared fixtures and helpers for the sandbox tests (imported by tests/test_sandbox_*.py).
+"""Shared fixtures and helpers for the sandbox tests (imported by tests/sandbox/test_*.py).
 
 Docker: `docker_image` runs deployments/docker-engine.sh and sandbox/build_image.sh
 once per session. Without an engine the Docker cases skip locally, but fail when CI=true.
@@ -18,7 +18,7 @@ import pytest
 from codemint.sandbox.api import CallOutcome, ExecJob, ExecLimits, Sandbox
 from codemint.sandbox.runner import encode_input
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 IMAGE = os.environ.get("CODEMINT_TEST_SANDBOX_IMAGE", "codemint-sandbox:latest")
 FAKE_SECRET_VAR = "CODEMINT_FAKE_SECRET"
 FAKE_SECRET = "s3cr3t-do-not-leak-7f1c"

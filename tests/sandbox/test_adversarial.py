@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest_sandbox import FAKE_SECRET, FAST, assert_healthy, run_one, sandbox
+from sandbox_support import FAKE_SECRET, FAST, assert_healthy, run_one, sandbox
 
 from codemint.sandbox.api import ExecLimits, Sandbox
 

@@ -6,7 +6,7 @@ import os
 import shutil
 import time
 
-from conftest_sandbox import _prepare_docker, processes_matching
+from sandbox_support import _prepare_docker, processes_matching
 
 from codemint.sandbox.lifecycle import close_all
 

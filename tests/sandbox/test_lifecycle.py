@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from conftest_sandbox import IMAGE, REPO, processes_matching, require_docker
+from sandbox_support import IMAGE, REPO, processes_matching, require_docker
 
 from codemint.sandbox.api import ExecLimits
 

@@ -1,5 +1,5 @@
 """The whole pipeline with every LLM strategy on, against a real OpenAI-protocol server on
-loopback that plays the model (tests/openai_server.py): instructions summarized from code,
+loopback that plays the model (tests/support/openai_server.py): instructions summarized from code,
 LLM test inputs, regenerated code verified against the original, judged pairs; a re-run
 makes no calls; a server that is down fails the run fast with a clear message."""
 
