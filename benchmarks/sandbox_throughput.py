@@ -20,6 +20,7 @@ import functools
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,8 +29,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from codemint.sandbox import runner as runner_mod
+from codemint.codec import encode_input
 from codemint.sandbox.api import ExecJob, ExecLimits, ExecResult
+from codemint.sandbox.files import stage_runner
 
 PROGRAMS = [
     ("def add(a, b):\n    return a + b\n", "add", lambda i: [i, i * 3]),
@@ -58,7 +60,7 @@ def make_jobs(executions: int) -> list[ExecJob]:
     jobs = []
     for j in range(max(1, executions // INPUTS_PER_JOB)):
         code, entry, make_args = PROGRAMS[j % len(PROGRAMS)]
-        inputs = [runner_mod.encode_input(make_args(j * INPUTS_PER_JOB + k)) for k in range(INPUTS_PER_JOB)]
+        inputs = [encode_input(make_args(j * INPUTS_PER_JOB + k)) for k in range(INPUTS_PER_JOB)]
         jobs.append(ExecJob(job_id=f"job-{j}", code=code, entry_point=entry, inputs=inputs, limits=limits))
     return jobs
 
@@ -91,7 +93,7 @@ r.close()
 def bench_bare(jobs: list[ExecJob], workers: int) -> tuple[float, int]:
     payload = [job.model_dump() for job in jobs]
     chunks = [payload[i::workers] for i in range(workers)]
-    runner_dir = str(Path(runner_mod.__file__).parent)
+    runner_dir = str(stage_runner(tempfile.mkdtemp(prefix="codemint-bench-")).parent)
     procs = [
         subprocess.Popen(
             [sys.executable, "-I", "-c", _BARE_WORKER, runner_dir],

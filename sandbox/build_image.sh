@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Build the sandbox image (default codemint-sandbox:latest), skipping the build when an image
-# labelled with the hash of the current runner.py + Dockerfile already exists.
+# labelled with the hash of its build context (runner.py, codec.py, Dockerfile) already exists.
 # Base image: $BASE_IMAGE if set; else python:3.11-slim if present or pullable; else a local
 # Debian bookworm base made with debootstrap (rootfs tarball cached under <repo>/.cache/).
-# Usage: build_image.sh [IMAGE]   (or CODEMINT_SANDBOX_IMAGE=...)
+# Usage: build_image.sh [IMAGE]   (or CODEMINT_SANDBOX__IMAGE=..., the variable the settings read)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
-IMAGE="${1:-${CODEMINT_SANDBOX_IMAGE:-codemint-sandbox:latest}}"
+IMAGE="${1:-${CODEMINT_SANDBOX__IMAGE:-codemint-sandbox:latest}}"
 CACHE_DIR="${CODEMINT_CACHE_DIR:-$REPO/.cache/sandbox}"
 LOCAL_BASE="codemint-base:bookworm"
 # The machine's own Debian mirror (first URI of its apt sources) unless DEBIAN_MIRROR is set.
@@ -20,7 +20,9 @@ MIRROR="${DEBIAN_MIRROR:-$(apt_mirror | head -n1)}"
 
 log() { echo "[build_image] $*" >&2; }
 
-HASH="$(cat "$HERE/runner.py" "$HERE/Dockerfile" | sha256sum | cut -c1-16)"
+# The runtime files (sandbox/files.py RUNNER_FILES) and the Dockerfile: the build context.
+CONTEXT_FILES=("$HERE/runner.py" "$REPO/codemint/codec.py" "$HERE/Dockerfile")
+HASH="$(cat "${CONTEXT_FILES[@]}" | sha256sum | cut -c1-16)"
 current="$(docker image inspect -f '{{ index .Config.Labels "codemint.sandbox.hash" }}' "$IMAGE" 2>/dev/null || true)"
 if [ "$current" = "$HASH" ]; then
     log "$IMAGE is up to date ($HASH)"
@@ -70,10 +72,10 @@ if [ -z "${BASE_IMAGE:-}" ]; then
     fi
 fi
 
-# Minimal build context: only the two files the image needs.
+# Minimal build context: only the files the image needs.
 ctx="$(mktemp -d)"
 trap 'rm -rf "$ctx"' EXIT
-cp "$HERE/runner.py" "$HERE/Dockerfile" "$ctx/"
+cp "${CONTEXT_FILES[@]}" "$ctx/"
 log "building $IMAGE from $BASE_IMAGE"
 # The classic builder: BuildKit/buildx is not part of Debian's docker.io.
 DOCKER_BUILDKIT="${DOCKER_BUILDKIT:-0}" docker build --force-rm \

@@ -21,15 +21,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
 from codemint.sandbox.api import ExecLimits, SandboxUnavailableError
+from codemint.sandbox.files import RUNNER_FILES, RUNNER_SCRIPT, stage_runner
 from codemint.sandbox.pool import ProcessWorker, WorkerPool, spawn_worker
 
 log = logging.getLogger(__name__)
 
-RUNNER_PATH = Path(__file__).with_name("runner.py")
-SANDBOX_RUNNER = "/opt/codemint/runner.py"
+SANDBOX_DIR = "/opt/codemint"
+SANDBOX_RUNNER = f"{SANDBOX_DIR}/{RUNNER_SCRIPT}"
 SAFE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 NOBODY = 65534
 PROBE = "import os; print(os.getpid())"
@@ -63,8 +63,9 @@ def bwrap_argv(tmpfs_mb: int) -> list[str]:
         argv += ["--ro-bind", prefix, prefix]
     if os.path.exists("/etc/ld.so.cache"):
         argv += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    for name, source in RUNNER_FILES.items():
+        argv += ["--ro-bind", str(source), f"{SANDBOX_DIR}/{name}"]
     argv += [
-        "--ro-bind", str(RUNNER_PATH), SANDBOX_RUNNER,
         "--proc", "/proc",
         "--dev", "/dev",
         "--size", str(tmpfs_mb * 1024 * 1024), "--tmpfs", "/tmp",
@@ -81,11 +82,14 @@ def unshare_root_argv(tmpfs_mb: int, probe: bool = False) -> list[str]:
     read-only where uid 65534 can read it (a prefix under /root is not), the runner as PID 1."""
     prefix = os.path.realpath(sys.base_prefix)
     python = "/var/tmp/python/" + os.path.relpath(host_python(), prefix)
-    staged_runner = "/var/tmp/codemint-runner.py"
+    staged = "/var/tmp/codemint"
+    files = sorted(RUNNER_FILES.items())
+    # Hold the runtime files open first: the tmpfs mounts below may hide where they live (a
+    # checkout under /tmp or /var/tmp); they are copied into the private /var/tmp.
+    opens = [f"exec {3 + i}< {shlex.quote(str(src))}" for i, (_n, src) in enumerate(files)]
+    copies = [f"cat <&{3 + i} > {staged}/{name} && exec {3 + i}<&-" for i, (name, _s) in enumerate(files)]
     mounts = [
-        # Hold the runner open first: the tmpfs mounts below may hide where it lives (a
-        # checkout under /tmp or /var/tmp); it is copied into the private /var/tmp.
-        f"exec 3< {shlex.quote(str(RUNNER_PATH))}",
+        *opens,
         f"mount -t tmpfs -o size={tmpfs_mb}m,mode=1777,nosuid,nodev tmpfs /tmp",
         "mount -t tmpfs -o size=16m,mode=1777,nosuid,nodev tmpfs /dev/shm",
         "mount -t tmpfs -o size=1m,mode=755,nosuid,nodev tmpfs /var/tmp",
@@ -94,15 +98,15 @@ def unshare_root_argv(tmpfs_mb: int, probe: bool = False) -> list[str]:
         "mkdir /var/tmp/python",
         f"mount --bind {shlex.quote(prefix)} /var/tmp/python",
         "mount -o remount,bind,ro /var/tmp/python",
-        f"cat <&3 > {staged_runner}",
-        "exec 3<&-",
-        f"chmod 444 {staged_runner}",
+        f"mkdir {staged}",
+        *copies,
+        f"chmod 444 {staged}/*",
         "cd /tmp",
     ]
     if probe:
         command = [python, "-I", "-c", PROBE]
     else:
-        command = [python, "-I", staged_runner, "--scratch", "/tmp", "--wipe", "/tmp"]
+        command = [python, "-I", f"{staged}/{RUNNER_SCRIPT}", "--scratch", "/tmp", "--wipe", "/tmp"]
         command += ["--wipe", "/dev/shm", "--child-uid", str(NOBODY)]
     script = " && ".join([*mounts, "exec " + shlex.join(command)])
     return [
@@ -112,7 +116,10 @@ def unshare_root_argv(tmpfs_mb: int, probe: bool = False) -> list[str]:
 
 
 def unshare_user_argv(scratch: str, probe: bool = False) -> list[str]:
-    command = [host_python(), "-I", "-c", PROBE] if probe else [host_python(), "-I", str(RUNNER_PATH)]
+    if probe:
+        command = [host_python(), "-I", "-c", PROBE]
+    else:
+        command = [host_python(), "-I", str(stage_runner(scratch.rstrip("/") + ".runtime"))]
     if not probe:
         command += ["--scratch", scratch]
     return [

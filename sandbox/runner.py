@@ -1,9 +1,8 @@
 """codemint sandbox runner: executes untrusted code, one forked child per input.
 
-Standard library only, Python 3.11, one self-contained file: it is copied into the sandbox
-image and also imported on the host, where its value codec (`encode_value`, `decode_value`,
-`canonical_json`, `decode_input`, `encode_input`) is the single definition of how values are
-written and compared.
+Standard library only, Python 3.11. It is copied into the sandbox image (and staged by the
+local backend) together with the value codec, `codemint/codec.py`, which it imports as
+`codec` there and as `codemint.codec` on the host: `RUNNER_FILES` lists what is staged.
 
 Protocol (as a long-lived process,
 `python3 -I runner.py [--scratch DIR] [--wipe DIR]... [--child-uid UID]`):
@@ -24,15 +23,11 @@ or raised; stdout content, exit codes and atexit hooks never count as a verdict.
 from __future__ import annotations
 
 import atexit
-import base64
-import builtins
 import contextlib
-import hashlib
 import io
 import json
 import math
 import os
-import re
 import resource
 import select
 import shutil
@@ -41,270 +36,23 @@ import sys
 import time
 import types
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 PROTOCOL_VERSION = 1
 MODULE_NAME = "__codemint__"
-ITER_LIMIT = 1000
-REPR_LIMIT = 1000
-MESSAGE_LIMIT = 2000
-MAX_DEPTH = 200
-# Above this many bits CPython's default int->str limit (4300 digits) would fail.
-BIG_INT_BITS = 14_000
 RESULT_FD = 3
 
-# Bound once at import so code that patches builtins, json or the type objects' lookups in
-# the child cannot change how its return value is encoded.
-_type = builtins.type
-_repr = builtins.repr
-_len = builtins.len
-_sorted = builtins.sorted
-_hasattr = builtins.hasattr
-_next = builtins.next
-_float_is_nan = math.isnan
-_float_is_inf = math.isinf
-_b64encode = base64.b64encode
-_b64decode = base64.b64decode
-_sha256 = hashlib.sha256
-_json_loads = json.loads
-_dict_items = dict.items
-_int_bit_length = int.bit_length
-_ADDR_RE = re.compile(r"\bat 0x[0-9a-fA-F]+")
-_enc_str = json.encoder.encode_basestring
-_enc_str_ascii = json.encoder.encode_basestring_ascii
-_int_repr = int.__repr__
-_float_repr = float.__repr__
-# Restored in the child before encoding, so a job that rebinds builtins.isinstance & co.
-# cannot change the serializer's behaviour.
-_BUILTINS_SNAPSHOT = dict(builtins.__dict__)
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if TYPE_CHECKING or __package__:  # on the host: codemint.sandbox.runner
+    from codemint import codec
+else:  # run as a script in the sandbox, with codec.py staged beside this file
+    sys.path.insert(0, _HERE)
+    import codec
 
+    sys.path.remove(_HERE)
 
-# --------------------------------------------------------------------------- value codec
-
-
-def type_name(tp: type) -> str:
-    """`ValueError` for builtins, `module.QualName` for everything else."""
-    try:
-        module = tp.__module__
-        qual = tp.__qualname__
-    except Exception:
-        return "<unknown>"
-    if _type(qual) is not str or _type(module) is not str:
-        return "<unknown>"
-    if module == "builtins":
-        return qual
-    return f"{module}.{qual}"
-
-
-def _truncate(text: str, limit: int) -> str:
-    if _len(text) <= limit:
-        return text
-    # Keep truncated texts distinct: two different long reprs must not compare equal.
-    digest = _sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    return f"{text[:limit]}...<{_len(text)} chars, sha256 {digest}>"
-
-
-def _repr_form(obj: Any) -> dict[str, Any]:
-    tname = type_name(_type(obj))
-    try:
-        text = _repr(obj)
-        if _type(text) is not str:
-            text = str.__str__(text)
-    except BaseException:
-        text = f"<unrepresentable {tname}>"
-    text = _ADDR_RE.sub("at 0x", text)
-    return {"__repr__": _truncate(text, REPR_LIMIT), "__type__": tname}
-
-
-def _big_int_form(obj: int) -> dict[str, Any]:
-    digits = hex(obj)
-    digest = _sha256(digits.encode("ascii")).hexdigest()[:32]
-    return {"__repr__": f"<int {_int_bit_length(obj)} bits, sha256 {digest}>", "__type__": "int"}
-
-
-def _dump(data: Any, ascii_only: bool) -> str:
-    """json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=ascii_only) for the
-    exact types the encoder produces, using only C-level helpers bound at import (json's
-    Python layer consults builtins that a job may have replaced)."""
-    t = _type(data)
-    if t is str:
-        return _enc_str_ascii(data) if ascii_only else _enc_str(data)
-    if data is None:
-        return "null"
-    if t is bool:
-        return "true" if data else "false"
-    if t is int:
-        return _int_repr(data)
-    if t is float:
-        return _float_repr(data)
-    if t is list:
-        return "[" + ",".join([_dump(x, ascii_only) for x in data]) + "]"
-    if t is dict:
-        keys = _sorted(data)
-        enc = _enc_str_ascii if ascii_only else _enc_str
-        return "{" + ",".join([enc(k) + ":" + _dump(data[k], ascii_only) for k in keys]) + "}"
-    raise TypeError(f"cannot serialize {t!r}")
-
-
-def _canon(data: Any) -> str:
-    return _dump(data, False)
-
-
-def _encode_float(obj: float) -> Any:
-    if _float_is_nan(obj):
-        return {"__float__": "nan"}
-    if _float_is_inf(obj):
-        return {"__float__": "inf" if obj > 0 else "-inf"}
-    return obj
-
-
-def _encode(obj: Any, depth: int) -> Any:
-    t = _type(obj)
-    if obj is None or t is bool or t is str:
-        return obj
-    if depth > MAX_DEPTH:
-        return _repr_form(obj)
-    try:
-        if t is int:
-            return _big_int_form(obj) if _int_bit_length(obj) > BIG_INT_BITS else obj
-        if t is float:
-            return _encode_float(obj)
-        d = depth + 1
-        if t is list:
-            return [_encode(x, d) for x in list.copy(obj)]
-        if t is tuple:
-            return {"__tuple__": [_encode(x, d) for x in obj]}
-        if t is set or t is frozenset:
-            items = _sorted((_encode(x, d) for x in obj), key=_canon)
-            return {"__set__" if t is set else "__frozenset__": items}
-        if t is dict:
-            pairs = [[_encode(k, d), _encode(v, d)] for k, v in list(_dict_items(obj))]
-            pairs.sort(key=lambda kv: _canon(kv[0]))
-            return {"__dict__": pairs}
-        if t is bytes:
-            return {"__bytes__": _b64encode(obj).decode("ascii")}
-        if t is bytearray:
-            return {"__bytearray__": _b64encode(bytes(obj)).decode("ascii")}
-        if t is complex:
-            return {"__complex__": [_encode_float(obj.real), _encode_float(obj.imag)]}
-        if _hasattr(t, "__next__"):
-            items = []
-            for _ in range(ITER_LIMIT):
-                try:
-                    item = _next(obj)
-                except StopIteration:
-                    break
-                items.append(_encode(item, d))
-            return {"__iter__": items}
-    except BaseException:
-        pass
-    return _repr_form(obj)
-
-
-def encode_value(obj: Any) -> Any:
-    """Encode a Python value as JSON-able data; every JSON object in the result is a tag."""
-    return _encode(obj, 0)
-
-
-def canonical_json(obj: Any) -> str:
-    """Canonical text of a value: equal values of the same types give equal strings."""
-    return _canon(encode_value(obj))
-
-
-_FLOAT_TAGS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
-
-
-def _expect_list(tag: str, payload: Any) -> list[Any]:
-    if _type(payload) is not list:
-        raise ValueError(f"{tag} expects a list")
-    return payload
-
-
-def decode_value(data: Any) -> Any:
-    """Inverse of `encode_value` for values that can be inputs (no __iter__ / __repr__)."""
-    t = _type(data)
-    if data is None or t in (bool, int, str):
-        return data
-    if t is float:
-        return data
-    if t is list:
-        return [decode_value(x) for x in data]
-    if t is not dict:
-        raise ValueError(f"cannot decode JSON {t.__name__}")
-    if _len(data) != 1:
-        raise ValueError(f"not a codec tag: {sorted(data)[:3]}")
-    ((tag, payload),) = data.items()
-    if tag == "__float__":
-        if payload not in _FLOAT_TAGS:
-            raise ValueError(f"bad __float__ payload {payload!r}")
-        return _FLOAT_TAGS[payload]
-    if tag == "__tuple__":
-        return tuple(decode_value(x) for x in _expect_list(tag, payload))
-    if tag in ("__set__", "__frozenset__"):
-        try:
-            items = {decode_value(x) for x in _expect_list(tag, payload)}
-        except TypeError as exc:
-            raise ValueError(f"unhashable item in {tag}: {exc}") from None
-        return items if tag == "__set__" else frozenset(items)
-    if tag == "__dict__":
-        out = {}
-        for pair in _expect_list(tag, payload):
-            if _type(pair) is not list or _len(pair) != 2:
-                raise ValueError("__dict__ expects [key, value] pairs")
-            try:
-                out[decode_value(pair[0])] = decode_value(pair[1])
-            except TypeError as exc:
-                raise ValueError(f"unhashable dict key: {exc}") from None
-        return out
-    if tag in ("__bytes__", "__bytearray__"):
-        if _type(payload) is not str:
-            raise ValueError(f"{tag} expects base64 text")
-        raw = _b64decode(payload.encode("ascii", "strict"), validate=True)
-        return raw if tag == "__bytes__" else bytearray(raw)
-    if tag == "__complex__":
-        parts = [decode_value(x) for x in _expect_list(tag, payload)]
-        if _len(parts) != 2 or not all(_type(p) in (int, float) for p in parts):
-            raise ValueError("__complex__ expects [re, im]")
-        return complex(parts[0], parts[1])
-    if tag in ("__iter__", "__repr__"):
-        raise ValueError(f"{tag} values cannot be used as inputs")
-    raise ValueError(f"unknown codec tag {tag!r}")
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"non-standard JSON constant {name}")
-
-
-def decode_input(text: str) -> tuple[list[Any], dict[str, Any]]:
-    """Parse one input, JSON text of {"args": [...], "kwargs": {...}}, into Python values."""
-    try:
-        data = _json_loads(text, parse_constant=_reject_constant)
-    except RecursionError:
-        raise ValueError("input nested too deeply") from None
-    if _type(data) is not dict:
-        raise ValueError("input must be a JSON object")
-    extra = set(data) - {"args", "kwargs"}
-    if extra:
-        raise ValueError(f"unexpected input keys: {sorted(extra)}")
-    raw_args = data.get("args", [])
-    raw_kwargs = data.get("kwargs", {})
-    if _type(raw_args) is not list or _type(raw_kwargs) is not dict:
-        raise ValueError("args must be a list and kwargs an object")
-    try:
-        args = [decode_value(a) for a in raw_args]
-        kwargs = {str(k): decode_value(v) for k, v in raw_kwargs.items()}
-    except RecursionError:
-        raise ValueError("input nested too deeply") from None
-    return args, kwargs
-
-
-def encode_input(args: list[Any] | tuple[Any, ...], kwargs: dict[str, Any] | None = None) -> str:
-    """Canonical input text for `decode_input`."""
-    data = {
-        "args": [encode_value(a) for a in args],
-        "kwargs": {k: encode_value(v) for k, v in (kwargs or {}).items()},
-    }
-    return _canon(data)
+_type = type
+_len = len
 
 
 # --------------------------------------------------------------------------- limits
@@ -489,23 +237,10 @@ def _close_other_fds(max_fd: int) -> None:
     os.closerange(RESULT_FD + 1, max_fd)
 
 
-def _exc_message(exc: BaseException) -> str:
-    try:
-        text = str(exc)
-        if _type(text) is not str:
-            text = str.__str__(text)
-    except BaseException:
-        try:
-            text = _repr(exc)
-        except BaseException:
-            text = ""
-    return _truncate(_ADDR_RE.sub("at 0x", text), MESSAGE_LIMIT)
-
-
 def _call_entry_point(code: str, entry_point: str, input_text: str) -> dict[str, Any]:
     my_pid = os.getpid()
     try:
-        args, kwargs = decode_input(input_text)
+        args, kwargs = codec.decode_input(input_text)
         module = types.ModuleType(MODULE_NAME)
         module.__file__ = "<codemint>"
         sys.modules[MODULE_NAME] = module
@@ -517,8 +252,8 @@ def _call_entry_point(code: str, entry_point: str, input_text: str) -> dict[str,
         value = fn(*args, **kwargs)
         if os.getpid() != my_pid:
             os._exit(0)  # a forked copy of the job returning: never report for it
-        builtins.__dict__.update(_BUILTINS_SNAPSHOT)
-        return {"status": "ok", "result": canonical_json(value)}
+        codec.restore_builtins()
+        return {"status": "ok", "result": codec.canonical_json(value)}
     except MemoryError:
         if os.getpid() != my_pid:
             os._exit(0)
@@ -526,8 +261,12 @@ def _call_entry_point(code: str, entry_point: str, input_text: str) -> dict[str,
     except BaseException as exc:
         if os.getpid() != my_pid:
             os._exit(0)
-        builtins.__dict__.update(_BUILTINS_SNAPSHOT)
-        return {"status": "error", "exc_type": type_name(_type(exc)), "exc_message": _exc_message(exc)}
+        codec.restore_builtins()
+        return {
+            "status": "error",
+            "exc_type": codec.type_name(_type(exc)),
+            "exc_message": codec.exc_message(exc),
+        }
 
 
 def _finish(message: dict[str, Any]) -> None:
@@ -535,7 +274,7 @@ def _finish(message: dict[str, Any]) -> None:
         with contextlib.suppress(BaseException):
             stream.flush()
     try:
-        data = (_dump(message, True) + "\n").encode("ascii")
+        data = (codec.dump_ascii(message) + "\n").encode("ascii")
         _write_all(RESULT_FD, data)
     except BaseException:
         os._exit(124)
@@ -608,7 +347,7 @@ class Runner:
             return {
                 "job_id": job_id,
                 "outcomes": [],
-                "infra_error": f"runner: {type_name(type(exc))}: {exc}",
+                "infra_error": f"runner: {codec.type_name(type(exc))}: {exc}",
                 "dirty": True,
             }
         return {"job_id": job_id, "outcomes": outcomes, "infra_error": None, "dirty": self.dirty}
@@ -828,7 +567,7 @@ def _parse_result(raw: bytes) -> dict[str, Any] | None:
             return {
                 "status": status,
                 "exc_type": exc_type[:200],
-                "exc_message": exc_message[: MESSAGE_LIMIT + 100],
+                "exc_message": exc_message[: codec.MESSAGE_LIMIT + 100],
             }
     return None
 

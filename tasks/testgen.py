@@ -13,9 +13,9 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from codemint import safe_ast
+from codemint.codec import encode_input
 from codemint.offline.inputs import Args, doctest_inputs, mutate, signature_inputs
 from codemint.records import Instructed, Rejected, WithInputs
-from codemint.sandbox.runner import encode_input
 from codemint.settings import TestgenSettings
 from codemint.stage import Stage
 

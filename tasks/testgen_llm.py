@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from codemint.codec import decode_value, encode_input
 from codemint.llm import strategies
 from codemint.llm.errors import LLMError
 from codemint.records import Instructed
 from codemint.sandbox import shared_sandbox
 from codemint.sandbox.api import ExecJob
-from codemint.sandbox.runner import decode_value, encode_input
 from codemint.tasks.llm_runtime import run_llm
 
 if TYPE_CHECKING:

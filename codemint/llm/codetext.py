@@ -4,17 +4,14 @@ arity, copy detection, and encoding proposed arguments as sandbox input text."""
 from __future__ import annotations
 
 import ast
-import importlib
 import io
-import json
-import math
 import re
 import tokenize
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from codemint import safe_ast
+from codemint.codec import encode_input
 
 _BLOCK = re.compile(
     r"^[ \t]*(`{3,})[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.DOTALL | re.MULTILINE
@@ -255,35 +252,5 @@ def _function_node(code: str, entry_point: str) -> ast.FunctionDef | None:
 
 
 def input_text(args: list[Any], kwargs: dict[str, Any]) -> str:
-    """Canonical `{"args": [...], "kwargs": {...}}` text with tagged values: the sandbox codec's
-    `encode_input` (imported late: the sandbox must not be needed to import this module)."""
-    try:
-        runner = importlib.import_module("codemint.sandbox.runner")
-        encode_input: Callable[[list[Any], dict[str, Any]], str] = runner.encode_input
-    except (ImportError, AttributeError):
-        encode_input = _encode_input_fallback
+    """Canonical `{"args": [...], "kwargs": {...}}` text with tagged values (the codec's)."""
     return encode_input(args, kwargs)
-
-
-def _encode_input_fallback(args: list[Any], kwargs: dict[str, Any]) -> str:
-    """The codec's format for the values JSON can produce (used only without the runner)."""
-    data = {
-        "args": [_encode_json_value(a) for a in args],
-        "kwargs": {k: _encode_json_value(v) for k, v in kwargs.items()},
-    }
-    return _canonical(data)
-
-
-def _canonical(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _encode_json_value(value: Any) -> Any:
-    if isinstance(value, dict):
-        pairs = [[_encode_json_value(k), _encode_json_value(v)] for k, v in value.items()]
-        return {"__dict__": sorted(pairs, key=lambda kv: _canonical(kv[0]))}
-    if isinstance(value, list):
-        return [_encode_json_value(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return {"__float__": "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
-    return value

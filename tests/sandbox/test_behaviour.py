@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sandbox_support import BACKENDS, FAST, IMAGE, assert_healthy, make_sandbox, run_one, sandbox
 
+from codemint.codec import canonical_json, encode_input
 from codemint.sandbox import open_sandbox, shared_sandbox
 from codemint.sandbox.api import ExecJob, Sandbox, SandboxUnavailableError
-from codemint.sandbox.runner import canonical_json, encode_input
 from codemint.settings import SandboxSettings
 
 __all__ = ["sandbox"]

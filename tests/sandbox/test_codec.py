@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from codemint.sandbox.runner import canonical_json, decode_input, decode_value, encode_input, encode_value
+from codemint.codec import canonical_json, decode_input, decode_value, encode_input, encode_value
 
 
 class Point:
@@ -167,3 +167,30 @@ def test_inputs() -> None:
 def test_bad_inputs_raise_value_error(text: str) -> None:
     with pytest.raises(ValueError):
         decode_input(text)
+
+
+def test_one_codec_module_staged_everywhere_the_runner_runs() -> None:
+    from pathlib import Path
+
+    from codemint.sandbox import runner
+    from codemint.sandbox.files import RUNNER_FILES
+
+    repo = Path(__file__).resolve().parents[2]
+    assert runner.codec is codec_module()
+    # The image's build context and Dockerfile carry every runtime file.
+    script = (repo / "sandbox/build_image.sh").read_text()
+    dockerfile = (repo / "sandbox/Dockerfile").read_text()
+    for name, source in RUNNER_FILES.items():
+        rel = source.relative_to(repo).as_posix()
+        assert rel.replace("sandbox/", "$HERE/", 1) in script or f"$REPO/{rel}" in script, rel
+        assert name in dockerfile.split("COPY", 1)[1].splitlines()[0]
+    # No second encoder: nothing outside the codec defines the tag format.
+    for path in [*repo.glob("codemint/**/*.py"), *repo.glob("sandbox/*.py"), *repo.glob("tasks/*.py")]:
+        if path.name != "codec.py":
+            assert '{"__float__"' not in path.read_text() and '"__dict__":' not in path.read_text(), path
+
+
+def codec_module() -> object:
+    from codemint import codec
+
+    return codec

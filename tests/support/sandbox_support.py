@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
+from codemint.codec import encode_input
 from codemint.sandbox.api import CallOutcome, ExecJob, ExecLimits, Sandbox
-from codemint.sandbox.runner import encode_input
 
 REPO = Path(__file__).resolve().parents[2]
-IMAGE = os.environ.get("CODEMINT_TEST_SANDBOX_IMAGE", "codemint-sandbox:latest")
+# The same variable the settings read (and sandbox/build_image.sh builds).
+IMAGE = os.environ.get("CODEMINT_SANDBOX__IMAGE", "codemint-sandbox:latest")
 FAKE_SECRET_VAR = "CODEMINT_FAKE_SECRET"
 FAKE_SECRET = "s3cr3t-do-not-leak-7f1c"
 FAST = ExecLimits(timeout_s=1.5, cpu_s=2, memory_mb=256)
