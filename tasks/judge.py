@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from codemint.llm import strategies
+from codemint.llm import verdicts
 from codemint.llm.errors import LLMError
+from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm
 from codemint.records import Rejected, Verified
 from codemint.settings import JudgeSettings
 from codemint.stage import Stage
-from codemint.tasks.llm_runtime import llm_fingerprint, run_llm
 
 
 class Judge(Stage[Verified, Verified]):
@@ -25,17 +25,22 @@ class Judge(Stage[Verified, Verified]):
         return self.settings.judge
 
     def extra_fingerprint(self) -> list[Any]:
-        return [llm_fingerprint(self.settings, ["judge"])] if self.cfg.enabled else []
+        return [llm_fingerprint(self.settings.llm, verdicts.PROMPTS)] if self.cfg.enabled else []
 
     def run(self, records: Iterable[Verified]) -> Iterator[Verified | Rejected]:
         if not self.cfg.enabled:
             yield from records  # the pass is off: rows go through unjudged (judge_passed stays None)
             return
         records = list(records)
-        verdicts = run_llm(
-            self, records, lambda client, rec: strategies.judge(client, rec.instruction, rec.candidate_code)
+        assert self.run_dir is not None, "called from process_shard"
+        cfg = self.cfg
+        results, usage = run_llm(
+            self.settings.llm,
+            cache_path(self.run_dir),
+            lambda client: verdicts.verdicts(client, cfg, records),
         )
-        for rec, result in zip(records, verdicts, strict=True):
+        self.metrics.update(usage)
+        for rec, result in zip(records, results, strict=True):
             if isinstance(result, LLMError):
                 yield self.reject(rec.id, result.reason, str(result), record=rec)
                 continue

@@ -11,6 +11,9 @@ import inspect
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from codemint.llm import instructions
+from codemint.llm.errors import LLMError
+from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm
 from codemint.records import Function, Instructed, Rejected
 from codemint.settings import SummarizeSettings
 from codemint.stage import Stage
@@ -34,15 +37,11 @@ class Summarize(Stage[Function, Instructed]):
     def extra_fingerprint(self) -> list[Any]:
         if self.cfg.strategy != "llm":
             return []
-        from codemint.tasks.llm_runtime import llm_fingerprint
-
-        return [llm_fingerprint(self.settings, ["summarize", "self_evaluate"])]
+        return [llm_fingerprint(self.settings.llm, instructions.PROMPTS)]
 
     def run(self, records: Iterable[Function]) -> Iterator[Instructed | Rejected]:
         if self.cfg.strategy == "llm":
-            from codemint.tasks.summarize_llm import summarize_with_llm
-
-            yield from summarize_with_llm(self, list(records))
+            yield from self.run_llm(list(records))
             return
         for rec in records:
             doc = (rec.docstring or "").strip()
@@ -57,3 +56,29 @@ class Summarize(Stage[Function, Instructed]):
                 instruction=docstring_instruction(rec.signature, doc),
                 instruction_source="docstring",
             )
+
+    def run_llm(self, records: list[Function]) -> Iterator[Instructed | Rejected]:
+        assert self.run_dir is not None, "called from process_shard"
+        cfg = self.cfg
+        results, usage = run_llm(
+            self.settings.llm,
+            cache_path(self.run_dir),
+            lambda client: instructions.best_instructions(client, cfg, records),
+        )
+        self.metrics.update(usage)
+        for rec, result in zip(records, results, strict=True):
+            if isinstance(result, LLMError):
+                yield self.reject(rec.id, result.reason, str(result), record=rec)
+            elif result.score < cfg.min_score:
+                yield self.reject(
+                    rec.id, "low_instruction_score", f"best self-evaluation {result.score:.2f}", record=rec
+                )
+            else:
+                yield Instructed(
+                    **rec.model_dump(),
+                    instruction=result.instruction,
+                    instruction_source="llm",
+                    instruction_score=result.score,
+                    llm_model=result.model,
+                    prompt_version=result.prompt_version,
+                )

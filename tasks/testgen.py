@@ -8,16 +8,54 @@ encoded with the sandbox codec and deduplicated by their canonical text.
 from __future__ import annotations
 
 import ast
+import json
 import random
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from codemint import safe_ast
-from codemint.codec import encode_input
+from codemint.codec import decode_value, encode_input
+from codemint.llm import inputs as llm_inputs
+from codemint.llm import strategies
+from codemint.llm.client import LLMClient
+from codemint.llm.errors import LLMError
+from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm
+from codemint.llm.strategies import LLMResult
 from codemint.offline.inputs import Args, doctest_inputs, mutate, signature_inputs
 from codemint.records import Instructed, Rejected, WithInputs
+from codemint.sandbox import shared_sandbox
+from codemint.sandbox.api import ExecJob
 from codemint.settings import TestgenSettings
 from codemint.stage import Stage
+
+NO_ARGS = '{"args":[],"kwargs":{}}'
+
+
+def generated_inputs(result_json: str | None, cap: int, max_chars: int) -> list[str]:
+    """Inputs from what an LLM-written `generate_inputs()` returned: well-formed, small,
+    distinct, capped."""
+    if result_json is None:
+        return []
+    try:
+        items = decode_value(json.loads(result_json))
+    except (ValueError, TypeError):
+        return []
+    out: list[str] = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict) or not isinstance(item.get("args", []), list | tuple):
+            continue
+        kwargs = item.get("kwargs", {})
+        if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+            continue
+        try:
+            text = encode_input(list(item.get("args", [])), kwargs)
+        except (TypeError, ValueError, RecursionError):
+            continue
+        if len(text) <= max_chars and '"__repr__"' not in text and text not in out:
+            out.append(text)
+        if len(out) >= cap:
+            break
+    return out
 
 
 def find_function(code: str, name: str) -> ast.FunctionDef | None:
@@ -78,15 +116,11 @@ class Testgen(Stage[Instructed, WithInputs]):
         return self.settings.testgen
 
     def extra_fingerprint(self) -> list[Any]:
-        from codemint.tasks.testgen_llm import llm_stage_inputs
-
-        names = llm_stage_inputs(self)
+        names = llm_inputs.prompt_names(self.cfg)
         if not names:
             return []
-        from codemint.tasks.llm_runtime import llm_fingerprint
-
         # The generator runs in the sandbox: its limits shape the inputs too.
-        return [llm_fingerprint(self.settings, names), self.settings.sandbox.result_fingerprint()]
+        return [llm_fingerprint(self.settings.llm, names), self.settings.sandbox.result_fingerprint()]
 
     def gather_inputs(self, rec: Instructed, llm: list[tuple[str, str]]) -> InputSet:
         """Doctest examples first, then the LLM's targeted inputs, then the signature-based
@@ -117,10 +151,8 @@ class Testgen(Stage[Instructed, WithInputs]):
     def run(self, records: Iterable[Instructed]) -> Iterator[WithInputs | Rejected]:
         records = list(records)
         extra: dict[str, list[tuple[str, str]]] = {}
-        if {"llm", "llm_generator"} & set(self.cfg.strategies):
-            from codemint.tasks.testgen_llm import llm_inputs
-
-            extra = llm_inputs(self, records)
+        if llm_inputs.prompt_names(self.cfg):
+            extra = self.llm_inputs(records)
         for rec in records:
             try:
                 inputs = self.gather_inputs(rec, extra.get(rec.id, []))
@@ -133,3 +165,57 @@ class Testgen(Stage[Instructed, WithInputs]):
             for source in inputs.sources:
                 self.metrics[f"inputs_from_{source}"] += 1
             yield WithInputs(**rec.model_dump(), test_inputs=inputs.texts, input_sources=inputs.sources)
+
+    def llm_inputs(self, records: list[Instructed]) -> dict[str, list[tuple[str, str]]]:
+        """Encoded inputs with their source per record id; a failed sample just gets none."""
+        assert self.run_dir is not None, "called from process_shard"
+        cfg = self.cfg
+        out: dict[str, list[tuple[str, str]]] = {rec.id: [] for rec in records}
+
+        async def ask(
+            client: LLMClient,
+        ) -> tuple[list[LLMResult[list[str]] | LLMError], list[LLMResult[str] | LLMError]]:
+            proposed = (
+                await llm_inputs.proposed_inputs(client, cfg, records) if "llm" in cfg.strategies else []
+            )
+            generators = (
+                await llm_inputs.input_generators(client, cfg, records)
+                if "llm_generator" in cfg.strategies
+                else []
+            )
+            return proposed, generators
+
+        (proposed, generators), usage = run_llm(self.settings.llm, cache_path(self.run_dir), ask)
+        self.metrics.update(usage)
+        for rec, result in zip(records, proposed, strict=False):
+            if isinstance(result, LLMError):
+                self.metrics[f"llm_inputs_failed:{result.reason}"] += 1
+            else:
+                out[rec.id].extend((text, "llm") for text in result.value)
+        jobs: list[ExecJob] = []
+        owners: list[Instructed] = []
+        for rec, source in zip(records, generators, strict=False):
+            if isinstance(source, LLMError):
+                self.metrics[f"llm_generator_failed:{source.reason}"] += 1
+                continue
+            jobs.append(
+                ExecJob(
+                    job_id=f"{rec.id}#gen",
+                    code=source.value,
+                    entry_point=strategies.GENERATOR_NAME,
+                    inputs=[NO_ARGS],
+                    limits=self.settings.sandbox.limits,
+                )
+            )
+            owners.append(rec)
+        # The generator is LLM-written code: it runs in the sandbox like everything else.
+        results = shared_sandbox(self.settings.sandbox).run_batch(jobs) if jobs else []
+        k = llm_inputs.share_per_strategy(cfg)
+        for rec, run in zip(owners, results, strict=True):
+            outcome = run.outcomes[0] if run.outcomes else None
+            texts = generated_inputs(
+                outcome.result if outcome and outcome.status == "ok" else None, k, cfg.max_input_chars
+            )
+            self.metrics["llm_generator_ok" if texts else "llm_generator_no_inputs"] += 1
+            out[rec.id].extend((text, "llm_generator") for text in texts)
+        return out

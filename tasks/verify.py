@@ -11,6 +11,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from codemint.llm import solutions
+from codemint.llm.errors import LLMError
+from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm
 from codemint.records import Executed, Rejected, TestCase, Verified
 from codemint.sandbox import shared_sandbox
 from codemint.sandbox.api import CallOutcome, ExecJob
@@ -45,24 +48,42 @@ class Verify(Stage[Executed, Verified]):
     def extra_fingerprint(self) -> list[Any]:
         parts: list[Any] = self.settings.sandbox.result_fingerprint()
         if self.cfg.candidate != "reformatted":
-            from codemint.tasks.llm_runtime import llm_fingerprint
-
-            parts.append(llm_fingerprint(self.settings, ["regenerate"]))
+            parts.append(llm_fingerprint(self.settings.llm, solutions.PROMPTS))
         return parts
 
     def candidates(self, records: list[Executed]) -> dict[str, list[Candidate]]:
         """Candidates per record id, regenerated first: on a tie the LLM's clean rewrite wins."""
         out: dict[str, list[Candidate]] = {rec.id: [] for rec in records}
         if self.cfg.candidate in ("regenerated", "both"):
-            from codemint.tasks.regenerate import regenerated_candidates
-
-            for rec_id, found in regenerated_candidates(self, records).items():
-                out[rec_id].extend(
-                    Candidate("regenerated", code, model, version) for code, model, version in found
-                )
+            for rec, found in zip(records, self.regenerated(records), strict=True):
+                out[rec.id].extend(found)
         if self.cfg.candidate in ("reformatted", "both"):
             for rec in records:
                 out[rec.id].append(Candidate("reformatted", rec.code))
+        return out
+
+    def regenerated(self, records: list[Executed]) -> list[list[Candidate]]:
+        """Per record, the LLM's solutions written from the instruction (none if it failed)."""
+        assert self.run_dir is not None, "called from process_shard"
+        cfg = self.cfg
+        results, usage = run_llm(
+            self.settings.llm,
+            cache_path(self.run_dir),
+            lambda client: solutions.regenerated(client, cfg, records),
+        )
+        self.metrics.update(usage)
+        out: list[list[Candidate]] = []
+        for result in results:
+            if isinstance(result, LLMError):
+                self.metrics[f"regenerate_failed:{result.reason}"] += 1
+                out.append([])
+            else:
+                out.append(
+                    [
+                        Candidate("regenerated", code, result.model, result.prompt_version)
+                        for code in result.value
+                    ]
+                )
         return out
 
     def run(self, records: Iterable[Executed]) -> Iterator[Verified | Rejected]:

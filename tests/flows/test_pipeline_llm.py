@@ -93,8 +93,8 @@ def test_server_serving_another_model_fails_fast(server: OpenAIServer, tmp_path:
 
 
 def test_generated_inputs_are_decoded_capped_and_deduplicated() -> None:
-    from codemint.sandbox.runner import canonical_json
-    from codemint.tasks.testgen_llm import generated_inputs
+    from codemint.codec import canonical_json
+    from codemint.tasks.testgen import generated_inputs
 
     returned = [{"args": [i % 3], "kwargs": {}} for i in range(10)] + [
         "junk",
