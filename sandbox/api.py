@@ -38,6 +38,9 @@ class ExecJob(BaseModel):
     # Each input is JSON text of {"args": [...], "kwargs": {...}}.
     inputs: list[str]
     limits: ExecLimits = Field(default_factory=ExecLimits)
+    # Which of the runner's zygote interpreters forks the job processes: each number has its
+    # own hash seed, so repeats on different numbers cannot share hash-ordered behaviour.
+    zygote: int = Field(default=0, ge=0, le=3)
 
 
 class CallOutcome(BaseModel):
@@ -46,6 +49,8 @@ class CallOutcome(BaseModel):
     result: str | None = None
     exc_type: str | None = None
     exc_message: str | None = None
+    # The arguments after the call, as input text (codec), when the call changed them.
+    args_after: str | None = None
     stdout: str = ""
     stderr: str = ""
     duration_s: float = 0.0

@@ -17,6 +17,7 @@ _SANDBOX_DIR = Path(__file__).resolve().parent
 # Staged name -> source file. The runner imports the codec as `codec` when run as a script.
 RUNNER_FILES: dict[str, Path] = {
     "runner.py": _SANDBOX_DIR / "runner.py",
+    "zygote.py": _SANDBOX_DIR / "zygote.py",
     "codec.py": Path(codec.__file__).resolve(),
 }
 RUNNER_SCRIPT = "runner.py"

@@ -1,23 +1,24 @@
-"""codemint sandbox runner: executes untrusted code, one forked child per input.
+"""codemint sandbox runner: executes untrusted code, one fresh job process per input.
 
 Standard library only, Python 3.11. It is copied into the sandbox image (and staged by the
-local backend) together with the value codec, `codemint/codec.py`, which it imports as
-`codec` there and as `codemint.codec` on the host: `RUNNER_FILES` lists what is staged.
+local backend) together with zygote.py and the value codec (`codemint/codec.py`), which it
+imports as `zygote` / `codec` there and as `codemint.sandbox.zygote` / `codemint.codec` on the
+host: sandbox/files.py `RUNNER_FILES` lists what is staged.
 
 Protocol (as a long-lived process,
 `python3 -I runner.py [--scratch DIR] [--wipe DIR]... [--child-uid UID]`):
 the runner first writes one line `{"ready": true, ...}`, then reads jobs as JSON lines on
-stdin ({"job_id", "code", "entry_point", "inputs", "limits"}) and writes one JSON line per job
-in the ExecResult shape (plus "dirty": true when cleanup failed and the worker should be
-recycled). It exits on EOF.
+stdin ({"job_id", "code", "entry_point", "inputs", "limits", "zygote"}) and writes one JSON
+line per job in the ExecResult shape (plus "dirty": true when cleanup failed and the worker
+should be recycled). It exits on EOF.
 
-Per input, a child is forked from this warm interpreter. The child gets a new session,
-rlimits, oom_score_adj 1000, a fresh work dir, /dev/null as stdin, pipes for stdout/stderr
-and one private result pipe (fd 3); every other fd is closed. The parent reads all pipes
-while the child runs, enforces the wall-clock timeout, kills the child's process group,
-sweeps leftovers (kill(-1) when it is PID 1 of a namespace, else as a child subreaper),
-reaps, and decides the status itself. The child only reports what the entry point returned
-or raised; stdout content, exit codes and atexit hooks never count as a verdict.
+This process holds job data, so it never forks a job: per input it asks a zygote (a fresh
+interpreter spawned before any job, see zygote.py) for a job process, feeds that process its
+job over a pipe, reads its stdout/stderr/result pipes while it runs, enforces the wall-clock
+timeout, kills its process group, sweeps leftovers (every other process of the namespace
+when PID 1, else its children as a subreaper), reaps, wipes SysV IPC, POSIX queues, the work
+dir and the wiped dirs, and decides the status itself. Jobs with a different `zygote`
+number run on another zygote with another hash seed (the nondeterminism check's repeats).
 """
 
 from __future__ import annotations
@@ -28,260 +29,213 @@ import io
 import json
 import math
 import os
-import resource
+import secrets
 import select
-import shutil
 import signal
+import socket
+import stat
 import sys
 import time
-import types
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-
-PROTOCOL_VERSION = 1
-MODULE_NAME = "__codemint__"
-RESULT_FD = 3
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 if TYPE_CHECKING or __package__:  # on the host: codemint.sandbox.runner
     from codemint import codec
-else:  # run as a script in the sandbox, with codec.py staged beside this file
+    from codemint.sandbox import zygote
+else:  # run as a script in the sandbox, with codec.py and zygote.py staged beside this file
     sys.path.insert(0, _HERE)
     import codec
+    import zygote
 
     sys.path.remove(_HERE)
 
-_type = type
+PROTOCOL_VERSION = 2
+MAX_ZYGOTES = 4
+ZYGOTE_START_S = 30.0
+ZYGOTE_REPLY_S = 5.0
+# Cleanup gives up (and recycles the worker) beyond this many entries in one work dir.
+CLEANUP_ENTRY_LIMIT = 200_000
+IPC_RMID = 0
+SAFE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+Limits = zygote.Limits
 _len = len
 
 
-# --------------------------------------------------------------------------- limits
-
-
-class Limits:
-    """Mirror of `codemint.sandbox.api.ExecLimits` (the runner cannot import pydantic)."""
-
-    __slots__ = (
-        "cpu_s",
-        "max_file_size_mb",
-        "max_open_files",
-        "max_procs",
-        "memory_mb",
-        "output_cap_bytes",
-        "result_cap_bytes",
-        "timeout_s",
-    )
-
-    def __init__(self, data: dict[str, Any] | None = None) -> None:
-        data = data or {}
-        self.timeout_s = float(data.get("timeout_s", 3.0))
-        self.cpu_s = int(data.get("cpu_s", 3))
-        self.memory_mb = int(data.get("memory_mb", 512))
-        self.max_procs = int(data.get("max_procs", 32))
-        self.max_open_files = int(data.get("max_open_files", 64))
-        self.max_file_size_mb = int(data.get("max_file_size_mb", 16))
-        self.output_cap_bytes = int(data.get("output_cap_bytes", 16_384))
-        self.result_cap_bytes = int(data.get("result_cap_bytes", 4_000_000))
-
-
-# --------------------------------------------------------------------------- process helpers
-
-
-def _load_prctl() -> Callable[..., int] | None:
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn: Callable[..., int] = libc.prctl
-        return fn
-    except Exception:
-        return None
-
-
-_PRCTL = _load_prctl()
-PR_SET_DUMPABLE = 4
-PR_SET_CHILD_SUBREAPER = 36
-
-
-def _prctl(option: int, value: int) -> bool:
-    if _PRCTL is None:
-        return False
-    try:
-        return _PRCTL(option, value, 0, 0, 0) == 0
-    except Exception:
-        return False
-
-
-def _set_rlimit(which: int, value: int) -> None:
-    try:
-        _soft, hard = resource.getrlimit(which)
-        if hard != resource.RLIM_INFINITY:
-            value = min(value, hard)
-        resource.setrlimit(which, (value, value))
-    except (ValueError, OSError):
-        pass
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
+# --------------------------------------------------------------------------- cleanup helpers
 
 
 def _rmtree(path: str) -> bool:
-    """Remove a tree the job may have made awkward (chmod 000 dirs); True if gone."""
+    """Remove a tree a job may have made hostile (mode 000 dirs, thousands of levels, symlinks);
+    True if gone. Iterative and relative (chdir), so neither depth nor PATH_MAX can crash it;
+    symlinks are removed, never followed."""
     try:
         os.rmdir(path)  # the common case: the job left its work dir empty
         return True
+    except FileNotFoundError:
+        return True
     except OSError:
         pass
-
-    def _fix(func: Any, p: str, _exc: Any) -> None:
-        try:
-            os.chmod(os.path.dirname(p), 0o700)
-            os.chmod(p, 0o700)
-            func(p)
-        except OSError:
-            pass
-
     try:
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, onerror=_fix)
-        else:
+        st = os.lstat(path)
+        if not stat.S_ISDIR(st.st_mode):
             os.unlink(path)
+            return True
     except FileNotFoundError:
         return True
     except OSError:
         return False
+    cwd = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return _rmtree_dir(path)
+    except OSError:
+        return False
+    finally:
+        with contextlib.suppress(OSError):
+            os.fchdir(cwd)
+        os.close(cwd)
+
+
+def _rmtree_dir(path: str) -> bool:
+    os.chmod(path, 0o700)
+    os.chdir(path)
+    names: list[str] = []  # the path from `path` down to the current directory
+    budget = CLEANUP_ENTRY_LIMIT
+    while True:
+        budget -= 1
+        if budget < 0:
+            return False
+        with contextlib.suppress(OSError):
+            os.chmod(".", 0o700)
+        sub = None
+        with os.scandir(".") as entries:
+            for entry in entries:
+                budget -= 1
+                if entry.is_dir(follow_symlinks=False):
+                    sub = entry.name
+                    break
+                os.unlink(entry.name)
+        if sub is not None:
+            st = os.lstat(sub)
+            if not stat.S_ISDIR(st.st_mode):
+                continue
+            os.chmod(sub, 0o700)
+            os.chdir(sub)
+            if not os.path.samestat(os.stat("."), st):  # swapped underneath us: give up
+                return False
+            names.append(sub)
+            continue
+        if not names:
+            break
+        os.chdir("..")
+        os.rmdir(names.pop())
+    os.chdir("..")
+    os.rmdir(path)
     return not os.path.lexists(path)
 
 
-# --------------------------------------------------------------------------- the child
+def _load_ipc_calls() -> dict[str, Any]:
+    libc = zygote.LIBC
+    if libc is None:
+        return {}
+    calls = {}
+    for kind, name in (("shm", "shmctl"), ("msg", "msgctl"), ("sem", "semctl")):
+        fn = getattr(libc, name, None)
+        if fn is not None:
+            calls[kind] = fn
+    return calls
 
 
-def _child_main(
-    code: str,
-    entry_point: str,
-    input_text: str,
-    limits: Limits,
-    workdir: str,
-    fds: tuple[int, int, int],
-    child_uid: int | None,
-) -> None:
-    """Runs in the forked child; never returns."""
-    out_w, err_w, res_w = fds
-    try:
-        os.setsid()
-        for sig in _SHIELDED_SIGNALS:  # the job gets Python's usual dispositions back
-            signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
-        # The runner is non-dumpable (so jobs cannot ptrace it or open /proc/1/fd);
-        # the child must be dumpable to write its own /proc/self files.
-        _prctl(PR_SET_DUMPABLE, 1)
+_IPC_CALLS = _load_ipc_calls()
+
+
+def wipe_sysv_ipc() -> bool:
+    """Remove every SysV shared memory segment, message queue and semaphore set visible in
+    this IPC namespace; True when none is left."""
+    clean = True
+    for kind, fn in _IPC_CALLS.items():
         try:
-            fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
-            os.write(fd, b"1000")
-            os.close(fd)
+            with open(f"/proc/sysvipc/{kind}") as f:
+                rows = f.read().splitlines()[1:]
         except OSError:
-            pass
-        max_fd = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        mb = 1024 * 1024
-        cpu = max(1, limits.cpu_s)
-        try:  # soft limit -> SIGXCPU (reported as timeout); hard limit 1 s later -> SIGKILL
-            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        except (ValueError, OSError):
-            _set_rlimit(resource.RLIMIT_CPU, cpu)
-        _set_rlimit(resource.RLIMIT_AS, limits.memory_mb * mb)
-        _set_rlimit(resource.RLIMIT_NPROC, limits.max_procs)
-        _set_rlimit(resource.RLIMIT_NOFILE, limits.max_open_files)
-        _set_rlimit(resource.RLIMIT_FSIZE, limits.max_file_size_mb * mb)
-        _set_rlimit(resource.RLIMIT_CORE, 0)
-        if child_uid is not None:
-            # A root runner (local backend via unshare) drops the job to an unprivileged uid:
-            # no capabilities, no write access to root-owned host files, cannot signal us.
-            os.setgroups([])
-            os.setgid(child_uid)
-            os.setuid(child_uid)
-            _prctl(PR_SET_DUMPABLE, 1)  # setuid reset it
-        os.chdir(workdir)
-        devnull = os.open("/dev/null", os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.dup2(out_w, 1)
-        os.dup2(err_w, 2)
-        os.dup2(res_w, RESULT_FD)
-        _close_other_fds(max_fd)
-        os.environ["HOME"] = workdir
-        os.environ["TMPDIR"] = workdir
-        for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
-            if fd == 0:
-                stream = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
-            else:  # line-buffered so output survives a kill mid-run
-                stream = open(  # noqa: SIM115
-                    fd, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1
-                )
-            setattr(sys, name, stream)
-            setattr(sys, f"__{name}__", stream)
-        sys.argv = ["<codemint>"]
-        if "random" in sys.modules:
-            sys.modules["random"].seed()
-    except BaseException:
-        os._exit(125)
-    message = _call_entry_point(code, entry_point, input_text)
-    _finish(message)
+            continue
+        for row in rows:
+            fields = row.split()
+            if _len(fields) < 2:
+                continue
+            ident = int(fields[1])
+            ok = fn(ident, 0, IPC_RMID) == 0 if kind == "sem" else fn(ident, IPC_RMID, None) == 0
+            clean = clean and ok
+    return clean
 
 
-def _close_other_fds(max_fd: int) -> None:
-    # One close_range(2) where available; bounded by the fd limit we inherited.
-    if max_fd == resource.RLIM_INFINITY or max_fd > 1 << 20:
-        max_fd = 1 << 20
-    os.closerange(RESULT_FD + 1, max_fd)
-
-
-def _call_entry_point(code: str, entry_point: str, input_text: str) -> dict[str, Any]:
-    my_pid = os.getpid()
+def _pids_in_namespace() -> list[int]:
     try:
-        args, kwargs = codec.decode_input(input_text)
-        module = types.ModuleType(MODULE_NAME)
-        module.__file__ = "<codemint>"
-        sys.modules[MODULE_NAME] = module
-        compiled = compile(code, "<codemint>", "exec")
-        exec(compiled, module.__dict__)
-        fn = module.__dict__.get(entry_point)
-        if fn is None:
-            raise NameError(f"entry point {entry_point!r} is not defined")
-        value = fn(*args, **kwargs)
-        if os.getpid() != my_pid:
-            os._exit(0)  # a forked copy of the job returning: never report for it
-        codec.restore_builtins()
-        return {"status": "ok", "result": codec.canonical_json(value)}
-    except MemoryError:
-        if os.getpid() != my_pid:
-            os._exit(0)
-        return {"status": "memory", "exc_type": "MemoryError", "exc_message": ""}
-    except BaseException as exc:
-        if os.getpid() != my_pid:
-            os._exit(0)
-        codec.restore_builtins()
-        return {
-            "status": "error",
-            "exc_type": codec.type_name(_type(exc)),
-            "exc_message": codec.exc_message(exc),
-        }
+        return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return []
 
 
-def _finish(message: dict[str, Any]) -> None:
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(BaseException):
-            stream.flush()
-    try:
-        data = (codec.dump_ascii(message) + "\n").encode("ascii")
-        _write_all(RESULT_FD, data)
-    except BaseException:
-        os._exit(124)
-    os._exit(0)
+# --------------------------------------------------------------------------- zygotes
 
 
-# --------------------------------------------------------------------------- the parent
+class Zygote:
+    """One zygote interpreter (zygote.py) with its own hash seed, reached over a socket."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        script = [os.path.join(_HERE, "zygote.py")]
+        target = ["-m", f"{__package__}.zygote"] if __package__ else script
+        # Not -I: PYTHONHASHSEED must apply. The environment is ours alone (-s, -P: no user
+        # site, no script dir on sys.path beyond what zygote.py adds itself).
+        argv = [sys.executable, "-s", "-P", "-B", *target]
+        env = dict(SAFE_ENV, PYTHONHASHSEED=str(seed), HOME=os.environ.get("HOME", "/tmp"))
+        actions = [
+            (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, 2, 1),  # never our stdout: that is the protocol stream
+            (os.POSIX_SPAWN_DUP2, child.fileno(), zygote.CONTROL_FD),
+        ]
+        try:
+            self.pid = os.posix_spawn(sys.executable, argv, env, file_actions=actions)
+        finally:
+            child.close()
+        self.sock = parent
+        self.alive = True
+        if self._recv(1, time.monotonic() + ZYGOTE_START_S) != b"R":
+            self.kill()
+            raise RuntimeError("zygote did not start")
+
+    def _recv(self, n: int, deadline: float) -> bytes:
+        data = b""
+        while _len(data) < n:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self.sock], [], [], remaining)[0]:
+                return b""
+            chunk = self.sock.recv(n - _len(data))
+            if not chunk:
+                return b""
+            data += chunk
+        return data
+
+    def fork_job(self, fds: list[int]) -> int:
+        """The pid of a new job process holding `fds`, or 0 when the zygote failed."""
+        try:
+            socket.send_fds(self.sock, [zygote.FORK_REQUEST], fds)
+        except OSError:
+            return 0
+        reply = self._recv(4, time.monotonic() + ZYGOTE_REPLY_S)
+        return int.from_bytes(reply, "little") if _len(reply) == 4 else 0
+
+    def kill(self) -> None:
+        self.alive = False
+        with contextlib.suppress(OSError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.waitpid(self.pid, 0)
+        self.sock.close()
+
+
+# --------------------------------------------------------------------------- the runner
 
 
 def _describe_exit(status: int) -> tuple[int | None, int | None]:
@@ -324,11 +278,49 @@ class Runner:
         self.wipe = list(wipe or [])
         self._counter = 0
         self.dirty = False
-        self.subreaper = False if self.pid1 else _prctl(PR_SET_CHILD_SUBREAPER, 1)
+        if not self.pid1 and not zygote.prctl(zygote.PR_SET_CHILD_SUBREAPER, 1):
+            raise RuntimeError("runner: needs to be PID 1 or a child subreaper to wait for job processes")
+        # Hash seeds: distinct per zygote, fresh per runner.
+        seeds: list[int] = []
+        while _len(seeds) < MAX_ZYGOTES:
+            seed = secrets.randbelow(2**32)
+            if seed not in seeds:
+                seeds.append(seed)
+        self._seeds = seeds
+        self._zygotes: dict[int, Zygote] = {}
+        self._zygote(0)  # before any job arrives
+        # What a job may change but must not leave changed for the next one.
+        watched = [self.scratch, *self.wipe, "/tmp", "/dev", "/dev/shm", "/dev/mqueue"]
+        self._modes = {}
+        for path in dict.fromkeys(watched):
+            with contextlib.suppress(OSError):
+                self._modes[path] = stat.S_IMODE(os.lstat(path).st_mode)
+        self._dev_baseline = self._dev_entries()
 
     def close(self) -> None:
+        for z in list(self._zygotes.values()):
+            z.kill()
+        self._zygotes.clear()
         if self._own_scratch:
             _rmtree(self.scratch)
+
+    def _zygote(self, number: int) -> Zygote:
+        z = self._zygotes.get(number)
+        if z is not None and z.alive:
+            try:
+                got, _st = os.waitpid(z.pid, os.WNOHANG)
+            except ChildProcessError:
+                got = z.pid
+            if got == 0:
+                return z
+            z.alive = False  # a job killed it: start a fresh one
+            z.sock.close()
+        z = Zygote(self._seeds[number % MAX_ZYGOTES])
+        self._zygotes[number] = z
+        return z
+
+    def _zygote_pids(self) -> set[int]:
+        return {z.pid for z in self._zygotes.values() if z.alive}
 
     # ---- jobs
 
@@ -342,7 +334,10 @@ class Runner:
             if not isinstance(code, str) or not isinstance(entry_point, str) or not isinstance(inputs, list):
                 raise TypeError("code/entry_point must be strings and inputs a list")
             limits = Limits(job.get("limits"))
-            outcomes = [self.run_input(code, entry_point, str(text), limits) for text in inputs]
+            number = int(job.get("zygote") or 0)
+            if not 0 <= number < MAX_ZYGOTES:
+                raise ValueError(f"zygote must be in [0, {MAX_ZYGOTES})")
+            outcomes = [self.run_input(code, entry_point, str(text), limits, number) for text in inputs]
         except Exception as exc:
             return {
                 "job_id": job_id,
@@ -352,32 +347,51 @@ class Runner:
             }
         return {"job_id": job_id, "outcomes": outcomes, "infra_error": None, "dirty": self.dirty}
 
-    def run_input(self, code: str, entry_point: str, input_text: str, limits: Limits) -> dict[str, Any]:
+    def run_input(
+        self, code: str, entry_point: str, input_text: str, limits: Limits, number: int = 0
+    ) -> dict[str, Any]:
         self._counter += 1
         workdir = os.path.join(self.scratch, f"job-{os.getpid()}-{self._counter}")
         os.mkdir(workdir, 0o700)
         if self.child_uid is not None:
             os.chown(workdir, self.child_uid, self.child_uid)
+        job_r, job_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         res_r, res_w = os.pipe()
+        child_ends = [job_r, out_w, err_w, res_w]
+        ours = [job_w, out_r, err_r, res_r]
         start = time.monotonic()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
-            try:
-                for fd in (out_r, err_r, res_r):
-                    os.close(fd)
-                fds = (out_w, err_w, res_w)
-                _child_main(code, entry_point, input_text, limits, workdir, fds, self.child_uid)
-            finally:
-                os._exit(125)
-        for fd in (out_w, err_w, res_w):
-            os.close(fd)
         try:
+            pid = 0
+            for _attempt in range(2):
+                pid = self._zygote(number).fork_job(child_ends)
+                if pid:
+                    break
+                self._zygotes.pop(number).kill()  # stopped or broken: a fresh one next
+            for fd in child_ends:
+                os.close(fd)
+            child_ends = []
+            if not pid:
+                raise RuntimeError("the zygote could not fork a job process")
+            payload = {
+                "code": code,
+                "entry_point": entry_point,
+                "input": input_text,
+                "limits": limits.as_dict(),
+                "workdir": workdir,
+                "child_uid": self.child_uid,
+            }
+            # A job process that died before reading is reported from its exit below.
+            with contextlib.suppress(OSError):
+                zygote.write_all(job_w, json.dumps(payload).encode("utf-8", "surrogatepass"))
+            os.close(job_w)
+            ours.remove(job_w)
             return self._supervise(pid, start, limits, out_r, err_r, res_r)
         finally:
-            for fd in (out_r, err_r, res_r):
-                os.close(fd)
+            for fd in child_ends + ours:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
             self._cleanup(workdir)
 
     def _supervise(
@@ -505,22 +519,35 @@ class Runner:
         return out
 
     def _sweep(self) -> None:
-        """Kill and reap everything the job left behind (daemons that left its group too)."""
-        if self.pid1:
-            with contextlib.suppress(OSError):
-                os.kill(-1, signal.SIGKILL)  # never signals ourselves, PID 1
+        """Kill and reap everything the job left behind (daemons that left its group too);
+        the zygotes stay."""
+        keep = self._zygote_pids()
+        me = os.getpid()
         deadline = time.monotonic() + 2.0
         while True:
-            leftovers = self._children() if not self.pid1 else []
-            for child in leftovers:
-                with contextlib.suppress(OSError):
-                    os.kill(child, signal.SIGKILL)
+            leftovers = _pids_in_namespace() if self.pid1 else self._children()
+            for pid in leftovers:
+                if pid != me and pid not in keep:
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
             try:
                 got, _st = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
+            if got in keep:  # a job killed a zygote; it is replaced on next use
+                for z in self._zygotes.values():
+                    if z.pid == got:
+                        z.alive = False
+                keep = self._zygote_pids()
+                continue
             if got:
                 continue
+            if not [
+                p
+                for p in (_pids_in_namespace() if self.pid1 else self._children())
+                if p != me and p not in keep
+            ]:
+                return
             if time.monotonic() > deadline:
                 self.dirty = True
                 return
@@ -535,6 +562,13 @@ class Runner:
         except OSError:
             return []
 
+    @staticmethod
+    def _dev_entries() -> set[str]:
+        try:
+            return set(os.listdir("/dev"))
+        except OSError:
+            return set()
+
     def _cleanup(self, workdir: str) -> None:
         if not _rmtree(workdir):
             self.dirty = True
@@ -546,6 +580,27 @@ class Runner:
             for name in entries:
                 if not _rmtree(os.path.join(base, name)):
                     self.dirty = True
+        if not wipe_sysv_ipc():
+            self.dirty = True
+        try:
+            queues = os.listdir("/dev/mqueue")
+        except OSError:
+            queues = []
+        for name in queues:
+            try:
+                os.unlink(os.path.join("/dev/mqueue", name))
+            except OSError:
+                self.dirty = True
+        for path, mode in self._modes.items():
+            try:
+                if stat.S_IMODE(os.lstat(path).st_mode) != mode:
+                    os.chmod(path, mode)
+            except OSError:
+                self.dirty = True
+        extra = self._dev_entries() - self._dev_baseline
+        for name in extra:
+            if not _rmtree(os.path.join("/dev", name)):
+                self.dirty = True
 
 
 def _parse_result(raw: bytes) -> dict[str, Any] | None:
@@ -558,31 +613,27 @@ def _parse_result(raw: bytes) -> dict[str, Any] | None:
         return None
     if type(msg) is not dict:
         return None
+    after = msg.pop("args_after", None)
+    if after is not None and type(after) is not str:
+        return None
+    out: dict[str, Any] | None = None
     status = msg.get("status")
     if status == "ok" and type(msg.get("result")) is str and set(msg) == {"status", "result"}:
-        return {"status": "ok", "result": msg["result"]}
-    if status in ("error", "memory") and set(msg) == {"status", "exc_type", "exc_message"}:
+        out = {"status": "ok", "result": msg["result"]}
+    elif status in ("error", "memory") and set(msg) == {"status", "exc_type", "exc_message"}:
         exc_type, exc_message = msg["exc_type"], msg["exc_message"]
         if type(exc_type) is str and type(exc_message) is str:
-            return {
+            out = {
                 "status": status,
                 "exc_type": exc_type[:200],
                 "exc_message": exc_message[: codec.MESSAGE_LIMIT + 100],
             }
-    return None
+    if out is not None and after is not None:
+        out["args_after"] = after
+    return out
 
 
 # --------------------------------------------------------------------------- main loop
-
-_SHIELDED_SIGNALS = (
-    signal.SIGINT,
-    signal.SIGTERM,
-    signal.SIGHUP,
-    signal.SIGUSR1,
-    signal.SIGUSR2,
-    signal.SIGQUIT,
-)
-SAFE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 
 
 def _parse_args(argv: list[str]) -> tuple[str | None, list[str], int | None]:
@@ -608,10 +659,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.clear()
     os.environ.update(SAFE_ENV)
     os.environ["HOME"] = scratch or "/tmp"
-    _prctl(PR_SET_DUMPABLE, 0)
+    zygote.prctl(zygote.PR_SET_DUMPABLE, 0)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     # As PID 1 only signals with a handler arrive; jobs must not stop us with SIGINT & co.
-    for sig in _SHIELDED_SIGNALS:
+    for sig in zygote.SHIELDED_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
     runner = Runner(scratch=scratch, wipe=wipe, child_uid=child_uid)
     stdin = open(0, "rb", buffering=0, closefd=False)  # noqa: SIM115
@@ -622,7 +673,7 @@ def main(argv: list[str] | None = None) -> int:
         "pid": os.getpid(),
         "python": sys.version.split()[0],
     }
-    _write_all(stdout.fileno(), (json.dumps(ready) + "\n").encode())
+    zygote.write_all(stdout.fileno(), (json.dumps(ready) + "\n").encode())
     reader = io.BufferedReader(stdin, buffer_size=1 << 16)
     try:
         while True:
@@ -644,7 +695,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 reply = runner.run_job(job)
             del line
-            _write_all(stdout.fileno(), (json.dumps(reply, ensure_ascii=True) + "\n").encode("ascii"))
+            zygote.write_all(stdout.fileno(), (json.dumps(reply, ensure_ascii=True) + "\n").encode("ascii"))
     finally:
         runner.close()
 

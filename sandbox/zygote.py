@@ -1,0 +1,353 @@
+"""The zygote and the job processes it forks: code that runs where job data never was.
+
+The runner (sandbox/runner.py) reads jobs and replies, so its memory holds other jobs' code,
+inputs and expected outputs. It therefore never forks a job itself: at start it spawns this
+module as a fresh interpreter (one per hash seed), which only ever receives pipe file
+descriptors over a private socket and forks. Each request double-forks: the intermediate
+child exits at once, so the job process is re-parented to the runner (PID 1 or a child
+subreaper), which waits for it, supervises it and reads its pipes. The job process reads its
+own job (code, entry point, one input, limits) from the job pipe, so the zygote never sees
+job data either; a job can find nothing of another job in its memory.
+
+Standard library only; staged beside runner.py and codec.py (see sandbox/files.py).
+Run as `python -s -P zygote.py` with the control socket as fd 3.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import resource
+import signal
+import socket
+import sys
+import types
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING or __package__:  # on the host: codemint.sandbox.zygote
+    from codemint import codec
+else:  # run as a script in the sandbox, with codec.py staged beside this file
+    _HERE = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, _HERE)
+    import codec
+
+    sys.path.remove(_HERE)
+
+MODULE_NAME = "__codemint__"
+CONTROL_FD = 3
+RESULT_FD = 3
+# What the job process expects on the control socket: one byte and these four fds.
+FORK_REQUEST = b"F"
+JOB_FDS = 4  # job pipe (read end), stdout, stderr, result pipe (write ends)
+SHIELDED_SIGNALS = (
+    signal.SIGINT,
+    signal.SIGTERM,
+    signal.SIGHUP,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+    signal.SIGQUIT,
+)
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+CLONE_NEWIPC = 0x08000000
+_KEYCTL_NR = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)
+KEYCTL_JOIN_SESSION_KEYRING = 1
+KEYCTL_CLEAR = 7
+KEY_SPEC_USER_KEYRING = -4
+KEY_SPEC_USER_SESSION_KEYRING = -5
+
+_type = type
+
+
+def _load_libc() -> Any:
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+LIBC = _load_libc()
+
+
+def libc_call(name: str, *args: int) -> bool:
+    """True when the libc function exists and returned 0."""
+    fn: Callable[..., int] | None = getattr(LIBC, name, None) if LIBC is not None else None
+    if fn is None:
+        return False
+    try:
+        return fn(*args) == 0
+    except Exception:
+        return False
+
+
+def prctl(option: int, value: int) -> bool:
+    return libc_call("prctl", option, value, 0, 0, 0)
+
+
+class Limits:
+    """Mirror of `codemint.sandbox.api.ExecLimits` (the runner cannot import pydantic)."""
+
+    __slots__ = (
+        "cpu_s",
+        "max_file_size_mb",
+        "max_open_files",
+        "max_procs",
+        "memory_mb",
+        "output_cap_bytes",
+        "result_cap_bytes",
+        "timeout_s",
+    )
+
+    def __init__(self, data: dict[str, Any] | None = None) -> None:
+        data = data or {}
+        self.timeout_s = float(data.get("timeout_s", 3.0))
+        self.cpu_s = int(data.get("cpu_s", 3))
+        self.memory_mb = int(data.get("memory_mb", 512))
+        self.max_procs = int(data.get("max_procs", 32))
+        self.max_open_files = int(data.get("max_open_files", 64))
+        self.max_file_size_mb = int(data.get("max_file_size_mb", 16))
+        self.output_cap_bytes = int(data.get("output_cap_bytes", 16_384))
+        self.result_cap_bytes = int(data.get("result_cap_bytes", 4_000_000))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _read_all(fd: int) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _set_rlimit(which: int, value: int) -> None:
+    try:
+        _soft, hard = resource.getrlimit(which)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(which, (value, value))
+    except (ValueError, OSError):
+        pass
+
+
+def _keyctl(*args: int) -> None:
+    if _KEYCTL_NR is not None:
+        with contextlib.suppress(Exception):
+            LIBC.syscall(_KEYCTL_NR, *args)
+
+
+# --------------------------------------------------------------------------- the zygote
+
+
+def serve(control: socket.socket) -> None:
+    """Fork one job process per request until the runner closes the socket."""
+    pid_r, pid_w = os.pipe()
+    control.sendall(b"R")
+    while True:
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(control, 16, JOB_FDS)
+        except (ConnectionError, OSError):
+            return
+        if not msg:
+            return
+        if msg != FORK_REQUEST or len(fds) != JOB_FDS:
+            for fd in fds:
+                os.close(fd)
+            control.sendall((0).to_bytes(4, "little"))
+            continue
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the intermediate child
+            try:
+                job_pid = os.fork()
+            except BaseException:
+                job_pid = -1
+            if job_pid == 0:
+                try:
+                    os.close(pid_r)
+                    os.close(pid_w)
+                    control.detach()
+                    job_main(fds)
+                finally:
+                    os._exit(125)
+            with contextlib.suppress(BaseException):
+                os.write(pid_w, max(job_pid, 0).to_bytes(4, "little"))
+            os._exit(0)
+        for fd in fds:
+            os.close(fd)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(child, 0)
+        os.set_blocking(pid_r, False)
+        try:
+            reply = os.read(pid_r, 4)
+        except BlockingIOError:
+            reply = b""
+        control.sendall(reply if len(reply) == 4 else (0).to_bytes(4, "little"))
+
+
+def main() -> int:
+    # First of all: same-uid jobs must not ptrace us or read /proc/<zygote>/mem.
+    prctl(PR_SET_DUMPABLE, 0)
+    for sig in SHIELDED_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    control = socket.socket(fileno=CONTROL_FD)
+    serve(control)
+    return 0
+
+
+# --------------------------------------------------------------------------- the job process
+
+
+def job_main(fds: list[int]) -> None:
+    """Runs in the job process: read the job, lock down, call the entry point. Never returns."""
+    job_r, out_w, err_w, res_w = fds
+    try:
+        os.setsid()
+        for sig in SHIELDED_SIGNALS:  # the job gets Python's usual dispositions back
+            signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
+        job = json.loads(_read_all(job_r))
+        os.close(job_r)
+        code, entry_point, input_text = job["code"], job["entry_point"], job["input"]
+        limits = Limits(job["limits"])
+        child_uid = job.get("child_uid")
+        _lock_down(limits, job["workdir"], child_uid, (out_w, err_w, res_w))
+    except BaseException:
+        os._exit(125)
+    message = call_entry_point(code, entry_point, input_text)
+    finish(message)
+
+
+def _lock_down(limits: Limits, workdir: str, child_uid: int | None, fds: tuple[int, int, int]) -> None:
+    out_w, err_w, res_w = fds
+    # The zygote is non-dumpable; the job must be dumpable to write its own /proc/self files.
+    prctl(PR_SET_DUMPABLE, 1)
+    try:
+        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+        os.write(fd, b"1000")
+        os.close(fd)
+    except OSError:
+        pass
+    if os.geteuid() == 0:
+        # A root runner (local backend via unshare): SysV IPC and POSIX queues of this job
+        # live in a namespace of its own and vanish with it.
+        libc_call("unshare", CLONE_NEWIPC)
+    max_fd = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    mb = 1024 * 1024
+    cpu = max(1, limits.cpu_s)
+    try:  # soft limit -> SIGXCPU (reported as timeout); hard limit 1 s later -> SIGKILL
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    except (ValueError, OSError):
+        _set_rlimit(resource.RLIMIT_CPU, cpu)
+    _set_rlimit(resource.RLIMIT_AS, limits.memory_mb * mb)
+    _set_rlimit(resource.RLIMIT_NPROC, limits.max_procs)
+    _set_rlimit(resource.RLIMIT_NOFILE, limits.max_open_files)
+    _set_rlimit(resource.RLIMIT_FSIZE, limits.max_file_size_mb * mb)
+    _set_rlimit(resource.RLIMIT_CORE, 0)
+    if child_uid is not None:
+        # A root runner drops the job to an unprivileged uid: no capabilities, no write
+        # access to root-owned host files, cannot signal the runner.
+        os.setgroups([])
+        os.setgid(child_uid)
+        os.setuid(child_uid)
+        prctl(PR_SET_DUMPABLE, 1)  # setuid reset it
+    # Keys a previous job of this uid left in the kernel keyrings are gone for this one.
+    _keyctl(KEYCTL_JOIN_SESSION_KEYRING, 0)
+    _keyctl(KEYCTL_CLEAR, KEY_SPEC_USER_KEYRING)
+    _keyctl(KEYCTL_CLEAR, KEY_SPEC_USER_SESSION_KEYRING)
+    os.chdir(workdir)
+    devnull = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(out_w, 1)
+    os.dup2(err_w, 2)
+    os.dup2(res_w, RESULT_FD)
+    if max_fd == resource.RLIM_INFINITY or max_fd > 1 << 20:
+        max_fd = 1 << 20
+    os.closerange(RESULT_FD + 1, max_fd)  # the control socket and every other inherited fd
+    os.environ["HOME"] = workdir
+    os.environ["TMPDIR"] = workdir
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if fd == 0:
+            stream = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
+        else:  # line-buffered so output survives a kill mid-run
+            stream = open(  # noqa: SIM115
+                fd, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1
+            )
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
+    sys.argv = ["<codemint>"]
+    if "random" in sys.modules:  # never the same stream as another job of this zygote
+        sys.modules["random"].seed()
+
+
+def call_entry_point(code: str, entry_point: str, input_text: str) -> dict[str, Any]:
+    """Run the code and call the entry point on one input; the reply for the runner.
+
+    `args_after` (the arguments' state after the call, in the input's format) is present
+    only when it differs from the input: the call changed a mutable argument.
+    """
+    my_pid = os.getpid()
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    try:
+        args, kwargs = codec.decode_input(input_text)
+        module = types.ModuleType(MODULE_NAME)
+        module.__file__ = "<codemint>"
+        sys.modules[MODULE_NAME] = module
+        compiled = compile(code, "<codemint>", "exec")
+        exec(compiled, module.__dict__)
+        fn = module.__dict__.get(entry_point)
+        if fn is None:
+            raise NameError(f"entry point {entry_point!r} is not defined")
+        value = fn(*args, **kwargs)
+        if os.getpid() != my_pid:
+            os._exit(0)  # a forked copy of the job returning: never report for it
+        codec.restore_builtins()
+        message: dict[str, Any] = {"status": "ok", "result": codec.canonical_json(value)}
+    except MemoryError:
+        if os.getpid() != my_pid:
+            os._exit(0)
+        return {"status": "memory", "exc_type": "MemoryError", "exc_message": ""}
+    except BaseException as exc:
+        if os.getpid() != my_pid:
+            os._exit(0)
+        codec.restore_builtins()
+        message = {
+            "status": "error",
+            "exc_type": codec.type_name(_type(exc)),
+            "exc_message": codec.exc_message(exc),
+        }
+    try:
+        after = codec.encode_input(args, kwargs)
+    except BaseException:
+        after = None
+    if after is not None and after != input_text:
+        message["args_after"] = after
+    return message
+
+
+def finish(message: dict[str, Any]) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BaseException):
+            stream.flush()
+    try:
+        data = (codec.dump_ascii(message) + "\n").encode("ascii")
+        write_all(RESULT_FD, data)
+    except BaseException:
+        os._exit(124)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
