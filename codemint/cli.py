@@ -147,6 +147,14 @@ def run(
         str | None, typer.Option(help="OpenAI-compatible base URL, e.g. http://gpu:8000/v1.")
     ] = None,
     llm_model: Annotated[str | None, typer.Option(help="Model name the server serves.")] = None,
+    retry_llm_failures: Annotated[
+        bool,
+        typer.Option(
+            "--retry-llm-failures",
+            help="Re-send LLM requests whose cached answer failed (unusable reply, HTTP 400); "
+            "by default a re-run replays them without a request.",
+        ),
+    ] = False,
 ) -> None:
     """Run the pipeline. With no inputs it runs on a bundled default: a set of stdlib modules."""
     from codemint.flows.pipeline import default_run_id, pipeline
@@ -175,6 +183,8 @@ def run(
         settings.llm.base_url = llm_url
     if llm_model:
         settings.llm.model = llm_model
+    if retry_llm_failures:
+        settings.llm.retry_failures = True
     run_id = run_id or default_run_id(paths, packages)
     flow_fn = pipeline if not dask_address else pipeline.with_options(task_runner=dask_runner(dask_address))
     with flow_settings(heartbeats), terminal_progress():

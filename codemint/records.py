@@ -68,7 +68,9 @@ class Function(Snippet):
 class Instructed(Function):
     instruction: str
     instruction_source: str  # "docstring" or "llm"
-    instruction_score: float | None = None
+    instruction_score: float | None = None  # calibrated self-evaluation (llm strategy)
+    instruction_p_yes: float | None = None  # P(yes | instruction, its own code)
+    instruction_p_yes_baseline: float | None = None  # P(yes | instruction, another function's code)
     llm_model: str | None = None
     prompt_version: str | None = None
 

@@ -49,7 +49,10 @@ class SummarizeSettings(BaseModel):
     min_instruction_chars: int = 12
     # LLM strategy: candidates per sample and the self-evaluation threshold.
     candidates: int = 3
-    min_score: float = 0.5
+    # Calibrated score (codemint/llm/instructions.py): 0.5 means the model cannot tell the
+    # instruction's own code from another function's; raw P(yes) when `calibrate` is off.
+    min_score: float = 0.6
+    calibrate: bool = True
 
 
 class TestgenSettings(BaseModel):
@@ -114,6 +117,9 @@ class LLMSettings(BaseModel):
     backoff_max_s: float = 30.0
     # Alternatives per token requested where a strategy scores from logprobs (vLLM caps at 20).
     top_logprobs: int = 5
+    # Failed answers (unusable replies, 400s) are cached and replayed; True re-sends them
+    # (`--retry-llm-failures`). Not part of any cache key.
+    retry_failures: bool = False
 
 
 class CurationSettings(BaseModel):

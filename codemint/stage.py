@@ -122,6 +122,10 @@ class Stage(abc.ABC, Generic[InT, OutT]):
         """Further inputs of the cache key (e.g. a global index a stage reads)."""
         return []
 
+    def uses_llm(self) -> bool:
+        """Whether this stage, as configured, calls the LLM server."""
+        return False
+
     def code_version(self) -> str:
         h = hashlib.sha256()
         for cls in type(self).__mro__:

@@ -199,7 +199,11 @@ def submit_pipeline(
     upstream: dict[int, Any] = dict(enumerate(sources))
     submitted: dict[str, dict[int, PrefectFuture[ShardResult]]] = {}
     for stage in stages:
-        fingerprint = make_stage(stage, settings).fingerprint()
+        worker = make_stage(stage, settings)
+        fingerprint = worker.fingerprint()
+        # --retry-llm-failures: the LLM stages run again (their cached answers that succeeded
+        # still replay); a stage's cache key does not depend on the flag.
+        refresh = settings.llm.retry_failures and worker.uses_llm()
         index = None
         if issubclass(stage_class(stage), IndexedStage):
             index = index_task.submit(
@@ -209,8 +213,9 @@ def submit_pipeline(
                 settings_json=settings_json,
                 fingerprint=fingerprint,
             )
+        stage_task = shard_task.with_options(refresh_cache=True) if refresh else shard_task
         submitted[stage] = {
-            shard: shard_task.submit(
+            shard: stage_task.submit(
                 stage=stage,
                 shard=shard,
                 upstream=upstream[shard],

@@ -24,6 +24,9 @@ class Judge(Stage[Verified, Verified]):
     def cfg(self) -> JudgeSettings:
         return self.settings.judge
 
+    def uses_llm(self) -> bool:
+        return self.cfg.enabled
+
     def extra_fingerprint(self) -> list[Any]:
         return [llm_fingerprint(self.settings.llm, verdicts.PROMPTS)] if self.cfg.enabled else []
 

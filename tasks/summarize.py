@@ -34,6 +34,9 @@ class Summarize(Stage[Function, Instructed]):
     def cfg(self) -> SummarizeSettings:
         return self.settings.summarize
 
+    def uses_llm(self) -> bool:
+        return self.cfg.strategy == "llm"
+
     def extra_fingerprint(self) -> list[Any]:
         if self.cfg.strategy != "llm":
             return []
@@ -70,8 +73,13 @@ class Summarize(Stage[Function, Instructed]):
             if isinstance(result, LLMError):
                 yield self.reject(rec.id, result.reason, str(result), record=rec)
             elif result.score < cfg.min_score:
+                base = result.p_yes_baseline
+                vs = "" if base is None else f" vs {base:.2f} on other code"
                 yield self.reject(
-                    rec.id, "low_instruction_score", f"best self-evaluation {result.score:.2f}", record=rec
+                    rec.id,
+                    "low_instruction_score",
+                    f"best self-evaluation {result.score:.2f} (P(yes) {result.p_yes:.2f}{vs})",
+                    record=rec,
                 )
             else:
                 yield Instructed(
@@ -79,6 +87,8 @@ class Summarize(Stage[Function, Instructed]):
                     instruction=result.instruction,
                     instruction_source="llm",
                     instruction_score=result.score,
+                    instruction_p_yes=result.p_yes,
+                    instruction_p_yes_baseline=result.p_yes_baseline,
                     llm_model=result.model,
                     prompt_version=result.prompt_version,
                 )

@@ -115,6 +115,9 @@ class Testgen(Stage[Instructed, WithInputs]):
     def cfg(self) -> TestgenSettings:
         return self.settings.testgen
 
+    def uses_llm(self) -> bool:
+        return bool(llm_inputs.prompt_names(self.cfg))
+
     def extra_fingerprint(self) -> list[Any]:
         names = llm_inputs.prompt_names(self.cfg)
         if not names:

@@ -45,6 +45,9 @@ class Verify(Stage[Executed, Verified]):
     def cfg(self) -> VerifySettings:
         return self.settings.verify
 
+    def uses_llm(self) -> bool:
+        return self.cfg.candidate != "reformatted"
+
     def extra_fingerprint(self) -> list[Any]:
         parts: list[Any] = self.settings.sandbox.result_fingerprint()
         if self.cfg.candidate != "reformatted":

@@ -2,13 +2,19 @@
 
 SQLite in WAL mode: readers never block the writer, and several threads and processes can
 share one file. Each thread (and each process after a fork) opens its own connection;
-`busy_timeout` absorbs the short write locks of concurrent writers. Only replies the client
-accepted are stored, so a failed call is asked again on the next run.
+`busy_timeout` absorbs the short write locks of concurrent writers.
+
+Every answer the server gave is stored, usable or not: a reply whose choices were all
+dropped (truncated, empty, refused, malformed JSON) or a 400 that rejected the request
+would fail the same way if sent again, so it is kept with its `failure` reason and a re-run
+replays the failure without a request. `get(key, skip_failures=True)` ignores those entries
+(`--retry-llm-failures`). Transport errors, timeouts, 429 and 5xx are never stored.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -25,9 +31,12 @@ CREATE TABLE IF NOT EXISTS replies (
     model TEXT NOT NULL,
     prompt_version TEXT NOT NULL,
     reply TEXT NOT NULL,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    failure TEXT NOT NULL DEFAULT ''
 )
 """
+# Caches written before failures were stored lack the column.
+_MIGRATE = "ALTER TABLE replies ADD COLUMN failure TEXT NOT NULL DEFAULT ''"
 
 
 def request_key(endpoint: str, body: Mapping[str, Any], prompt_version: str) -> str:
@@ -70,6 +79,11 @@ class RequestCache:
         # WAL + NORMAL: a commit is durable against a process kill, fsynced at checkpoints.
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute(_SCHEMA)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(replies)")}
+        if "failure" not in columns:
+            # Another process may add it meanwhile.
+            with contextlib.suppress(sqlite3.OperationalError):
+                conn.execute(_MIGRATE)
         self._local.conn = conn
         self._local.pid = os.getpid()
         with self._lock:
@@ -89,29 +103,62 @@ class RequestCache:
                     raise
                 time.sleep(0.02)
 
-    def get(self, key: str) -> dict[str, Any] | None:
-        row = self._conn().execute("SELECT reply FROM replies WHERE key = ?", (key,)).fetchone()
+    def get(self, key: str, *, skip_failures: bool = False) -> dict[str, Any] | None:
+        sql = "SELECT reply FROM replies WHERE key = ?" + (" AND failure = ''" if skip_failures else "")
+        row = self._conn().execute(sql, (key,)).fetchone()
         if row is None:
             return None
         value = json.loads(row[0])
         return value if isinstance(value, dict) else None
 
-    def put(self, key: str, reply: Mapping[str, Any], *, model: str = "", prompt_version: str = "") -> None:
+    def put(
+        self,
+        key: str,
+        reply: Mapping[str, Any],
+        *,
+        model: str = "",
+        prompt_version: str = "",
+        failure: str = "",
+    ) -> None:
         self._conn().execute(
-            "INSERT OR REPLACE INTO replies (key, model, prompt_version, reply, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (key, model, prompt_version, json.dumps(reply, ensure_ascii=False), time.time()),
+            "INSERT OR REPLACE INTO replies (key, model, prompt_version, reply, created_at, failure) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (key, model, prompt_version, json.dumps(reply, ensure_ascii=False), time.time(), failure),
         )
+
+    def mark_failed(self, key: str, failure: str) -> None:
+        """Flag a stored reply as one that could not be used (e.g. a malformed repair)."""
+        self._conn().execute("UPDATE replies SET failure = ? WHERE key = ?", (failure, key))
+
+    def failures(self) -> dict[str, int]:
+        """Stored failures by reason."""
+        rows = (
+            self._conn()
+            .execute("SELECT failure, COUNT(*) FROM replies WHERE failure != '' GROUP BY failure")
+            .fetchall()
+        )
+        return {str(reason): int(n) for reason, n in rows}
 
     # The async variants keep a waiting writer (another process holding the lock) from
     # stalling the event loop and the hundreds of requests in flight on it.
-    async def aget(self, key: str) -> dict[str, Any] | None:
-        return await asyncio.to_thread(self.get, key)
+    async def aget(self, key: str, *, skip_failures: bool = False) -> dict[str, Any] | None:
+        return await asyncio.to_thread(self.get, key, skip_failures=skip_failures)
 
     async def aput(
-        self, key: str, reply: Mapping[str, Any], *, model: str = "", prompt_version: str = ""
+        self,
+        key: str,
+        reply: Mapping[str, Any],
+        *,
+        model: str = "",
+        prompt_version: str = "",
+        failure: str = "",
     ) -> None:
-        await asyncio.to_thread(self.put, key, reply, model=model, prompt_version=prompt_version)
+        await asyncio.to_thread(
+            self.put, key, reply, model=model, prompt_version=prompt_version, failure=failure
+        )
+
+    async def amark_failed(self, key: str, failure: str) -> None:
+        await asyncio.to_thread(self.mark_failed, key, failure)
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):

@@ -42,6 +42,8 @@ T = TypeVar("T")
 Message = Mapping[str, Any]
 
 POOL_SIZE = 4
+# The cache entry of a request the server rejected: {"__failure__": {"reason", "detail"}}.
+_FAILURE = "__failure__"
 CHAT_PATH = "chat/completions"
 EMBED_PATH = "embeddings"
 
@@ -242,14 +244,16 @@ class LLMClient:
         """Structured output via `response_format` json_schema, validated; when no choice parses,
         one repair request shows the model its reply and the error, then LLMError(llm_malformed_json)."""
         stats = self.stats.stage(stage)
+        fields = schema.request_fields()
         body = self._chat_body(
             messages,
             n=n,
             temperature=temperature,
             top_p=top_p,
-            max_tokens=max_tokens,
-            response_format=schema.response_format(),
+            max_tokens=schema.max_tokens() if max_tokens is None else max_tokens,
+            response_format=fields.get("response_format"),
             seed=seed,
+            extra={k: v for k, v in fields.items() if k != "response_format"},
         )
         completion, pending = await self._complete(body, stage, prompt_version, False, timeout_s, use_cache)
         values, bad = _parse_choices(completion, schema)
@@ -274,6 +278,9 @@ class LLMClient:
         values, still_bad = _parse_choices(repaired, schema)
         if not values:
             stats.failures[errors.MALFORMED_JSON] += 1
+            # Both answers are kept, the repair flagged: a re-run replays the failure.
+            await self._commit(pending, stage)
+            await self._commit(repair_pending, stage, failure=errors.MALFORMED_JSON)
             raise LLMError(errors.MALFORMED_JSON, f"after one repair: {still_bad[0][1]}")
         # Store the malformed reply with its repair: a re-run replays both without calls.
         await self._commit(pending, stage)
@@ -355,6 +362,8 @@ class LLMClient:
             completion = _interpret(raw, prompt_version, cached, allow_truncated, self.settings.model)
         except LLMError as exc:
             stats.failures[exc.reason] += 1
+            # The server answered; the same request would get the same kind of answer.
+            await self._commit(pending, stage, failure=exc.reason)
             raise
         stats.dropped_choices.update(completion.dropped)
         return completion, pending
@@ -368,21 +377,42 @@ class LLMClient:
         timeout_s: float | None,
         use_cache: bool,
     ) -> tuple[dict[str, Any], bool, _Pending | None]:
-        """The raw reply from the cache or the server; a server reply comes with its _Pending."""
+        """The raw reply from the cache or the server; a server reply comes with its _Pending.
+
+        A request the server rejected as invalid (400, 413, 422) is stored as a failure and
+        raised again from the cache on later calls, unless `settings.retry_failures`."""
         stats = self.stats.stage(stage)
         stats.calls += 1
         cache = self.cache if use_cache else None
         key = request_key(path, body, prompt_version)
         if cache is not None:
-            hit = await cache.aget(key)
+            hit = await cache.aget(key, skip_failures=self.settings.retry_failures)
             if hit is not None:
                 stats.cache_hits += 1
+                failure = hit.get(_FAILURE)
+                if isinstance(failure, dict):
+                    reason = str(failure.get("reason") or errors.BAD_REQUEST)
+                    stats.failures[reason] += 1
+                    raise LLMError(
+                        reason, f"{failure.get('detail', '')} (cached; --retry-llm-failures re-sends)"
+                    )
                 return hit, True, None
         started = time.perf_counter()
         try:
             raw = await self._post(path, json.dumps(body).encode("utf-8"), stats, timeout_s)
         except LLMError as exc:
             stats.failures[exc.reason] += 1
+            if cache is not None and exc.deterministic:
+                await self._commit(
+                    _Pending(
+                        key,
+                        {_FAILURE: {"reason": exc.reason, "detail": exc.detail}},
+                        str(body.get("model", "")),
+                        prompt_version,
+                    ),
+                    stage,
+                    failure=exc.reason,
+                )
             raise
         finally:
             stats.record_latency(time.perf_counter() - started)
@@ -392,12 +422,16 @@ class LLMClient:
         )
         return raw, False, pending
 
-    async def _commit(self, pending: _Pending | None, stage: str) -> None:
+    async def _commit(self, pending: _Pending | None, stage: str, *, failure: str = "") -> None:
         if pending is None or self.cache is None:
             return
         try:
             await self.cache.aput(
-                pending.key, pending.raw, model=pending.model, prompt_version=pending.prompt_version
+                pending.key,
+                pending.raw,
+                model=pending.model,
+                prompt_version=pending.prompt_version,
+                failure=failure,
             )
         except sqlite3.Error as exc:
             # A lost cache entry costs one call on the next run; not worth dropping the sample.
@@ -446,7 +480,9 @@ class LLMClient:
                         last = f"HTTP {status}: {_error_text(resp)}"
                         retry_after = _retry_after(resp)
                     else:
-                        raise LLMError(errors.BAD_REQUEST, f"HTTP {status}: {_error_text(resp)}")
+                        raise LLMError(
+                            errors.BAD_REQUEST, f"HTTP {status}: {_error_text(resp)}", status=status
+                        )
             finally:
                 transport.slots.put_nowait(slot)
             if attempt >= self.settings.max_retries:

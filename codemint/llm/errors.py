@@ -28,6 +28,8 @@ BAD_ARITY: Final = "llm_bad_arity"
 # A proposed input the sandbox codec cannot carry (e.g. an int too big to encode exactly).
 BAD_INPUT: Final = "llm_bad_input"
 UNDECIDED: Final = "llm_undecided"
+# The prompt does not fit the model's context even with the code cut down.
+PROMPT_TOO_LONG: Final = "llm_prompt_too_long"
 
 REASONS: Final = (
     REQUEST_FAILED,
@@ -43,16 +45,23 @@ REASONS: Final = (
     BAD_ARITY,
     BAD_INPUT,
     UNDECIDED,
+    PROMPT_TOO_LONG,
 )
 
 
 class LLMError(Exception):
     """A request or reply that cannot yield a usable result; `reason` is one of REASONS."""
 
-    def __init__(self, reason: str, detail: str = "") -> None:
+    def __init__(self, reason: str, detail: str = "", *, status: int | None = None) -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+        self.status = status  # the HTTP status the server answered with, if it did
+
+    @property
+    def deterministic(self) -> bool:
+        """The server rejected this exact request (400, 413, 422): sent again, it fails again."""
+        return self.status in (400, 413, 422)
 
 
 def dominant_reason(reasons: list[str], default: str) -> str:

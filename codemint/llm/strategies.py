@@ -43,12 +43,31 @@ class LLMResult(Generic[T]):
     dropped: tuple[str, ...] = ()
 
 
+REASONS_MAX_CHARS = 300
+
+
 class Verdict(BaseModel):
     """The judge's decision on one (instruction, code) pair."""
 
     passed: bool
     score: float = Field(ge=0.0, le=1.0)
-    reasons: str
+    reasons: str = Field(max_length=REASONS_MAX_CHARS)
+
+
+# The judge's reply, spelled out: compact JSON, a score with two decimals at most, reasons of
+# printable ASCII without quotes or backslashes. Bounded, so a reply always ends.
+VERDICT_REGEX = (
+    r'\{"passed":(true|false),"score":(0(\.[0-9]{1,2})?|1(\.00?)?),'
+    r'"reasons":"[ !#-\[\]-~]{1,' + str(REASONS_MAX_CHARS) + r'}"\}'
+)
+VERDICT_MAX_CHARS = len('{"passed":false,"score":0.00,"reasons":""}') + REASONS_MAX_CHARS
+
+
+def verdict_schema() -> JsonSchema[Verdict]:
+    schema = JsonSchema.from_model(Verdict)
+    return JsonSchema(
+        schema.name, schema.schema, schema.validate, regex=VERDICT_REGEX, max_chars=VERDICT_MAX_CHARS
+    )
 
 
 class _ProposedInputs(BaseModel):
@@ -148,9 +167,14 @@ async def self_evaluate(client: LLMClient, code: str, instruction: str) -> LLMRe
     return LLMResult(score, completion.model, completion.prompt_version, completion.cached)
 
 
+ANY_JSON: dict[str, Any] = {"type": ["number", "string", "boolean", "null", "array", "object"]}
+
+
 def inputs_schema(min_args: int, max_args: int | None, k: int) -> dict[str, Any]:
     """JSON schema of `{"inputs": [[arg, ...], ...]}` sized by the signature."""
-    item: dict[str, Any] = {"type": "array", "minItems": min_args}
+    # `items` must be given: without it xgrammar reads minItems as "more than the prefixItems
+    # allow" and rejects the schema (HTTP 400); an argument is any JSON value.
+    item: dict[str, Any] = {"type": "array", "items": ANY_JSON, "minItems": min_args}
     if max_args is not None:
         item["maxItems"] = max_args
     return {
@@ -266,7 +290,7 @@ async def judge(client: LLMClient, instruction: str, code: str) -> LLMResult[Ver
     name = "judge"
     result = await client.chat_json(
         prompts.render(name, instruction=instruction.strip(), code=code.strip("\n")),
-        JsonSchema.from_model(Verdict),
+        verdict_schema(),
         stage=name,
         prompt_version=prompts.version(name),
         temperature=0.0,

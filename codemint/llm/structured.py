@@ -32,6 +32,14 @@ class JsonSchema(Generic[T]):
     name: str
     schema: dict[str, Any]
     validate: Callable[[Any], T]
+    # A regular expression that spells the compact JSON of the schema, with no free
+    # whitespace: sent instead of the schema (vLLM's `structured_outputs.regex`, accepted by
+    # the xgrammar and guidance backends alike) when the reply must be bounded. A JSON schema
+    # leaves whitespace free between tokens, and a weak model at temperature 0 fills the
+    # context with it.
+    regex: str | None = None
+    # The longest reply the regex allows, in characters: sizes `max_tokens`.
+    max_chars: int | None = None
 
     @classmethod
     def from_model(cls, model: type[M], name: str | None = None) -> JsonSchema[M]:
@@ -49,6 +57,17 @@ class JsonSchema(Generic[T]):
             "type": "json_schema",
             "json_schema": {"name": self.name, "schema": self.schema, "strict": True},
         }
+
+    def request_fields(self) -> dict[str, Any]:
+        """What goes into the request body to constrain the reply."""
+        if self.regex is not None:
+            return {"structured_outputs": {"regex": self.regex}}
+        return {"response_format": self.response_format()}
+
+    def max_tokens(self) -> int | None:
+        """A `max_tokens` that fits every reply the regex allows (a token of ASCII text holds at
+        least one character), plus the end-of-sequence token and a margin."""
+        return None if self.max_chars is None else self.max_chars + 8
 
     def parse(self, text: str) -> T:
         try:

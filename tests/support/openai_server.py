@@ -647,7 +647,13 @@ class PipelineResponder:
         return Reply(content=[variants[i % len(variants)] for i in range(n)])
 
     def _self_evaluate(self, request: dict[str, Any], user: str) -> Reply:
-        return Reply(content="Yes", top_logprobs={"Yes": self.yes_logprob, "No": self.no_logprob})
+        # Yes when the instruction names the function shown, else no (the calibration baseline
+        # shows the instruction with another function's code).
+        defined = re.findall(r"^def (\w+)\(", _code(user), re.MULTILINE)
+        instruction = user.split("Function:")[0]
+        if any(f"`{name}(" in instruction or f"`{name}`" in instruction for name in defined):
+            return Reply(content="Yes", top_logprobs={"Yes": self.yes_logprob, "No": self.no_logprob})
+        return Reply(content="No", top_logprobs={"Yes": self.no_logprob, "No": self.yes_logprob})
 
     def _propose_inputs(self, request: dict[str, Any], user: str) -> Reply:
         k = int(_field(user, "Number of inputs", r"^{}: (\d+)$") or 3)

@@ -1,5 +1,6 @@
-"""The request cache: hits make no calls, keys cover every sampling field, failures are not
-stored, a killed run re-runs only the missing calls, and several threads/processes share it."""
+"""The request cache: hits make no calls, keys cover every sampling field, transport failures
+are not stored while the server's own failed answers are (and replayed unless retried), a
+killed run re-runs only the missing calls, and several threads/processes share it."""
 
 from __future__ import annotations
 
@@ -112,32 +113,48 @@ def test_changed_sampling_settings_miss(server: OpenAIServer, tmp_path: Path) ->
     assert server.chat_requests == 10
 
 
-def test_failed_requests_are_not_cached(server: OpenAIServer, tmp_path: Path) -> None:
+def test_transport_failures_are_not_cached_but_failed_answers_are(
+    server: OpenAIServer, tmp_path: Path
+) -> None:
     with RequestCache(tmp_path / "llm.sqlite") as cache:
         server.responder = fixed(status=500)
         out, _ = run_all(settings(server, max_retries=0), cache, PROMPTS[:3])
         assert all(isinstance(e, LLMError) and e.reason == errors.REQUEST_FAILED for e in out)
+        assert len(cache) == 0  # a 5xx may pass: asked again next time
         server.responder = fixed("cut", finish_reason="length")
         out, _ = run_all(settings(server), cache, PROMPTS[:3])
         assert all(isinstance(e, LLMError) and e.reason == errors.TRUNCATED for e in out)
-        assert len(cache) == 0
+        server.responder = fixed(status=400, error="This model's maximum context length is 4096 tokens")
+        out, _ = run_all(settings(server), cache, PROMPTS[3:5])
+        assert all(isinstance(e, LLMError) and "maximum context length" in str(e) for e in out)
+        assert cache.failures() == {errors.TRUNCATED: 3, errors.BAD_REQUEST: 2}
+        # A re-run replays every failure, with its reason and the server's text, and sends nothing.
         server.responder = fixed("answer")
         server.reset_counts()
-        out, _ = run_all(settings(server), cache, PROMPTS[:3])
-    assert server.chat_requests == 3 and all(c.texts == ["answer"] for c in out)
+        out, stats = run_all(settings(server), cache, PROMPTS[:5])
+        assert server.chat_requests == 0 and stats["cache_hits"] == 5
+        assert [e.reason for e in out] == [errors.TRUNCATED] * 3 + [errors.BAD_REQUEST] * 2
+        assert "maximum context length" in str(out[4]) and "cached" in str(out[4])
+        # --retry-llm-failures: sent again, and the good answers replace the failures.
+        out, _ = run_all(settings(server, retry_failures=True), cache, PROMPTS[:5])
+        assert server.chat_requests == 5 and all(c.texts == ["answer"] for c in out)
+        assert cache.failures() == {}
+        server.reset_counts()
+        run_all(settings(server), cache, PROMPTS[:5])
+    assert server.chat_requests == 0
 
 
 def test_partly_failed_shard_reruns_only_the_failures(server: OpenAIServer, tmp_path: Path) -> None:
-    # The 900-of-1000 case, scaled down: 10 of 100 calls fail for good in the first run.
+    # The 900-of-1000 case, scaled down: 10 of 100 calls fail (timeouts) in the first run.
     failing = {prompt_hash(p) for p in PROMPTS[::10]}
 
     def flaky(request: dict[str, Any]) -> Reply:
         bad = prompt_hash(request["messages"]) in failing
-        return Reply(status=400, error="nope") if bad else Reply(content="answer")
+        return Reply(status=503, error="overloaded") if bad else Reply(content="answer")
 
     server.responder = flaky
     with RequestCache(tmp_path / "llm.sqlite") as cache:
-        first, _ = run_all(settings(server), cache, PROMPTS)
+        first, _ = run_all(settings(server, max_retries=0), cache, PROMPTS)
         assert sum(isinstance(r, LLMError) for r in first) == 10
         server.responder = fixed("answer")
         server.reset_counts()

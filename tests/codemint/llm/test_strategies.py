@@ -143,7 +143,12 @@ def test_propose_inputs_converts_and_drops_individually(server: OpenAIServer) ->
     ]
     assert sorted(result.dropped) == sorted([errors.BAD_ARITY, errors.BAD_ARITY, errors.MALFORMED_JSON])
     schema = server.requests[0]["response_format"]["json_schema"]["schema"]
-    assert schema["properties"]["inputs"]["items"] == {"type": "array", "minItems": 1, "maxItems": 2}
+    assert schema["properties"]["inputs"]["items"] == {
+        "type": "array",
+        "items": st.ANY_JSON,
+        "minItems": 1,
+        "maxItems": 2,
+    }
     assert schema["properties"]["inputs"]["maxItems"] == 8
 
 
@@ -230,7 +235,9 @@ def test_judge_returns_a_verdict(server: OpenAIServer) -> None:
     result = call(server, lambda c: st.judge(c, GOOD_INSTRUCTION, CODE))
     assert result.value == st.Verdict(passed=False, score=0.3, reasons="criterion 2 fails")
     body = server.requests[0]
-    assert body["response_format"]["json_schema"]["name"] == "Verdict" and body["temperature"] == 0.0
+    # Bounded: a regex with no free whitespace instead of the schema, max_tokens sized to it.
+    assert body["structured_outputs"] == {"regex": st.VERDICT_REGEX} and "response_format" not in body
+    assert body["temperature"] == 0.0 and body["max_tokens"] == st.VERDICT_MAX_CHARS + 8
     assert "Criteria:" in body["messages"][0]["content"]
 
 
