@@ -95,10 +95,17 @@ def funnel_table(funnel: list[dict[str, Any]], title: str = "funnel") -> Table:
     table.add_column("kept", justify="right")
     table.add_column("dropped / quarantined, by reason")
     table.add_column("seconds", justify="right")
+    table.add_column("ms/row", justify="right")
     for row in funnel:
         reasons = ", ".join(f"{reason} {n}" for reason, n in row["dropped"].items()) or "-"
+        per_row = row.get("seconds_per_row")
         table.add_row(
-            row["stage"], str(row["rows_in"]), str(row["rows_kept"]), reasons, f"{row['seconds']:.1f}"
+            row["stage"],
+            str(row["rows_in"]),
+            str(row["rows_kept"]),
+            reasons,
+            f"{row['seconds']:.1f}",
+            "-" if per_row is None else f"{1000 * per_row:.0f}",
         )
     return table
 

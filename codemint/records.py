@@ -85,6 +85,8 @@ class TestCase(BaseModel):
     input: str
     expected: str | None = None  # canonical JSON of the return value, when it returned
     exception: str | None = None  # exception type name, when the original raised
+    # Lines of the row's `original_code` this test executes (set by the adequacy stage).
+    covered_lines: list[int] = []
 
 
 class Executed(WithInputs):
@@ -103,6 +105,15 @@ class Verified(Executed):
     judge_passed: bool | None = None  # set by the optional judge stage
     judge_score: float | None = None
     judge_reasons: str | None = None
+    # Adequacy of the tests (adequacy stage): share of non-equivalent mutants of the
+    # original that some test tells apart, and line/branch coverage of the entry point.
+    mutation_score: float | None = None
+    mutants: int = 0
+    mutants_killed: int = 0
+    mutants_equivalent: int = 0  # survived every test and many extra inputs: reported apart
+    line_coverage: float | None = None
+    branch_coverage: float | None = None
+    adequacy_seconds: float | None = None  # sandbox time spent measuring this row
 
 
 class Rejected(BaseModel):

@@ -95,6 +95,22 @@ class VerifySettings(BaseModel):
     regenerate_n: int = 1
 
 
+class AdequacySettings(BaseModel):
+    """How well each row's tests tell the original from its mutants (the adequacy stage)."""
+
+    enabled: bool = True
+    max_mutants: int = 20
+    seed: int = 0
+    # Survivors are re-run on this many extra inputs (mutations of the tests' inputs); a
+    # mutant that still matches the original everywhere is reported as equivalent.
+    equivalence_inputs: int = 20
+    # Per-test time budget for a mutant: this multiple of the original's time, at least the floor.
+    time_factor: float = 10.0
+    time_floor_s: float = 0.2
+    # Drop rows whose mutation score is below this (None: keep every row, report only).
+    min_mutation_score: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
 class JudgeSettings(BaseModel):
     """WaveCoder's discriminator: an LLM checks each final pair against written criteria."""
 
@@ -170,6 +186,7 @@ class PipelineSettings(BaseSettings):
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     execute: ExecuteSettings = Field(default_factory=ExecuteSettings)
     verify: VerifySettings = Field(default_factory=VerifySettings)
+    adequacy: AdequacySettings = Field(default_factory=AdequacySettings)
     judge: JudgeSettings = Field(default_factory=JudgeSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     curation: CurationSettings = Field(default_factory=CurationSettings)

@@ -22,6 +22,8 @@ class StageFunnel(BaseModel):
     dropped: dict[str, int]  # "status:reason" -> count
     metrics: dict[str, float]
     seconds: float
+    # The stage's cost per input row (task time summed over shards / rows in).
+    seconds_per_row: float = 0.0
 
 
 def build_funnel(results: dict[str, dict[int, ShardResult]], stages: Sequence[str]) -> list[StageFunnel]:
@@ -42,6 +44,9 @@ def build_funnel(results: dict[str, dict[int, ShardResult]], stages: Sequence[st
                 dropped=dict(dropped.most_common()),
                 metrics=dict(sorted(metrics.items())),
                 seconds=round(sum(r.seconds for r in shard_results), 3),
+                seconds_per_row=round(
+                    sum(r.seconds for r in shard_results) / max(1, sum(r.rows_in for r in shard_results)), 4
+                ),
             )
         )
     return funnel

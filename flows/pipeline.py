@@ -280,7 +280,9 @@ def run_export(
     run_dir: Path, settings: PipelineSettings, last: dict[int, ShardResult], funnel: list[StageFunnel]
 ) -> str:
     ordered = [last[shard] for shard in sorted(last)]
-    funnel_rows = [f.model_dump(exclude={"seconds"}) for f in funnel]  # no timings: stable cache key
+    funnel_rows = [
+        f.model_dump(exclude={"seconds", "seconds_per_row"}) for f in funnel
+    ]  # no timings: stable cache key
     # The card shows the funnel and the settings: both are part of the key.
     card_settings = settings.model_dump(mode="json", exclude={"runs_dir", "fail_shards"})
     fingerprint = _key(card_settings, funnel_rows, __version__)

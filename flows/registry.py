@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from codemint.stage import Stage
+from codemint.tasks.adequacy import Adequacy
 from codemint.tasks.decontaminate import Decontaminate
 from codemint.tasks.dedup import ExactDedup
 from codemint.tasks.execute import Execute
@@ -17,12 +18,13 @@ from codemint.tasks.summarize import Summarize
 from codemint.tasks.testgen import Testgen
 from codemint.tasks.verify import Verify
 
-# Curation follows verify: decontamination before near-dedup, so a contaminated row cannot
-# become a cluster's representative; the (costly, optional) judge before the final selection.
+# Adequacy measures the verified rows' tests (mutants, coverage); curation follows:
+# decontamination before near-dedup, so a contaminated row cannot become a cluster's
+# representative; the (costly, optional) judge before the final selection.
 STAGES: dict[str, type[Stage[Any, Any]]] = {
     cls.name: cls
     for cls in (
-        Ingest, Reformat, ExactDedup, Summarize, Testgen, Execute, Verify,
+        Ingest, Reformat, ExactDedup, Summarize, Testgen, Execute, Verify, Adequacy,
         Decontaminate, NearDedup, Judge, Select,
     )
 }  # fmt: skip

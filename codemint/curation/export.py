@@ -27,6 +27,15 @@ from codemint import store
 from codemint.records import Verified, arrow_schema
 
 FORMATS = ("messages", "alpaca")
+# Per-row test adequacy (adequacy stage); per test, `test_cases[].covered_lines`.
+ADEQUACY_FIELDS = (
+    "mutation_score",
+    "mutants",
+    "mutants_killed",
+    "mutants_equivalent",
+    "line_coverage",
+    "branch_coverage",
+)
 SPLITS = ("train", "validation")
 _VERIFIED = arrow_schema(Verified)
 _COMMON = [
@@ -36,6 +45,7 @@ _COMMON = [
     _VERIFIED.field("test_cases"),
     _VERIFIED.field("provenance"),
     pa.field("pass_fraction", pa.float64(), nullable=False),
+    *(_VERIFIED.field(name) for name in ADEQUACY_FIELDS),
 ]
 _MESSAGE = pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string())])
 SCHEMAS = {
@@ -70,6 +80,7 @@ def _common(rec: Verified) -> dict[str, Any]:
         "test_cases": [c.model_dump() for c in rec.test_cases],
         "provenance": rec.provenance.model_dump(),
         "pass_fraction": rec.pass_fraction,
+        **{name: getattr(rec, name) for name in ADEQUACY_FIELDS},
     }
 
 
@@ -119,6 +130,46 @@ def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _distribution(values: Sequence[float]) -> str:
+    if not values:
+        return "| - | - | - | - | - | - |"
+    ordered = sorted(values)
+
+    def q(p: float) -> float:
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+
+    mean = sum(ordered) / len(ordered)
+    return (
+        f"| {len(ordered)} | {mean:.3f} | {ordered[0]:.3f} | {q(0.25):.3f} | {q(0.5):.3f} | {q(0.75):.3f} |"
+    )
+
+
+def adequacy_section(rows: Sequence[Verified]) -> list[str]:
+    """Distribution of the tests' adequacy figures over the rows (measured rows only)."""
+    measures = {
+        "mutation_score": [r.mutation_score for r in rows if r.mutation_score is not None],
+        "line_coverage": [r.line_coverage for r in rows if r.line_coverage is not None],
+        "branch_coverage": [r.branch_coverage for r in rows if r.branch_coverage is not None],
+    }
+    mutants = sum(r.mutants for r in rows)
+    killed = sum(r.mutants_killed for r in rows)
+    equivalent = sum(r.mutants_equivalent for r in rows)
+    return [
+        "## Test adequacy",
+        "",
+        "How well each row's tests tell the original code from its mutants (small changes: "
+        "operators, comparisons, constants, deleted statements), and how much of the function "
+        "they execute. Mutants that matched the original on the tests and on extra random "
+        "inputs are counted as equivalent and left out of the score.",
+        "",
+        f"- mutants: {mutants}, killed {killed}, equivalent {equivalent}",
+        "",
+        "| figure | rows | mean | min | p25 | median | p75 |",
+        "|---|---|---|---|---|---|---|",
+        *(f"| {name} | {_distribution(values)[2:]}" for name, values in measures.items()),
+    ]
+
+
 def dataset_card(
     rows: Sequence[Verified],
     counts: Mapping[str, int],
@@ -162,7 +213,10 @@ def dataset_card(
         "```` ```python ```` block].",
         "- `alpaca/`: `instruction`, `input` (empty), `output` (the code).",
         "- Both also carry `id`, `entry_point`, `signature`, `test_cases` (input and expected value "
-        "or exception, JSON), `provenance` (source, path, lines, revision, license) and `pass_fraction`.",
+        "or exception, JSON, and `covered_lines`: the lines of the original the test executes), "
+        "`provenance` (source, path, lines, revision, license), `pass_fraction` and the tests' "
+        "adequacy: `mutation_score`, `mutants`, `mutants_killed`, `mutants_equivalent`, "
+        "`line_coverage`, `branch_coverage`.",
         "- Parquet and JSON lines of the same rows; `manifest.json` has counts and sha256 digests.",
         "",
         "## Sources",
@@ -195,6 +249,7 @@ def dataset_card(
         lines.append(
             f"| {_cell(stage['stage'])} | {stage['rows_in']} | {stage['rows_kept']} | {_cell(dropped)} |"
         )
+    lines += ["", *adequacy_section(rows)]
     lines += [
         "",
         "## Split",

@@ -1,0 +1,258 @@
+"""Adequacy of a test suite, measured in the sandbox: coverage of the original, mutants killed.
+
+For a batch of suites (code, entry point, inputs), in three sandbox batches:
+1. the original runs every input once, traced: per test its outcome, time, lines and arcs;
+2. each mutant (`codemint.mutants`) runs the whole suite in one job, each test capped at a
+   multiple of the original's time on it (with a floor); a mutant is killed when some
+   test's outcome differs from the original's, or its job dies (timeout, memory);
+3. survivors run on extra inputs (seeded mutations of the suite's inputs) next to the
+   original; a survivor that matches the original there too is reported as equivalent.
+Outcomes are compared here, in the host, as canonical texts.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from codemint import mutants as mutant_gen
+from codemint.codec import decode_input, encode_input
+from codemint.coverage_map import CoverageMap, coverage_map
+from codemint.offline.inputs import mutate
+from codemint.sandbox.api import ExecJob, ExecLimits, Sandbox
+from codemint.sandbox.suite import SuiteRun, TestOutcome, parse, suite_job
+
+
+@dataclass
+class Suite:
+    key: str
+    code: str
+    entry_point: str
+    inputs: list[str]
+
+
+@dataclass
+class MutantResult:
+    mutant: mutant_gen.Mutant
+    status: str  # "killed", "survived", "equivalent", "unknown" (the sandbox could not run it)
+    killing_tests: list[int] = field(default_factory=list)  # known only when run in full
+
+
+@dataclass
+class Measurement:
+    suite: Suite
+    original: SuiteRun
+    mutants: list[MutantResult]
+    cmap: CoverageMap
+    seconds: float = 0.0  # sandbox time spent on this suite (sum of its jobs' durations)
+
+    @property
+    def killed(self) -> int:
+        return sum(1 for m in self.mutants if m.status == "killed")
+
+    @property
+    def equivalent(self) -> int:
+        return sum(1 for m in self.mutants if m.status == "equivalent")
+
+    @property
+    def mutation_score(self) -> float | None:
+        counted = sum(1 for m in self.mutants if m.status in ("killed", "survived"))
+        return self.killed / counted if counted else None
+
+    def covered_lines(self) -> list[list[int]]:
+        return [o.lines for o in self.original.outcomes]
+
+    @property
+    def line_coverage(self) -> float | None:
+        lines = {line for o in self.original.outcomes for line in o.lines}
+        return self.cmap.line_coverage(lines)
+
+    @property
+    def branch_coverage(self) -> float | None:
+        arcs = {arc for o in self.original.outcomes for arc in o.arcs}
+        return self.cmap.branch_coverage(arcs)
+
+
+@dataclass(frozen=True)
+class MeasureConfig:
+    max_mutants: int = 20
+    seed: int = 0
+    equivalence_inputs: int = 20
+    time_factor: float = 10.0
+    time_floor_s: float = 0.2
+    stop_early: bool = True  # False: run every test on every mutant (to know which tests kill it)
+
+
+def budgets_for(original: Sequence[TestOutcome], factor: float, floor: float) -> list[float]:
+    """Per-test caps for a mutant: a multiple of the original's (traced) time, with a floor."""
+    return [max(floor, factor * o.seconds) for o in original]
+
+
+def expectation(outcomes: Sequence[TestOutcome]) -> list[tuple[str, str | None]]:
+    return [("error", o.value) if o.kind == "error" else ("ok", None) for o in outcomes]
+
+
+def differs(original: Sequence[TestOutcome], run: SuiteRun) -> tuple[bool | None, list[int]]:
+    """(told apart?, tests that tell it apart); None when the sandbox could not run it."""
+    if run.job_status == "infra":
+        return None, []
+    if run.job_status != "ok":
+        return True, []  # the mutant's job died (timeout, memory, crash): the original's did not
+    tests = [i for i, (a, b) in enumerate(zip(original, run.outcomes, strict=False)) if a.key != b.key]
+    return bool(tests), tests
+
+
+def _extra_inputs(inputs: list[str], count: int, seed: str) -> list[str]:
+    rng = random.Random(seed)
+    seeds = []
+    for text in inputs:
+        try:
+            seeds.append(decode_input(text))
+        except ValueError:
+            continue
+    out: list[str] = []
+    for _ in range(count * 4):
+        if not seeds or len(out) >= count:
+            break
+        args, kwargs = mutate(rng.choice(seeds), rng)
+        try:
+            text = encode_input(args, kwargs)
+        except (TypeError, ValueError, RecursionError):
+            continue
+        if text not in inputs and text not in out and '"__repr__"' not in text and len(text) < 4000:
+            out.append(text)
+    return out
+
+
+def _duration(run: SuiteRun) -> float:
+    return sum(o.seconds for o in run.outcomes)
+
+
+def measure(
+    sandbox: Sandbox, suites: Sequence[Suite], cfg: MeasureConfig, limits: ExecLimits
+) -> list[Measurement]:
+    """Coverage and mutation results for every suite (see the module docstring)."""
+    started = time.perf_counter()
+    jobs = [
+        suite_job(
+            f"{s.key}#orig",
+            s.code,
+            s.entry_point,
+            s.inputs,
+            budgets=[limits.timeout_s] * len(s.inputs),
+            expect=None,
+            trace=True,
+            base=limits,
+        )
+        for s in suites
+    ]
+    originals = [parse(r, trace=True) for r in sandbox.run_batch(jobs)]
+    results: list[Measurement] = []
+    mutant_jobs: list[ExecJob] = []
+    owners: list[tuple[int, mutant_gen.Mutant]] = []
+    for n, (suite, original) in enumerate(zip(suites, originals, strict=True)):
+        try:
+            cmap = coverage_map(suite.code, suite.entry_point)
+            found = mutant_gen.generate(
+                suite.code, suite.entry_point, max_mutants=cfg.max_mutants, seed=cfg.seed
+            )
+        except SyntaxError:
+            cmap, found = CoverageMap(frozenset(), ()), []
+        results.append(Measurement(suite, original, [], cmap, _duration(original)))
+        if original.job_status != "ok" or len(original.outcomes) != len(suite.inputs):
+            continue
+        budgets = budgets_for(original.outcomes, cfg.time_factor, cfg.time_floor_s)
+        expect = expectation(original.outcomes) if cfg.stop_early else None
+        for k, mutant in enumerate(found):
+            mutant_jobs.append(
+                suite_job(
+                    f"{suite.key}#m{k}",
+                    mutant.code,
+                    suite.entry_point,
+                    suite.inputs,
+                    budgets=budgets,
+                    expect=expect,
+                    trace=False,
+                    base=limits,
+                )
+            )
+            owners.append((n, mutant))
+    mutant_runs = [parse(r, trace=False) for r in sandbox.run_batch(mutant_jobs)] if mutant_jobs else []
+    survivors: dict[int, list[MutantResult]] = {}
+    for (n, mutant), run in zip(owners, mutant_runs, strict=True):
+        m = results[n]
+        told, tests = differs(m.original.outcomes, run)
+        status = "unknown" if told is None else "killed" if told else "survived"
+        entry = MutantResult(mutant, status, tests)
+        m.mutants.append(entry)
+        m.seconds += _duration(run)
+        if status == "survived":
+            survivors.setdefault(n, []).append(entry)
+    if cfg.equivalence_inputs > 0 and survivors:
+        _check_equivalence(sandbox, results, survivors, cfg, limits)
+    total = sum(m.seconds for m in results) or 1.0
+    elapsed = time.perf_counter() - started
+    for m in results:  # wall time shared out by each suite's share of sandbox time
+        m.seconds = round(elapsed * m.seconds / total, 4)
+    return results
+
+
+def _check_equivalence(
+    sandbox: Sandbox,
+    results: list[Measurement],
+    survivors: dict[int, list[MutantResult]],
+    cfg: MeasureConfig,
+    limits: ExecLimits,
+) -> None:
+    extras = {
+        n: _extra_inputs(
+            results[n].suite.inputs, cfg.equivalence_inputs, f"{cfg.seed}:{results[n].suite.key}"
+        )
+        for n in survivors
+    }
+    extras = {n: e for n, e in extras.items() if e}
+    order = sorted(extras)
+    base_jobs = [
+        suite_job(
+            f"{results[n].suite.key}#extra",
+            results[n].suite.code,
+            results[n].suite.entry_point,
+            extras[n],
+            budgets=[limits.timeout_s] * len(extras[n]),
+            expect=None,
+            trace=False,
+            base=limits,
+        )
+        for n in order
+    ]
+    base_runs = dict(zip(order, (parse(r, trace=False) for r in sandbox.run_batch(base_jobs)), strict=True))
+    jobs: list[ExecJob] = []
+    owners: list[tuple[int, MutantResult]] = []
+    for n in order:
+        base = base_runs[n]
+        if base.job_status != "ok" or len(base.outcomes) != len(extras[n]):
+            continue
+        # Inputs the original itself timed out on cannot tell anything apart.
+        budgets = budgets_for(base.outcomes, cfg.time_factor, cfg.time_floor_s)
+        for k, entry in enumerate(survivors[n]):
+            jobs.append(
+                suite_job(
+                    f"{results[n].suite.key}#eq{k}",
+                    entry.mutant.code,
+                    results[n].suite.entry_point,
+                    extras[n],
+                    budgets=budgets,
+                    expect=expectation(base.outcomes),
+                    trace=False,
+                    base=limits,
+                )
+            )
+            owners.append((n, entry))
+    runs = [parse(r, trace=False) for r in sandbox.run_batch(jobs)] if jobs else []
+    for (n, entry), run in zip(owners, runs, strict=True):
+        results[n].seconds += _duration(run)
+        told, _ = differs(base_runs[n].outcomes, run)
+        if told is False:
+            entry.status = "equivalent"

@@ -1,0 +1,214 @@
+"""Whole test suites in one sandbox job: the original traced for coverage, mutants batched.
+
+A suite job is an ordinary `ExecJob` whose code is a small harness (below, standard library
+only) and whose single input carries the code under test, its entry point and every test
+input. Inside the sandbox child the harness runs each test on a fresh module (the code is
+re-executed per test, as the runner does per input) under a per-test time budget
+(SIGALRM), optionally traces the lines and arcs of the code under test (`sys.settrace`: the
+image's Python is 3.11, so no `sys.monitoring`), and returns one outcome per test. It stops
+at the first test whose outcome kind differs from the expected kind (returned vs raised,
+exception type), which is the common way a mutant is caught.
+
+The runner is unchanged: it encodes the harness's return value with the codec like any
+other. The verdicts (which mutant differs from the original on which test) are decided
+here, in the trusted host, by comparing canonical texts of those outcomes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from codemint.codec import decode_input
+from codemint.sandbox.api import ExecJob, ExecLimits, ExecResult
+
+ENTRY = "__codemint_suite__"
+FILENAME = "<codemint>"
+
+HARNESS = r'''
+import itertools as _itertools
+import signal as _signal
+import sys as _sys
+import time as _time
+import types as _types
+
+
+class _SuiteTimeout(BaseException):
+    """Raised by SIGALRM: derives from BaseException so `except Exception` cannot eat it."""
+
+
+def _on_alarm(signum, frame):
+    raise _SuiteTimeout()
+
+
+def _type_name(tp):
+    module = getattr(tp, "__module__", None)
+    qual = getattr(tp, "__qualname__", None)
+    if type(module) is not str or type(qual) is not str:
+        return "<unknown>"
+    return qual if module == "builtins" else module + "." + qual
+
+
+def __codemint_suite__(code, entry_point, tests, budgets, expect, trace):
+    compiled = compile(code, "<codemint>", "exec")
+    _signal.signal(_signal.SIGALRM, _on_alarm)
+    out = []
+    for i, (args, kwargs) in enumerate(tests):
+        lines, arcs = set(), set()
+
+        def _global(frame, event, arg):
+            if frame.f_code.co_filename != "<codemint>":
+                return None
+            last = [-frame.f_code.co_firstlineno]
+
+            def _local(frame, event, arg):
+                if event == "line":
+                    line = frame.f_lineno
+                    lines.add(line)
+                    arcs.add((last[0], line))
+                    last[0] = line
+                elif event == "return":
+                    arcs.add((last[0], -frame.f_code.co_firstlineno))
+                return _local
+
+            return _local
+
+        module = _types.ModuleType("__codemint__")
+        module.__file__ = "<codemint>"
+        _sys.modules["__codemint__"] = module
+        started = _time.perf_counter()
+        try:
+            _signal.setitimer(_signal.ITIMER_REAL, budgets[i])
+            try:
+                exec(compiled, module.__dict__)
+                fn = module.__dict__[entry_point]
+                if trace:
+                    _sys.settrace(_global)
+                value = fn(*args, **kwargs)
+                if hasattr(type(value), "__next__"):
+                    outcome = ["iter", list(_itertools.islice(value, 1000))]
+                else:
+                    outcome = ["ok", value]
+            finally:
+                _sys.settrace(None)
+                _signal.setitimer(_signal.ITIMER_REAL, 0)
+        except _SuiteTimeout:
+            outcome = ["timeout", None]
+        except MemoryError:
+            outcome = ["memory", None]
+        except BaseException as exc:
+            outcome = ["error", _type_name(type(exc))]
+        outcome.append(_time.perf_counter() - started)
+        if trace:
+            outcome.append(sorted(lines))
+            outcome.append(sorted([a, b] for a, b in arcs))
+        out.append(outcome)
+        if expect is not None:
+            kind, exc = expect[i]
+            got = "error" if outcome[0] == "error" else "ok"
+            if got != kind or (kind == "error" and outcome[1] != exc):
+                break
+    return out
+'''
+
+
+@dataclass
+class TestOutcome:
+    kind: str  # "ok", "iter", "error", "timeout", "memory"
+    value: str | None  # canonical text of what returned ("ok"/"iter") or the exception type
+    seconds: float
+    lines: list[int] = field(default_factory=list)
+    arcs: list[tuple[int, int]] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, str | None]:
+        """What a mutant must reproduce to survive this test."""
+        return self.kind, self.value
+
+    @property
+    def normal(self) -> bool:
+        return self.kind in ("ok", "iter")
+
+
+@dataclass
+class SuiteRun:
+    """The outcomes of one suite job, or why there are none."""
+
+    outcomes: list[TestOutcome]
+    job_status: str  # the runner's status for the harness call: ok, timeout, memory, error, ...
+    infra_error: str | None = None
+    detail: str = ""
+
+
+def _canon(data: Any) -> str:
+    # Same text as the codec's canonical form for data that is already encoded.
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _raw(text: str) -> tuple[list[Any], dict[str, Any]]:
+    """An input's encoded args/kwargs, left encoded (they are re-embedded in the job input)."""
+    data = json.loads(text)
+    return list(data.get("args", [])), dict(data.get("kwargs", {}))
+
+
+def suite_job(
+    job_id: str,
+    code: str,
+    entry_point: str,
+    inputs: list[str],
+    *,
+    budgets: list[float],
+    expect: list[tuple[str, str | None]] | None,
+    trace: bool,
+    base: ExecLimits,
+) -> ExecJob:
+    """One job running `code` on every input (encoded input texts) in a single child."""
+    tests = []
+    for text in inputs:
+        decode_input(text)  # a malformed input fails here, in the host, with its reason
+        args, kwargs = _raw(text)
+        tests.append({"__tuple__": [args, {"__dict__": [[k, v] for k, v in kwargs.items()]}]})
+    expect_data = None if expect is None else [{"__tuple__": [k, e]} for k, e in expect]
+    job_input = _canon(
+        {"args": [code, entry_point, tests, [float(b) for b in budgets], expect_data, trace], "kwargs": {}}
+    )
+    total = sum(budgets) + 2.0 + 0.01 * len(inputs)
+    limits = base.model_copy(
+        update={
+            "timeout_s": total,
+            "cpu_s": max(base.cpu_s, math.ceil(total) + 1),
+            "result_cap_bytes": max(base.result_cap_bytes, 8_000_000),
+        }
+    )
+    return ExecJob(job_id=job_id, code=HARNESS, entry_point=ENTRY, inputs=[job_input], limits=limits)
+
+
+def parse(result: ExecResult, trace: bool) -> SuiteRun:
+    if result.infra_error:
+        return SuiteRun([], "infra", result.infra_error)
+    if len(result.outcomes) != 1:
+        return SuiteRun([], "infra", "suite job returned no outcome")
+    call = result.outcomes[0]
+    if call.status != "ok" or call.result is None:
+        detail = f"{call.exc_type or ''}: {call.exc_message or ''}".strip(": ")
+        return SuiteRun([], call.status, None, detail)
+    data = json.loads(call.result)
+    outcomes = []
+    for item in data:
+        kind, payload, seconds = item[0], item[1], float(item[2])
+        if kind == "ok":
+            value: str | None = _canon(payload)
+        elif kind == "iter":
+            value = _canon({"__iter__": payload})
+        elif kind == "error":
+            value = payload if isinstance(payload, str) else None
+        else:
+            value = None
+        outcome = TestOutcome(kind, value, seconds)
+        if trace and len(item) >= 5:
+            outcome.lines = [int(x) for x in item[3]]
+            outcome.arcs = [(int(a), int(b)) for a, b in item[4]]
+        outcomes.append(outcome)
+    return SuiteRun(outcomes, "ok")
