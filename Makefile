@@ -13,16 +13,20 @@ setup: $(VENV)/.installed link-tree
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]" $(EDITABLE)
-	find codemint flows tasks sandbox -type f ! -path '*/__pycache__/*' | sort >$(VENV)/.files
+	PYTHONWARNINGS=ignore $(BIN)/pip install --quiet -e ".[dev]" $(EDITABLE)
 	touch $@
 
-# The link tree is made at install time: a module added or removed since needs a refresh.
+# The link tree is made at install time: a module (or package data file) added or removed since
+# needs a refresh, found by comparing the tree's links with the source files.
+PACKAGE_FILES = find $(CURDIR)/codemint $(CURDIR)/flows $(CURDIR)/tasks $(CURDIR)/sandbox -type f \
+	\( -name '*.py' -o -name '*.txt' -o -name '*.sh' -o -name Dockerfile -o -name py.typed \) \
+	! -path '*/__pycache__/*'
 link-tree: $(VENV)/.installed
-	@find codemint flows tasks sandbox -type f ! -path '*/__pycache__/*' | sort >$(VENV)/.files.new
-	@if ! cmp -s $(VENV)/.files.new $(VENV)/.files; then \
+	@want=$$($(PACKAGE_FILES) | sort); \
+	have=$$(find build/__editable__.codemint-*/ -type l -printf '%l\n' 2>/dev/null | sort); \
+	if [ "$$want" != "$$have" ]; then \
 		echo "refreshing the editable link tree"; \
-		$(BIN)/pip install --quiet --no-deps -e . $(EDITABLE) && mv $(VENV)/.files.new $(VENV)/.files; \
+		PYTHONWARNINGS=ignore $(BIN)/pip install --quiet --no-deps -e . $(EDITABLE); \
 	fi
 
 # A Docker engine (installed and started if missing) and the sandbox image (built locally if missing).

@@ -16,8 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from codemint.curation.specs import BenchmarkSpec
-from codemint.sandbox.api import ExecLimits
+from codemint.decontam_specs import BenchmarkSpec
 
 # The bundled default input: pure-Python stdlib modules, present on every machine.
 DEFAULT_STDLIB_MODULES = [
@@ -68,16 +67,26 @@ class TestgenSettings(BaseModel):
     max_input_chars: int = 2_000
 
 
+class ExecLimits(BaseModel):
+    """Per-input resource limits the sandbox runner applies to each child (codemint.sandbox)."""
+
+    timeout_s: float = 3.0
+    cpu_s: int = 3
+    memory_mb: int = 512
+    max_procs: int = 32
+    max_open_files: int = 64
+    max_file_size_mb: int = 16
+    output_cap_bytes: int = 16_384
+    # Cap on the encoded return value of one call (bigger -> status "output_limit").
+    result_cap_bytes: int = 4_000_000
+
+
 class SandboxSettings(BaseModel):
     backend: Literal["docker", "local", "auto"] = "auto"
     image: str = "codemint-sandbox:latest"
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1)
     jobs_per_container: int = 500
     limits: ExecLimits = Field(default_factory=ExecLimits)
-
-    def result_fingerprint(self) -> list[Any]:
-        """What changes the outcome of an execution (limits, image), not how fast it runs."""
-        return [self.limits.model_dump(mode="json"), self.image]
 
 
 class ExecuteSettings(BaseModel):

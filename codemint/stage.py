@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import abc
 import hashlib
-import inspect
 import json
 import logging
 import os
@@ -25,6 +24,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from codemint import __version__, store
+from codemint.modgraph import code_digest
 from codemint.records import Provenance, Rejected, RejectStatus, to_table
 from codemint.settings import PipelineSettings
 
@@ -127,15 +127,9 @@ class Stage(abc.ABC, Generic[InT, OutT]):
         return False
 
     def code_version(self) -> str:
-        h = hashlib.sha256()
-        for cls in type(self).__mro__:
-            if cls is object or cls is abc.ABC or cls is Generic:
-                continue
-            try:
-                h.update(Path(inspect.getfile(cls)).read_bytes())
-            except (TypeError, OSError):
-                continue
-        return h.hexdigest()[:16]
+        """Hash of every project module this stage can execute: its own module and, found from
+        the code, everything that imports inside the project (lazy imports included)."""
+        return code_digest([type(self).__module__])
 
     def read_input(self, path: Path) -> Iterator[InT | Rejected]:
         for index, row in enumerate(store.read_rows(path)):

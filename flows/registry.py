@@ -1,10 +1,14 @@
-"""Stage names, in pipeline order, and the classes behind them."""
+"""Stage names, in pipeline order, the classes behind them and their Prefect tasks."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-from codemint.stage import Stage
+from prefect import Task
+
+from codemint.stage import IndexedStage, ShardResult, Stage
+from codemint.stage_task import IndexResult
 from codemint.tasks.adequacy import Adequacy
 from codemint.tasks.decontaminate import Decontaminate
 from codemint.tasks.dedup import ExactDedup
@@ -36,3 +40,18 @@ def stage_class(name: str) -> type[Stage[Any, Any]]:
         return STAGES[name]
     except KeyError:
         raise ValueError(f"unknown stage {name!r}; known: {', '.join(STAGES)}") from None
+
+
+def shard_task(name: str) -> Task[..., ShardResult]:
+    """The Prefect task a stage's module declares (`shard = shard_task(TheStage)`)."""
+    task: Task[..., ShardResult] = sys.modules[stage_class(name).__module__].shard
+    return task
+
+
+def index_task(name: str) -> Task[..., IndexResult] | None:
+    """The index task of a stage that needs a view across shards, else None."""
+    cls = stage_class(name)
+    if not issubclass(cls, IndexedStage):
+        return None
+    task: Task[..., IndexResult] = sys.modules[cls.__module__].index
+    return task

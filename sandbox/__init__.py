@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
 
 from codemint.sandbox.api import (
     CallOutcome,
@@ -20,9 +19,7 @@ from codemint.sandbox.api import (
     Sandbox,
     SandboxUnavailableError,
 )
-
-if TYPE_CHECKING:  # settings imports sandbox.api: a runtime import here would be circular
-    from codemint.settings import SandboxSettings
+from codemint.settings import SandboxSettings
 
 log = logging.getLogger(__name__)
 
@@ -33,25 +30,50 @@ __all__ = [
     "ExecResult",
     "Sandbox",
     "SandboxUnavailableError",
+    "image_digest",
     "open_sandbox",
+    "result_fingerprint",
     "shared_sandbox",
 ]
 
 
+def resolved_backend(settings: SandboxSettings) -> str:
+    """The backend `settings` runs on: "auto" becomes docker when the engine and image are there."""
+    from codemint.sandbox.docker_backend import engine_problem
+
+    if settings.backend != "auto":
+        return settings.backend
+    problem = engine_problem(settings.image)
+    if problem is None:
+        return "docker"
+    log.warning("sandbox: Docker unavailable (%s); falling back to the local backend", problem)
+    return "local"
+
+
+def image_digest(settings: SandboxSettings) -> str:
+    """Content digest of what executes jobs: the Docker image's id (not its tag, which can be
+    rebuilt under the same name), or for the local backend the runner's files and the host's
+    Python version."""
+    from codemint.sandbox.docker_backend import image_id
+    from codemint.sandbox.local_backend import runner_digest
+
+    if resolved_backend(settings) == "docker":
+        return image_id(settings.image)
+    return runner_digest()
+
+
+def result_fingerprint(settings: SandboxSettings) -> list[object]:
+    """What changes the outcome of an execution (limits, the image's content), not its speed;
+    part of the cache key of every stage that runs code."""
+    return [settings.limits.model_dump(mode="json"), image_digest(settings)]
+
+
 def open_sandbox(settings: SandboxSettings) -> Sandbox:
     """A new sandbox for `settings`; the caller closes it (or uses it as a context manager)."""
-    from codemint.sandbox.docker_backend import DockerSandbox, engine_problem
+    from codemint.sandbox.docker_backend import DockerSandbox
     from codemint.sandbox.local_backend import LocalSandbox
 
-    backend = settings.backend
-    if backend == "auto":
-        problem = engine_problem(settings.image)
-        if problem is None:
-            backend = "docker"
-        else:
-            log.warning("sandbox: Docker unavailable (%s); falling back to the local backend", problem)
-            backend = "local"
-    if backend == "docker":
+    if resolved_backend(settings) == "docker":
         return DockerSandbox(settings.image, settings.workers, settings.jobs_per_container, settings.limits)
     return LocalSandbox(settings.workers, settings.jobs_per_container, settings.limits)
 

@@ -14,21 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from codemint.settings import ExecLimits
+
 CallStatus = Literal["ok", "error", "timeout", "memory", "killed", "output_limit"]
-
-
-class ExecLimits(BaseModel):
-    """Per-input resource limits applied by the runner to each child."""
-
-    timeout_s: float = 3.0
-    cpu_s: int = 3
-    memory_mb: int = 512
-    max_procs: int = 32
-    max_open_files: int = 64
-    max_file_size_mb: int = 16
-    output_cap_bytes: int = 16_384
-    # Cap on the encoded return value of one call (bigger -> status "output_limit").
-    result_cap_bytes: int = 4_000_000
 
 
 class ExecJob(BaseModel):

@@ -63,6 +63,14 @@ def engine_problem(image: str, timeout: float = 15.0) -> str | None:
     return None
 
 
+def image_id(image: str, timeout: float = 15.0) -> str:
+    """The image's content id (sha256:...), which changes whenever it is rebuilt differently."""
+    img = _docker(["image", "inspect", "--format", "{{.Id}}", image], timeout=timeout)
+    if img.returncode != 0:
+        raise SandboxUnavailableError(f"sandbox image {image!r} not found (run sandbox/build_image.sh)")
+    return img.stdout.strip()
+
+
 def _start_time(pid: int) -> str | None:
     try:
         with open(f"/proc/{pid}/stat") as f:

@@ -13,10 +13,11 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from codemint.records import Rejected, Verified
-from codemint.sandbox import shared_sandbox
+from codemint.sandbox import result_fingerprint, shared_sandbox
 from codemint.sandbox.adequacy import MeasureConfig, Measurement, Suite, measure
 from codemint.settings import AdequacySettings
 from codemint.stage import Stage
+from codemint.stage_task import shard_task
 
 
 def measure_config(cfg: AdequacySettings) -> MeasureConfig:
@@ -40,7 +41,7 @@ class Adequacy(Stage[Verified, Verified]):
         return self.settings.adequacy
 
     def extra_fingerprint(self) -> list[Any]:
-        return self.settings.sandbox.result_fingerprint()
+        return result_fingerprint(self.settings.sandbox)
 
     def run(self, records: Iterable[Verified]) -> Iterator[Verified | Rejected]:
         records = list(records)
@@ -105,3 +106,7 @@ class Adequacy(Stage[Verified, Verified]):
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
+
+
+# The Prefect task of this stage: cached on content, retried once (codemint/stage_task.py).
+shard = shard_task(Adequacy)

@@ -18,10 +18,11 @@ from typing import Any
 
 from codemint import store
 from codemint.curation.decontam import BenchmarkIndex, BenchmarkUnavailable, load_items, resolve_path, verdict
-from codemint.curation.specs import BenchmarkSpec
+from codemint.decontam_specs import BenchmarkSpec
 from codemint.records import Rejected, Verified
 from codemint.settings import CurationSettings
 from codemint.stage import Stage
+from codemint.stage_task import shard_task
 
 log = logging.getLogger("codemint.decontaminate")
 
@@ -99,3 +100,7 @@ class Decontaminate(Stage[Verified, Verified]):
                 else:
                     self.metrics[f"contaminated:{hit.benchmark}"] += 1
                     yield self.reject(rec.id, "contaminated", hit.describe(), record=rec)
+
+
+# The Prefect task of this stage: cached on content, retried once (codemint/stage_task.py).
+shard = shard_task(Decontaminate)

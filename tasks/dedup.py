@@ -12,6 +12,7 @@ from codemint import store
 from codemint.records import Function, Rejected
 from codemint.settings import PipelineSettings
 from codemint.stage import IndexedStage
+from codemint.stage_task import index_task, shard_task
 
 
 class ExactDedup(IndexedStage[Function, Function]):
@@ -51,3 +52,8 @@ class ExactDedup(IndexedStage[Function, Function]):
                 yield self.reject(
                     rec.id, "duplicate", f"same normalized code kept in shard {where}", record=rec
                 )
+
+
+# The Prefect tasks of this stage: cached on content, retried once (codemint/stage_task.py).
+shard = shard_task(ExactDedup)
+index = index_task(ExactDedup)

@@ -15,10 +15,11 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 
 from codemint.records import Executed, Rejected, TestCase, WithInputs
-from codemint.sandbox import shared_sandbox
+from codemint.sandbox import result_fingerprint, shared_sandbox
 from codemint.sandbox.api import CallOutcome, ExecJob
 from codemint.settings import ExecuteSettings
 from codemint.stage import Stage
+from codemint.stage_task import shard_task
 
 IMPORT_ERRORS = {"ModuleNotFoundError", "ImportError"}
 _MODULE_RE = re.compile(r"No module named '([^']+)'|cannot import name '([^']+)'")
@@ -55,7 +56,7 @@ class Execute(Stage[WithInputs, Executed]):
 
     def extra_fingerprint(self) -> list[object]:
         # Limits and image change what runs; the pool size does not.
-        return self.settings.sandbox.result_fingerprint()
+        return result_fingerprint(self.settings.sandbox)
 
     def run(self, records: Iterable[WithInputs]) -> Iterator[Executed | Rejected]:
         records = list(records)
@@ -125,3 +126,7 @@ class Execute(Stage[WithInputs, Executed]):
                 rec.id, "no_normal_returns", f"original raised on every input: {raised}", record=rec
             )
         return Executed(**rec.model_dump(), test_cases=cases, discarded_inputs=discarded)
+
+
+# The Prefect task of this stage: cached on content, retried once (codemint/stage_task.py).
+shard = shard_task(Execute)

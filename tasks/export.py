@@ -6,10 +6,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from codemint import store
+from prefect import task
+from prefect.context import TaskRunContext
+
+from codemint import __version__, store
 from codemint.curation.export import export
 from codemint.records import Verified
 from codemint.settings import PipelineSettings
+from codemint.stage_task import DEFAULT_RETRIES, RETRY_DELAY_S, cache_key, forget_if_missing
 
 
 def export_dataset(
@@ -48,3 +52,30 @@ def export_dataset(
         code_version=str(run_info.get("code_version", "unknown")),
         extra={"duplicate_ids": duplicates},
     )
+
+
+def export_cache_key(context: TaskRunContext, params: dict[str, Any]) -> str:
+    key = "export-" + cache_key(params["digests"], params["fingerprint"], params["run_dir"])
+    return forget_if_missing(params["run_dir"], key, Path(params["run_dir"]) / "dataset" / "manifest.json")
+
+
+@task(
+    task_run_name="export",
+    cache_key_fn=export_cache_key,
+    persist_result=True,
+    retries=DEFAULT_RETRIES,
+    retry_delay_seconds=RETRY_DELAY_S,
+)
+def export_task(
+    paths: list[str],
+    digests: list[str],
+    run_dir: str,
+    settings_json: str,
+    fingerprint: str,
+    funnel: list[Any],
+) -> dict[str, Any]:
+    """The dataset (messages and Alpaca formats, train/validation, card) from the last stage.
+    `fingerprint` covers the settings, the funnel the card shows and this module's code."""
+    settings = PipelineSettings.model_validate_json(settings_json)
+    out = Path(run_dir) / "dataset"
+    return export_dataset(settings, paths, out, {"funnel": funnel, "code_version": __version__})

@@ -22,10 +22,11 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from codemint import safe_ast
-from codemint.records import Provenance, Rejected, Snippet, SourceRef, content_id
+from codemint import safe_ast, store
+from codemint.records import Provenance, Rejected, Snippet, SourceRef, content_id, to_table
 from codemint.settings import IngestSettings
 from codemint.stage import Stage
+from codemint.stage_task import ShardInput, shard_task
 
 SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "node_modules", ".tox", "site-packages"}
 
@@ -358,3 +359,17 @@ class Ingest(Stage[SourceRef, Snippet]):
         except Exception as exc:  # a corrupt row group after some good ones: keep those, quarantine the rest
             prov = ref.provenance.model_copy(update={"row": row + 1})
             yield self._quarantine(ref, "corrupt_parquet", f"from row {row + 1}: {str(exc)[:200]}", prov)
+
+
+# The Prefect task of this stage: cached on content, retried once (codemint/stage_task.py).
+shard = shard_task(Ingest)
+
+
+def write_source_shards(refs: list[SourceRef], run_dir: Path, shards: int) -> list[ShardInput]:
+    """The planned sources as Parquet shards."""
+    out = []
+    for i, bucket in enumerate(assign_shards(refs, shards)):
+        path = store.kept_path(run_dir / "sources", i)
+        store.write_table(path, to_table(list(bucket), SourceRef))
+        out.append(ShardInput(path=str(path), digest=store.file_digest(path)))
+    return out

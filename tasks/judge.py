@@ -12,6 +12,7 @@ from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm
 from codemint.records import Rejected, Verified
 from codemint.settings import JudgeSettings
 from codemint.stage import Stage
+from codemint.stage_task import shard_task
 
 
 class Judge(Stage[Verified, Verified]):
@@ -63,3 +64,7 @@ class Judge(Stage[Verified, Verified]):
                 )
             else:
                 yield judged
+
+
+# The Prefect task of this stage: cached on content, retried once (codemint/stage_task.py).
+shard = shard_task(Judge)

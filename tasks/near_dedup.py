@@ -26,6 +26,7 @@ from codemint.curation.shards import map_parallel, read_columns
 from codemint.records import Rejected, Verified
 from codemint.settings import CurationSettings, PipelineSettings
 from codemint.stage import IndexedStage
+from codemint.stage_task import index_task, shard_task
 
 ShardSignatures = tuple[list[str], np.ndarray, np.ndarray, np.ndarray]
 
@@ -168,3 +169,8 @@ class NearDedup(IndexedStage[Verified, Verified]):
                     f"cluster {row['cluster_id']} of {row['cluster_size']})",
                     record=rec,
                 )
+
+
+# The Prefect tasks of this stage: cached on content, retried once (codemint/stage_task.py).
+shard = shard_task(NearDedup)
+index = index_task(NearDedup)

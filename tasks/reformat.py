@@ -18,6 +18,7 @@ from codemint import safe_ast
 from codemint.records import Function, Rejected, Snippet, content_id
 from codemint.settings import ReformatSettings
 from codemint.stage import Stage
+from codemint.stage_task import shard_task
 
 BUILTIN_NAMES = set(dir(builtins)) | {"__name__", "__doc__", "__builtins__"}
 
@@ -306,3 +307,7 @@ class Reformat(Stage[Snippet, Function]):
             docstring=ast.get_docstring(node),
             provenance=prov,
         )
+
+
+# The Prefect task of this stage: cached on content, retried once (codemint/stage_task.py).
+shard = shard_task(Reformat)

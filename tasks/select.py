@@ -26,6 +26,7 @@ from codemint.curation.shards import read_columns
 from codemint.records import Rejected, Verified
 from codemint.settings import CurationSettings, PipelineSettings
 from codemint.stage import IndexedStage
+from codemint.stage_task import index_task, shard_task
 
 
 def budget(cfg: CurationSettings, rows: int) -> int:
@@ -140,3 +141,8 @@ class Select(IndexedStage[Verified, Verified]):
             else:
                 detail = "not in the selection index"
             yield self.reject(rec.id, "not_selected", detail, record=rec)
+
+
+# The Prefect tasks of this stage: cached on content, retried once (codemint/stage_task.py).
+shard = shard_task(Select)
+index = index_task(Select)

@@ -17,6 +17,7 @@ from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm
 from codemint.records import Function, Instructed, Rejected
 from codemint.settings import SummarizeSettings
 from codemint.stage import Stage
+from codemint.stage_task import shard_task
 
 
 def docstring_instruction(signature: str, docstring: str) -> str:
@@ -92,3 +93,6 @@ class Summarize(Stage[Function, Instructed]):
                     llm_model=result.model,
                     prompt_version=result.prompt_version,
                 )
+
+# The Prefect task of this stage: cached on content, retried once (codemint/stage_task.py).
+shard = shard_task(Summarize)

@@ -23,10 +23,11 @@ from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm
 from codemint.llm.strategies import LLMResult
 from codemint.offline.inputs import Args, doctest_inputs, mutate, signature_inputs
 from codemint.records import Instructed, Rejected, WithInputs
-from codemint.sandbox import shared_sandbox
+from codemint.sandbox import result_fingerprint, shared_sandbox
 from codemint.sandbox.api import ExecJob
 from codemint.settings import TestgenSettings
 from codemint.stage import Stage
+from codemint.stage_task import shard_task
 
 NO_ARGS = '{"args":[],"kwargs":{}}'
 
@@ -123,7 +124,7 @@ class Testgen(Stage[Instructed, WithInputs]):
         if not names:
             return []
         # The generator runs in the sandbox: its limits shape the inputs too.
-        return [llm_fingerprint(self.settings.llm, names), self.settings.sandbox.result_fingerprint()]
+        return [llm_fingerprint(self.settings.llm, names), result_fingerprint(self.settings.sandbox)]
 
     def gather_inputs(self, rec: Instructed, llm: list[tuple[str, str]]) -> InputSet:
         """Doctest examples first, then the LLM's targeted inputs, then the signature-based
@@ -222,3 +223,6 @@ class Testgen(Stage[Instructed, WithInputs]):
             self.metrics["llm_generator_ok" if texts else "llm_generator_no_inputs"] += 1
             out[rec.id].extend((text, "llm_generator") for text in texts)
         return out
+
+# The Prefect task of this stage: cached on content, retried once (codemint/stage_task.py).
+shard = shard_task(Testgen)

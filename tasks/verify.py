@@ -15,10 +15,11 @@ from codemint.llm import solutions
 from codemint.llm.errors import LLMError
 from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm
 from codemint.records import Executed, Rejected, TestCase, Verified
-from codemint.sandbox import shared_sandbox
+from codemint.sandbox import result_fingerprint, shared_sandbox
 from codemint.sandbox.api import CallOutcome, ExecJob
 from codemint.settings import VerifySettings
 from codemint.stage import Stage
+from codemint.stage_task import shard_task
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Verify(Stage[Executed, Verified]):
         return self.cfg.candidate != "reformatted"
 
     def extra_fingerprint(self) -> list[Any]:
-        parts: list[Any] = self.settings.sandbox.result_fingerprint()
+        parts: list[Any] = result_fingerprint(self.settings.sandbox)
         if self.cfg.candidate != "reformatted":
             parts.append(llm_fingerprint(self.settings.llm, solutions.PROMPTS))
         return parts
@@ -143,3 +144,7 @@ class Verify(Stage[Executed, Verified]):
                 )
             else:
                 yield verified
+
+
+# The Prefect task of this stage: cached on content, retried once (codemint/stage_task.py).
+shard = shard_task(Verify)

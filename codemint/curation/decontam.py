@@ -21,8 +21,8 @@ import ahocorasick
 import numpy as np
 import numpy.typing as npt
 
-from codemint.curation.specs import BenchmarkSpec
 from codemint.curation.tokens import hash_tokens, ngram_hashes, words
+from codemint.decontam_specs import BenchmarkSpec
 
 KINDS = ("prompt", "solution", "tests")
 

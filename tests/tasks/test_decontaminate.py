@@ -16,7 +16,7 @@ from codemint.curation.decontam import (
     humaneval_package_data,
     load_items,
 )
-from codemint.curation.specs import BenchmarkSpec
+from codemint.decontam_specs import BenchmarkSpec
 from codemint.records import Rejected
 from codemint.settings import CurationSettings, PipelineSettings
 from codemint.tasks.decontaminate import Decontaminate

@@ -1,4 +1,4 @@
-"""Benchmark specs for decontamination (a settings type; no imports from the rest of codemint)."""
+"""Benchmark specs for decontamination: a settings type (core), read by curation.decontam."""
 
 from __future__ import annotations
 

@@ -1,0 +1,96 @@
+"""Execute's decisions, with a fake sandbox at the boundary: what becomes a test case, and
+when a sample is dropped (nondeterministic, missing_import, too_few_tests, no_normal_returns,
+sandbox_error)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from factories import CLAMP, verified
+from fake_sandbox import install, ok, raised, status
+
+from codemint.records import Executed, Rejected, WithInputs
+from codemint.sandbox.api import CallOutcome, ExecJob
+from codemint.settings import ExecuteSettings, PipelineSettings
+from codemint.tasks.execute import Execute
+
+MODULE = "codemint.tasks.execute"
+
+
+def row(n_inputs: int = 4) -> WithInputs:
+    base = verified(CLAMP, n_tests=n_inputs)
+    return WithInputs.model_validate(base.model_dump(include=set(WithInputs.model_fields)))
+
+
+def run(rec: WithInputs, **cfg: int) -> Executed | Rejected:
+    (out,) = Execute(PipelineSettings(execute=ExecuteSettings(**cfg))).run([rec])
+    return out
+
+
+def test_returns_and_raised_types_become_test_cases(monkeypatch: pytest.MonkeyPatch) -> None:
+    box = install(monkeypatch, MODULE, lambda job: [ok("[1]"), ok("[2]"), raised("ValueError"), ok("[]")])
+    out = run(row(4))
+    assert isinstance(out, Executed)
+    assert [(c.expected, c.exception) for c in out.test_cases] == [
+        ("[1]", None), ("[2]", None), (None, "ValueError"), ("[]", None)
+    ]  # fmt: skip
+    assert [c.input for c in out.test_cases] == out.test_inputs
+    # The original code ran, once per repeat, on every input.
+    assert len(box.jobs) == 2
+    assert all(j.code == out.original_code and j.inputs == out.test_inputs for j in box.jobs)
+
+
+def test_outputs_that_differ_between_runs_drop_the_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    def answer(job: ExecJob) -> list[CallOutcome]:
+        first = job.job_id.endswith("#0")
+        return [ok("1"), ok("2"), ok("3" if first else "4"), ok("5")]
+
+    install(monkeypatch, MODULE, answer)
+    out = run(row(4))
+    assert isinstance(out, Rejected) and out.drop_reason == "nondeterministic"
+    assert "input 2" in out.detail
+
+
+def test_an_import_failure_on_every_input_names_the_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = raised("ModuleNotFoundError", "No module named 'numpy.linalg'")
+    install(monkeypatch, MODULE, lambda job: [missing] * 4)
+    out = run(row(4))
+    assert isinstance(out, Rejected) and (out.drop_reason, out.detail) == ("missing_import", "numpy")
+
+
+def test_timeouts_and_kills_are_discarded_not_tested(monkeypatch: pytest.MonkeyPatch) -> None:
+    outcomes = [ok("1"), status("timeout"), ok("3"), status("memory"), ok("5")]
+    install(monkeypatch, MODULE, lambda job: outcomes)
+    out = run(row(5), min_tests=3)
+    assert isinstance(out, Executed)
+    assert [c.expected for c in out.test_cases] == ["1", "3", "5"] and out.discarded_inputs == 2
+    install(monkeypatch, MODULE, lambda job: outcomes)
+    too_few = run(row(5), min_tests=4)
+    assert isinstance(too_few, Rejected) and too_few.drop_reason == "too_few_tests"
+    assert "2 discarded" in too_few.detail
+
+
+def test_an_original_that_only_raises_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    install(monkeypatch, MODULE, lambda job: [raised("TypeError")] * 3 + [raised("KeyError")])
+    out = run(row(4))
+    assert isinstance(out, Rejected) and out.drop_reason == "no_normal_returns"
+    assert "TypeError" in out.detail
+
+
+def test_a_job_the_sandbox_could_not_run_is_a_sandbox_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    install(monkeypatch, MODULE, lambda job: "worker died twice")
+    out = run(row(4))
+    assert isinstance(out, Rejected)
+    assert (out.drop_reason, out.detail) == ("sandbox_error", "worker died twice")
+    # A run that returns fewer outcomes than inputs is no verdict either.
+    install(monkeypatch, MODULE, lambda job: [ok("1")])
+    short = run(row(4))
+    assert isinstance(short, Rejected) and short.drop_reason == "sandbox_error"
+
+
+def test_inputs_reach_the_sandbox_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    box = install(monkeypatch, MODULE, lambda job: [ok("0")] * len(job.inputs))
+    rec = row(3)
+    run(rec)
+    assert [json.loads(t) for t in box.jobs[0].inputs] == [json.loads(t) for t in rec.test_inputs]
