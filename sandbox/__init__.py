@@ -9,6 +9,7 @@ cannot run raises `SandboxUnavailableError`; there is never a silent fallback.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 
 from codemint.sandbox.api import (
@@ -55,11 +56,11 @@ def image_digest(settings: SandboxSettings) -> str:
     rebuilt under the same name), or for the local backend the runner's files and the host's
     Python version."""
     from codemint.sandbox.docker_backend import image_id
-    from codemint.sandbox.local_backend import runner_digest
+    from codemint.sandbox.files import runner_digest
 
     if resolved_backend(settings) == "docker":
         return image_id(settings.image)
-    return runner_digest()
+    return f"local:{runner_digest()[:32]}:python-{sys.version.split()[0]}"
 
 
 def result_fingerprint(settings: SandboxSettings) -> list[object]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import logging
 import os
 import shlex
@@ -40,15 +39,6 @@ def host_python() -> str:
     """The real interpreter behind the venv: the sandbox sees the stdlib, not our packages."""
     base = getattr(sys, "_base_executable", None) or sys.executable
     return os.path.realpath(base)
-
-
-def runner_digest() -> str:
-    """What the local backend executes jobs with: the host interpreter and the files beside the
-    runner (all of them: whichever the runner loads is covered, at the price of a few extra)."""
-    h = hashlib.sha256(sys.version.encode())
-    for path in sorted(RUNNER_PATH.parent.glob("*.py")):
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
-    return "local:" + h.hexdigest()[:32]
 
 
 def bwrap_argv(tmpfs_mb: int) -> list[str]:
