@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from prefect import Task
 from prefect.context import TaskRunContext
@@ -28,6 +29,8 @@ from codemint.stage import IndexedStage, ShardResult, Stage
 # a deterministic failure fails again and the run names the shard.
 DEFAULT_RETRIES = 1
 RETRY_DELAY_S = 2.0
+
+R = TypeVar("R")
 
 
 class ShardInput(BaseModel):
@@ -124,18 +127,7 @@ def shard_task(cls: type[Stage[Any, Any]], retries: int = DEFAULT_RETRIES) -> Ta
         worker = make_stage(cls, settings, index.index_path if index else None)
         return worker.process_shard(input_path, Path(run_dir) / name, shard)
 
-    # Prefect keys a task by its function's qualified name: one per stage.
-    run_shard.__name__ = run_shard.__qualname__ = f"{name}_shard"
-    run_shard.__module__ = cls.__module__
-    return Task(
-        run_shard,
-        name=f"{name}-shard",
-        task_run_name=f"{name}-shard-{{shard:05d}}",
-        cache_key_fn=key_fn,
-        persist_result=True,
-        retries=retries,
-        retry_delay_seconds=RETRY_DELAY_S,
-    )
+    return _cached_task(cls, run_shard, "shard", f"{name}-shard-{{shard:05d}}", key_fn, retries)
 
 
 def index_task(cls: type[IndexedStage[Any, Any]], retries: int = DEFAULT_RETRIES) -> Task[..., IndexResult]:
@@ -158,12 +150,25 @@ def index_task(cls: type[IndexedStage[Any, Any]], retries: int = DEFAULT_RETRIES
             stage=name, index_path=str(index_path), digest=store.file_digest(index_path), figures=figures
         )
 
-    build.__name__ = build.__qualname__ = f"{name}_index"
-    build.__module__ = cls.__module__
+    return _cached_task(cls, build, "index", f"{name}-index", key_fn, retries)
+
+
+def _cached_task(
+    cls: type[Stage[Any, Any]],
+    fn: Callable[..., R],
+    kind: str,
+    run_name: str,
+    key_fn: Callable[[TaskRunContext, dict[str, Any]], str],
+    retries: int,
+) -> Task[..., R]:
+    """`fn` as a Prefect task of stage `cls`'s module, cached by `key_fn`, its result persisted."""
+    # Prefect keys a task by its function's qualified name: one per stage and kind.
+    fn.__name__ = fn.__qualname__ = f"{cls.name}_{kind}"
+    fn.__module__ = cls.__module__
     return Task(
-        build,
-        name=f"{name}-index",
-        task_run_name=f"{name}-index",
+        fn,
+        name=f"{cls.name}-{kind}",
+        task_run_name=run_name,
         cache_key_fn=key_fn,
         persist_result=True,
         retries=retries,
