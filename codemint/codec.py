@@ -21,6 +21,14 @@ import re
 from typing import Any
 
 ITER_LIMIT = 1000
+# Items of a longer iterator beyond ITER_LIMIT are consumed up to this many more and hashed,
+# so a result that goes wrong after the first ITER_LIMIT items still differs.
+ITER_HASH_LIMIT = 10_000
+# Instances nested deeper than this (an object in an attribute of an object ...) keep only
+# their type: linked structures and cycles end there.
+OBJECT_DEPTH = 6
+# The module job code runs as (its classes are encoded by state whatever their repr says).
+JOB_MODULE = "__codemint__"
 REPR_LIMIT = 1000
 MESSAGE_LIMIT = 2000
 MAX_DEPTH = 200
@@ -46,6 +54,11 @@ _int_bit_length = int.bit_length
 _ADDR_RE = re.compile(r"\bat 0x[0-9a-fA-F]+")
 _enc_str = json.encoder.encode_basestring
 _enc_str_ascii = json.encoder.encode_basestring_ascii
+_object_repr = object.__repr__
+_object_getattribute = object.__getattribute__
+_type_getattribute = type.__getattribute__
+_mappingproxy = type(type.__dict__)
+_mappingproxy_get = _mappingproxy.get
 _int_repr = int.__repr__
 _float_repr = float.__repr__
 # Restored in the child before encoding, so a job that rebinds builtins.isinstance & co.
@@ -129,7 +142,7 @@ def _encode_float(obj: float) -> Any:
     return obj
 
 
-def _encode(obj: Any, depth: int) -> Any:
+def _encode(obj: Any, depth: int, od: int = 0) -> Any:
     t = _type(obj)
     if obj is None or t is bool or t is str:
         return obj
@@ -142,14 +155,14 @@ def _encode(obj: Any, depth: int) -> Any:
             return _encode_float(obj)
         d = depth + 1
         if t is list:
-            return [_encode(x, d) for x in list.copy(obj)]
+            return [_encode(x, d, od) for x in list.copy(obj)]
         if t is tuple:
-            return {"__tuple__": [_encode(x, d) for x in obj]}
+            return {"__tuple__": [_encode(x, d, od) for x in obj]}
         if t is set or t is frozenset:
-            items = _sorted((_encode(x, d) for x in obj), key=_canon)
+            items = _sorted((_encode(x, d, od) for x in obj), key=_canon)
             return {"__set__" if t is set else "__frozenset__": items}
         if t is dict:
-            pairs = [[_encode(k, d), _encode(v, d)] for k, v in list(_dict_items(obj))]
+            pairs = [[_encode(k, d, od), _encode(v, d, od)] for k, v in list(_dict_items(obj))]
             pairs.sort(key=lambda kv: _canon(kv[0]))
             return {"__dict__": pairs}
         if t is bytes:
@@ -159,17 +172,91 @@ def _encode(obj: Any, depth: int) -> Any:
         if t is complex:
             return {"__complex__": [_encode_float(obj.real), _encode_float(obj.imag)]}
         if _hasattr(t, "__next__"):
-            items = []
-            for _ in range(ITER_LIMIT):
-                try:
-                    item = _next(obj)
-                except StopIteration:
-                    break
-                items.append(_encode(item, d))
-            return {"__iter__": items}
+            return _encode_iterator(obj, d, od)
+        if _is_plain_instance(t):
+            return _object_form(obj, t, d, od)
     except BaseException:
         pass
     return _repr_form(obj)
+
+
+def _encode_iterator(obj: Any, d: int, od: int) -> Any:
+    """`{"__iter__": items}` when the iterator ends within ITER_LIMIT items; else
+    `{"__iter_cut__": [first items, more items seen, sha256 of their text, ended]}`, which
+    never equals a complete one and differs when any later item (up to the hash cap) does."""
+    items: list[Any] = []
+    for _ in range(ITER_LIMIT):
+        try:
+            item = _next(obj)
+        except StopIteration:
+            return {"__iter__": items}
+        items.append(_encode(item, d, od))
+    digest = _sha256()
+    more = 0
+    ended = False
+    for i in range(ITER_HASH_LIMIT):
+        try:
+            item = _next(obj)
+        except StopIteration:
+            if i == 0:
+                return {"__iter__": items}  # exactly ITER_LIMIT items: complete
+            ended = True
+            break
+        more += 1
+        digest.update(_canon(_encode(item, d, od)).encode("utf-8", "surrogatepass") + b"\n")
+    return {"__iter_cut__": [items, more, digest.hexdigest(), ended]}
+
+
+def _is_plain_instance(t: type) -> bool:
+    """Instances whose repr says nothing about their state (object's default repr), and every
+    instance of a class the job defined: these are encoded by type and public state."""
+    try:
+        if _type_getattribute(t, "__module__") == JOB_MODULE:
+            return True
+        return _type_getattribute(t, "__repr__") is _object_repr
+    except BaseException:
+        return False
+
+
+def _public_state(obj: Any, t: type) -> list[tuple[str, Any]]:
+    """Public attributes (instance dict) and filled slots, read without the class's hooks."""
+    state: dict[str, Any] = {}
+    try:
+        mro = _type_getattribute(t, "__mro__")
+    except BaseException:
+        mro = ()
+    for klass in mro:
+        try:
+            namespace = _type_getattribute(klass, "__dict__")
+            slots = _mappingproxy_get(namespace, "__slots__", ()) if _type(namespace) is _mappingproxy else ()
+        except BaseException:
+            continue
+        for name in (slots,) if _type(slots) is str else slots:
+            if _type(name) is not str or name.startswith("_") or name in state:
+                continue
+            try:
+                state[name] = _object_getattribute(obj, name)
+            except BaseException:
+                continue  # an empty slot
+    try:
+        inst = _object_getattribute(obj, "__dict__")
+    except BaseException:
+        inst = None
+    if _type(inst) is dict:
+        for name, value in list(_dict_items(inst)):
+            if _type(name) is str and not name.startswith("_"):
+                state[name] = value
+    return _sorted(_dict_items(state))
+
+
+def _object_form(obj: Any, t: type, d: int, od: int) -> Any:
+    """`{"__object__": [type name, [[attribute, value], ...]]}`; past OBJECT_DEPTH nested
+    instances, `{"__object__": [type name, null]}`."""
+    tname = type_name(t)
+    if od >= OBJECT_DEPTH:
+        return {"__object__": [tname, None]}
+    pairs = [[name, _encode(value, d, od + 1)] for name, value in _public_state(obj, t)]
+    return {"__object__": [tname, pairs]}
 
 
 def encode_value(obj: Any) -> Any:
@@ -192,7 +279,7 @@ def _expect_list(tag: str, payload: Any) -> list[Any]:
 
 
 def decode_value(data: Any) -> Any:
-    """Inverse of `encode_value` for values that can be inputs (no __iter__ / __repr__)."""
+    """Inverse of `encode_value` for values that can be inputs (no iterators, reprs, objects)."""
     t = _type(data)
     if data is None or t in (bool, int, str):
         return data
@@ -237,7 +324,7 @@ def decode_value(data: Any) -> Any:
         if _len(parts) != 2 or not all(_type(p) in (int, float) for p in parts):
             raise ValueError("__complex__ expects [re, im]")
         return complex(parts[0], parts[1])
-    if tag in ("__iter__", "__repr__"):
+    if tag in ("__iter__", "__iter_cut__", "__repr__", "__object__"):
         raise ValueError(f"{tag} values cannot be used as inputs")
     raise ValueError(f"unknown codec tag {tag!r}")
 

@@ -87,6 +87,12 @@ class TestCase(BaseModel):
     exception: str | None = None  # exception type name, when the original raised
     # Lines of the row's `original_code` this test executes (set by the adequacy stage).
     covered_lines: list[int] = []
+    # Expected stdout (capped by the sandbox), set when the original's output depends on the
+    # input; None means stdout is not compared.
+    stdout: str | None = None
+    # The arguments' state after the call (input text, codec), set when the original mutates
+    # its arguments on some input; None means the arguments are not compared.
+    args_after: str | None = None
 
 
 class Executed(WithInputs):

@@ -32,7 +32,42 @@ SANDBOX_DIR = "/opt/codemint"
 SANDBOX_RUNNER = f"{SANDBOX_DIR}/{RUNNER_SCRIPT}"
 SAFE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 NOBODY = 65534
-PROBE = "import os; print(os.getpid())"
+# Run in the sandbox as the job's uid (argv[1], dropped to when given): prints its pid (1 in
+# a new PID namespace), then "ok" or what breaks the promise that a job is never host root.
+PROBE = r"""
+import os, stat, sys
+if len(sys.argv) > 1:
+    os.setgroups([]); os.setgid(int(sys.argv[1])); os.setuid(int(sys.argv[1]))
+problems = []
+for path in ("/proc/sys/kernel/core_pattern", "/proc/sys/kernel/hostname", "/proc/sysrq-trigger"):
+    try:
+        os.close(os.open(path, os.O_WRONLY))
+        problems.append(path + " is writable")
+    except OSError:
+        pass
+# Owning a host device node (host root behind a user namespace) shows as being allowed to
+# chmod it: tried with its current mode, which changes nothing.
+for entry in os.scandir("/dev"):
+    st = entry.stat(follow_symlinks=False)
+    if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        try:
+            os.chmod(entry.path, stat.S_IMODE(st.st_mode))
+            problems.append(f"/dev/{entry.name} can be chmodded (host root?)")
+        except OSError:
+            pass
+        if entry.name not in {"null", "zero", "full", "random", "urandom", "tty", "ptmx"} and os.access(
+            entry.path, os.W_OK
+        ):
+            problems.append(f"/dev/{entry.name} is writable")
+print(os.getpid())
+print("; ".join(problems) or "ok")
+"""
+STAGE = "/var/tmp"
+STAGED_PYTHON = f"{STAGE}/python"
+STAGED_RUNTIME = f"{STAGE}/codemint"
+# Device nodes a job gets (bound from the host: writing them is harmless, and chmod/chown
+# of a bind-mounted node needs an ownership a job never has).
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
 
 def host_python() -> str:
@@ -41,8 +76,38 @@ def host_python() -> str:
     return os.path.realpath(base)
 
 
-def bwrap_argv(tmpfs_mb: int) -> list[str]:
+def _staging_steps() -> list[str]:
+    """Shell steps, as root in a private mount namespace: a tmpfs on /var/tmp holding the Python
+    prefix (bound read-only, so an unprivileged uid can use a prefix under /root) and a copy of
+    the runtime files (held open first: the mounts may hide a checkout under /tmp or /var/tmp)."""
+    prefix = os.path.realpath(sys.base_prefix)
+    files = sorted(RUNNER_FILES.items())
+    opens = [f"exec {3 + i}< {shlex.quote(str(src))}" for i, (_n, src) in enumerate(files)]
+    copies = [
+        f"cat <&{3 + i} > {STAGED_RUNTIME}/{name} && exec {3 + i}<&-" for i, (name, _s) in enumerate(files)
+    ]
+    return [
+        *opens,
+        f"mount -t tmpfs -o size=1m,mode=755,nosuid,nodev tmpfs {STAGE}",
+        f"mkdir {STAGED_PYTHON} {STAGED_RUNTIME}",
+        f"mount --bind {shlex.quote(prefix)} {STAGED_PYTHON}",
+        f"mount -o remount,bind,ro {STAGED_PYTHON}",
+        *copies,
+        f"chmod 444 {STAGED_RUNTIME}/*",
+    ]
+
+
+def _staged_python() -> str:
+    return f"{STAGED_PYTHON}/" + os.path.relpath(host_python(), os.path.realpath(sys.base_prefix))
+
+
+def bwrap_argv(tmpfs_mb: int, probe: bool = False) -> list[str]:
+    """bubblewrap with every namespace. As root, bwrap itself runs as uid 65534 (inside a
+    private mount namespace that stages Python and the runtime), so the sandbox's uid maps to
+    an unprivileged host uid, never to root."""
+    as_root = os.geteuid() == 0
     python = host_python()
+    prefix = os.path.realpath(sys.base_prefix)
     argv = [
         "bwrap",
         "--unshare-all", "--unshare-user", "--disable-userns",
@@ -58,55 +123,62 @@ def bwrap_argv(tmpfs_mb: int) -> list[str]:
             argv += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
             argv += ["--ro-bind", top, top]
-    prefix = os.path.realpath(sys.base_prefix)
     if not prefix.startswith("/usr/"):
-        argv += ["--ro-bind", prefix, prefix]
+        argv += ["--ro-bind", STAGED_PYTHON if as_root else prefix, prefix]
     if os.path.exists("/etc/ld.so.cache"):
         argv += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
     for name, source in RUNNER_FILES.items():
-        argv += ["--ro-bind", str(source), f"{SANDBOX_DIR}/{name}"]
+        staged = f"{STAGED_RUNTIME}/{name}" if as_root else str(source)
+        argv += ["--ro-bind", staged, f"{SANDBOX_DIR}/{name}"]
     argv += [
         "--proc", "/proc",
+        "--ro-bind", "/proc/sys", "/proc/sys",
         "--dev", "/dev",
+        "--mqueue", "/dev/mqueue",
         "--size", str(tmpfs_mb * 1024 * 1024), "--tmpfs", "/tmp",
         "--size", str(16 * 1024 * 1024), "--tmpfs", "/dev/shm",
         "--remount-ro", "/",
         "--chdir", "/tmp",
-        python, "-I", SANDBOX_RUNNER, "--scratch", "/tmp", "--wipe", "/tmp", "--wipe", "/dev/shm",
     ]  # fmt: skip
-    return argv
+    if probe:
+        argv += [python, "-I", "-c", PROBE]
+    else:
+        argv += [python, "-I", SANDBOX_RUNNER, "--scratch", "/tmp", "--wipe", "/tmp", "--wipe", "/dev/shm"]
+    if not as_root:
+        return argv
+    drop = ["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"]
+    script = " && ".join([*_staging_steps(), "exec " + shlex.join([*drop, *argv])])
+    return ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script]
 
 
 def unshare_root_argv(tmpfs_mb: int, probe: bool = False) -> list[str]:
-    """As real root: private tmpfs over every world-writable place, the Python prefix bound
-    read-only where uid 65534 can read it (a prefix under /root is not), the runner as PID 1."""
-    prefix = os.path.realpath(sys.base_prefix)
-    python = "/var/tmp/python/" + os.path.relpath(host_python(), prefix)
-    staged = "/var/tmp/codemint"
-    files = sorted(RUNNER_FILES.items())
-    # Hold the runtime files open first: the tmpfs mounts below may hide where they live (a
-    # checkout under /tmp or /var/tmp); they are copied into the private /var/tmp.
-    opens = [f"exec {3 + i}< {shlex.quote(str(src))}" for i, (_n, src) in enumerate(files)]
-    copies = [f"cat <&{3 + i} > {staged}/{name} && exec {3 + i}<&-" for i, (name, _s) in enumerate(files)]
+    """As real root: private tmpfs over every world-writable place, a private /dev with only
+    harmless device nodes, /proc/sys read-only, the runner as PID 1 and every job dropped to
+    uid 65534 (in an IPC namespace of its own per job)."""
+    dev = f"{STAGE}/dev"
     mounts = [
-        *opens,
+        *_staging_steps(),
         f"mount -t tmpfs -o size={tmpfs_mb}m,mode=1777,nosuid,nodev tmpfs /tmp",
-        "mount -t tmpfs -o size=16m,mode=1777,nosuid,nodev tmpfs /dev/shm",
-        "mount -t tmpfs -o size=1m,mode=755,nosuid,nodev tmpfs /var/tmp",
         # Hides host sockets (the Docker socket among them).
         "mount -t tmpfs -o size=1m,mode=755,nosuid,nodev tmpfs /run",
-        "mkdir /var/tmp/python",
-        f"mount --bind {shlex.quote(prefix)} /var/tmp/python",
-        "mount -o remount,bind,ro /var/tmp/python",
-        f"mkdir {staged}",
-        *copies,
-        f"chmod 444 {staged}/*",
+        f"mkdir {dev}",
+        f"mount -t tmpfs -o size=1m,mode=755,nosuid,noexec tmpfs {dev}",
+        *[f"touch {dev}/{n} && mount --bind /dev/{n} {dev}/{n}" for n in DEVICES],
+        *[f"ln -s /proc/self/fd/{i} {dev}/{n}" for i, n in enumerate(("stdin", "stdout", "stderr"))],
+        f"ln -s /proc/self/fd {dev}/fd",
+        f"mkdir {dev}/shm {dev}/mqueue",
+        f"mount -t tmpfs -o size=16m,mode=1777,nosuid,nodev tmpfs {dev}/shm",
+        f"mount -t mqueue -o nosuid,nodev,noexec mqueue {dev}/mqueue",
+        f"mount --move {dev} /dev",
+        "mount --bind /proc/sys /proc/sys",
+        "mount -o remount,bind,ro /proc/sys",
         "cd /tmp",
     ]
+    python = _staged_python()
     if probe:
-        command = [python, "-I", "-c", PROBE]
+        command = [python, "-I", "-c", PROBE, str(NOBODY)]
     else:
-        command = [python, "-I", f"{staged}/{RUNNER_SCRIPT}", "--scratch", "/tmp", "--wipe", "/tmp"]
+        command = [python, "-I", f"{STAGED_RUNTIME}/{RUNNER_SCRIPT}", "--scratch", "/tmp", "--wipe", "/tmp"]
         command += ["--wipe", "/dev/shm", "--child-uid", str(NOBODY)]
     script = " && ".join([*mounts, "exec " + shlex.join(command)])
     return [
@@ -135,8 +207,13 @@ def _probe(argv: list[str]) -> str | None:
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return str(exc)
-    if res.returncode == 0 and res.stdout.strip() == "1":  # PID 1 of a new namespace
+    lines = res.stdout.split("\n")
+    if res.returncode == 0 and lines[0] == "1" and lines[1:2] == ["ok"]:  # PID 1, never host root
         return None
+    if res.returncode == 0 and lines[0] == "1":
+        problems = lines[1].split("; ")
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        return f"cannot guarantee jobs never act as host root: {'; '.join(problems[:3])}{more}"
     return res.stderr.strip()[-300:] or f"exit {res.returncode}, output {res.stdout.strip()[:50]!r}"
 
 
@@ -146,8 +223,7 @@ def isolation_method(allow_bwrap: bool = True) -> str:
     problems = []
     if allow_bwrap and shutil.which("bwrap"):
         # Same flags as a worker, but running the probe instead of the runner.
-        argv = bwrap_argv(16)
-        problem = _probe([*argv[: argv.index(host_python())], host_python(), "-I", "-c", PROBE])
+        problem = _probe(bwrap_argv(16, probe=True))
         if problem is None:
             return "bwrap"
         problems.append(f"bwrap: {problem}")

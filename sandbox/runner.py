@@ -52,7 +52,7 @@ else:  # run as a script in the sandbox, with codec.py and zygote.py staged besi
 PROTOCOL_VERSION = 2
 MAX_ZYGOTES = 4
 ZYGOTE_START_S = 30.0
-ZYGOTE_REPLY_S = 5.0
+ZYGOTE_REPLY_S = 2.0
 # Cleanup gives up (and recycles the worker) beyond this many entries in one work dir.
 CLEANUP_ENTRY_LIMIT = 200_000
 IPC_RMID = 0
@@ -166,6 +166,15 @@ def wipe_sysv_ipc() -> bool:
             ok = fn(ident, 0, IPC_RMID) == 0 if kind == "sem" else fn(ident, IPC_RMID, None) == 0
             clean = clean and ok
     return clean
+
+
+def _stopped(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in (b"T", b"t")
 
 
 def _pids_in_namespace() -> list[int]:
@@ -311,10 +320,9 @@ class Runner:
                 got, _st = os.waitpid(z.pid, os.WNOHANG)
             except ChildProcessError:
                 got = z.pid
-            if got == 0:
+            if got == 0 and not _stopped(z.pid):
                 return z
-            z.alive = False  # a job killed it: start a fresh one
-            z.sock.close()
+            z.kill()  # a job killed or stopped it: start a fresh one
         z = Zygote(self._seeds[number % MAX_ZYGOTES])
         self._zygotes[number] = z
         return z
@@ -361,7 +369,6 @@ class Runner:
         res_r, res_w = os.pipe()
         child_ends = [job_r, out_w, err_w, res_w]
         ours = [job_w, out_r, err_r, res_r]
-        start = time.monotonic()
         try:
             pid = 0
             for _attempt in range(2):
@@ -374,6 +381,7 @@ class Runner:
             child_ends = []
             if not pid:
                 raise RuntimeError("the zygote could not fork a job process")
+            start = time.monotonic()
             payload = {
                 "code": code,
                 "entry_point": entry_point,

@@ -1,8 +1,11 @@
 """Execute: run the original code on every input in the sandbox to get expected outputs.
 
 Each input runs `execute.repeats` times; a sample whose outputs differ between runs is
-dropped as nondeterministic. An exception raised by the original is expected behaviour
-(a test case that expects that exception type). Inputs that time out, run out of memory
+dropped as nondeterministic; each run is forked from its own zygote (another hash seed,
+no shared process state). Tests also record stdout when the original's depends on the
+input, and the arguments' state after the call when the original mutates them.
+An exception raised by the original is expected behaviour (a test case that expects that
+exception type). Inputs that time out, run out of memory
 or are killed are discarded, not turned into tests. When the original cannot even import
 what it needs, the sample is dropped as `missing_import` naming the module, so a sandbox
 image lacking a package shows up as such rather than as bad samples.
@@ -25,13 +28,25 @@ IMPORT_ERRORS = {"ModuleNotFoundError", "ImportError"}
 _MODULE_RE = re.compile(r"No module named '([^']+)'|cannot import name '([^']+)'")
 
 
-def outcome_key(o: CallOutcome) -> tuple[str, str | None]:
-    """What two runs must agree on: a return value, or an exception type."""
+def outcome_key(o: CallOutcome) -> tuple[str, str | None, str | None]:
+    """What two runs must agree on: a return value or an exception type, and the arguments'
+    state after the call. (Stdout that differs between runs is only left uncompared.)"""
     if o.status == "ok":
-        return "ok", o.result
+        return "ok", o.result, o.args_after
     if o.status == "error":
-        return "error", o.exc_type
-    return o.status, None
+        return "error", o.exc_type, o.args_after
+    return o.status, None, None
+
+
+def behaviour_fields(runs: list[list[CallOutcome]], kept: list[int]) -> tuple[bool, bool]:
+    """(compare stdout, compare arguments) for a sample's tests: stdout when the original's
+    differs between inputs and is the same on every run of an input; arguments when the
+    original changed them on some input."""
+    firsts = [runs[0][j] for j in kept]
+    stable = all(len({r[j].stdout for r in runs}) == 1 for j in kept)
+    stdout = stable and len({o.stdout for o in firsts}) > 1
+    args = any(o.args_after is not None for o in firsts)
+    return stdout, args
 
 
 def missing_module(outcomes: list[CallOutcome]) -> str | None:
@@ -68,6 +83,8 @@ class Execute(Stage[WithInputs, Executed]):
                 entry_point=rec.entry_point,
                 inputs=rec.test_inputs,
                 limits=self.settings.sandbox.limits,
+                # Each run on its own zygote: another hash seed, nothing shared with the other.
+                zygote=r % 4,
             )
             for rec in records
             for r in range(repeats)
@@ -90,14 +107,13 @@ class Execute(Stage[WithInputs, Executed]):
         if module is not None:
             self.metrics[f"missing_import:{module}"] += 1
             return self.reject(rec.id, "missing_import", module, record=rec)
-        cases: list[TestCase] = []
+        kept: list[int] = []
         discarded = 0
         statuses: Counter[str] = Counter()
-        for j, text in enumerate(rec.test_inputs):
+        for j in range(len(rec.test_inputs)):
             per_run = [r[j] for r in runs]
             keys = {outcome_key(o) for o in per_run}
             statuses.update(o.status for o in per_run)
-            first = per_run[0]
             if any(o.status not in ("ok", "error") for o in per_run):
                 discarded += 1  # timeouts, memory, kills: not a behaviour to test against
                 continue
@@ -106,10 +122,21 @@ class Execute(Stage[WithInputs, Executed]):
                 return self.reject(
                     rec.id, "nondeterministic", f"input {j} gave different outputs", record=rec
                 )
+            kept.append(j)
+        with_stdout, with_args = behaviour_fields(runs, kept)
+        cases: list[TestCase] = []
+        for j in kept:
+            first, text = runs[0][j], rec.test_inputs[j]
+            case = TestCase(
+                input=text,
+                stdout=first.stdout if with_stdout else None,
+                args_after=(first.args_after or text) if with_args else None,
+            )
             if first.status == "ok":
-                cases.append(TestCase(input=text, expected=first.result))
+                case.expected = first.result
             else:
-                cases.append(TestCase(input=text, exception=first.exc_type))
+                case.exception = first.exc_type
+            cases.append(case)
         for status, n in statuses.items():
             self.metrics[f"original_{status}"] += n
         ok = sum(1 for c in cases if c.exception is None)

@@ -1,8 +1,9 @@
 """Verify: run the candidate code on every test case and keep the fraction it passes.
 
 A test passes when the candidate returns the same canonical value as the original, or
-raises the same exception type. The comparison happens here, in the trusted process,
-on the serialized outcomes: nothing the executed code prints or overrides can forge it.
+raises the same exception type, and, where the test records them, prints the same stdout
+and leaves its arguments in the same state. The comparison happens here, in the trusted
+process, on the serialized outcomes: nothing the executed code prints or overrides can forge it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ class Candidate:
 
 
 def passes(case: TestCase, outcome: CallOutcome) -> bool:
+    """Same return value (or exception type), and where the test records them, the same
+    stdout and the same state of the arguments after the call."""
+    if case.stdout is not None and outcome.stdout != case.stdout:
+        return False
+    if case.args_after is not None and (outcome.args_after or case.input) != case.args_after:
+        return False
     if case.exception is not None:
         return outcome.status == "error" and outcome.exc_type == case.exception
     return outcome.status == "ok" and outcome.result == case.expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections import OrderedDict
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from codemint import codec
 from codemint.codec import canonical_json, decode_input, decode_value, encode_input, encode_value
 
 
@@ -73,16 +75,64 @@ def test_set_order_is_independent_of_hash_order() -> None:
     )
 
 
-def test_repr_form_strips_addresses_and_names_the_type() -> None:
-    encoded = encode_value(Point(1))
-    assert encoded["__type__"] == f"{__name__}.Point"
-    assert " at 0x" in encoded["__repr__"] and encoded["__repr__"].endswith(" at 0x>")
-    assert canonical_json(Point(1)) == canonical_json(Point(2))  # default reprs carry no state
+class Slotted:
+    __slots__ = ("_hidden", "empty", "value")
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+        self._hidden = id(self)
 
 
-def test_iterators_are_capped() -> None:
+class Linked:
+    def __init__(self, nxt: object = None) -> None:
+        self.next = nxt if nxt is not None else self
+
+
+class Sneaky(Point):
+    def __getattribute__(self, name: str) -> object:
+        raise RuntimeError("no peeking")
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def test_instances_encode_their_type_and_public_state() -> None:
+    assert encode_value(Point(1)) == {"__object__": [f"{__name__}.Point", [["x", 1]]]}
+    assert canonical_json(Point(1)) != canonical_json(Point(2))
+    assert canonical_json(Point([1, (2,)])) == canonical_json(Point([1, (2,)]))
+    # Slots count, private names and empty slots do not; the class's own hooks are bypassed.
+    assert encode_value(Slotted("v")) == {"__object__": [f"{__name__}.Slotted", [["value", "v"]]]}
+    assert canonical_json(Sneaky(1)) != canonical_json(Sneaky(2))
+    # Same state, different class: different.
+    assert canonical_json(Sneaky(1)).replace("Sneaky", "Point") == canonical_json(Point(1))
+    assert canonical_json(Sneaky(1)) != canonical_json(Point(1))
+    # Self-references and long chains end at the depth cap instead of recursing.
+    text = canonical_json(Linked())
+    assert text.count("__object__") == 7 and text.endswith('Linked",null]}' + "]]]}" * 6)
+    assert canonical_json(Linked(Linked(Point(1)))) != canonical_json(Linked(Linked(Point(2))))
+
+
+def test_objects_and_cut_iterators_cannot_be_inputs() -> None:
+    for value in (Point(1), iter(range(2000))):
+        with pytest.raises(ValueError, match="cannot be used as inputs"):
+            decode_value(json.loads(canonical_json(value)))
+
+
+def test_iterators_are_capped_with_a_marker_and_a_digest_of_the_rest() -> None:
     encoded = encode_value(iter(range(5000)))
-    assert len(encoded["__iter__"]) == 1000
+    items, more, _digest, ended = encoded["__iter_cut__"]
+    assert items == list(range(1000)) and (more, ended) == (4000, True)
+    # A complete iterator of exactly the cap is not cut; one more item is.
+    assert encode_value(iter(range(1000))) == {"__iter__": list(range(1000))}
+    assert "__iter_cut__" in encode_value(iter(range(1001)))
+    # Wrong only after the cap: still different. Endless iterators are cut the same way.
+    wrong = [*range(1000), *range(1, 4001)]
+    assert canonical_json(iter(range(5000))) != canonical_json(iter(wrong))
+    endless = encode_value(itertools.count())["__iter_cut__"]
+    assert endless[1:] == [codec.ITER_HASH_LIMIT, endless[2], False]
+    assert canonical_json(itertools.count()) == canonical_json(itertools.count())
 
 
 def test_fallbacks_for_failures() -> None:
