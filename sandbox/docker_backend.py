@@ -1,34 +1,47 @@
 """Docker backend: a pool of warm, locked-down containers, each running the runner as PID 1.
 
-Each worker is a `docker run -i --rm` client whose stdin/stdout are the runner's protocol
-stream (the CLI was measured simpler and no slower than the SDK's attach socket). The runner
-is the container's PID 1, so a job's `kill(-1, 9)` or `kill(ppid, 9)` cannot kill it and it
-reaps and sweeps every leftover process itself; no `--init` is needed.
-Containers carry the label `codemint.sandbox=1` and `codemint.sandbox.owner=<pid>:<start>`;
-a new pool removes the containers of owners that are gone (e.g. a SIGKILLed pipeline).
+The control plane uses the Docker SDK (`docker`): containers are created, listed and removed
+by label, images inspected by id. The job stream is the runner's stdin/stdout, attached with
+`docker start -ai` (a CLI client per container: measured no slower than the SDK's attach
+socket, and it needs no frame demultiplexing; see benchmarks/sandbox_throughput.py).
+The runner is the container's PID 1, so a job's `kill(-1, 9)` or `kill(ppid, 9)` cannot kill
+it and it reaps and sweeps every leftover process itself; no `--init` is needed.
+Containers carry `codemint.sandbox=1`, `codemint.sandbox.owner=<pid>:<start>` and
+`codemint.sandbox.pool=<id>` (unique per pool instance, as are container names): a pool's
+cleanup removes only its own containers, and a new pool removes the containers of owners that
+are gone (e.g. a SIGKILLed pipeline).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
+import secrets
 import shutil
-import subprocess
 import threading
+from typing import Any
+
+import docker
+import docker.errors
+from docker.types import LogConfig, Ulimit
 
 from codemint.sandbox.api import ExecLimits, SandboxUnavailableError
+from codemint.sandbox.lifecycle import owner_alive, owner_token
 from codemint.sandbox.pool import ProcessWorker, WorkerPool, spawn_worker
 
 log = logging.getLogger(__name__)
 
 LABEL = "codemint.sandbox"
 OWNER_LABEL = "codemint.sandbox.owner"
+POOL_LABEL = "codemint.sandbox.pool"
 RUNNER_ARGS = ["--scratch", "/tmp", "--wipe", "/tmp", "--wipe", "/dev/shm"]
 # Each container runs its jobs under its own uid: RLIMIT_NPROC counts per uid across the
 # host, so one container's fork bomb must not starve another container's jobs.
 UID_BASE = 20000
 _uid_counter = itertools.count()
+_client_lock = threading.Lock()
 
 
 def docker_cli() -> str:
@@ -38,93 +51,70 @@ def docker_cli() -> str:
     return path
 
 
-def _docker(args: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [docker_cli(), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+@functools.cache
+def _client_cached(timeout: int) -> docker.DockerClient:
+    return docker.from_env(timeout=timeout)
+
+
+def client(timeout: int = 60) -> docker.DockerClient:
+    """A process-wide SDK client (DOCKER_HOST & co. from the environment)."""
+    try:
+        with _client_lock:
+            return _client_cached(timeout)
+    except docker.errors.DockerException as exc:
+        raise SandboxUnavailableError(
+            f"docker engine not reachable: {exc} (run deployments/docker-engine.sh)"
+        ) from None
 
 
 def engine_problem(image: str, timeout: float = 15.0) -> str | None:
     """None if the engine answers and `image` exists, else why not."""
     try:
-        info = _docker(["version", "--format", "{{.Server.Version}}"], timeout=timeout)
-    except (SandboxUnavailableError, subprocess.TimeoutExpired, OSError) as exc:
-        return f"docker engine not reachable: {exc}"
-    if info.returncode != 0:
-        return f"docker engine not reachable: {info.stderr.strip()[-300:]} (run deployments/docker-engine.sh)"
-    img = _docker(["image", "inspect", "--format", "{{.Id}}", image], timeout=timeout)
-    if img.returncode != 0:
+        api = client().api
+        api.ping()
+    except (SandboxUnavailableError, docker.errors.DockerException, OSError) as exc:
+        return f"docker engine not reachable: {exc} (run deployments/docker-engine.sh)"
+    try:
+        api.inspect_image(image)
+    except docker.errors.ImageNotFound:
         return f"sandbox image {image!r} not found (run sandbox/build_image.sh)"
+    except (docker.errors.DockerException, OSError) as exc:
+        return f"docker engine not reachable: {exc}"
     return None
 
 
 def image_id(image: str, timeout: float = 15.0) -> str:
-    """The image's content id (sha256:...), which changes whenever it is rebuilt differently."""
-    img = _docker(["image", "inspect", "--format", "{{.Id}}", image], timeout=timeout)
-    if img.returncode != 0:
-        raise SandboxUnavailableError(f"sandbox image {image!r} not found (run sandbox/build_image.sh)")
-    return img.stdout.strip()
-
-
-def _start_time(pid: int) -> str | None:
+    """The image's content id (sha256:..., inspected through the SDK), which changes whenever
+    it is rebuilt differently; never its tag."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    # Field 22 (starttime) counted after the ")" that ends the command name.
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def owner_token(pid: int | None = None) -> str:
-    pid = os.getpid() if pid is None else pid
-    return f"{pid}:{_start_time(pid)}"
-
-
-def owner_alive(token: str) -> bool:
-    pid_text, _, start = token.partition(":")
-    try:
-        pid = int(pid_text)
-    except ValueError:
-        return False
-    return _start_time(pid) == start
+        return str(client().api.inspect_image(image)["Id"])
+    except docker.errors.ImageNotFound:
+        raise SandboxUnavailableError(
+            f"sandbox image {image!r} not found (run sandbox/build_image.sh)"
+        ) from None
+    except (docker.errors.DockerException, OSError) as exc:
+        raise SandboxUnavailableError(f"docker engine not reachable: {exc}") from None
 
 
 def list_containers(label_filter: str = f"{LABEL}=1") -> list[tuple[str, str]]:
     """(id, owner) of every container (running or not) carrying the label."""
-    res = _docker(
-        [
-            "ps",
-            "-a",
-            "--no-trunc",
-            "--filter",
-            f"label={label_filter}",
-            "--format",
-            f'{{{{.ID}}}}\t{{{{.Label "{OWNER_LABEL}"}}}}',
-        ]
-    )
-    if res.returncode != 0:
-        raise SandboxUnavailableError(f"docker ps failed: {res.stderr.strip()[-300:]}")
-    rows = []
-    for line in res.stdout.splitlines():
-        cid, _, owner = line.partition("\t")
-        if cid:
-            rows.append((cid, owner))
-    return rows
+    try:
+        found = client().api.containers(all=True, filters={"label": label_filter})
+    except (docker.errors.DockerException, OSError) as exc:
+        raise SandboxUnavailableError(f"listing containers failed: {exc}") from None
+    return [(c["Id"], (c.get("Labels") or {}).get(OWNER_LABEL, "")) for c in found]
 
 
 def remove_containers(ids: list[str]) -> None:
-    if not ids:
-        return
-    res = _docker(["rm", "-f", *ids], timeout=120)
-    benign = ("No such container", "already in progress")  # --rm got there first
-    if res.returncode != 0 and not all(any(b in line for b in benign) for line in res.stderr.splitlines()):
-        log.warning("sandbox: docker rm failed: %s", res.stderr.strip()[-300:])
+    api = client().api
+    for cid in ids:
+        try:
+            api.remove_container(cid, force=True)
+        except docker.errors.NotFound:
+            pass  # auto-remove got there first
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: removal already in progress
+                log.warning("sandbox: removing container %s failed: %s", cid[:12], exc)
 
 
 def remove_stale_containers() -> list[str]:
@@ -164,43 +154,52 @@ class DockerSandbox(WorkerPool):
         self._names: set[str] = set()
         self._names_lock = threading.Lock()
         self._seq = itertools.count()
+        self.pool_id = secrets.token_hex(4)
         super().__init__(self._start_container, workers, jobs_per_container, start_concurrency)
 
-    def container_argv(self, name: str, uid: int) -> list[str]:
-        mem = f"{self._memory_mb}m"
-        return [
-            docker_cli(), "run", "-i", "--rm",
-            "--name", name,
-            "--label", f"{LABEL}=1",
-            "--label", f"{OWNER_LABEL}={self._owner}",
-            "--network", "none",
-            "--read-only",
-            "--tmpfs", f"/tmp:rw,nosuid,nodev,size={self._tmpfs_mb}m,mode=1777",
-            "--shm-size", "16m",
-            "--ipc", "private",
-            "--user", f"{uid}:{uid}",
-            "--cap-drop", "ALL",
-            "--security-opt", "no-new-privileges",
-            "--pids-limit", str(self._pids),
-            "--memory", mem,
-            "--memory-swap", mem,
-            "--cpus", str(self._cpus),
-            "--ulimit", "nofile=1024:1024",
-            "--log-driver", "none",
-            "--hostname", "sandbox",
-            self.image,
-            *RUNNER_ARGS,
-        ]  # fmt: skip
+    def container_config(self, name: str, uid: int) -> dict[str, Any]:
+        """Arguments of the SDK's create_container for one locked-down worker container."""
+        mem = self._memory_mb * 1024 * 1024
+        host_config = client().api.create_host_config(
+            auto_remove=True,
+            network_mode="none",
+            read_only=True,
+            tmpfs={"/tmp": f"rw,nosuid,nodev,size={self._tmpfs_mb}m,mode=1777"},
+            shm_size="16m",
+            ipc_mode="private",
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            pids_limit=self._pids,
+            mem_limit=mem,
+            memswap_limit=mem,  # equal: no swap, so the limit really limits
+            nano_cpus=int(self._cpus * 1e9),
+            ulimits=[Ulimit(name="nofile", soft=1024, hard=1024)],
+            log_config=LogConfig(type=LogConfig.types.NONE),
+        )
+        return {
+            "image": self.image,
+            "command": [*RUNNER_ARGS, "--tag", self._owner],
+            "name": name,
+            "labels": {LABEL: "1", OWNER_LABEL: self._owner, POOL_LABEL: self.pool_id},
+            "user": f"{uid}:{uid}",
+            "hostname": "sandbox",
+            "stdin_open": True,
+            "host_config": host_config,
+        }
 
     def _start_container(self, slot: int) -> ProcessWorker:
-        name = f"codemint-sbx-{os.getpid()}-{slot}-{next(self._seq)}"
+        name = f"codemint-sbx-{os.getpid()}-{self.pool_id}-{slot}-{next(self._seq)}"
         uid = UID_BASE + (os.getpid() % 500) * 16 + next(_uid_counter) % 16
         with self._names_lock:
             self._names.add(name)
+        try:
+            cid = client().api.create_container(**self.container_config(name, uid))["Id"]
+        except (docker.errors.DockerException, OSError) as exc:
+            self._remove(name)
+            raise SandboxUnavailableError(f"creating container {name} failed: {exc}") from None
         # The CLI itself may need DOCKER_HOST etc.; the container gets no host variables.
-        return spawn_worker(
-            name, self.container_argv(name, uid), dict(os.environ), lambda: self._remove(name)
-        )
+        argv = [docker_cli(), "start", "--attach", "--interactive", cid]
+        return spawn_worker(name, argv, dict(os.environ), lambda: self._remove(name))
 
     def _remove(self, name: str) -> None:
         remove_containers([name])
@@ -213,7 +212,8 @@ class DockerSandbox(WorkerPool):
             self._names.clear()
         try:
             remove_containers(names)
-            ours = [cid for cid, _owner in list_containers(f"{OWNER_LABEL}={self._owner}")]
+            # Only this pool's: another pool of this process keeps its live containers.
+            ours = [cid for cid, _owner in list_containers(f"{POOL_LABEL}={self.pool_id}")]
             remove_containers(ours)
-        except (SandboxUnavailableError, subprocess.TimeoutExpired, OSError) as exc:
+        except (SandboxUnavailableError, docker.errors.DockerException, OSError) as exc:
             log.warning("sandbox: final container sweep failed: %s", exc)

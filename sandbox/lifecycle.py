@@ -1,5 +1,7 @@
 """Process-wide cleanup: every live pool is closed at interpreter exit and on SIGTERM/SIGINT.
 
+Workers carry their owner's token (`owner_token`: pid and start time) as a runner `--tag` and a
+container label, so leftovers can be traced to a process and stale ones told from live ones.
 Signal handlers chain to whatever was installed before (Prefect, pytest, the CLI), so the
 process still ends (or raises KeyboardInterrupt) as it would have without the sandbox.
 """
@@ -69,3 +71,27 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
         # Default action (terminate): restore it and re-deliver the signal to ourselves.
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # Field 22 (starttime) counted after the ")" that ends the command name.
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def owner_token(pid: int | None = None) -> str:
+    pid = os.getpid() if pid is None else pid
+    return f"{pid}:{_start_time(pid)}"
+
+
+def owner_alive(token: str) -> bool:
+    pid_text, _, start = token.partition(":")
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    return _start_time(pid) == start

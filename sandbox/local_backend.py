@@ -2,12 +2,16 @@
 
 Preferred: bubblewrap with every namespace unshared (network, PID, IPC, UTS, user, cgroup),
 uid 65534, no capabilities, only /usr, the Python prefix and the runner bound read-only, a
-read-only root, a private tmpfs /tmp and the runner as PID 1.
+read-only root, a private tmpfs /tmp and the runner as PID 1; started by root, bwrap itself
+runs as uid 65534 so the sandbox's uid never maps to host root.
 Fallback as root: `unshare` (network, PID, IPC, UTS, mount namespaces) with private tmpfs
 /tmp, /var/tmp and /dev/shm, the runner as PID 1 and every job dropped to uid 65534; the
 host filesystem stays visible (writable only where permissions let that uid write).
 Fallback as non-root: `unshare --user --map-root-user`, where jobs write wherever the caller
-can (logged loudly). None has a cgroup: memory is bounded per process only (RLIMIT_AS).
+can (logged loudly). A probe refuses any method that would let a job act as host root (host
+uid 0, writable /proc/sys, a device node it could chmod or write). Each worker's whole process
+tree runs under a cgroup memory limit where the host offers one (sandbox/cgroups.py); the log
+says so when it does not.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ import sys
 import tempfile
 
 from codemint.sandbox.api import ExecLimits, SandboxUnavailableError
+from codemint.sandbox.cgroups import MemoryCgroups
 from codemint.sandbox.files import RUNNER_FILES, RUNNER_SCRIPT, stage_runner
+from codemint.sandbox.lifecycle import owner_token
 from codemint.sandbox.pool import ProcessWorker, WorkerPool, spawn_worker
 
 log = logging.getLogger(__name__)
@@ -144,6 +150,7 @@ def bwrap_argv(tmpfs_mb: int, probe: bool = False) -> list[str]:
         argv += [python, "-I", "-c", PROBE]
     else:
         argv += [python, "-I", SANDBOX_RUNNER, "--scratch", "/tmp", "--wipe", "/tmp", "--wipe", "/dev/shm"]
+        argv += ["--tag", owner_token()]
     if not as_root:
         return argv
     drop = ["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"]
@@ -179,7 +186,7 @@ def unshare_root_argv(tmpfs_mb: int, probe: bool = False) -> list[str]:
         command = [python, "-I", "-c", PROBE, str(NOBODY)]
     else:
         command = [python, "-I", f"{STAGED_RUNTIME}/{RUNNER_SCRIPT}", "--scratch", "/tmp", "--wipe", "/tmp"]
-        command += ["--wipe", "/dev/shm", "--child-uid", str(NOBODY)]
+        command += ["--wipe", "/dev/shm", "--child-uid", str(NOBODY), "--tag", owner_token()]
     script = " && ".join([*mounts, "exec " + shlex.join(command)])
     return [
         "unshare", "--net", "--pid", "--ipc", "--uts", "--mount", "--propagation", "private",
@@ -193,7 +200,7 @@ def unshare_user_argv(scratch: str, probe: bool = False) -> list[str]:
     else:
         command = [host_python(), "-I", str(stage_runner(scratch.rstrip("/") + ".runtime"))]
     if not probe:
-        command += ["--scratch", scratch]
+        command += ["--scratch", scratch, "--tag", owner_token()]
     return [
         "unshare", "--user", "--map-root-user", "--net", "--pid", "--ipc", "--uts", "--mount",
         "--fork", "--mount-proc", "--kill-child", *command,
@@ -242,12 +249,10 @@ def isolation_method(allow_bwrap: bool = True) -> str:
 
 
 _WARNINGS = {
-    "bwrap": (
-        "local backend (bubblewrap namespaces, no cgroup memory/CPU limits) is weaker isolation than Docker"
-    ),
+    "bwrap": ("local backend (bubblewrap namespaces, no CPU cgroup) is weaker isolation than Docker"),
     "unshare-root": (
         "local backend via unshare (network/PID/mount namespaces, jobs as uid 65534, host filesystem "
-        "visible, no cgroup limits) is weaker isolation than Docker; install bubblewrap"
+        "visible read-only to them) is weaker isolation than Docker; install bubblewrap"
     ),
     "unshare-user": (
         "local backend via unshare --map-root-user: jobs can WRITE the host filesystem wherever this "
@@ -273,6 +278,25 @@ class LocalSandbox(WorkerPool):
         if self.method == "unshare-user":
             self._scratch_root = tempfile.mkdtemp(prefix="codemint-sandbox-")
         log.warning("sandbox: %s", _WARNINGS[self.method])
+        # The whole tree of a worker (runner, zygotes, jobs and their children) under one
+        # memory limit, as Docker's --memory does for a container.
+        self._memory_mb = limits.memory_mb + self._tmpfs_mb + 128
+        self.cgroups, why_not = MemoryCgroups.open()
+        if self.cgroups is None:
+            log.warning(
+                "sandbox: no cgroup memory limit for local workers (%s): a job's process tree is "
+                "bounded only per process (RLIMIT_AS %d MB, at most %d processes)",
+                why_not,
+                limits.memory_mb,
+                limits.max_procs,
+            )
+        else:
+            log.info(
+                "sandbox: local workers limited to %d MB each, whole process tree (cgroup %s under %s)",
+                self._memory_mb,
+                self.cgroups.kind,
+                self.cgroups.parent,
+            )
         super().__init__(self._start_process, workers, jobs_per_worker, start_concurrency)
 
     def _argv(self, slot: int) -> list[str]:
@@ -293,7 +317,22 @@ class LocalSandbox(WorkerPool):
                 with contextlib.suppress(OSError):
                     os.killpg(holder[0].proc.pid, 9)
 
-        worker = spawn_worker(f"local-{os.getpid()}-{slot}", self._argv(slot), dict(SAFE_ENV), on_kill)
+        argv = self._argv(slot)
+        group = self.cgroups.create(self._memory_mb) if self.cgroups is not None else None
+        if group is not None:
+            argv = MemoryCgroups.wrap_argv(group, argv)
+
+        def cleanup() -> None:
+            on_kill()
+            if group is not None:
+                MemoryCgroups.remove(group)
+
+        try:
+            worker = spawn_worker(f"local-{os.getpid()}-{slot}", argv, dict(SAFE_ENV), cleanup)
+        except Exception:
+            if group is not None:
+                MemoryCgroups.remove(group)
+            raise
         holder.append(worker)
         return worker
 

@@ -6,7 +6,7 @@ imports as `zygote` / `codec` there and as `codemint.sandbox.zygote` / `codemint
 host: sandbox/files.py `RUNNER_FILES` lists what is staged.
 
 Protocol (as a long-lived process,
-`python3 -I runner.py [--scratch DIR] [--wipe DIR]... [--child-uid UID]`):
+`python3 -I runner.py [--scratch DIR] [--wipe DIR]... [--child-uid UID] [--tag OWNER]`):
 the runner first writes one line `{"ready": true, ...}`, then reads jobs as JSON lines on
 stdin ({"job_id", "code", "entry_point", "inputs", "limits", "zygote"}) and writes one JSON
 line per job in the ExecResult shape (plus "dirty": true when cleanup failed and the worker
@@ -656,6 +656,8 @@ def _parse_args(argv: list[str]) -> tuple[str | None, list[str], int | None]:
             wipe.append(next(it))
         elif arg == "--child-uid":
             child_uid = int(next(it))
+        elif arg == "--tag":  # the owner's token, for tracing leftovers; not used here
+            next(it)
         else:
             raise SystemExit(f"runner: unknown argument {arg!r}")
     return scratch, wipe, child_uid

@@ -361,7 +361,7 @@ def test_patched_builtins_and_weird_eq_cannot_forge(sandbox: Sandbox) -> None:
         "    return {'eq': Eq(), 'int': Int(5), 'list': [1, 2]}[kind]\n"
     )
     eq = run_one(sandbox, code, "eq")
-    assert eq.status == "ok" and eq.result == '{"__repr__":"42","__type__":"__codemint__.Eq"}', eq
+    assert eq.status == "ok" and eq.result == '{"__object__":["__codemint__.Eq",[]]}', eq
     sub = run_one(sandbox, code, "int")
     assert sub.status == "ok" and sub.result != "42" and sub.result != "5", sub
     lst = run_one(sandbox, code, "list")

@@ -102,7 +102,8 @@ def test_signalled_holder_removes_its_containers(sig: signal.Signals) -> None:
 def test_local_workers_die_with_their_holder(sig: signal.Signals) -> None:
     holder = _start_holder("local")
     # bwrap --die-with-parent / unshare --kill-child: the namespace dies with its launcher.
-    assert _worker_processes("/opt/codemint/runner.py") or _worker_processes("runner.py --scratch")
+    ours = f"--tag {holder.pid}:"  # the holder's workers, not other sandboxes on this machine
+    assert _worker_processes(ours)
     holder.send_signal(sig)
     holder.communicate(timeout=60)
-    assert _wait_until(lambda: not _worker_processes("runner.py --scratch"), 15)
+    assert _wait_until(lambda: not _worker_processes(ours), 15)

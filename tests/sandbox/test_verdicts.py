@@ -110,10 +110,7 @@ def test_constant_banner_is_not_compared_but_input_dependent_output_is(sandbox: 
 
 
 def test_instances_are_compared_by_state(sandbox: Sandbox) -> None:
-    code = (
-        "class Box:\n    def __init__(self, v):\n        self.v = v\n"
-        "def f(x):\n    return Box(x * 2)\n"
-    )
+    code = "class Box:\n    def __init__(self, v):\n        self.v = v\ndef f(x):\n    return Box(x * 2)\n"
     (outs,) = _outcomes(sandbox, _jobs(code, [encode_input([1]), encode_input([2])], 1, "box"))
     assert outs[0].result == '{"__object__":["__codemint__.Box",[["v",2]]]}'
     assert outs[0].result != outs[1].result
@@ -236,3 +233,26 @@ def test_a_job_cannot_reach_the_zygote_or_the_runner(sandbox: Sandbox) -> None:
         _outcomes(sandbox, _jobs(code, [encode_input([sig])], 2, f"kill{sig}"))
         assert_healthy(sandbox)
     _ = run_one(sandbox, "def f():\n    return 2\n")
+
+
+def test_memory_limit_covers_the_whole_process_tree(sandbox: Sandbox) -> None:
+    # 12 children of 180 MB each stay under the per-process limit (256 MB) but not the tree's.
+    code = (
+        "import os, time\n"
+        "def f():\n"
+        "    kids = []\n"
+        "    for _ in range(12):\n"
+        "        pid = os.fork()\n"
+        "        if pid == 0:\n"
+        "            block = bytearray(180 * 1024 * 1024)\n"
+        "            for i in range(0, len(block), 4096):\n"
+        "                block[i] = 1\n"
+        "            time.sleep(0.3)\n"
+        "            os._exit(0)\n"
+        "        kids.append(pid)\n"
+        "    return sum(os.waitpid(p, 0)[1] == 0 for p in kids)\n"
+    )
+    limits = FAST.model_copy(update={"timeout_s": 10.0, "cpu_s": 10})
+    out = run_one(sandbox, code, limits=limits)
+    assert out.status != "ok" or int(out.result or "0") < 12, out
+    assert_healthy(sandbox)
