@@ -6,7 +6,10 @@ Paths, measured in one run with the same parallelism (`--workers`):
   bare fork    the runner's fork-per-input path on the host, no isolation (the baseline),
                one plain process per worker calling `Runner.run_job` directly;
   local        LocalSandbox (bubblewrap/unshare namespaces), warm pool;
-  docker pool  DockerSandbox, warm containers fed over `docker run -i` streams;
+  docker pool  DockerSandbox, warm containers whose runner stream is a `docker start -ai` CLI
+               client per container (the pool's transport);
+  docker sdk   the same pool with the other transport, the SDK's attach socket (multiplexed
+               frames demuxed in Python): kept as the comparison that chose the transport;
   docker run   one `docker run --rm` per execution (fewer executions, extrapolated).
 Prints executions/second (best of --rounds) and the ratio to bare fork. Needs the engine and image for the
 Docker rows (deployments/docker-engine.sh, sandbox/build_image.sh); without them
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -93,7 +97,8 @@ r.close()
 def bench_bare(jobs: list[ExecJob], workers: int) -> tuple[float, int]:
     payload = [job.model_dump() for job in jobs]
     chunks = [payload[i::workers] for i in range(workers)]
-    runner_dir = str(stage_runner(tempfile.mkdtemp(prefix="codemint-bench-")).parent)
+    staged = tempfile.TemporaryDirectory(prefix="codemint-bench-")
+    runner_dir = str(stage_runner(staged.name).parent)
     procs = [
         subprocess.Popen(
             [sys.executable, "-I", "-c", _BARE_WORKER, runner_dir],
@@ -120,6 +125,7 @@ def bench_bare(jobs: list[ExecJob], workers: int) -> tuple[float, int]:
     elapsed = time.perf_counter() - t0
     for proc in procs:
         proc.communicate()
+    staged.cleanup()
     return elapsed, count_ok(results)
 
 
@@ -167,7 +173,9 @@ def main() -> int:
     parser.add_argument("--executions", type=int, default=400)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--docker-run-executions", type=int, default=16)
-    parser.add_argument("--image", default="codemint-sandbox:latest")
+    parser.add_argument(
+        "--image", default=os.environ.get("CODEMINT_SANDBOX__IMAGE", "codemint-sandbox:latest")
+    )
     parser.add_argument("--skip-docker", action="store_true")
     parser.add_argument("--rounds", type=int, default=5, help="best of N rounds for every warm path")
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
@@ -191,6 +199,9 @@ def main() -> int:
     makers: dict[str, Callable[[], Any]] = {"local": lambda: LocalSandbox(args.workers, 10_000, limits)}
     if problem is None:
         makers["docker pool"] = lambda: DockerSandbox(args.image, args.workers, 10_000, limits)
+        makers["docker sdk"] = lambda: DockerSandbox(
+            args.image, args.workers, 10_000, limits, transport="sdk"
+        )
     try:
         for name, make in makers.items():
             t0 = time.perf_counter()
@@ -225,6 +236,9 @@ def main() -> int:
     if "docker pool" in rows:
         ratio = rows["docker pool"][0] / rows["docker run"][0]
         print(f"\ndocker pool / docker run: {ratio:.1f}x")
+        cli, sdk = rows["docker pool"][0], rows["docker sdk"][0]
+        faster = "CLI stream (docker start -ai)" if cli >= sdk else "SDK attach socket"
+        print(f"job stream: CLI {cli:.1f}/s, SDK attach {sdk:.1f}/s -> faster here: {faster}")
     if args.json:
         print(json.dumps({k: round(v[0], 2) for k, v in rows.items()}))
     return 0

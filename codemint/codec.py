@@ -384,6 +384,11 @@ def exc_message(exc: BaseException) -> str:
     return _truncate(_ADDR_RE.sub("at 0x", text), MESSAGE_LIMIT)
 
 
+def canonical_text(data: Any) -> str:
+    """Canonical text of data that is already encoded (codec output, or tags composed of it)."""
+    return _canon(data)
+
+
 def dump_ascii(data: Any) -> str:
     """Canonical ASCII JSON of codec output or plain protocol data (no Python json layer)."""
     return _dump(data, True)

@@ -79,22 +79,6 @@ def open_sandbox(settings: SandboxSettings) -> Sandbox:
     return LocalSandbox(settings.workers, settings.jobs_per_container, settings.limits)
 
 
-def image_digest(settings: SandboxSettings) -> str:
-    """Content digest of what executes jobs for `settings`, for cache keys: the Docker image's
-    id (never its tag) for the Docker backend, the runtime files' sha256 for the local one;
-    `auto` follows the backend `open_sandbox` would pick."""
-    from codemint.sandbox.docker_backend import engine_problem
-    from codemint.sandbox.docker_backend import image_digest as docker_image_digest
-    from codemint.sandbox.files import runner_digest
-
-    backend = settings.backend
-    if backend == "auto":
-        backend = "docker" if engine_problem(settings.image) is None else "local"
-    if backend == "docker":
-        return docker_image_digest(settings.image)
-    return f"local:{runner_digest()}"
-
-
 _shared: dict[str, Sandbox] = {}
 _shared_lock = threading.Lock()
 

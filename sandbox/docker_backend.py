@@ -14,14 +14,19 @@ are gone (e.g. a SIGKILLed pipeline).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
+import json
 import logging
 import os
 import secrets
+import select
 import shutil
+import socket
 import threading
-from typing import Any
+import time
+from typing import Any, Literal
 
 import docker
 import docker.errors
@@ -29,7 +34,7 @@ from docker.types import LogConfig, Ulimit
 
 from codemint.sandbox.api import ExecLimits, SandboxUnavailableError
 from codemint.sandbox.lifecycle import owner_alive, owner_token
-from codemint.sandbox.pool import ProcessWorker, WorkerPool, spawn_worker
+from codemint.sandbox.pool import READY_TIMEOUT_S, Worker, WorkerError, WorkerPool, spawn_worker
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +131,90 @@ def remove_stale_containers() -> list[str]:
     return stale
 
 
+class AttachedWorker:
+    """A runner reached over the SDK's attach socket (the alternative job stream transport):
+    stdin written raw, stdout/stderr read as the engine's multiplexed frames."""
+
+    def __init__(self, name: str, sock: Any, on_kill: Any) -> None:
+        self.name = name
+        self._keep = sock  # holds the HTTP response that owns the connection
+        raw = getattr(sock, "_sock", sock)
+        self._sock: socket.socket = raw
+        self._sock.setblocking(False)
+        self._on_kill = on_kill
+        self._raw = bytearray()
+        self._out = bytearray()
+        self._err = bytearray()
+        self._killed = False
+
+    def stderr_tail(self, limit: int = 2000) -> str:
+        return bytes(self._err[-limit:]).decode("utf-8", "replace").strip()
+
+    def _wait(self, event: int, deadline: float, what: str) -> None:
+        poller = select.poll()
+        poller.register(self._sock.fileno(), event)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not poller.poll(max(1, int(remaining * 1000))):
+            raise WorkerError(f"{self.name}: no progress {what} before the host deadline")
+
+    def send(self, data: bytes, deadline: float) -> None:
+        view = memoryview(data)
+        while view:
+            self._wait(select.POLLOUT, deadline, "sending a job")
+            try:
+                n = self._sock.send(view)
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                raise WorkerError(f"{self.name}: stream closed ({exc})") from None
+            view = view[n:]
+
+    def read_line(self, deadline: float) -> bytes:
+        while True:
+            nl = self._out.find(b"\n")
+            if nl >= 0:
+                line = bytes(self._out[: nl + 1])
+                del self._out[: nl + 1]
+                return line
+            self._wait(select.POLLIN, deadline, "waiting for a result")
+            try:
+                chunk = self._sock.recv(1 << 20)
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                raise WorkerError(f"{self.name}: stream closed ({exc})") from None
+            if not chunk:
+                raise WorkerError(f"{self.name}: exited; {self.stderr_tail()}")
+            self._raw += chunk
+            self._demux()
+
+    def _demux(self) -> None:
+        raw = self._raw
+        while len(raw) >= 8:
+            size = int.from_bytes(raw[4:8], "big")
+            if len(raw) < 8 + size:
+                return
+            target = self._out if raw[0] == 1 else self._err
+            target += raw[8 : 8 + size]
+            del raw[: 8 + size]
+
+    def close(self, grace_s: float = 2.0) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_WR)  # stdin EOF: the runner exits
+        self.kill()
+
+    def kill(self) -> None:
+        if self._killed:
+            return
+        self._killed = True
+        try:
+            self._on_kill()
+        except Exception as exc:
+            log.warning("sandbox: cleanup of %s failed: %s", self.name, exc)
+        with contextlib.suppress(OSError):
+            self._sock.close()
+
+
 class DockerSandbox(WorkerPool):
     backend_name = "docker"
 
@@ -138,6 +227,7 @@ class DockerSandbox(WorkerPool):
         cpus: float = 1.0,
         tmpfs_mb: int | None = None,
         start_concurrency: int = 2,
+        transport: Literal["cli", "sdk"] = "cli",
     ) -> None:
         problem = engine_problem(image)
         if problem is not None:
@@ -155,6 +245,7 @@ class DockerSandbox(WorkerPool):
         self._names_lock = threading.Lock()
         self._seq = itertools.count()
         self.pool_id = secrets.token_hex(4)
+        self.transport = transport
         super().__init__(self._start_container, workers, jobs_per_container, start_concurrency)
 
     def container_config(self, name: str, uid: int) -> dict[str, Any]:
@@ -187,7 +278,7 @@ class DockerSandbox(WorkerPool):
             "host_config": host_config,
         }
 
-    def _start_container(self, slot: int) -> ProcessWorker:
+    def _start_container(self, slot: int) -> Worker:
         name = f"codemint-sbx-{os.getpid()}-{self.pool_id}-{slot}-{next(self._seq)}"
         uid = UID_BASE + (os.getpid() % 500) * 16 + next(_uid_counter) % 16
         with self._names_lock:
@@ -197,9 +288,25 @@ class DockerSandbox(WorkerPool):
         except (docker.errors.DockerException, OSError) as exc:
             self._remove(name)
             raise SandboxUnavailableError(f"creating container {name} failed: {exc}") from None
+        if self.transport == "sdk":
+            return self._attach(name, cid)
         # The CLI itself may need DOCKER_HOST etc.; the container gets no host variables.
         argv = [docker_cli(), "start", "--attach", "--interactive", cid]
         return spawn_worker(name, argv, dict(os.environ), lambda: self._remove(name))
+
+    def _attach(self, name: str, cid: str) -> AttachedWorker:
+        api = client().api
+        try:
+            params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+            worker = AttachedWorker(name, api.attach_socket(cid, params=params), lambda: self._remove(name))
+            api.start(cid)
+            ready = json.loads(worker.read_line(time.monotonic() + READY_TIMEOUT_S))
+            if not isinstance(ready, dict) or ready.get("ready") is not True:
+                raise WorkerError(f"{name}: unexpected first line {ready!r:.200}")
+        except (docker.errors.DockerException, OSError, ValueError, WorkerError) as exc:
+            self._remove(name)
+            raise WorkerError(f"{name}: failed to start: {exc}") from None
+        return worker
 
     def _remove(self, name: str) -> None:
         remove_containers([name])

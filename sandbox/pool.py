@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from codemint.sandbox.api import ExecJob, ExecResult, Sandbox
 from codemint.sandbox.lifecycle import register_pool
@@ -163,8 +163,19 @@ def spawn_worker(
     return worker
 
 
+class Worker(Protocol):
+    """What a slot needs of a worker: a process over pipes or an attached container stream."""
+
+    name: str
+
+    def send(self, data: bytes, deadline: float) -> None: ...
+    def read_line(self, deadline: float) -> bytes: ...
+    def close(self, grace_s: float = 2.0) -> None: ...
+    def kill(self) -> None: ...
+
+
 # Starts a worker for the given slot number; raises on failure.
-WorkerFactory = Callable[[int], ProcessWorker]
+WorkerFactory = Callable[[int], Worker]
 
 
 @dataclass
@@ -215,7 +226,7 @@ class WorkerPool(Sandbox):
         self._queue: queue.Queue[_Task | None] = queue.Queue()
         # Reentrant: the SIGTERM/SIGINT handler may close the pool on the main thread.
         self._lock = threading.RLock()
-        self._workers: dict[int, ProcessWorker] = {}
+        self._workers: dict[int, Worker] = {}
         self._closed = False
         self._broken: str | None = None
         self._start_failures = 0
@@ -278,7 +289,7 @@ class WorkerPool(Sandbox):
             if task is not None and not task.future.done():
                 task.future.set_result(ExecResult(job_id=task.job.job_id, outcomes=[], infra_error=reason))
 
-    def _start(self, slot: int) -> ProcessWorker | None:
+    def _start(self, slot: int) -> Worker | None:
         delay = 0.5
         while not self._closed:
             try:
@@ -308,7 +319,7 @@ class WorkerPool(Sandbox):
             return worker
         return None
 
-    def _retire(self, slot: int, worker: ProcessWorker, graceful: bool) -> None:
+    def _retire(self, slot: int, worker: Worker, graceful: bool) -> None:
         with self._lock:
             if self._workers.get(slot) is worker:
                 del self._workers[slot]
@@ -372,7 +383,7 @@ class WorkerPool(Sandbox):
             self._queue.put(task)
 
     @staticmethod
-    def _run_on(worker: ProcessWorker, job: ExecJob) -> tuple[ExecResult, bool]:
+    def _run_on(worker: Worker, job: ExecJob) -> tuple[ExecResult, bool]:
         deadline = time.monotonic() + job_deadline_s(job)
         worker.send(encode_job(job), deadline)
         line = worker.read_line(deadline)

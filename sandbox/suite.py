@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from codemint.codec import decode_input
+from codemint.codec import canonical_text, decode_input
 from codemint.sandbox.api import ExecJob, ExecLimits, ExecResult
 
 ENTRY = "__codemint_suite__"
@@ -143,8 +143,8 @@ class SuiteRun:
 
 
 def _canon(data: Any) -> str:
-    # Same text as the codec's canonical form for data that is already encoded.
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    # The codec's canonical form for data that is already encoded.
+    return canonical_text(data)
 
 
 def _raw(text: str) -> tuple[list[Any], dict[str, Any]]:

@@ -234,10 +234,12 @@ def test_one_codec_module_staged_everywhere_the_runner_runs() -> None:
         rel = source.relative_to(repo).as_posix()
         assert rel.replace("sandbox/", "$HERE/", 1) in script or f"$REPO/{rel}" in script, rel
         assert name in dockerfile.split("COPY", 1)[1].splitlines()[0]
-    # No second encoder: nothing outside the codec defines the tag format.
+    # No second encoder: nothing outside the codec turns values into tags (composing tags of
+    # already-encoded data, as sandbox/suite.py does through codec.canonical_text, is fine).
     for path in [*repo.glob("codemint/**/*.py"), *repo.glob("sandbox/*.py"), *repo.glob("tasks/*.py")]:
         if path.name != "codec.py":
-            assert '{"__float__"' not in path.read_text() and '"__dict__":' not in path.read_text(), path
+            text = path.read_text()
+            assert '"__float__"' not in text and '"__bytes__"' not in text, path
 
 
 def codec_module() -> object:
