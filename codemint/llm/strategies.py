@@ -26,6 +26,7 @@ from codemint.llm.codetext import (
     takes_no_arguments,
 )
 from codemint.llm.errors import LLMError, dominant_reason
+from codemint.llm.fitting import fit_prompt
 from codemint.llm.structured import JsonSchema
 
 T = TypeVar("T")
@@ -101,7 +102,7 @@ async def summarize(
     name = "summarize"
     bare = _without_docstrings(code)
     completion = await client.chat(
-        prompts.render(name, entry_point=entry_point, code=bare),
+        await fit_prompt(client, name, client.settings.max_tokens, entry_point=entry_point, code=bare),
         stage=name,
         prompt_version=prompts.version(name),
         n=n,
@@ -144,7 +145,7 @@ async def self_evaluate(client: LLMClient, code: str, instruction: str) -> LLMRe
     token's top logprobs when the server returns them, else 1.0 / 0.0 from the answer text."""
     name = "self_evaluate"
     completion = await client.chat(
-        prompts.render(name, instruction=instruction.strip(), code=_without_docstrings(code)),
+        await fit_prompt(client, name, 1, instruction=instruction.strip(), code=_without_docstrings(code)),
         stage=name,
         prompt_version=prompts.version(name),
         n=1,
@@ -200,8 +201,14 @@ async def propose_inputs(
         "test_inputs", inputs_schema(params.min_args, params.max_args, k), _ProposedInputs
     )
     result = await client.chat_json(
-        prompts.render(
-            name, k=k, entry_point=entry_point, signature=signature, code=_without_docstrings(code)
+        await fit_prompt(
+            client,
+            name,
+            client.settings.max_tokens,
+            k=k,
+            entry_point=entry_point,
+            signature=signature,
+            code=_without_docstrings(code),
         ),
         schema,
         stage=name,
@@ -241,7 +248,14 @@ async def write_input_generator(
     Only checked to parse and define the function; run it in the sandbox and cap what it returns."""
     name = "input_generator"
     completion = await client.chat(
-        prompts.render(name, entry_point=entry_point, signature=signature, code=_without_docstrings(code)),
+        await fit_prompt(
+            client,
+            name,
+            client.settings.max_tokens,
+            entry_point=entry_point,
+            signature=signature,
+            code=_without_docstrings(code),
+        ),
         stage=name,
         prompt_version=prompts.version(name),
     )
@@ -263,7 +277,15 @@ async def regenerate(
     """`n` fresh solutions written from the instruction alone; each must define `entry_point`."""
     name = "regenerate"
     completion = await client.chat(
-        prompts.render(name, entry_point=entry_point, signature=signature, instruction=instruction.strip()),
+        await fit_prompt(
+            client,
+            name,
+            client.settings.max_tokens,
+            cut=None,
+            entry_point=entry_point,
+            signature=signature,
+            instruction=instruction.strip(),
+        ),
         stage=name,
         prompt_version=prompts.version(name),
         n=n,
@@ -289,7 +311,9 @@ async def judge(client: LLMClient, instruction: str, code: str) -> LLMResult[Ver
     """WaveCoder-style discriminator: does the pair meet the written criteria (prompt `judge`)."""
     name = "judge"
     result = await client.chat_json(
-        prompts.render(name, instruction=instruction.strip(), code=code.strip("\n")),
+        await fit_prompt(
+            client, name, VERDICT_MAX_CHARS + 8, instruction=instruction.strip(), code=code.strip("\n")
+        ),
         verdict_schema(),
         stage=name,
         prompt_version=prompts.version(name),

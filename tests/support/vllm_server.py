@@ -106,6 +106,7 @@ class VLLMServer:
         self.log_path = (log_dir or cache_root()) / f"vllm-serve-{backend}{'-embed' if embed else ''}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.startup_s = 0.0
+        self.attached = False
 
     def command(self) -> list[str]:
         cmd = [
@@ -131,7 +132,17 @@ class VLLMServer:
             cmd += ["--structured-outputs-config.backend", self.backend]
         return cmd
 
+    @classmethod
+    def attach(cls, root: str, backend: str) -> VLLMServer:
+        """A server someone else started (for iterating on tests: set
+        CODEMINT_TEST_VLLM_<BACKEND>=http://127.0.0.1:PORT); never stopped by us."""
+        server = cls(Path(), Path(), backend=backend)
+        server.root, server.base_url, server.attached = root, f"{root}/v1", True
+        return server
+
     def start(self) -> VLLMServer:
+        if self.attached:
+            return self
         env = {
             **os.environ,
             "VLLM_TARGET_DEVICE": "cpu",
@@ -179,20 +190,27 @@ class VLLMServer:
             proc.wait()
 
     def metrics(self) -> dict[str, float]:
-        """The server's Prometheus counters, summed over labels: `vllm:request_success_total`,
-        `vllm:prompt_tokens_total`, ..."""
+        """The server's Prometheus samples, `name{labels}` -> value (`vllm:request_success_total`,
+        `http_requests_total{handler="/v1/chat/completions",...}`, ...)."""
         text = httpx.get(f"{self.root}/metrics", timeout=10).text
         out: dict[str, float] = {}
         for line in text.splitlines():
-            match = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([-+0-9.eEinfNa]+)$", line)
+            match = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?)\s+(\S+)$", line)
             if match:
-                out[match.group(1)] = out.get(match.group(1), 0.0) + float(match.group(3))
+                with contextlib.suppress(ValueError):
+                    out[match.group(1)] = float(match.group(2))
         return out
 
-    def requests_total(self) -> float:
-        """Requests the engine finished (any finish reason) plus those it refused as invalid."""
-        m = self.metrics()
-        return m.get("vllm:request_success_total", 0.0) + m.get("vllm:num_requests_invalid_total", 0.0)
+    def requests_total(self) -> int:
+        """Model requests the server answered, with any status, as its HTTP metrics count them:
+        chat completions, tokenize and embeddings (not /health, /metrics or /v1/models)."""
+        total = 0.0
+        for key, value in self.metrics().items():
+            if key.startswith("http_requests_total{") and any(
+                f'handler="{h}"' in key for h in ("/v1/chat/completions", "/tokenize", "/v1/embeddings")
+            ):
+                total += value
+        return int(total)
 
     def __enter__(self) -> VLLMServer:
         return self.start()
