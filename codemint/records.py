@@ -65,6 +65,43 @@ class Function(Snippet):
     # `code` (inherited) is the reformatted standalone version; `id` hashes it.
 
 
+class PromptUse(BaseModel):
+    """One prompt a stage sent, with the sampling it was sent with."""
+
+    prompt_version: str  # e.g. summarize@v1-3f2a9c01de
+    temperature: float
+    top_p: float
+    max_tokens: int
+    n: int
+
+
+class LLMProvenance(BaseModel):
+    """Which server and model wrote the LLM parts of a row, with which prompts."""
+
+    model: str  # the name the server serves
+    model_root: str | None = None  # `root` in GET /v1/models: the weights it loaded
+    server_version: str | None = None  # GET /version (vLLM's version)
+    prompts: list[PromptUse] = []
+
+    def merged(self, other: LLMProvenance | None) -> LLMProvenance:
+        """This row's provenance with a later stage's added (its prompts appended once each)."""
+        if other is None:
+            return self
+        seen = {use.prompt_version for use in self.prompts}
+        return LLMProvenance(
+            model=other.model or self.model,
+            model_root=other.model_root or self.model_root,
+            server_version=other.server_version or self.server_version,
+            prompts=[*self.prompts, *(u for u in other.prompts if u.prompt_version not in seen)],
+        )
+
+
+def merge_llm(current: LLMProvenance | None, added: LLMProvenance | None) -> LLMProvenance | None:
+    if current is None:
+        return added
+    return current.merged(added)
+
+
 class Instructed(Function):
     instruction: str
     instruction_source: str  # "docstring" or "llm"
@@ -73,6 +110,8 @@ class Instructed(Function):
     instruction_p_yes_baseline: float | None = None  # P(yes | instruction, another function's code)
     llm_model: str | None = None
     prompt_version: str | None = None
+    # Every LLM row (from summarize on): server, model, prompt versions and sampling.
+    llm: LLMProvenance | None = None
 
 
 class WithInputs(Instructed):
@@ -188,6 +227,8 @@ __all__ = [
     "Executed",
     "Function",
     "Instructed",
+    "LLMProvenance",
+    "PromptUse",
     "Provenance",
     "Rejected",
     "Snippet",

@@ -8,8 +8,8 @@ from typing import Any
 
 from codemint.llm import verdicts
 from codemint.llm.errors import LLMError
-from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm
-from codemint.records import Rejected, Verified
+from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm_traced
+from codemint.records import Rejected, Verified, merge_llm
 from codemint.settings import JudgeSettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
@@ -38,7 +38,7 @@ class Judge(Stage[Verified, Verified]):
         records = list(records)
         assert self.run_dir is not None, "called from process_shard"
         cfg = self.cfg
-        results, usage = run_llm(
+        results, usage, provenance = run_llm_traced(
             self.settings.llm,
             cache_path(self.run_dir),
             lambda client: verdicts.verdicts(client, cfg, records),
@@ -56,6 +56,7 @@ class Judge(Stage[Verified, Verified]):
                     "judge_reasons": verdict.reasons,
                     "llm_models": sorted({*rec.llm_models, result.model}),
                     "prompt_versions": [*rec.prompt_versions, result.prompt_version],
+                    "llm": merge_llm(rec.llm, provenance),
                 }
             )
             if not verdict.passed or verdict.score < self.cfg.min_score:

@@ -76,6 +76,7 @@ class Select(IndexedStage[Verified, Verified]):
         k = budget(cfg, n)
         figures: dict[str, Any] = {"rows": n, "budget": k}
         nearest_ids: list[str | None]
+        errors: list[str | None] = [None] * n
         if k >= n or k == 0:
             # Nothing to choose (all rows or none): no embeddings needed.
             rank = np.arange(n, dtype=np.int64) if k else np.full(n, -1, dtype=np.int64)
@@ -83,6 +84,7 @@ class Select(IndexedStage[Verified, Verified]):
             distance = np.zeros(n, dtype=np.float32) if k else np.full(n, np.inf, dtype=np.float32)
             figures["covering_radius"] = 0.0 if k else None
         else:
+            failed: dict[int, str] = {}
             vectors = embed(
                 texts,
                 dim=cfg.embedding_dim,
@@ -90,17 +92,28 @@ class Select(IndexedStage[Verified, Verified]):
                 model=cfg.embeddings_model,
                 api_key=cfg.embeddings_api_key,
                 batch_size=cfg.embeddings_batch_size,
+                failures=failed,
             )
             figures["seconds_embed"] = round(time.perf_counter() - started, 3)
             picked = time.perf_counter()
-            selection = k_center_greedy(vectors, k)
-            figures["seconds_select"] = round(time.perf_counter() - picked, 3)
-            figures["covering_radius"] = round(selection.radius, 6)
+            # Rows the server could not embed take no part; each is dropped with its message.
+            usable = np.array([i for i in range(n) if i not in failed], dtype=np.int64)
+            errors = [failed.get(i) for i in range(n)]
+            figures["embedding_failed"] = len(failed)
+            k = min(k, len(usable))
             figures["embedding"] = cfg.embeddings_model if cfg.embeddings_base_url else "local-hashed-tfidf"
             rank = np.full(n, -1, dtype=np.int64)
-            rank[selection.order] = np.arange(k)
-            nearest_ids = [ids[i] for i in selection.nearest.tolist()]
-            distance = selection.distance
+            nearest_ids = [None] * n
+            distance = np.full(n, np.inf, dtype=np.float32)
+            figures["covering_radius"] = None
+            if k:
+                selection = k_center_greedy(vectors[usable], k)
+                figures["covering_radius"] = round(selection.radius, 6)
+                rank[usable[selection.order]] = np.arange(k)
+                for j, i in enumerate(usable.tolist()):
+                    nearest_ids[i] = ids[usable[selection.nearest[j]]]
+                    distance[i] = selection.distance[j]
+            figures["seconds_select"] = round(time.perf_counter() - picked, 3)
         store.write_table(
             index_path,
             pa.table(
@@ -111,6 +124,7 @@ class Select(IndexedStage[Verified, Verified]):
                     "rank": pa.array(rank, pa.int64()),
                     "nearest_selected": pa.array(nearest_ids, pa.string()),
                     "distance": pa.array(distance, pa.float32()),
+                    "embedding_error": pa.array(errors, pa.string()),
                 }
             ),
         )
@@ -122,7 +136,12 @@ class Select(IndexedStage[Verified, Verified]):
         table = pq.read_table(self.require_index(), filters=[("shard", "=", self.shard)])
         selected: dict[str, tuple[str | None, float]] = {}
         rejected: dict[str, tuple[str | None, float]] = {}
-        for row in table.select(["id", "selected", "nearest_selected", "distance"]).to_pylist():
+        failed: dict[str, str] = {}
+        columns = ["id", "selected", "nearest_selected", "distance", "embedding_error"]
+        for row in table.select(columns).to_pylist():
+            if row["embedding_error"]:
+                failed[row["id"]] = row["embedding_error"]
+                continue
             target = selected if row["selected"] else rejected
             target[row["id"]] = (row["nearest_selected"], row["distance"])
         kept: set[str] = set()
@@ -130,6 +149,9 @@ class Select(IndexedStage[Verified, Verified]):
             if rec.id in selected and rec.id not in kept:
                 kept.add(rec.id)
                 yield rec
+                continue
+            if rec.id in failed:
+                yield self.reject(rec.id, "embedding_failed", failed[rec.id], record=rec)
                 continue
             near, dist = rejected.get(rec.id, (None, None))
             if rec.id in kept:

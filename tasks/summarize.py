@@ -13,7 +13,7 @@ from typing import Any
 
 from codemint.llm import instructions
 from codemint.llm.errors import LLMError
-from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm
+from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm_traced
 from codemint.records import Function, Instructed, Rejected
 from codemint.settings import SummarizeSettings
 from codemint.stage import Stage
@@ -64,7 +64,7 @@ class Summarize(Stage[Function, Instructed]):
     def run_llm(self, records: list[Function]) -> Iterator[Instructed | Rejected]:
         assert self.run_dir is not None, "called from process_shard"
         cfg = self.cfg
-        results, usage = run_llm(
+        results, usage, provenance = run_llm_traced(
             self.settings.llm,
             cache_path(self.run_dir),
             lambda client: instructions.best_instructions(client, cfg, records),
@@ -92,6 +92,7 @@ class Summarize(Stage[Function, Instructed]):
                     instruction_p_yes_baseline=result.p_yes_baseline,
                     llm_model=result.model,
                     prompt_version=result.prompt_version,
+                    llm=provenance,
                 )
 
 # The Prefect task of this stage: cached on content, retried once (codemint/stage_task.py).

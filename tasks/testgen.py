@@ -19,10 +19,10 @@ from codemint.llm import inputs as llm_inputs
 from codemint.llm import strategies
 from codemint.llm.client import LLMClient
 from codemint.llm.errors import LLMError
-from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm
+from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm_traced
 from codemint.llm.strategies import LLMResult
 from codemint.offline.inputs import Args, doctest_inputs, mutate, signature_inputs
-from codemint.records import Instructed, Rejected, WithInputs
+from codemint.records import Instructed, LLMProvenance, Rejected, WithInputs, merge_llm
 from codemint.sandbox import result_fingerprint, shared_sandbox
 from codemint.sandbox.api import ExecJob
 from codemint.settings import TestgenSettings
@@ -111,6 +111,8 @@ class Testgen(Stage[Instructed, WithInputs]):
     input_model = Instructed
     output_model = WithInputs
     settings_field = "testgen"
+    # What the LLM calls of the current shard used (server, model, prompts): on every row.
+    llm_provenance: LLMProvenance | None = None
 
     @property
     def cfg(self) -> TestgenSettings:
@@ -155,6 +157,7 @@ class Testgen(Stage[Instructed, WithInputs]):
     def run(self, records: Iterable[Instructed]) -> Iterator[WithInputs | Rejected]:
         records = list(records)
         extra: dict[str, list[tuple[str, str]]] = {}
+        self.llm_provenance = None
         if llm_inputs.prompt_names(self.cfg):
             extra = self.llm_inputs(records)
         for rec in records:
@@ -168,7 +171,11 @@ class Testgen(Stage[Instructed, WithInputs]):
                 continue
             for source in inputs.sources:
                 self.metrics[f"inputs_from_{source}"] += 1
-            yield WithInputs(**rec.model_dump(), test_inputs=inputs.texts, input_sources=inputs.sources)
+            yield WithInputs(
+                **{**rec.model_dump(), "llm": merge_llm(rec.llm, self.llm_provenance)},
+                test_inputs=inputs.texts,
+                input_sources=inputs.sources,
+            )
 
     def llm_inputs(self, records: list[Instructed]) -> dict[str, list[tuple[str, str]]]:
         """Encoded inputs with their source per record id; a failed sample just gets none."""
@@ -189,7 +196,9 @@ class Testgen(Stage[Instructed, WithInputs]):
             )
             return proposed, generators
 
-        (proposed, generators), usage = run_llm(self.settings.llm, cache_path(self.run_dir), ask)
+        (proposed, generators), usage, self.llm_provenance = run_llm_traced(
+            self.settings.llm, cache_path(self.run_dir), ask
+        )
         self.metrics.update(usage)
         for rec, result in zip(records, proposed, strict=False):
             if isinstance(result, LLMError):

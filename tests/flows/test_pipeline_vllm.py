@@ -10,16 +10,20 @@ import shutil
 from pathlib import Path
 
 import pytest
-from vllm_server import MODEL_NAME, VLLMServer
+from vllm_server import MODEL_NAME, VLLM_VERSION, VLLMServer
 
+from codemint import store
 from codemint.cli import flow_settings
 from codemint.flows.inspection import final_rows
 from codemint.flows.pipeline import pipeline, results_dir
+from codemint.llm import prompts
+from codemint.llm.cache import RequestCache
 from codemint.settings import PipelineSettings
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
 PACKAGES = ["colorsys", "fnmatch"]
+PIPELINE_PROMPTS = ["summarize", "self_evaluate", "propose_inputs", "input_generator", "regenerate", "judge"]
 
 
 def vllm_settings(runs_dir: Path, server: VLLMServer) -> PipelineSettings:
@@ -63,9 +67,26 @@ def test_llm_pipeline_on_a_real_server_and_a_rerun_sends_nothing(
     # The gibberish failed somewhere (that is the point of the second run below).
     failures = {k: v for k, v in metrics.items() if ":llm_" in k}
     assert failures, metrics
+    # Provenance on every LLM row: server version, model and its root, every prompt version
+    # (testgen's too) with its sampling.
+    expected = {prompts.version(name) for name in PIPELINE_PROMPTS}
     rows = final_rows(tmp_path / "runs" / run_id)
+    testgen_rows = store.read_rows(store.kept_path(tmp_path / "runs" / run_id / "testgen", 0))
+    for row in [*rows, *testgen_rows]:
+        llm = row["llm"]
+        assert llm["model"] == MODEL_NAME and llm["server_version"] == VLLM_VERSION
+        assert llm["model_root"] and Path(llm["model_root"]).name.startswith("tiny-model")
+        assert {use["prompt_version"] for use in llm["prompts"]} >= {
+            prompts.version("summarize"),
+            prompts.version("propose_inputs"),
+            prompts.version("input_generator"),
+        }
+        sampling = {use["prompt_version"]: use for use in llm["prompts"]}
+        assert sampling[prompts.version("self_evaluate")]["max_tokens"] == 1
+        assert sampling[prompts.version("summarize")]["temperature"] == 1.0
     for row in rows:
         assert row["instruction_source"] == "llm" and MODEL_NAME in row["llm_models"]
+        assert {use["prompt_version"] for use in row["llm"]["prompts"]} == expected
 
     # Second run with the Prefect cache gone: every stage runs again, every LLM call (the
     # failed ones too) is answered by the request cache. The server counts no request.
@@ -76,3 +97,16 @@ def test_llm_pipeline_on_a_real_server_and_a_rerun_sends_nothing(
     assert [f["rows_kept"] for f in again["summary"]["funnel"]] == [
         f["rows_kept"] for f in report["summary"]["funnel"]
     ]
+
+    # --retry-llm-failures (one backend is enough): the LLM stages run again although their
+    # Prefect cache holds, and exactly the cached failures are sent again.
+    if vllm_server.backend != "xgrammar":
+        return
+    with RequestCache(tmp_path / "runs" / run_id / "llm_cache.sqlite") as cache:
+        failed = sum(cache.failures().values())
+    assert failed > 0
+    retry = settings.model_copy(deep=True)
+    retry.llm.retry_failures = True
+    before = vllm_server.requests_total()
+    run(retry, run_id)
+    assert vllm_server.requests_total() - before >= failed
