@@ -170,6 +170,7 @@ class LLMClient:
         self.stats = LLMStats()
         self._transport: _LoopTransport | None = None
         self._context_limit: int | None = None
+        self._no_tokenize = False
         self._server_info: tuple[str | None, str | None] | None = None
         # Sampling of the first request per prompt version: provenance for the rows.
         self.sampling: dict[str, dict[str, Any]] = {}
@@ -244,15 +245,23 @@ class LLMClient:
                 return int(limit) if isinstance(limit, int) else 0
         return 0
 
-    async def count_tokens(self, messages: Sequence[Message]) -> int:
+    async def count_tokens(self, messages: Sequence[Message]) -> int | None:
         """Tokens of the chat prompt, generation prompt included (vLLM's `POST /tokenize`;
-        cached like every request)."""
+        cached like every request); None when the server has no such endpoint."""
+        if self._no_tokenize:
+            return None
         body = {
             "model": self.settings.model,
             "messages": [dict(m) for m in messages],
             "add_generation_prompt": True,
         }
-        raw, _cached, pending = await self._fetch(TOKENIZE_PATH, body, "tokenize", "", None, True)
+        try:
+            raw, _cached, pending = await self._fetch(TOKENIZE_PATH, body, "tokenize", "", None, True)
+        except LLMError as exc:
+            if exc.status in (404, 405):  # an OpenAI-compatible server that is not vLLM
+                self._no_tokenize = True
+                return None
+            raise
         count = raw.get("count")
         if not isinstance(count, int):
             self.stats.stage("tokenize").failures[errors.REQUEST_FAILED] += 1

@@ -58,15 +58,15 @@ async def fit_prompt(
     if _upper_bound(messages) <= budget:
         return messages
     total = await client.count_tokens(messages)
-    if total <= budget:
-        return messages
+    if total is None or total <= budget:
+        return messages  # fits, or no tokenizer endpoint: send it, the server says if it is too long
     code = str(values.get(cut, "")) if cut else ""
     if cut is None or not code:
         raise LLMError(
             errors.PROMPT_TOO_LONG,
             f"{name}: {total} prompt tokens + {max_tokens} for the reply exceed the context of {limit}",
         )
-    frame = await client.count_tokens(prompts.render(name, **{**values, cut: ""}))
+    frame = await client.count_tokens(prompts.render(name, **{**values, cut: ""})) or 0
     room = budget - frame - 48  # the marker's tokens, generously
     if room < MIN_CODE_TOKENS:
         raise LLMError(
@@ -81,7 +81,7 @@ async def fit_prompt(
             break
         messages = prompts.render(name, **{**values, cut: shorter})
         count = await client.count_tokens(messages)
-        if count <= budget:
+        if count is None or count <= budget:
             return messages
         share *= 0.8 * budget / count
     raise LLMError(
