@@ -62,6 +62,10 @@ class Function(Snippet):
     signature: str
     docstring: str | None = None
     original_code: str  # the function and its dependencies, verbatim from the source
+    # "function"; "method" (entry_point is a method of `class_name`, run through a harness that
+    # builds the instance: codemint/samples.py); "lifted" (a nested function made top-level).
+    sample_kind: str = "function"
+    class_name: str | None = None
     # `code` (inherited) is the reformatted standalone version; `id` hashes it.
 
 
@@ -137,6 +141,7 @@ class TestCase(BaseModel):
 class Executed(WithInputs):
     test_cases: list[TestCase]
     discarded_inputs: int = 0  # inputs that timed out, ran out of memory or were killed
+    sandbox_image: str | None = None  # the image (and its digest) the original ran in
 
 
 class Verified(Executed):

@@ -40,7 +40,17 @@ class IngestSettings(BaseModel):
 class ReformatSettings(BaseModel):
     min_lines: int = 2
     max_lines: int = 200
-    include_private: bool = False
+    include_private: bool = False  # every private function, documented or not
+    # Private helpers (`_name`) kept when they have a docstring or a kept definition calls them.
+    keep_used_private: bool = True
+    # Methods become samples with the parts of their class they need; static methods and
+    # methods that never use `self` become plain functions.
+    methods: bool = True
+    # Nested functions lifted to the top level, free variables of the enclosing scope as parameters.
+    lift_nested: bool = True
+    # Single-statement bodies below this many AST nodes, one-line delegations and accessors
+    # are dropped as trivial (0 turns the check off).
+    min_body_nodes: int = 8
 
 
 class SummarizeSettings(BaseModel):
@@ -87,6 +97,8 @@ class SandboxSettings(BaseModel):
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1)
     jobs_per_container: int = 500
     limits: ExecLimits = Field(default_factory=ExecLimits)
+    # Runs from installed packages get a derived image with those exact versions (sandbox/images.py).
+    package_env: bool = True
 
 
 class ExecuteSettings(BaseModel):

@@ -27,6 +27,7 @@ from codemint.flows.funnel import StageFunnel, build_funnel, write_run_report
 from codemint.flows.inspection import final_rows
 from codemint.flows.registry import PIPELINE, stage_class
 from codemint.flows.reporting import StageProgress, publish_run_artifacts
+from codemint.sandbox.images import with_package_environment
 from codemint.settings import PipelineSettings
 from codemint.stage import ShardResult
 from codemint.stage_task import ShardInput, cache_key, make_stage, results_dir
@@ -177,6 +178,9 @@ def pipeline(
 
         check_server(settings.llm)  # fail fast: server down, or serving another model
     refs = plan_sources(inputs, packages)
+    # The sandbox gets the packages' exact environment; the derived image's tag enters every
+    # cache key that covers the sandbox, so a new version re-runs execute and verify.
+    settings = settings.model_copy(update={"sandbox": with_package_environment(settings.sandbox, packages)})
     sources = write_source_shards(refs, run_dir, settings.shards)
     results, failures = collect(run_id, submit_pipeline(run_dir, settings, sources, PIPELINE))
     funnel = build_funnel(results, PIPELINE)

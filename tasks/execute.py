@@ -18,8 +18,10 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 
 from codemint.records import Executed, Rejected, TestCase, WithInputs
+from codemint.samples import runnable
 from codemint.sandbox import result_fingerprint, shared_sandbox
 from codemint.sandbox.api import CallOutcome, ExecJob
+from codemint.sandbox.images import image_identity
 from codemint.settings import ExecuteSettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
@@ -76,19 +78,21 @@ class Execute(Stage[WithInputs, Executed]):
     def run(self, records: Iterable[WithInputs]) -> Iterator[Executed | Rejected]:
         records = list(records)
         repeats = max(1, self.cfg.repeats)
-        jobs = [
-            ExecJob(
-                job_id=f"{rec.id}#{r}",
-                code=rec.original_code,
-                entry_point=rec.entry_point,
-                inputs=rec.test_inputs,
-                limits=self.settings.sandbox.limits,
-                # Each run on its own zygote: another hash seed, nothing shared with the other.
-                zygote=r % 4,
+        jobs: list[ExecJob] = []
+        for rec in records:
+            code, entry = runnable(rec.original_code, rec.sample_kind, rec.entry_point, rec.class_name)
+            jobs.extend(
+                ExecJob(
+                    job_id=f"{rec.id}#{r}",
+                    code=code,
+                    entry_point=entry,
+                    inputs=rec.test_inputs,
+                    limits=self.settings.sandbox.limits,
+                    # Each run on its own zygote: another hash seed, nothing shared with the other.
+                    zygote=r % 4,
+                )
+                for r in range(repeats)
             )
-            for rec in records
-            for r in range(repeats)
-        ]
         results = shared_sandbox(self.settings.sandbox).run_batch(jobs) if jobs else []
         for i, rec in enumerate(records):
             runs = results[i * repeats : (i + 1) * repeats]
@@ -152,7 +156,12 @@ class Execute(Stage[WithInputs, Executed]):
             return self.reject(
                 rec.id, "no_normal_returns", f"original raised on every input: {raised}", record=rec
             )
-        return Executed(**rec.model_dump(), test_cases=cases, discarded_inputs=discarded)
+        return Executed(
+            **rec.model_dump(),
+            test_cases=cases,
+            discarded_inputs=discarded,
+            sandbox_image=image_identity(self.settings.sandbox),
+        )
 
 
 # The Prefect task of this stage: cached on content, retried once (codemint/stage_task.py).

@@ -24,6 +24,7 @@ from codemint import store
 from codemint.curation.minhash import MinHashParams, cluster, signatures
 from codemint.curation.shards import map_parallel, read_columns
 from codemint.records import Rejected, Verified
+from codemint.samples import focus_code
 from codemint.settings import CurationSettings, PipelineSettings
 from codemint.stage import IndexedStage
 from codemint.stage_task import index_task, shard_task
@@ -44,8 +45,20 @@ def minhash_params(cfg: CurationSettings) -> MinHashParams:
 
 def shard_signatures(path: Path, params: MinHashParams) -> ShardSignatures:
     """ids, pass fractions, test counts and MinHash signatures of one shard (runs in a worker)."""
-    table = read_columns(path, ["id", "candidate_code", "pass_fraction", "test_cases"])
-    codes = table.column("candidate_code").to_pylist()
+    table = read_columns(
+        path,
+        ["id", "candidate_code", "pass_fraction", "test_cases", "sample_kind", "class_name", "entry_point"],
+    )
+    codes = [
+        focus_code(code, kind, cls, entry)
+        for code, kind, cls, entry in zip(
+            table.column("candidate_code").to_pylist(),
+            table.column("sample_kind").to_pylist(),
+            table.column("class_name").to_pylist(),
+            table.column("entry_point").to_pylist(),
+            strict=True,
+        )
+    ]
     return (
         table.column("id").to_pylist(),
         table.column("pass_fraction").to_numpy(zero_copy_only=False).astype(np.float64),

@@ -3,8 +3,13 @@
 For each top-level function we carry along what it needs from its module (imports,
 constants, helper functions and classes, transitively) so the original can run by itself
 in the sandbox; `original_code` keeps those pieces verbatim, `code` is the same program
-normalised through the AST (one statement per line, uniform formatting). Methods, closures
-and async functions cannot stand alone and are dropped with a reason.
+normalised through the AST (one statement per line, uniform formatting).
+
+Improper code is made proper where it can be: a method comes with the parts of its class it
+needs (reformat_classes.py), a static or self-less method becomes a plain function, a nested
+function is lifted with its captured names as parameters (reformat_nested.py), a private
+helper is kept when documented or used. Trivial bodies (reformat_trivial.py), async
+functions and what cannot be lifted are dropped with a reason.
 """
 
 from __future__ import annotations
@@ -19,6 +24,19 @@ from codemint.records import Function, Rejected, Snippet, content_id
 from codemint.settings import ReformatSettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
+from codemint.tasks.reformat_classes import (
+    LIFECYCLE,
+    as_plain_function,
+    constructor,
+    first_param,
+    method_role,
+    needed_members,
+    trimmed_class,
+    trimmed_class_text,
+    uses_receiver,
+)
+from codemint.tasks.reformat_nested import lift, nested_functions
+from codemint.tasks.reformat_trivial import trivial_reason
 
 BUILTIN_NAMES = set(dir(builtins)) | {"__name__", "__doc__", "__builtins__"}
 
@@ -240,33 +258,114 @@ class Reformat(Stage[Snippet, Function]):
 
     def _functions(self, snippet: Snippet, tree: ast.Module) -> Iterator[Function | Rejected]:
         index = ModuleIndex(tree, snippet.code, _package_of(snippet.provenance.path))
+        self._called = _names_called_by_public(tree)
         found = False
         for stmt in tree.body:
             if isinstance(stmt, ast.ClassDef):
                 for item in stmt.body:
                     if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
                         found = True
-                        yield self._drop_nested(
-                            snippet, item, "method", f"{stmt.name}.{item.name} needs its class"
-                        )
+                        yield self._method(snippet, stmt, item, index)
             elif isinstance(stmt, ast.AsyncFunctionDef):
                 found = True
                 yield self._drop_nested(snippet, stmt, "async_function", f"{stmt.name} is a coroutine")
             elif isinstance(stmt, ast.FunctionDef):
                 found = True
-                for inner in ast.walk(stmt):
-                    if inner is not stmt and isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef):
-                        yield self._drop_nested(
-                            snippet, inner, "closure", f"{stmt.name}.{inner.name} is nested in a function"
-                        )
+                yield from self._nested(snippet, stmt, index)
                 yield self._standalone(snippet, stmt, index)
         if not found:
             yield self.reject(snippet.id, "no_functions", "no top-level function or method", record=snippet)
 
-    def _standalone(self, snippet: Snippet, node: ast.FunctionDef, index: ModuleIndex) -> Function | Rejected:
-        prov = snippet.provenance.model_copy(update={"line_start": node.lineno, "line_end": node.end_lineno})
-        own = index._segment(node)
-        row_id = content_id(own)
+    def _nested(
+        self, snippet: Snippet, outer: ast.FunctionDef, index: ModuleIndex
+    ) -> Iterator[Function | Rejected]:
+        for inner, scopes in nested_functions(outer):
+            where = f"{outer.name}.{inner.name}"
+            if not self.cfg.lift_nested:
+                yield self._drop_nested(snippet, inner, "closure", f"{where} is nested in a function")
+                continue
+            if isinstance(inner, ast.AsyncFunctionDef):
+                yield self._drop_nested(snippet, inner, "async_function", f"{where} is a coroutine")
+                continue
+            lifted, captured = lift(inner, scopes, free_names)
+            if lifted is None or not isinstance(lifted, ast.FunctionDef):
+                yield self._drop_nested(snippet, inner, "closure", captured)
+                continue
+            if inner.name in index.defs:
+                yield self._drop_nested(
+                    snippet, inner, "name_clash", f"{where}: a module-level {inner.name} exists"
+                )
+                continue
+            yield self._standalone(
+                snippet, lifted, index, own=ast.unparse(lifted) + "\n", kind="lifted", called=True, at=inner
+            )
+
+    def _method(
+        self,
+        snippet: Snippet,
+        cls: ast.ClassDef,
+        node: ast.FunctionDef | ast.AsyncFunctionDef,
+        index: ModuleIndex,
+    ) -> Function | Rejected:
+        where = f"{cls.name}.{node.name}"
+        if not self.cfg.methods:
+            return self._drop_nested(snippet, node, "method", f"{where} needs its class")
+        if isinstance(node, ast.AsyncFunctionDef):
+            return self._drop_nested(snippet, node, "async_function", f"{where} is a coroutine")
+        role = method_role(node)
+        receiver = first_param(node) if role in ("instance", "class") else None
+        if role == "property":
+            return self._drop_nested(snippet, node, "property", f"{where} is a property")
+        if node.name in LIFECYCLE:
+            return self._drop_nested(snippet, node, "lifecycle_method", f"{where} is carried with the class")
+        if role == "static" or (receiver is not None and not uses_receiver(node, receiver)):
+            plain = as_plain_function(node, drop_receiver=role != "static")
+            if node.name in index.defs:
+                return self._drop_nested(
+                    snippet, node, "name_clash", f"{where}: a module-level {node.name} exists"
+                )
+            called = node.name in self._called or node.name in _names_called_by_public(cls)
+            return self._standalone(
+                snippet, plain, index, own=ast.unparse(plain) + "\n", kind="function", called=called, at=node
+            )
+        if role == "class":
+            return self._drop_nested(snippet, node, "classmethod", f"{where} needs its class object")
+        if receiver is None:
+            return self._drop_nested(snippet, node, "method", f"{where} takes no self")
+        members = needed_members(cls, node)
+        return self._standalone(
+            snippet,
+            node,
+            index,
+            own=trimmed_class_text(index.lines, cls, members),
+            kind="method",
+            called=node.name in _names_called_by_public(cls),
+            cls=cls,
+            closure_root=trimmed_class(cls, members),
+        )
+
+    def _standalone(
+        self,
+        snippet: Snippet,
+        node: ast.FunctionDef,
+        index: ModuleIndex,
+        *,
+        own: str | None = None,
+        kind: str = "function",
+        called: bool | None = None,
+        at: ast.AST | None = None,
+        cls: ast.ClassDef | None = None,
+        closure_root: ast.AST | None = None,
+    ) -> Function | Rejected:
+        """A sample for `node`: its own text (`own`, by default its verbatim source) plus what
+        it needs from its module. `at` is where it stands in the source, if not `node` itself."""
+        at = at or node
+        prov = snippet.provenance.model_copy(
+            update={"line_start": getattr(at, "lineno", None), "line_end": getattr(at, "end_lineno", None)}
+        )
+        own = own if own is not None else index._segment(node)
+        label = f"{cls.name}.{node.name}" if cls is not None else node.name
+        row_id = content_id(own if cls is None else f"{own}\n# {label}")
 
         def drop(reason: str, detail: str) -> Rejected:
             return self.reject(row_id, reason, detail, provenance=prov)
@@ -274,21 +373,33 @@ class Reformat(Stage[Snippet, Function]):
         # Counted after normalisation: a one-line `def f(x): return x` is improper, not short.
         n_lines = len(ast.unparse(node).splitlines())
         args = node.args
-        if node.name.startswith("_") and not self.cfg.include_private:
-            return drop("private", f"{node.name} is a private helper")
-        if not (args.posonlyargs or args.args or args.kwonlyargs or args.vararg or args.kwarg):
-            return drop("no_parameters", f"{node.name} takes no input to test it with")
+        receiver = first_param(node) if kind == "method" else None
+        if (
+            node.name.startswith("_")
+            and not node.name.endswith("__")
+            and not self._keep_private(node, called)
+        ):
+            return drop("private", f"{label} is a private helper")
+        n_params = len(args.posonlyargs) + len(args.args) + len(args.kwonlyargs) - (1 if receiver else 0)
+        if kind != "method" and not (n_params or args.vararg or args.kwarg):
+            return drop("no_parameters", f"{label} takes no input to test it with")
+        if kind == "method" and not (n_params or args.vararg or args.kwarg) and not _takes_input(cls):
+            return drop("no_parameters", f"{label} and its constructor take no input to test them with")
+        trivial = trivial_reason(node, receiver, self.cfg.min_body_nodes)
+        if trivial is not None:
+            return drop(trivial[0], f"{label}: {trivial[1]}")
         if n_lines < self.cfg.min_lines:
             return drop("too_short", f"{n_lines} lines")
         if n_lines > self.cfg.max_lines:
             return drop("too_long", f"{n_lines} lines > {self.cfg.max_lines}")
-        deps, unresolved = index.closure(node)
+        deps, unresolved = index.closure(closure_root or node)
         if unresolved:
             return drop("unresolved_name", unresolved)
+        # A method's class is carried trimmed (`own`); a plain function made from a method may
+        # still need its class by name, which then comes whole as any other dependency.
+        deps = [d for d in deps if d.node is not node and (cls is None or d.node is not cls)]
         imports = "".join(d.text for d in deps if isinstance(d.node, ast.Import | ast.ImportFrom))
-        others = [
-            d.text for d in deps if not isinstance(d.node, ast.Import | ast.ImportFrom) and d.node is not node
-        ]
+        others = [d.text for d in deps if not isinstance(d.node, ast.Import | ast.ImportFrom)]
         original = "\n".join(part for part in [imports, *others, own] if part)
         if len(original.splitlines()) > 4 * self.cfg.max_lines:
             return drop("too_many_dependencies", f"{len(original.splitlines())} lines with dependencies")
@@ -298,7 +409,7 @@ class Reformat(Stage[Snippet, Function]):
         except (SyntaxError, ValueError, RecursionError) as exc:
             return drop("reformat_failed", str(exc)[:200])
         return Function(
-            id=content_id(code),
+            id=content_id(code if cls is None else f"{code}\n# {label}"),
             parent_id=snippet.id,
             code=code,
             original_code=original,
@@ -306,7 +417,48 @@ class Reformat(Stage[Snippet, Function]):
             signature=signature_of(node),
             docstring=ast.get_docstring(node),
             provenance=prov,
+            sample_kind=kind,
+            class_name=cls.name if cls is not None else None,
         )
+
+    def _keep_private(self, node: ast.FunctionDef, called: bool | None) -> bool:
+        if self.cfg.include_private:
+            return True
+        if not self.cfg.keep_used_private:
+            return False
+        if called is None:
+            called = node.name in self._called
+        return called or bool(ast.get_docstring(node))
+
+
+def _takes_input(cls: ast.ClassDef | None) -> bool:
+    """Whether instances can be built with varied arguments (an `__init__` with parameters, or fields)."""
+    if cls is None:
+        return False
+    init = constructor(cls)
+    if init is not None:
+        a = init.args
+        return len(a.posonlyargs) + len(a.args) + len(a.kwonlyargs) > 1 or bool(a.vararg or a.kwarg)
+    return any(isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name) for s in cls.body)
+
+
+def _names_called_by_public(scope: ast.AST) -> set[str]:
+    """Names (and attribute names) that public definitions directly inside `scope` mention."""
+    names: set[str] = set()
+    body = getattr(scope, "body", [])
+    for stmt in body:
+        if isinstance(stmt, ast.ClassDef) and not stmt.name.startswith("_"):
+            names |= _names_called_by_public(stmt)
+        if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef) or (
+            stmt.name.startswith("_") and not stmt.name.endswith("__")
+        ):
+            continue
+        for child in ast.walk(stmt):
+            if isinstance(child, ast.Name):
+                names.add(child.id)
+            elif isinstance(child, ast.Attribute):
+                names.add(child.attr)
+    return names
 
 
 # The Prefect task of this stage: cached on content, retried once (codemint/stage_task.py).

@@ -15,6 +15,7 @@ from codemint.llm import instructions
 from codemint.llm.errors import LLMError
 from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm_traced
 from codemint.records import Function, Instructed, Rejected
+from codemint.samples import method_instruction
 from codemint.settings import SummarizeSettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
@@ -55,9 +56,13 @@ class Summarize(Stage[Function, Instructed]):
             if len(doc) < self.cfg.min_instruction_chars:
                 yield self.reject(rec.id, "instruction_too_short", f"{len(doc)} chars", record=rec)
                 continue
+            if rec.sample_kind == "method" and rec.class_name:
+                instruction = method_instruction(rec.code, rec.class_name, rec.signature, doc)
+            else:
+                instruction = docstring_instruction(rec.signature, doc)
             yield Instructed(
                 **rec.model_dump(),
-                instruction=docstring_instruction(rec.signature, doc),
+                instruction=instruction,
                 instruction_source="docstring",
             )
 

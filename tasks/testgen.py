@@ -28,6 +28,7 @@ from codemint.sandbox.api import ExecJob
 from codemint.settings import TestgenSettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
+from codemint.tasks.testgen_methods import method_inputs
 
 NO_ARGS = '{"args":[],"kwargs":{}}'
 
@@ -133,8 +134,15 @@ class Testgen(Stage[Instructed, WithInputs]):
         ones and their mutations fill what is left of the cap."""
         cfg = self.cfg
         inputs = InputSet(cfg.max_inputs, cfg.max_input_chars)
-        func = find_function(rec.code, rec.entry_point)
         rng = random.Random(f"{cfg.seed}:{rec.id}")
+        if rec.sample_kind == "method":
+            # The harness takes [init_args, init_kwargs, args, kwargs]: LLM inputs written for a
+            # plain signature would not fit it, so method samples use the offline strategies.
+            for harness_args, source in method_inputs(rec, cfg.max_inputs, cfg.mutation_rounds, rng):
+                inputs.add((harness_args, {}), source)
+            self.metrics["inputs_rejected"] += inputs.rejected
+            return inputs
+        func = find_function(rec.code, rec.entry_point)
         if "doctest" in cfg.strategies:
             for args in doctest_inputs(rec.docstring, rec.entry_point):
                 inputs.add(args, "doctest")

@@ -16,6 +16,7 @@ from codemint.llm import solutions
 from codemint.llm.errors import LLMError
 from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm_traced
 from codemint.records import Executed, LLMProvenance, Rejected, TestCase, Verified, merge_llm
+from codemint.samples import runnable
 from codemint.sandbox import result_fingerprint, shared_sandbox
 from codemint.sandbox.api import CallOutcome, ExecJob
 from codemint.settings import VerifySettings
@@ -107,11 +108,12 @@ class Verify(Stage[Executed, Verified]):
         owners: list[tuple[Executed, Candidate]] = []
         for rec in records:
             for n, cand in enumerate(by_record[rec.id]):
+                code, entry = runnable(cand.code, rec.sample_kind, rec.entry_point, rec.class_name)
                 jobs.append(
                     ExecJob(
                         job_id=f"{rec.id}#{cand.kind}{n}",
-                        code=cand.code,
-                        entry_point=rec.entry_point,
+                        code=code,
+                        entry_point=entry,
                         inputs=[c.input for c in rec.test_cases],
                         limits=self.settings.sandbox.limits,
                     )

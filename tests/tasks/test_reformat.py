@@ -53,9 +53,17 @@ MODULE = textwrap.dedent(
 )
 
 
-def reformat(code: str, path: str = "pkg/mod.py") -> tuple[dict[str, Function], list[Rejected]]:
+# Only standalone public functions, no triviality floor: the behaviour before methods,
+# closures and private helpers became samples (tests/tasks/test_reformat_improper.py).
+FUNCTIONS_ONLY = {"methods": False, "lift_nested": False, "keep_used_private": False, "min_body_nodes": 0}
+
+
+def reformat(
+    code: str, path: str = "pkg/mod.py", **reformat_settings: object
+) -> tuple[dict[str, Function], list[Rejected]]:
     snippet = Snippet(id=content_id(code), code=code, provenance=Provenance(source_uri="test:", path=path))
-    out = list(Reformat(PipelineSettings()).run([snippet]))
+    settings = PipelineSettings(reformat=reformat_settings or FUNCTIONS_ONLY)
+    out = list(Reformat(settings).run([snippet]))
     return {o.entry_point: o for o in out if isinstance(o, Function)}, [
         o for o in out if isinstance(o, Rejected)
     ]

@@ -1,0 +1,161 @@
+"""Sample kinds beyond plain functions: how a method sample is run, described and fed inputs.
+
+A method sample's code is its (trimmed) class plus dependencies; `entry_point` names the
+method and `class_name` the class. To run it, the stages append a small trusted harness that
+builds the instance, calls the method and returns both the return value and the instance's
+state afterwards, so a candidate that returns the right value but leaves the object in a
+different state fails. One input is `[init_args, init_kwargs, args, kwargs]`.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from typing import Any
+
+from codemint import safe_ast
+
+METHOD_HARNESS = "__codemint_call_method__"
+
+_HARNESS = """
+
+def __codemint_state__(obj):
+    state = {}
+    if isinstance(getattr(obj, "__dict__", None), dict):
+        state.update(obj.__dict__)
+    for klass in type(obj).__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        for name in [slots] if isinstance(slots, str) else slots:
+            if name not in ("__dict__", "__weakref__") and hasattr(obj, name):
+                state[name] = getattr(obj, name)
+    return {k: ("<self>" if v is obj else v) for k, v in state.items()}
+
+
+def __codemint_call_method__(init_args, init_kwargs, args, kwargs):
+    obj = CLASS_NAME(*init_args, **init_kwargs)
+    returned = getattr(obj, METHOD_ATTR)(*args, **kwargs)
+    return {"returned": "<self>" if returned is obj else returned, "state": __codemint_state__(obj)}
+"""
+
+
+def method_attribute(class_name: str, method: str) -> str:
+    """The attribute a private `__name` method is stored under (name mangling)."""
+    if method.startswith("__") and not method.endswith("__"):
+        return f"_{class_name.lstrip('_')}{method}"
+    return method
+
+
+def runnable(code: str, sample_kind: str, entry_point: str, class_name: str | None) -> tuple[str, str]:
+    """(code to run, entry point to call) for a sample's code: methods go through the harness."""
+    if sample_kind != "method" or not class_name:
+        return code, entry_point
+    attr = repr(method_attribute(class_name, entry_point))
+    harness = _HARNESS.replace("CLASS_NAME", class_name).replace("METHOD_ATTR", attr)
+    return code.rstrip("\n") + "\n" + harness, METHOD_HARNESS
+
+
+def find_class(code: str, name: str) -> ast.ClassDef | None:
+    for node in safe_ast.parse(code).body:
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            return node
+    return None
+
+
+def find_method(cls: ast.ClassDef, name: str) -> ast.FunctionDef | None:
+    for node in cls.body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            return node
+    return None
+
+
+def without_receiver(func: ast.FunctionDef) -> ast.FunctionDef:
+    """A copy of a method's definition without its first (`self`) parameter."""
+    args = ast.arguments(
+        posonlyargs=func.args.posonlyargs[1:] if func.args.posonlyargs else [],
+        args=func.args.args if func.args.posonlyargs else func.args.args[1:],
+        vararg=func.args.vararg,
+        kwonlyargs=func.args.kwonlyargs,
+        kw_defaults=func.args.kw_defaults,
+        kwarg=func.args.kwarg,
+        defaults=func.args.defaults,  # they align with the last parameters: dropping the first keeps them
+    )
+    copy = ast.FunctionDef(name=func.name, args=args, body=func.body, decorator_list=[], returns=func.returns)
+    return ast.fix_missing_locations(copy)
+
+
+def _is_classvar(annotation: ast.expr) -> bool:
+    text = ast.unparse(annotation)
+    return text.startswith(("ClassVar", "typing.ClassVar"))
+
+
+def constructor_signature(cls: ast.ClassDef) -> ast.FunctionDef | None:
+    """The constructor's parameters as a function definition (without `self`): `__init__`, or
+    the annotated fields of a dataclass-like class; None when instances take no arguments."""
+    for node in cls.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "__init__":
+            return without_receiver(node)
+    fields = [
+        n
+        for n in cls.body
+        if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name) and not _is_classvar(n.annotation)
+    ]
+    if not fields:
+        return None
+    args = [
+        ast.arg(arg=n.target.id, annotation=n.annotation) for n in fields if isinstance(n.target, ast.Name)
+    ]
+    defaults = [n.value for n in fields if n.value is not None]
+    # Fields with defaults come last in a dataclass; keep only a consistent trailing run.
+    defaults = defaults if all(n.value is not None for n in fields[len(fields) - len(defaults) :]) else []
+    func = ast.FunctionDef(
+        name="__init__",
+        args=ast.arguments(posonlyargs=[], args=args, kwonlyargs=[], kw_defaults=[], defaults=defaults),
+        body=[ast.Pass()],
+        decorator_list=[],
+    )
+    return ast.fix_missing_locations(func)
+
+
+def method_instruction(code: str, class_name: str, signature: str, docstring: str) -> str:
+    """Instruction for a method sample: the class to write, its constructor, the method(s)."""
+    cls = find_class(code, class_name)
+    methods: list[str] = []
+    class_doc = ""
+    init_sig = ""
+    if cls is not None:
+        class_doc = inspect.cleandoc(ast.get_docstring(cls) or "")
+        for node in cls.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                if node.name == "__init__":
+                    init_sig = f"__init__({ast.unparse(node.args)})"
+                elif f"def {node.name}(" not in signature:
+                    methods.append(node.name)
+    target = signature.removeprefix("def ")
+    parts = [f"Implement the Python class `{class_name}` with the method `{target}`."]
+    if init_sig:
+        parts.append(f"Its constructor is `{init_sig}`.")
+    if methods:
+        parts.append("It also needs the methods " + ", ".join(f"`{m}`" for m in methods) + ".")
+    text = " ".join(parts)
+    if class_doc:
+        text += f"\n\n{class_doc}"
+    return f"{text}\n\n`{target.split('(')[0]}`: {inspect.cleandoc(docstring)}"
+
+
+def method_input(init: tuple[list[Any], dict[str, Any]], call: tuple[list[Any], dict[str, Any]]) -> list[Any]:
+    """The harness's positional arguments for one test: constructor args, then the call's."""
+    return [list(init[0]), dict(init[1]), list(call[0]), dict(call[1])]
+
+
+def focus_code(code: str, sample_kind: str, class_name: str | None, entry_point: str) -> str:
+    """The part of a sample's code that is its own: a method sample's target method (the class
+    and dependencies it carries are shared with its sibling samples), else the whole code.
+    Near-dedup compares this, so two methods of one class are not near-duplicates of each other."""
+    if sample_kind != "method" or not class_name:
+        return code
+    try:
+        cls = find_class(code, class_name)
+    except (SyntaxError, ValueError, RecursionError):
+        return code
+    method = find_method(cls, entry_point) if cls is not None else None
+    return code if method is None else f"class {class_name}:\n" + ast.unparse(method)

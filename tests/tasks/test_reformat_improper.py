@@ -1,0 +1,181 @@
+"""Improper code made proper: methods with their class, lifted closures, used private helpers,
+trivial bodies dropped with a reason."""
+
+from __future__ import annotations
+
+import textwrap
+from collections import Counter
+
+from codemint.records import Function, Provenance, Rejected, Snippet, content_id
+from codemint.settings import PipelineSettings
+from codemint.tasks.ingest import Ingest, plan_sources
+from codemint.tasks.reformat import Reformat
+
+MODULE = textwrap.dedent(
+    '''
+    import math
+
+    SCALE = 3
+
+    def add(a, b):
+        """Same as a + b."""
+        return a + b
+
+    def forward(x, y):
+        return math.hypot(x, y)
+
+    def _norm(v):
+        total = 0
+        for x in v:
+            total += x * x
+        return math.sqrt(total)
+
+    def _undocumented_unused(v):
+        total = 0
+        for x in v:
+            total -= x
+        return total
+
+    def length(v):
+        """Euclidean length of v, rounded."""
+        n = _norm(v)
+        return round(n, 3)
+
+    def make_scaler(factor):
+        def scale(values):
+            """Multiply every value by factor."""
+            out = []
+            for v in values:
+                out.append(v * factor * SCALE)
+            return out
+        return scale
+
+    def counter():
+        n = 0
+        def bump(step):
+            nonlocal n
+            n += step
+            return n
+        return bump
+
+    class Stack:
+        """A stack of items."""
+
+        LIMIT = 100
+
+        def __init__(self, items=None):
+            self.items = list(items or [])
+
+        def push(self, item):
+            """Push item; return the new size."""
+            if len(self.items) >= self.LIMIT:
+                raise OverflowError("full")
+            self.items.append(item)
+            return self._size()
+
+        def _size(self):
+            return len(self.items)
+
+        def unrelated(self, k):
+            """Not needed by push."""
+            for i in range(k):
+                self.items.insert(0, i)
+            return self.items
+
+        @property
+        def top(self):
+            return self.items[-1]
+
+        def get_items(self):
+            return self.items
+
+        @staticmethod
+        def parse(text):
+            """Split text into items."""
+            parts = [p.strip() for p in text.split(",")]
+            return [p for p in parts if p]
+
+        def describe(self, word):
+            """Never uses self."""
+            word = word.strip()
+            return word.upper() + "!"
+    '''
+)
+
+
+def reformat(code: str, **cfg: object) -> tuple[dict[str, Function], list[Rejected]]:
+    snippet = Snippet(id=content_id(code), code=code, provenance=Provenance(source_uri="test:", path="m.py"))
+    out = list(Reformat(PipelineSettings(reformat=cfg)).run([snippet]))
+    return {o.entry_point: o for o in out if isinstance(o, Function)}, [
+        o for o in out if isinstance(o, Rejected)
+    ]
+
+
+def test_method_is_carried_with_the_parts_of_its_class_it_needs() -> None:
+    funcs, _ = reformat(MODULE)
+    push = funcs["push"]
+    assert (push.sample_kind, push.class_name) == ("method", "Stack")
+    assert push.signature == "def push(self, item)"
+    # __init__, the class attribute, the target and the helper it calls; not the others
+    for part in ("LIMIT = 100", "def __init__", "def push", "def _size", '"""A stack of items."""'):
+        assert part in push.original_code, part
+    for part in ("def unrelated", "def top", "def get_items", "def parse", "import math"):
+        assert part not in push.original_code, part
+    compile(push.code, "push", "exec")
+    assert funcs["unrelated"].sample_kind == "method" and "def push" not in funcs["unrelated"].code
+
+
+def test_static_and_selfless_methods_become_plain_functions() -> None:
+    funcs, _ = reformat(MODULE)
+    parse, describe = funcs["parse"], funcs["describe"]
+    assert parse.sample_kind == describe.sample_kind == "function"
+    assert parse.code.startswith("def parse(text):") and "staticmethod" not in parse.code
+    assert describe.signature == "def describe(word)" and "class Stack" not in describe.code
+
+
+def test_closures_are_lifted_with_captured_names_as_parameters() -> None:
+    funcs, rejected = reformat(MODULE)
+    scale = funcs["scale"]
+    assert scale.sample_kind == "lifted"
+    assert scale.signature == "def scale(values, *, factor)"
+    assert "SCALE = 3" in scale.original_code  # module constants still resolve
+    bump = next(r for r in rejected if r.drop_reason == "closure")
+    assert "nonlocal" in bump.detail
+
+
+def test_private_helpers_kept_when_used_or_documented_and_trivial_bodies_dropped() -> None:
+    funcs, rejected = reformat(MODULE)
+    assert "_norm" in funcs  # `length` calls it
+    assert "_undocumented_unused" not in funcs
+    reasons = {r.detail.split(" ")[0].split(":")[0]: r.drop_reason for r in rejected}
+    assert reasons["add"] == "trivial_body"
+    assert reasons["forward"] == "trivial_delegation"
+    assert reasons["Stack.get_items"] == "trivial_accessor"
+    assert reasons["Stack.top"] == "property"
+    assert reasons["_undocumented_unused"] == "private"
+    assert "length" in funcs and "length" not in reasons
+    # every drop names where it stands
+    assert all(r.provenance is not None and r.provenance.line_start for r in rejected)
+
+
+def test_settings_turn_each_kind_off() -> None:
+    funcs, rejected = reformat(
+        MODULE, methods=False, lift_nested=False, keep_used_private=False, min_body_nodes=0
+    )
+    assert set(funcs) == {"add", "forward", "length", "make_scaler"}
+    reasons = Counter(r.drop_reason for r in rejected)
+    assert reasons["method"] == 8 and reasons["closure"] == 2 and reasons["private"] == 2
+
+
+def test_stdlib_methods_compile_and_ids_are_distinct() -> None:
+    settings = PipelineSettings()
+    snippets = list(Ingest(settings).run(plan_sources([], ["fractions", "textwrap", "operator"])))
+    out = [o for o in Reformat(settings).run(snippets) if isinstance(o, Function)]
+    kinds = Counter(f.sample_kind for f in out)
+    assert kinds["method"] >= 10 and kinds["function"] >= 5
+    assert len({f.id for f in out}) == len(out)
+    for f in out:
+        compile(f.code, f.entry_point, "exec")
+        compile(f.original_code, f.entry_point, "exec")
+    # the operator module's one-liners (`def add(a, b): return a + b`) are gone
+    assert not any(f.provenance.path == "operator.py" and f.entry_point == "add" for f in out)
