@@ -7,6 +7,7 @@ import textwrap
 
 from sandbox_support import IMAGE, require_docker
 
+from codemint.codec import decode_value
 from codemint.records import (
     Executed,
     Function,
@@ -17,7 +18,6 @@ from codemint.records import (
     WithInputs,
     content_id,
 )
-from codemint.sandbox.runner import decode_value
 from codemint.settings import PipelineSettings
 from codemint.tasks.execute import Execute
 from codemint.tasks.reformat import Reformat
