@@ -96,7 +96,12 @@ def _docker(args: list[str], timeout: float = 600.0) -> subprocess.CompletedProc
     from codemint.sandbox.docker_backend import docker_cli
 
     return subprocess.run(
-        [docker_cli(), *args], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False
+        [docker_cli(), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
     )
 
 
