@@ -57,7 +57,13 @@ CORPORA = {
 def run(corpus: str, mode: str, runs_dir: Path) -> dict[str, object]:
     modules = CORPORA[corpus]()
     run_id = f"yield-{corpus}-{mode}"
-    env = {**os.environ, "CODEMINT_RUNS_DIR": str(runs_dir), **(BASELINE_ENV if mode == "baseline" else {})}
+    env = {
+        **os.environ,
+        "CODEMINT_RUNS_DIR": str(runs_dir),
+        # A loaded machine starts the ephemeral Prefect server slowly.
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+        **(BASELINE_ENV if mode == "baseline" else {}),
+    }
     cmd = [str(Path(sys.executable).with_name("codemint")), "run", "--run-id", run_id]
     for m in modules:
         cmd += ["-p", m]

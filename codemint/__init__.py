@@ -21,6 +21,7 @@ def open_run(path: str | Path) -> "RunView":
 
     return _open(path)
 
+
 # pyproject.toml installs the top-level flows/, tasks/ and sandbox/ folders as codemint.flows,
 # codemint.tasks and codemint.sandbox. When Python runs from a source checkout (`python -m codemint`
 # or `python -c` in the repository root), this folder shadows the installed package; this finder

@@ -110,6 +110,34 @@ def funnel_table(funnel: list[dict[str, Any]], title: str = "funnel") -> Table:
     return table
 
 
+def yield_table(yields: list[dict[str, Any]], limit: int = 20) -> Table:
+    """Yield per source (from run.json's `yield_by_source`), best sources first."""
+    table = Table(title="yield per source")
+    for col in ("source", "definitions", "samples", "final rows", "yield", "by kind"):
+        table.add_column(col, justify="left" if col in ("source", "by kind") else "right")
+    for y in yields[:limit]:
+        kinds = ", ".join(f"{k} {n}" for k, n in y["by_kind"].items()) or "-"
+        table.add_row(
+            y["source"],
+            str(y["definitions"]),
+            str(y["samples"]),
+            str(y["final_rows"]),
+            f"{y['yield_pct']:.1f}%",
+            kinds,
+        )
+    if len(yields) > limit:
+        rest = yields[limit:]
+        table.add_row(
+            f"... {len(rest)} more",
+            str(sum(y["definitions"] for y in rest)),
+            str(sum(y["samples"] for y in rest)),
+            str(sum(y["final_rows"] for y in rest)),
+            "",
+            "",
+        )
+    return table
+
+
 def resolve_run_dir(run: str, runs_dir: Path) -> Path:
     path = Path(run)
     if (path / "run.json").exists():
@@ -227,8 +255,11 @@ def finish(state: Any, run_dir: Path, run_id: str) -> None:
     report_file = run_dir / "run.json"
     if not report_file.exists():
         raise typer.Exit(1)
-    summary = json.loads(report_file.read_text())["summary"]
+    report = json.loads(report_file.read_text())
+    summary = report["summary"]
     console.print(funnel_table(summary["funnel"], title=f"run {run_id} ({summary['seconds']:.1f} s)"))
+    if report.get("yield_by_source"):
+        console.print(yield_table(report["yield_by_source"], limit=10))
     console.print(f"run directory: {run_dir}")
     if summary["failures"]:
         for f in summary["failures"]:
@@ -262,14 +293,24 @@ def inspect(
     runs_dir: Annotated[Path, typer.Option(help="Where run directories live.")] = Path("runs"),
     samples: Annotated[int, typer.Option(help="How many kept rows to show.")] = 2,
     quarantined: Annotated[int, typer.Option(help="How many quarantined rows to list.")] = 20,
+    reasons: Annotated[int, typer.Option(help="How many top drop reasons to list.")] = 10,
 ) -> None:
-    """Show a run's funnel, its quarantined inputs and sample output rows."""
+    """Show a run's funnel, yield per source, top drop reasons (an example each), its
+    quarantined inputs and sample output rows."""
     from codemint.flows.inspection import final_rows, rejected_rows
+    from codemint.flows.yields import top_drop_reasons
 
     run_dir = resolve_run_dir(run, runs_dir)
     report = json.loads((run_dir / "run.json").read_text())
     summary = report["summary"]
     console.print(funnel_table(summary["funnel"], title=f"run {summary['run_id']}"))
+    if report.get("yield_by_source"):
+        console.print(yield_table(report["yield_by_source"]))
+    drops = top_drop_reasons(run_dir, limit=reasons)
+    if drops:
+        console.print("\ntop drop reasons (an example each):")
+        for d in drops:
+            console.print(f"  {d.count:6d}  {d.stage}:{d.reason}  e.g. {d.example}", markup=False)
     bad = [r for r in rejected_rows(run_dir) if r["status"] == "quarantined"]
     if bad:
         console.print(f"\nquarantined rows: {len(bad)}")

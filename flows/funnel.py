@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from codemint import store
+from codemint.flows.yields import yield_by_source
 from codemint.settings import PipelineSettings
 from codemint.stage import ShardResult
 
@@ -55,10 +56,12 @@ def build_funnel(results: dict[str, dict[int, ShardResult]], stages: Sequence[st
 def write_run_report(
     run_dir: Path, summary: dict[str, Any], settings: PipelineSettings, request: dict[str, Any], version: str
 ) -> None:
+    yields = [y.model_dump() | {"yield_pct": round(y.yield_pct, 2)} for y in yield_by_source(run_dir)]
     store.write_json(
         run_dir / "run.json",
         {
             "summary": summary,
+            "yield_by_source": yields,
             "settings": settings.model_dump(mode="json"),
             "request": request,
             "code_version": version,

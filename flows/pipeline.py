@@ -27,6 +27,7 @@ from codemint.flows.funnel import StageFunnel, build_funnel, write_run_report
 from codemint.flows.inspection import final_rows
 from codemint.flows.registry import PIPELINE, stage_class
 from codemint.flows.reporting import StageProgress, publish_run_artifacts
+from codemint.flows.yields import yield_by_source
 from codemint.sandbox.images import with_package_environment
 from codemint.settings import PipelineSettings
 from codemint.stage import ShardResult
@@ -199,7 +200,12 @@ def pipeline(
         run_dir, summary.model_dump(), settings, {"inputs": inputs, "packages": packages}, __version__
     )
     publish_run_artifacts(
-        run_id, funnel, [f.model_dump() for f in failures], final_rows(run_dir)[:3], summary.seconds
+        run_id,
+        funnel,
+        [f.model_dump() for f in failures],
+        final_rows(run_dir)[:3],
+        summary.seconds,
+        yield_by_source(run_dir),
     )
     if failures:
         named = "; ".join(f"{f.stage} shard {f.shard}: {f.error}" for f in failures)

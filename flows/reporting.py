@@ -20,6 +20,7 @@ from prefect.artifacts import (
 )
 
 from codemint.flows.funnel import StageFunnel
+from codemint.flows.yields import SourceYield
 
 
 class ProgressSink(Protocol):
@@ -96,6 +97,7 @@ def publish_run_artifacts(
     failures: list[dict[str, Any]],
     samples: list[dict[str, Any]],
     seconds: float,
+    yields: list[SourceYield] | None = None,
 ) -> None:
     table = [
         {
@@ -111,7 +113,7 @@ def publish_run_artifacts(
         table=table, key=artifact_key(run_id, "funnel"), description=f"Funnel of run {run_id}"
     )
     create_markdown_artifact(
-        markdown=render_report(run_id, funnel, failures, samples, seconds),
+        markdown=render_report(run_id, funnel, failures, samples, seconds, yields),
         key=artifact_key(run_id, "report"),
         description=f"Report of run {run_id}",
     )
@@ -123,8 +125,21 @@ def render_report(
     failures: list[dict[str, Any]],
     samples: list[dict[str, Any]],
     seconds: float,
+    yields: list[SourceYield] | None = None,
 ) -> str:
     lines = [f"# codemint run `{run_id}`", "", f"Wall time: {seconds:.1f} s", ""]
+    if yields:
+        lines += [
+            "## Yield per source",
+            "",
+            "| source | definitions | samples | final rows | yield | final rows by kind |",
+            "|---|---|---|---|---|---|",
+        ]
+        for y in yields:
+            kinds = ", ".join(f"{k} {n}" for k, n in y.by_kind.items()) or "-"
+            counts = f"{y.definitions} | {y.samples} | {y.final_rows}"
+            lines.append(f"| {y.source} | {counts} | {y.yield_pct:.1f}% | {kinds} |")
+        lines.append("")
     lines += [
         "## Throughput per stage",
         "",

@@ -1,0 +1,96 @@
+"""Yield of a run: how many of each source's definitions became final rows, and why the rest did not.
+
+A source is a `provenance.source_uri` (`stdlib:textwrap`, `pypi:toolz`, `file:///repo`, ...).
+Its definitions are what the reformat stage looked at one by one (kept samples, and drops
+that name a definition: methods, closures, trivial bodies...; not whole-file quarantines).
+Read from the run directory's Parquet files, only the columns needed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+from pydantic import BaseModel
+
+from codemint.flows.registry import PIPELINE
+
+FILE_LEVEL = {"no_functions", "syntax_error", "unparsable"}
+
+
+class SourceYield(BaseModel):
+    source: str
+    definitions: int
+    samples: int  # kept by reformat
+    final_rows: int
+    by_kind: dict[str, int]  # final rows per sample kind (function, method, lifted)
+
+    @property
+    def yield_pct(self) -> float:
+        return 100.0 * self.final_rows / self.definitions if self.definitions else 0.0
+
+
+class DropReason(BaseModel):
+    stage: str
+    reason: str
+    count: int
+    example: str  # where the first such row stands, and its detail
+
+
+def _rows(paths: list[Path], columns: list[str]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for path in paths:
+        present = set(pq.read_schema(path).names)
+        rows.extend(pq.read_table(path, columns=[c for c in columns if c in present]).to_pylist())
+    return rows
+
+
+def _source(row: dict[str, Any]) -> str:
+    return (row.get("provenance") or {}).get("source_uri") or "?"
+
+
+def yield_by_source(run_dir: Path) -> list[SourceYield]:
+    reformat = run_dir / "reformat"
+    kept = _rows(sorted(reformat.glob("part-*[0-9].parquet")), ["provenance"])
+    dropped = _rows(sorted(reformat.glob("part-*.rejected.parquet")), ["provenance", "drop_reason"])
+    final = _rows(sorted((run_dir / PIPELINE[-1]).glob("part-*[0-9].parquet")), ["provenance", "sample_kind"])
+    definitions: Counter[str] = Counter(_source(r) for r in kept)
+    definitions.update(_source(r) for r in dropped if r["drop_reason"] not in FILE_LEVEL)
+    samples = Counter(_source(r) for r in kept)
+    finals = Counter(_source(r) for r in final)
+    kinds: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in final:
+        kinds[_source(r)][r.get("sample_kind") or "function"] += 1
+    return [
+        SourceYield(
+            source=s,
+            definitions=definitions[s],
+            samples=samples[s],
+            final_rows=finals[s],
+            by_kind=dict(kinds[s].most_common()),
+        )
+        for s in sorted(definitions | finals, key=lambda s: (-finals[s], s))
+    ]
+
+
+def top_drop_reasons(run_dir: Path, limit: int = 10) -> list[DropReason]:
+    """The most frequent drop reasons across stages, each with one example row."""
+    counts: Counter[tuple[str, str]] = Counter()
+    examples: dict[tuple[str, str], str] = {}
+    for stage in PIPELINE:
+        paths = sorted((run_dir / stage).glob("part-*.rejected.parquet"))
+        for r in _rows(paths, ["drop_reason", "detail", "provenance", "status"]):
+            key = (stage, r["drop_reason"])
+            counts[key] += 1
+            if key not in examples:
+                prov = r.get("provenance") or {}
+                where = prov.get("path") or "?"
+                if prov.get("line_start"):
+                    where += f":{prov['line_start']}"
+                examples[key] = f"{where}: {r.get('detail') or ''}"[:200]
+    return [
+        DropReason(stage=stage, reason=reason, count=n, example=examples[(stage, reason)])
+        for (stage, reason), n in counts.most_common(limit)
+    ]
