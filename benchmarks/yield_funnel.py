@@ -32,6 +32,7 @@ BASELINE_ENV = {
     "CODEMINT_REFORMAT__KEEP_USED_PRIVATE": "false",
     "CODEMINT_REFORMAT__MIN_BODY_NODES": "0",
     "CODEMINT_SANDBOX__PACKAGE_ENV": "false",
+    "CODEMINT_SUMMARIZE__PROTOCOL_METHODS": "false",
 }
 SKIP = {"idlelib", "turtle", "tkinter", "turtledemo", "this", "antigravity"}
 

@@ -159,3 +159,48 @@ def focus_code(code: str, sample_kind: str, class_name: str | None, entry_point:
         return code
     method = find_method(cls, entry_point) if cls is not None else None
     return code if method is None else f"class {class_name}:\n" + ast.unparse(method)
+
+
+# What Python's data model asks of a special method: for a method sample with no docstring of
+# its own in a documented class, this plus the class's docstring is the instruction.
+PROTOCOL = {
+    "__repr__": "Return the object's developer representation, as `repr(obj)` shows it.",
+    "__str__": "Return the object's readable string form, as `str(obj)` shows it.",
+    "__eq__": "Return whether the object equals `other` (`obj == other`); NotImplemented for other types.",
+    "__ne__": "Return whether the object differs from `other` (`obj != other`).",
+    "__lt__": "Return whether the object orders before `other` (`obj < other`).",
+    "__le__": "Return whether the object orders before or equal to `other` (`obj <= other`).",
+    "__gt__": "Return whether the object orders after `other` (`obj > other`).",
+    "__ge__": "Return whether the object orders after or equal to `other` (`obj >= other`).",
+    "__hash__": "Return the object's hash, consistent with its equality (`hash(obj)`).",
+    "__len__": "Return the number of items in the object (`len(obj)`).",
+    "__bool__": "Return the object's truth value (`bool(obj)`).",
+    "__contains__": "Return whether `item` is in the object (`item in obj`).",
+    "__getitem__": "Return the item stored under `key` (`obj[key]`), raising as a mapping or sequence would.",
+    "__setitem__": "Store `value` under `key` (`obj[key] = value`).",
+    "__delitem__": "Remove the item stored under `key` (`del obj[key]`).",
+    "__iter__": "Return an iterator over the object's items (`iter(obj)`).",
+    "__reversed__": "Return an iterator over the object's items in reverse order (`reversed(obj)`).",
+    "__next__": "Return the next item, raising StopIteration when there is none (`next(obj)`).",
+    "__missing__": "Return the value for a `key` that is not present (called by `obj[key]`).",
+    "__call__": "Call the object like a function (`obj(...)`).",
+    "__add__": "Return the object plus `other` (`obj + other`).",
+    "__sub__": "Return the object minus `other` (`obj - other`).",
+    "__or__": "Return the union of the object and `other` (`obj | other`).",
+    "__and__": "Return the intersection of the object and `other` (`obj & other`).",
+    "__xor__": "Return the symmetric difference of the object and `other` (`obj ^ other`).",
+    "__ior__": "Update the object in place with the union with `other` (`obj |= other`) and return it.",
+    "__iand__": "Intersect the object with `other` in place (`obj &= other`) and return it.",
+    "__isub__": "Remove `other`'s items from the object in place (`obj -= other`) and return it.",
+    "__ixor__": "Update the object in place with the symmetric difference (`obj ^= other`) and return it.",
+    "__format__": "Return the object formatted with `format_spec` (`format(obj, spec)`).",
+}
+
+
+def protocol_doc(code: str, class_name: str, method: str) -> str | None:
+    """The protocol description for a special method of a class that has a docstring, else None."""
+    text = PROTOCOL.get(method)
+    if text is None:
+        return None
+    cls = find_class(code, class_name)
+    return text if cls is not None and ast.get_docstring(cls) else None

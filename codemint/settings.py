@@ -56,6 +56,9 @@ class ReformatSettings(BaseModel):
 class SummarizeSettings(BaseModel):
     strategy: Literal["docstring", "llm"] = "docstring"
     min_instruction_chars: int = 12
+    # A special method (`__len__`, `__eq__`, ...) with no docstring, in a class with one: the
+    # instruction is the class's docstring plus what the data model asks of that method.
+    protocol_methods: bool = True
     # LLM strategy: candidates per sample and the self-evaluation threshold.
     candidates: int = 3
     # Calibrated score (codemint/llm/instructions.py): 0.5 means the model cannot tell the

@@ -15,7 +15,7 @@ from codemint.llm import instructions
 from codemint.llm.errors import LLMError
 from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm_traced
 from codemint.records import Function, Instructed, Rejected
-from codemint.samples import method_instruction
+from codemint.samples import method_instruction, protocol_doc
 from codemint.settings import SummarizeSettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
@@ -50,6 +50,11 @@ class Summarize(Stage[Function, Instructed]):
             return
         for rec in records:
             doc = (rec.docstring or "").strip()
+            source = "docstring"
+            if not doc and rec.sample_kind == "method" and rec.class_name and self.cfg.protocol_methods:
+                # A special method of a documented class: the data model says what it must do.
+                doc = protocol_doc(rec.code, rec.class_name, rec.entry_point) or ""
+                source = "protocol"
             if not doc:
                 yield self.reject(rec.id, "no_instruction_source", "no docstring", record=rec)
                 continue
@@ -63,7 +68,7 @@ class Summarize(Stage[Function, Instructed]):
             yield Instructed(
                 **rec.model_dump(),
                 instruction=instruction,
-                instruction_source="docstring",
+                instruction_source=source,
             )
 
     def run_llm(self, records: list[Function]) -> Iterator[Instructed | Rejected]:
@@ -99,6 +104,7 @@ class Summarize(Stage[Function, Instructed]):
                     prompt_version=result.prompt_version,
                     llm=provenance,
                 )
+
 
 # The Prefect task of this stage: cached on content, retried once (codemint/stage_task.py).
 shard = shard_task(Summarize)

@@ -241,5 +241,6 @@ class Testgen(Stage[Instructed, WithInputs]):
             out[rec.id].extend((text, "llm_generator") for text in texts)
         return out
 
+
 # The Prefect task of this stage: cached on content, retried once (codemint/stage_task.py).
 shard = shard_task(Testgen)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import textwrap
 from collections import Counter
 
-from codemint.records import Function, Provenance, Rejected, Snippet, content_id
+from codemint.records import Function, Instructed, Provenance, Rejected, Snippet, content_id
 from codemint.settings import PipelineSettings
 from codemint.tasks.ingest import Ingest, plan_sources
 from codemint.tasks.reformat import Reformat
+from codemint.tasks.summarize import Summarize
 
 MODULE = textwrap.dedent(
     '''
@@ -179,3 +180,43 @@ def test_stdlib_methods_compile_and_ids_are_distinct() -> None:
         compile(f.original_code, f.entry_point, "exec")
     # the operator module's one-liners (`def add(a, b): return a + b`) are gone
     assert not any(f.provenance.path == "operator.py" and f.entry_point == "add" for f in out)
+
+
+def test_special_methods_of_documented_classes_get_a_protocol_instruction() -> None:
+    code = textwrap.dedent(
+        '''
+        class Bag:
+            """A multiset of hashable items."""
+
+            def __init__(self, items=()):
+                self.counts = {}
+                for x in items:
+                    self.counts[x] = self.counts.get(x, 0) + 1
+
+            def __len__(self):
+                total = 0
+                for n in self.counts.values():
+                    total += n
+                return total
+
+        class Plain:
+            def __init__(self, n):
+                self.n = n
+
+            def __len__(self):
+                size = self.n * 2
+                return size + 1
+        '''
+    )
+    snippet = Snippet(id=content_id(code), code=code, provenance=Provenance(source_uri="t:", path="m.py"))
+    samples = [f for f in Reformat(PipelineSettings()).run([snippet]) if isinstance(f, Function)]
+    bag = next(f for f in samples if f.class_name == "Bag")
+    plain = next(f for f in samples if f.class_name == "Plain")
+    (row,) = list(Summarize(PipelineSettings()).run([bag]))
+    assert isinstance(row, Instructed) and row.instruction_source == "protocol"
+    assert "A multiset of hashable items." in row.instruction and "`len(obj)`" in row.instruction
+    # No class docstring: nothing says what this __len__ is for.
+    (dropped,) = list(Summarize(PipelineSettings()).run([plain]))
+    assert isinstance(dropped, Rejected) and dropped.drop_reason == "no_instruction_source"
+    (dropped,) = list(Summarize(PipelineSettings(summarize={"protocol_methods": False})).run([bag]))
+    assert isinstance(dropped, Rejected)
