@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import json
 import os
 import resource
@@ -167,33 +168,108 @@ def serve(control: socket.socket) -> None:
                 os.close(fd)
             control.sendall((0).to_bytes(4, "little"))
             continue
-        child = os.fork()
-        if child == 0:  # pragma: no cover - the intermediate child
-            try:
-                job_pid = os.fork()
-            except BaseException:
-                job_pid = -1
-            if job_pid == 0:
-                try:
-                    os.close(pid_r)
-                    os.close(pid_w)
-                    control.detach()
-                    job_main(fds)
-                finally:
-                    os._exit(125)
-            with contextlib.suppress(BaseException):
-                os.write(pid_w, max(job_pid, 0).to_bytes(4, "little"))
-            os._exit(0)
-        for fd in fds:
-            os.close(fd)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(child, 0)
-        os.set_blocking(pid_r, False)
+        if sibling_fork_works():
+            reply = _fork_sibling_job(fds, control, pid_r, pid_w)
+        else:
+            reply = _double_fork_job(fds, control, pid_r, pid_w)
+        control.sendall(reply)
+
+
+def _start_job(fds: list[int], control: socket.socket, pid_r: int, pid_w: int) -> None:
+    """In the new job process: drop the zygote's descriptors and run the job. Never returns."""
+    try:
+        os.close(pid_r)
+        os.close(pid_w)
+        control.detach()
+        job_main(fds)
+    finally:
+        os._exit(125)
+
+
+def _fork_sibling_job(fds: list[int], control: socket.socket, pid_r: int, pid_w: int) -> bytes:
+    """One fork whose child is the runner's child (CLONE_PARENT): the cheap path."""
+    global _SIBLING_OK
+    try:
+        pid = fork_sibling()
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.EPERM, errno.ENOSYS):
+            for fd in fds:
+                os.close(fd)
+            return (0).to_bytes(4, "little")  # out of processes: this job fails, not the next
+        _SIBLING_OK = False  # not allowed here: the portable path from now on
+        return _double_fork_job(fds, control, pid_r, pid_w)
+    if pid == 0:
+        _start_job(fds, control, pid_r, pid_w)
+    for fd in fds:
+        os.close(fd)
+    return pid.to_bytes(4, "little")
+
+
+def _double_fork_job(fds: list[int], control: socket.socket, pid_r: int, pid_w: int) -> bytes:
+    """Portable path: the intermediate child exits at once, so the job process is re-parented
+    to the runner (PID 1 or a child subreaper)."""
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the intermediate child
         try:
-            reply = os.read(pid_r, 4)
-        except BlockingIOError:
-            reply = b""
-        control.sendall(reply if len(reply) == 4 else (0).to_bytes(4, "little"))
+            job_pid = os.fork()
+        except BaseException:
+            job_pid = -1
+        if job_pid == 0:
+            _start_job(fds, control, pid_r, pid_w)
+        with contextlib.suppress(BaseException):
+            os.write(pid_w, max(job_pid, 0).to_bytes(4, "little"))
+        os._exit(0)
+    for fd in fds:
+        os.close(fd)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(child, 0)
+    os.set_blocking(pid_r, False)
+    try:
+        reply = os.read(pid_r, 4)
+    except BlockingIOError:
+        reply = b""
+    return reply if len(reply) == 4 else (0).to_bytes(4, "little")
+
+
+# fork(2) with CLONE_PARENT through the raw clone syscall, wrapped in CPython's own before/after
+# fork hooks exactly as os.fork wraps fork(2). Called through PyDLL so the GIL stays held.
+# Safe here because the zygote is single-threaded (no lock can be held by another thread).
+_SYS_CLONE = {"x86_64": 56, "aarch64": 220}.get(os.uname().machine)
+CLONE_PARENT = 0x00008000
+
+
+def _load_pylibc() -> Any:
+    try:
+        lib = ctypes.PyDLL(None, use_errno=True)
+        lib.syscall.restype = ctypes.c_long
+        return lib
+    except (OSError, AttributeError):
+        return None
+
+
+_PYLIBC = _load_pylibc() if _SYS_CLONE is not None else None
+
+
+_SIBLING_OK = _PYLIBC is not None
+
+
+def sibling_fork_works() -> bool:
+    return _SIBLING_OK
+
+
+def fork_sibling() -> int:
+    """Like os.fork, but the child is a child of our parent; 0 in the child."""
+    assert _PYLIBC is not None and _SYS_CLONE is not None
+    api = ctypes.pythonapi
+    api.PyOS_BeforeFork()
+    pid = int(_PYLIBC.syscall(_SYS_CLONE, CLONE_PARENT | signal.SIGCHLD, 0, 0, 0, 0))
+    if pid == 0:
+        api.PyOS_AfterFork_Child()
+        return 0
+    api.PyOS_AfterFork_Parent()
+    if pid < 0:
+        raise OSError(ctypes.get_errno(), "clone(CLONE_PARENT) failed")
+    return pid
 
 
 def main() -> int:

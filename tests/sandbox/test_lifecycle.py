@@ -11,7 +11,7 @@ import time
 import pytest
 from sandbox_support import IMAGE, REPO, processes_matching, require_docker
 
-from codemint.sandbox.api import ExecLimits
+from codemint.sandbox.api import ExecJob, ExecLimits
 
 HOLDER = """
 import sys, time
@@ -107,3 +107,35 @@ def test_local_workers_die_with_their_holder(sig: signal.Signals) -> None:
     holder.send_signal(sig)
     holder.communicate(timeout=60)
     assert _wait_until(lambda: not _worker_processes(ours), 15)
+
+
+def test_local_backend_refuses_what_would_run_jobs_as_host_root() -> None:
+    import os
+
+    from codemint.sandbox.local_backend import _probe, unshare_user_argv
+
+    # unshare --map-root-user maps the job to the caller: host root when the caller is root.
+    problem = _probe(unshare_user_argv("/", probe=True))
+    if os.geteuid() == 0:
+        assert problem is not None and "never act as host root" in problem
+        assert "core_pattern is writable" in problem
+    else:
+        assert problem is None
+
+
+@pytest.mark.docker
+def test_two_pools_in_one_process_keep_their_own_containers() -> None:
+    require_docker()
+    from codemint.sandbox.docker_backend import POOL_LABEL, DockerSandbox, list_containers
+
+    limits = ExecLimits(timeout_s=2.0)
+    job = ExecJob(job_id="j", code="def f():\n    return 1\n", entry_point="f", inputs=['{"args":[]}'])
+    with DockerSandbox(IMAGE, 1, 10, limits) as first, DockerSandbox(IMAGE, 1, 10, limits) as second:
+        assert first.pool_id != second.pool_id
+        assert first.run_batch([job])[0].outcomes[0].result == "1"
+        assert second.run_batch([job])[0].outcomes[0].result == "1"
+        first.close()
+        assert list_containers(f"{POOL_LABEL}={first.pool_id}") == []
+        # The other pool's live container survived the first one's cleanup and still serves.
+        assert len(list_containers(f"{POOL_LABEL}={second.pool_id}")) == 1
+        assert second.run_batch([job])[0].outcomes[0].result == "1"

@@ -256,3 +256,38 @@ def test_memory_limit_covers_the_whole_process_tree(sandbox: Sandbox) -> None:
     out = run_one(sandbox, code, limits=limits)
     assert out.status != "ok" or int(out.result or "0") < 12, out
     assert_healthy(sandbox)
+
+
+def test_a_job_is_never_host_root(sandbox: Sandbox) -> None:
+    # What a job running as host root could do: change kernel settings, chmod host devices.
+    code = (
+        "import os, stat\n"
+        "def f():\n"
+        "    done = []\n"
+        "    for path in ('/proc/sys/kernel/core_pattern', '/proc/sys/kernel/hostname'):\n"
+        "        try:\n"
+        "            os.close(os.open(path, os.O_WRONLY))\n"
+        "            done.append(path)\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    for name in os.listdir('/dev'):\n"
+        "        path = '/dev/' + name\n"
+        "        mode = os.lstat(path).st_mode\n"
+        "        if not (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)):\n"
+        "            continue  # device nodes only: the job's own tmpfs mounts are its to chmod\n"
+        "        try:\n"
+        "            os.chmod(path, mode & 0o7777)\n"
+        "            done.append(path)\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    return done\n"
+    )
+    out = run_one(sandbox, code)
+    assert (out.status, out.result) == ("ok", "[]"), out
+
+
+def test_test_case_fields_reach_the_export_schema() -> None:
+    from codemint.records import Verified, arrow_schema
+
+    case_type = str(arrow_schema(Verified).field("test_cases").type)
+    assert "stdout" in case_type and "args_after" in case_type
