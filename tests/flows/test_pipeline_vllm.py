@@ -27,7 +27,7 @@ PIPELINE_PROMPTS = ["summarize", "self_evaluate", "propose_inputs", "input_gener
 
 
 def vllm_settings(runs_dir: Path, server: VLLMServer) -> PipelineSettings:
-    settings = PipelineSettings(runs_dir=runs_dir, shards=2)
+    settings = PipelineSettings(runs_dir=runs_dir, shards=1)  # half the task runs: the LLM is the point here
     settings.enable_llm()
     settings.llm.base_url = server.base_url
     settings.llm.model = MODEL_NAME
