@@ -33,9 +33,17 @@ def __codemint_state__(obj):
 
 def __codemint_call_method__(init_args, init_kwargs, args, kwargs):
     obj = CLASS_NAME(*init_args, **init_kwargs)
-    returned = getattr(obj, METHOD_ATTR)(*args, **kwargs)
+    returned = CALL
     return {"returned": "<self>" if returned is obj else returned, "state": __codemint_state__(obj)}
 """
+_CLASS_HARNESS = """
+
+def __codemint_call_method__(init_args, init_kwargs, args, kwargs):
+    return {"returned": getattr(CLASS_NAME, METHOD_ATTR)(*args, **kwargs)}
+"""
+# Sample kinds run through a harness: a method called on an instance built from generated
+# constructor arguments, a property read on one, or a class method called on the class.
+CLASS_KINDS = {"method", "property", "classmethod"}
 
 
 def method_attribute(class_name: str, method: str) -> str:
@@ -47,10 +55,15 @@ def method_attribute(class_name: str, method: str) -> str:
 
 def runnable(code: str, sample_kind: str, entry_point: str, class_name: str | None) -> tuple[str, str]:
     """(code to run, entry point to call) for a sample's code: methods go through the harness."""
-    if sample_kind != "method" or not class_name:
+    if sample_kind not in CLASS_KINDS or not class_name:
         return code, entry_point
     attr = repr(method_attribute(class_name, entry_point))
-    harness = _HARNESS.replace("CLASS_NAME", class_name).replace("METHOD_ATTR", attr)
+    if sample_kind == "classmethod":
+        harness = _CLASS_HARNESS
+    else:
+        call = "getattr(obj, METHOD_ATTR)" + ("" if sample_kind == "property" else "(*args, **kwargs)")
+        harness = _HARNESS.replace("CALL", call)
+    harness = harness.replace("CLASS_NAME", class_name).replace("METHOD_ATTR", attr)
     return code.rstrip("\n") + "\n" + harness, METHOD_HARNESS
 
 
@@ -116,7 +129,9 @@ def constructor_signature(cls: ast.ClassDef) -> ast.FunctionDef | None:
     return ast.fix_missing_locations(func)
 
 
-def method_instruction(code: str, class_name: str, signature: str, docstring: str) -> str:
+def method_instruction(
+    code: str, class_name: str, signature: str, docstring: str, kind: str = "method"
+) -> str:
     """Instruction for a method sample: the class to write, its constructor, the method(s)."""
     cls = find_class(code, class_name)
     methods: list[str] = []
@@ -131,7 +146,8 @@ def method_instruction(code: str, class_name: str, signature: str, docstring: st
                 elif f"def {node.name}(" not in signature:
                     methods.append(node.name)
     target = signature.removeprefix("def ")
-    parts = [f"Implement the Python class `{class_name}` with the method `{target}`."]
+    what = {"property": "the property", "classmethod": "the class method"}.get(kind, "the method")
+    parts = [f"Implement the Python class `{class_name}` with {what} `{target}`."]
     if init_sig:
         parts.append(f"Its constructor is `{init_sig}`.")
     if methods:
@@ -151,7 +167,7 @@ def focus_code(code: str, sample_kind: str, class_name: str | None, entry_point:
     """The part of a sample's code that is its own: a method sample's target method (the class
     and dependencies it carries are shared with its sibling samples), else the whole code.
     Near-dedup compares this, so two methods of one class are not near-duplicates of each other."""
-    if sample_kind != "method" or not class_name:
+    if sample_kind not in CLASS_KINDS or not class_name:
         return code
     try:
         cls = find_class(code, class_name)

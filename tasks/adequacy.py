@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from codemint.records import Rejected, Verified
+from codemint.samples import CLASS_KINDS
 from codemint.sandbox import result_fingerprint, shared_sandbox
 from codemint.sandbox.adequacy import MeasureConfig, Measurement, Suite, measure
 from codemint.settings import AdequacySettings
@@ -50,10 +51,10 @@ class Adequacy(Stage[Verified, Verified]):
             return
         # Mutants are made of a top-level function named by the entry point; a method sample runs
         # through a harness (codemint/samples.py), so it is passed on unmeasured for now.
-        methods = [r for r in records if r.sample_kind == "method"]
+        methods = [r for r in records if r.sample_kind in CLASS_KINDS]
         self.metrics["not_measured_method"] += len(methods)
         yield from methods
-        records = [r for r in records if r.sample_kind != "method"]
+        records = [r for r in records if r.sample_kind not in CLASS_KINDS]
         suites = [
             Suite(r.id, r.original_code, r.entry_point, [c.input for c in r.test_cases]) for r in records
         ]

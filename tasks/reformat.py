@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from codemint import safe_ast
 from codemint.records import Function, Rejected, Snippet, content_id
+from codemint.samples import CLASS_KINDS
 from codemint.settings import ReformatSettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
@@ -29,6 +30,7 @@ from codemint.tasks.reformat_classes import (
     as_plain_function,
     constructor,
     first_param,
+    is_property_getter,
     method_role,
     needed_members,
     trimmed_class,
@@ -313,9 +315,9 @@ class Reformat(Stage[Snippet, Function]):
         if isinstance(node, ast.AsyncFunctionDef):
             return self._drop_nested(snippet, node, "async_function", f"{where} is a coroutine")
         role = method_role(node)
-        receiver = first_param(node) if role in ("instance", "class") else None
-        if role == "property":
-            return self._drop_nested(snippet, node, "property", f"{where} is a property")
+        receiver = first_param(node) if role in ("instance", "class", "property") else None
+        if role == "property" and not is_property_getter(node):
+            return self._drop_nested(snippet, node, "property", f"{where} is a property setter or deleter")
         if node.name in LIFECYCLE:
             return self._drop_nested(snippet, node, "lifecycle_method", f"{where} is carried with the class")
         if role == "static" or (receiver is not None and not uses_receiver(node, receiver)):
@@ -328,17 +330,16 @@ class Reformat(Stage[Snippet, Function]):
             return self._standalone(
                 snippet, plain, index, own=ast.unparse(plain) + "\n", kind="function", called=called, at=node
             )
-        if role == "class":
-            return self._drop_nested(snippet, node, "classmethod", f"{where} needs its class object")
         if receiver is None:
             return self._drop_nested(snippet, node, "method", f"{where} takes no self")
         members = needed_members(cls, node)
+        kind = {"class": "classmethod", "property": "property"}.get(role, "method")
         return self._standalone(
             snippet,
             node,
             index,
             own=trimmed_class_text(index.lines, cls, members),
-            kind="method",
+            kind=kind,
             called=node.name in _names_called_by_public(cls),
             cls=cls,
             closure_root=trimmed_class(cls, members),
@@ -373,7 +374,7 @@ class Reformat(Stage[Snippet, Function]):
         # Counted after normalisation: a one-line `def f(x): return x` is improper, not short.
         n_lines = len(ast.unparse(node).splitlines())
         args = node.args
-        receiver = first_param(node) if kind == "method" else None
+        receiver = first_param(node) if kind in CLASS_KINDS else None
         if (
             node.name.startswith("_")
             and not node.name.endswith("__")
@@ -381,9 +382,10 @@ class Reformat(Stage[Snippet, Function]):
         ):
             return drop("private", f"{label} is a private helper")
         n_params = len(args.posonlyargs) + len(args.args) + len(args.kwonlyargs) - (1 if receiver else 0)
-        if kind != "method" and not (n_params or args.vararg or args.kwarg):
+        instance = kind in ("method", "property")  # built from generated constructor arguments
+        if not instance and not (n_params or args.vararg or args.kwarg):
             return drop("no_parameters", f"{label} takes no input to test it with")
-        if kind == "method" and not (n_params or args.vararg or args.kwarg) and not _takes_input(cls):
+        if instance and not (n_params or args.vararg or args.kwarg) and not _takes_input(cls):
             return drop("no_parameters", f"{label} and its constructor take no input to test them with")
         trivial = trivial_reason(node, receiver, self.cfg.min_body_nodes)
         if trivial is not None:

@@ -49,6 +49,14 @@ def method_role(node: FuncDef) -> MethodRole:
     return "instance"
 
 
+def is_property_getter(node: FuncDef) -> bool:
+    """`@property` / `@cached_property` itself, not `@x.setter` or `@x.deleter`."""
+    return any(
+        _decorator_name(d) in ("property", "cached_property") and not isinstance(d, ast.Call)
+        for d in node.decorator_list
+    )
+
+
 def first_param(node: FuncDef) -> str | None:
     positional = [*node.args.posonlyargs, *node.args.args]
     return positional[0].arg if positional else None

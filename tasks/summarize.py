@@ -15,7 +15,7 @@ from codemint.llm import instructions
 from codemint.llm.errors import LLMError
 from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm_traced
 from codemint.records import Function, Instructed, Rejected
-from codemint.samples import method_instruction, protocol_doc
+from codemint.samples import CLASS_KINDS, method_instruction, protocol_doc
 from codemint.settings import SummarizeSettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
@@ -51,7 +51,7 @@ class Summarize(Stage[Function, Instructed]):
         for rec in records:
             doc = (rec.docstring or "").strip()
             source = "docstring"
-            if not doc and rec.sample_kind == "method" and rec.class_name and self.cfg.protocol_methods:
+            if not doc and rec.sample_kind in CLASS_KINDS and rec.class_name and self.cfg.protocol_methods:
                 # A special method of a documented class: the data model says what it must do.
                 doc = protocol_doc(rec.code, rec.class_name, rec.entry_point) or ""
                 source = "protocol"
@@ -61,8 +61,10 @@ class Summarize(Stage[Function, Instructed]):
             if len(doc) < self.cfg.min_instruction_chars:
                 yield self.reject(rec.id, "instruction_too_short", f"{len(doc)} chars", record=rec)
                 continue
-            if rec.sample_kind == "method" and rec.class_name:
-                instruction = method_instruction(rec.code, rec.class_name, rec.signature, doc)
+            if rec.sample_kind in CLASS_KINDS and rec.class_name:
+                instruction = method_instruction(
+                    rec.code, rec.class_name, rec.signature, doc, rec.sample_kind
+                )
             else:
                 instruction = docstring_instruction(rec.signature, doc)
             yield Instructed(

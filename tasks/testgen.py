@@ -23,6 +23,7 @@ from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm_traced
 from codemint.llm.strategies import LLMResult
 from codemint.offline.inputs import Args, doctest_inputs, mutate, signature_inputs
 from codemint.records import Instructed, LLMProvenance, Rejected, WithInputs, merge_llm
+from codemint.samples import CLASS_KINDS
 from codemint.sandbox import result_fingerprint, shared_sandbox
 from codemint.sandbox.api import ExecJob
 from codemint.settings import TestgenSettings
@@ -135,7 +136,7 @@ class Testgen(Stage[Instructed, WithInputs]):
         cfg = self.cfg
         inputs = InputSet(cfg.max_inputs, cfg.max_input_chars)
         rng = random.Random(f"{cfg.seed}:{rec.id}")
-        if rec.sample_kind == "method":
+        if rec.sample_kind in CLASS_KINDS:
             # The harness takes [init_args, init_kwargs, args, kwargs]: LLM inputs written for a
             # plain signature would not fit it, so method samples use the offline strategies.
             for harness_args, source in method_inputs(rec, cfg.max_inputs, cfg.mutation_rounds, rng):

@@ -60,8 +60,12 @@ def method_inputs(
         return []
     class_doc = ast.get_docstring(cls)
     budget = max(2, cap // 2)
-    inits = _side(constructor_signature(cls), [class_doc, rec.docstring], rec.class_name, budget, rng)
-    calls = _side(without_receiver(method), [rec.docstring, class_doc], rec.entry_point, budget, rng)
+    inits: list[tuple[Args, str]] = [(([], {}), "defaults")]  # a class method: no instance to build
+    if rec.sample_kind != "classmethod":
+        inits = _side(constructor_signature(cls), [class_doc, rec.docstring], rec.class_name, budget, rng)
+    calls: list[tuple[Args, str]] = [(([], {}), "defaults")]  # a property is read, not called
+    if rec.sample_kind != "property":
+        calls = _side(without_receiver(method), [rec.docstring, class_doc], rec.entry_point, budget, rng)
     if not inits or not calls:
         return []
     out: list[tuple[list, str]] = []

@@ -50,6 +50,19 @@ MODULE = textwrap.dedent(
 
         def total(self):
             return sum(self.counts.values())
+
+        @classmethod
+        def from_text(cls, text, sep=","):
+            """Build a Counter from the words of `text` separated by `sep`."""
+            words = [w.strip() for w in text.split(sep) if w.strip()]
+            return cls(words)
+
+        @property
+        def most_common(self):
+            """The most frequent word (the first in sorted order on a tie), or None when empty."""
+            if not self.counts:
+                return None
+            return max(sorted(self.counts), key=self.counts.get)
     '''
 )
 
@@ -95,3 +108,25 @@ def test_method_sample_executes_and_verifies_with_the_instance_state() -> None:
     assert wrong_state != executed.code
     (rejected,) = list(Verify(settings).run([executed.model_copy(update={"code": wrong_state})]))
     assert not isinstance(rejected, Verified) and rejected.drop_reason == "failed_verification"
+
+
+def test_class_methods_and_properties_run_through_their_harness() -> None:
+    require_docker()
+    settings = _settings()
+    snippet = Snippet(
+        id=content_id(MODULE), code=MODULE, provenance=Provenance(source_uri="test:", path="m.py")
+    )
+    samples = {f.entry_point: f for f in Reformat(settings).run([snippet]) if isinstance(f, Function)}
+    assert samples["from_text"].sample_kind == "classmethod"
+    assert samples["most_common"].sample_kind == "property"
+    instructed = [r for r in Summarize(settings).run([samples["from_text"], samples["most_common"]])]
+    assert all(isinstance(r, Instructed) for r in instructed)
+    assert "the class method `from_text(cls, text, sep=',')`" in instructed[0].instruction  # type: ignore[union-attr]
+    with_inputs = [r for r in Testgen(settings).run(instructed) if isinstance(r, WithInputs)]  # type: ignore[arg-type]
+    executed = [r for r in Execute(settings).run(with_inputs) if isinstance(r, Executed)]
+    assert len(executed) == 2, executed
+    built = [c.expected for c in executed[0].test_cases if c.expected]
+    # called on the class: a returned value (an instance, encoded with its state), no instance state
+    assert built and all('"returned"' in b and '"state"' not in b and "__object__" in b for b in built)
+    verified = [r for r in Verify(settings).run(executed) if isinstance(r, Verified)]
+    assert [v.pass_fraction for v in verified] == [1.0, 1.0]
