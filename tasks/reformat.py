@@ -90,7 +90,31 @@ def free_names(node: ast.AST) -> set[str]:
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
         bound.discard(node.name)  # recursion refers to the module-level name, which is itself
         loaded.discard(node.name)
-    return loaded - bound
+    # Defaults, annotations and decorators are evaluated where the function is defined, so a
+    # parameter does not bind them: `def f(x, fmt=fmt)` needs the module-level `fmt`.
+    assigned = bound - {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}
+    outside = {
+        n.id
+        for f in ast.walk(node)
+        if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+        for part in _evaluated_outside(f)
+        for n in ast.walk(part)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        outside.discard(node.name)
+    return (loaded - bound) | (outside - assigned)
+
+
+def _evaluated_outside(f: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> list[ast.AST]:
+    a = f.args
+    parts: list[ast.AST] = [*a.defaults, *(d for d in a.kw_defaults if d is not None)]
+    if not isinstance(f, ast.Lambda):
+        parts += f.decorator_list
+        parts += [x.annotation for x in (*a.posonlyargs, *a.args, *a.kwonlyargs) if x.annotation is not None]
+        if f.returns is not None:
+            parts.append(f.returns)
+    return parts
 
 
 def _absolute_module(module: str | None, level: int, package: str | None) -> str | None:

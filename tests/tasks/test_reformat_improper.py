@@ -220,3 +220,20 @@ def test_special_methods_of_documented_classes_get_a_protocol_instruction() -> N
     assert isinstance(dropped, Rejected) and dropped.drop_reason == "no_instruction_source"
     (dropped,) = list(Summarize(PipelineSettings(summarize={"protocol_methods": False})).run([bag]))
     assert isinstance(dropped, Rejected)
+
+
+def test_a_default_that_names_a_module_global_carries_it() -> None:
+    code = textwrap.dedent(
+        '''
+        from inspect import formatannotation
+
+        def describe(args, formatannotation=formatannotation):
+            """Format each annotation."""
+            out = []
+            for a in args:
+                out.append(formatannotation(a))
+            return out
+        '''
+    )
+    funcs, _ = reformat(code)
+    assert funcs["describe"].original_code.startswith("from inspect import formatannotation\n")
