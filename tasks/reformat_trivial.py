@@ -43,11 +43,15 @@ def node_count(stmt: ast.AST) -> int:
 def trivial_reason(
     node: ast.FunctionDef | ast.AsyncFunctionDef, self_name: str | None, min_body_nodes: int
 ) -> tuple[str, str] | None:
-    """(reason, detail) when the body is a single trivial statement, else None."""
+    """(reason, detail) when the body is trivial: a delegation, an accessor, or fewer than
+    `min_body_nodes` AST nodes in all; else None."""
     if min_body_nodes <= 0:
         return None
     body = body_without_docstring(node)
+    count = sum(node_count(stmt) for stmt in body)
     if len(body) != 1:
+        if count < min_body_nodes:  # `a += b; return a`
+            return "trivial_body", f"{len(body)} statements of {count} AST nodes in all < {min_body_nodes}"
         return None
     stmt = body[0]
     params = _param_names(node.args)
@@ -76,7 +80,6 @@ def trivial_reason(
         and isinstance(stmt.value, ast.Name)
     ):
         return "trivial_accessor", f"sets {self_name}.{stmt.targets[0].attr}"
-    count = node_count(stmt)
     if count < min_body_nodes:
         return "trivial_body", f"one statement of {count} AST nodes < {min_body_nodes}"
     return None
