@@ -90,6 +90,10 @@ def free_names(node: ast.AST) -> set[str]:
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
         bound.discard(node.name)  # recursion refers to the module-level name, which is itself
         loaded.discard(node.name)
+    # `global x` then `x = ...` rebinds the module's x: it must come along, not count as local.
+    declared = {name for g in ast.walk(node) if isinstance(g, ast.Global) for name in g.names}
+    bound -= declared
+    loaded |= declared
     # Defaults, annotations and decorators are evaluated where the function is defined, so a
     # parameter does not bind them: `def f(x, fmt=fmt)` needs the module-level `fmt`.
     assigned = bound - {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}

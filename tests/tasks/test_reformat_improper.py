@@ -239,3 +239,20 @@ def test_a_default_that_names_a_module_global_carries_it() -> None:
     )
     funcs, _ = reformat(code)
     assert funcs["describe"].original_code.startswith("from inspect import formatannotation\n")
+
+
+def test_a_global_the_function_rebinds_is_carried() -> None:
+    code = textwrap.dedent(
+        '''
+        _table = None
+
+        def lookup(i):
+            """Build the table once, then index it."""
+            global _table
+            if _table is None:
+                _table = [n * n for n in range(10)]
+            return _table[i]
+        '''
+    )
+    funcs, _ = reformat(code)
+    assert funcs["lookup"].original_code.startswith("_table = None\n")
