@@ -2,8 +2,8 @@
 
 The control plane uses the Docker SDK (`docker`): containers are created, listed and removed
 by label, images inspected by id. The job stream is the runner's stdin/stdout, attached with
-`docker start -ai` (a CLI client per container: measured no slower than the SDK's attach
-socket, and it needs no frame demultiplexing; see benchmarks/sandbox_throughput.py).
+`docker start -ai` (a CLI client per container), which measured faster than the SDK's attach
+socket (`transport="sdk"`, kept for that comparison in benchmarks/sandbox_throughput.py).
 The runner is the container's PID 1, so a job's `kill(-1, 9)` or `kill(ppid, 9)` cannot kill
 it and it reaps and sweeps every leftover process itself; no `--init` is needed.
 Containers carry `codemint.sandbox=1`, `codemint.sandbox.owner=<pid>:<start>` and
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 LABEL = "codemint.sandbox"
 OWNER_LABEL = "codemint.sandbox.owner"
 POOL_LABEL = "codemint.sandbox.pool"
-RUNNER_ARGS = ["--scratch", "/tmp", "--wipe", "/tmp", "--wipe", "/dev/shm"]
+RUNNER_ARGS = ["--scratch", "/tmp", "--wipe", "/tmp", "--wipe", "/dev/shm", "--wipe-namespace"]
 # Each container runs its jobs under its own uid: RLIMIT_NPROC counts per uid across the
 # host, so one container's fork bomb must not starve another container's jobs.
 UID_BASE = 20000

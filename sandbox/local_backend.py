@@ -150,7 +150,7 @@ def bwrap_argv(tmpfs_mb: int, probe: bool = False) -> list[str]:
         argv += [python, "-I", "-c", PROBE]
     else:
         argv += [python, "-I", SANDBOX_RUNNER, "--scratch", "/tmp", "--wipe", "/tmp", "--wipe", "/dev/shm"]
-        argv += ["--tag", owner_token()]
+        argv += ["--wipe-namespace", "--tag", owner_token()]
     if not as_root:
         return argv
     drop = ["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"]
@@ -186,7 +186,15 @@ def unshare_root_argv(tmpfs_mb: int, probe: bool = False) -> list[str]:
         command = [python, "-I", "-c", PROBE, str(NOBODY)]
     else:
         command = [python, "-I", f"{STAGED_RUNTIME}/{RUNNER_SCRIPT}", "--scratch", "/tmp", "--wipe", "/tmp"]
-        command += ["--wipe", "/dev/shm", "--child-uid", str(NOBODY), "--tag", owner_token()]
+        command += [
+            "--wipe",
+            "/dev/shm",
+            "--child-uid",
+            str(NOBODY),
+            "--wipe-namespace",
+            "--tag",
+            owner_token(),
+        ]
     script = " && ".join([*mounts, "exec " + shlex.join(command)])
     return [
         "unshare", "--net", "--pid", "--ipc", "--uts", "--mount", "--propagation", "private",

@@ -6,7 +6,8 @@ imports as `zygote` / `codec` there and as `codemint.sandbox.zygote` / `codemint
 host: sandbox/files.py `RUNNER_FILES` lists what is staged.
 
 Protocol (as a long-lived process,
-`python3 -I runner.py [--scratch DIR] [--wipe DIR]... [--child-uid UID] [--tag OWNER]`):
+`python3 -I runner.py [--scratch DIR] [--wipe DIR]... [--child-uid UID] [--tag OWNER]
+[--wipe-namespace]`):
 the runner first writes one line `{"ready": true, ...}`, then reads jobs as JSON lines on
 stdin ({"job_id", "code", "entry_point", "inputs", "limits", "zygote"}) and writes one JSON
 line per job in the ExecResult shape (plus "dirty": true when cleanup failed and the worker
@@ -271,8 +272,11 @@ class Runner:
         wipe: list[str] | None = None,
         pid1: bool | None = None,
         child_uid: int | None = None,
+        wipe_namespace: bool = False,
     ) -> None:
         self.pid1 = os.getpid() == 1 if pid1 is None else pid1
+        # Set by backends whose IPC namespace, /dev and /dev/mqueue are private to this runner.
+        self.wipe_namespace = wipe_namespace
         self.child_uid = child_uid
         if scratch is None:
             # Work dirs are made and removed per input: prefer a tmpfs to a journaled disk.
@@ -299,12 +303,15 @@ class Runner:
         self._zygotes: dict[int, Zygote] = {}
         self._zygote(0)  # before any job arrives
         # What a job may change but must not leave changed for the next one.
-        watched = [self.scratch, *self.wipe, "/tmp", "/dev", "/dev/shm", "/dev/mqueue"]
+        # Only a runner with private namespaces (IPC, /dev) may reset them: one running on the
+        # host (benchmarks, direct use) must never touch the host's IPC objects or /dev.
+        shared = ["/tmp", "/dev", "/dev/shm", "/dev/mqueue"] if wipe_namespace else []
+        watched = [self.scratch, *self.wipe, *shared]
         self._modes = {}
         for path in dict.fromkeys(watched):
             with contextlib.suppress(OSError):
                 self._modes[path] = stat.S_IMODE(os.lstat(path).st_mode)
-        self._dev_baseline = self._dev_entries()
+        self._dev_baseline = self._dev_entries() if wipe_namespace else set()
 
     def close(self) -> None:
         for z in list(self._zygotes.values()):
@@ -588,6 +595,17 @@ class Runner:
             for name in entries:
                 if not _rmtree(os.path.join(base, name)):
                     self.dirty = True
+        for path, mode in self._modes.items():
+            try:
+                if stat.S_IMODE(os.lstat(path).st_mode) != mode:
+                    os.chmod(path, mode)
+            except OSError:
+                self.dirty = True
+        if self.wipe_namespace:
+            self._wipe_namespace()
+
+    def _wipe_namespace(self) -> None:
+        """IPC objects, POSIX queues and new /dev entries: all of this namespace is the jobs'."""
         if not wipe_sysv_ipc():
             self.dirty = True
         try:
@@ -599,14 +617,7 @@ class Runner:
                 os.unlink(os.path.join("/dev/mqueue", name))
             except OSError:
                 self.dirty = True
-        for path, mode in self._modes.items():
-            try:
-                if stat.S_IMODE(os.lstat(path).st_mode) != mode:
-                    os.chmod(path, mode)
-            except OSError:
-                self.dirty = True
-        extra = self._dev_entries() - self._dev_baseline
-        for name in extra:
+        for name in self._dev_entries() - self._dev_baseline:
             if not _rmtree(os.path.join("/dev", name)):
                 self.dirty = True
 
@@ -644,10 +655,11 @@ def _parse_result(raw: bytes) -> dict[str, Any] | None:
 # --------------------------------------------------------------------------- main loop
 
 
-def _parse_args(argv: list[str]) -> tuple[str | None, list[str], int | None]:
+def _parse_args(argv: list[str]) -> tuple[str | None, list[str], int | None, bool]:
     scratch: str | None = None
     wipe: list[str] = []
     child_uid: int | None = None
+    wipe_namespace = False
     it = iter(argv)
     for arg in it:
         if arg == "--scratch":
@@ -658,13 +670,15 @@ def _parse_args(argv: list[str]) -> tuple[str | None, list[str], int | None]:
             child_uid = int(next(it))
         elif arg == "--tag":  # the owner's token, for tracing leftovers; not used here
             next(it)
+        elif arg == "--wipe-namespace":
+            wipe_namespace = True
         else:
             raise SystemExit(f"runner: unknown argument {arg!r}")
-    return scratch, wipe, child_uid
+    return scratch, wipe, child_uid, wipe_namespace
 
 
 def main(argv: list[str] | None = None) -> int:
-    scratch, wipe, child_uid = _parse_args(sys.argv[1:] if argv is None else argv)
+    scratch, wipe, child_uid, wipe_namespace = _parse_args(sys.argv[1:] if argv is None else argv)
     # Nothing of whoever started us reaches the jobs.
     os.environ.clear()
     os.environ.update(SAFE_ENV)
@@ -674,7 +688,7 @@ def main(argv: list[str] | None = None) -> int:
     # As PID 1 only signals with a handler arrive; jobs must not stop us with SIGINT & co.
     for sig in zygote.SHIELDED_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
-    runner = Runner(scratch=scratch, wipe=wipe, child_uid=child_uid)
+    runner = Runner(scratch=scratch, wipe=wipe, child_uid=child_uid, wipe_namespace=wipe_namespace)
     stdin = open(0, "rb", buffering=0, closefd=False)  # noqa: SIM115
     stdout = open(1, "wb", buffering=0, closefd=False)  # noqa: SIM115
     ready = {

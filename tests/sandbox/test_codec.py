@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 from collections import OrderedDict
 from typing import Any
 
@@ -239,7 +240,7 @@ def test_one_codec_module_staged_everywhere_the_runner_runs() -> None:
     for path in [*repo.glob("codemint/**/*.py"), *repo.glob("sandbox/*.py"), *repo.glob("tasks/*.py")]:
         if path.name != "codec.py":
             text = path.read_text()
-            assert '"__float__"' not in text and '"__bytes__"' not in text, path
+            assert not re.search(r'"__(float|bytes|complex|set)__"\s*:', text), path
 
 
 def codec_module() -> object:

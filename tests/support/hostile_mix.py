@@ -12,7 +12,9 @@ import random
 from codemint.codec import canonical_json, encode_input
 from codemint.sandbox.api import ExecJob, ExecLimits
 
-MIX_LIMITS = ExecLimits(timeout_s=0.5, cpu_s=1, memory_mb=256)
+# CPU-bound hostility ends at 1 s of CPU; the wall-clock limit is generous so that a benign
+# job on an overloaded machine is never cut off for waiting for a CPU.
+MIX_LIMITS = ExecLimits(timeout_s=5.0, cpu_s=1, memory_mb=256)
 BENIGN_CODE = "def f(a, b):\n    return {'sum': a + b, 'pair': (a, b), 'text': str(a) * (b % 3)}\n"
 
 
@@ -71,7 +73,9 @@ HOSTILE = {
 }
 
 
-def make_mix(n_jobs: int, hostile_share: float, seed: int = 7) -> tuple[list[ExecJob], dict[str, str]]:
+def make_mix(
+    n_jobs: int, hostile_share: float, seed: int = 7, limits: ExecLimits = MIX_LIMITS
+) -> tuple[list[ExecJob], dict[str, str]]:
     """`n_jobs` jobs of 3 inputs each, the given share hostile (cycling through HOSTILE),
     shuffled; returns the jobs and, per benign input, job_id#index -> expected result."""
     rng = random.Random(seed)
@@ -90,13 +94,13 @@ def make_mix(n_jobs: int, hostile_share: float, seed: int = 7) -> tuple[list[Exe
                     code=HOSTILE[kind],
                     entry_point="f",
                     inputs=inputs,
-                    limits=MIX_LIMITS,
+                    limits=limits,
                 )
             )
         else:
             job_id = f"benign-{i}"
             jobs.append(
-                ExecJob(job_id=job_id, code=BENIGN_CODE, entry_point="f", inputs=inputs, limits=MIX_LIMITS)
+                ExecJob(job_id=job_id, code=BENIGN_CODE, entry_point="f", inputs=inputs, limits=limits)
             )
             for k, (a, b) in enumerate(args):
                 expected[f"{job_id}#{k}"] = benign_expected(a, b)
