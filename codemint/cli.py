@@ -261,6 +261,12 @@ def finish(state: Any, run_dir: Path, run_id: str) -> None:
     if report.get("yield_by_source"):
         console.print(yield_table(report["yield_by_source"], limit=10))
     console.print(f"run directory: {run_dir}")
+    manifest_file = run_dir / "dataset" / "manifest.json"
+    if not summary["failures"] and manifest_file.exists():
+        manifest = json.loads(manifest_file.read_text())
+        per_task = ", ".join(f"{t} {sum(c.values())}" for t, c in manifest.get("tasks", {}).items())
+        rl = sum(manifest.get("rl", {}).values())
+        console.print(f"dataset: {run_dir / 'dataset'} (rows per task: {per_task}; rl {rl})")
     if summary["failures"]:
         for f in summary["failures"]:
             err.print(f"[red]failed:[/] {f['stage']} shard {f['shard']}: {f['error']}")

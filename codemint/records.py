@@ -166,6 +166,39 @@ class Verified(Executed):
     adequacy_seconds: float | None = None  # sandbox time spent measuring this row
 
 
+class RepairDetail(BaseModel):
+    """A repair row's bug: the buggy code and the evidence that a test catches it."""
+
+    buggy_code: str
+    bug_source: str  # "mutation" (an operator of codemint.mutants) or "llm" (a realistic-bug prompt)
+    bug_kind: str  # the mutation operator (e.g. "compare") or the LLM's bug class (e.g. "off_by_one")
+    bug_description: str
+    failing_test: TestCase  # one test the buggy code fails
+    actual: str  # what the buggy code did on it: its return value, or the exception it raised
+    tests_failed: int  # how many of the row's tests the buggy code fails (few: a hard bug)
+    tests_total: int
+
+
+class SummaryDetail(BaseModel):
+    code: str  # the code shown, docstrings stripped
+    target: str  # "docstring" (the function's own) or "instruction"
+
+
+class TaskRow(Verified):
+    """One training row of one task, derived from a verified row (whose fields it carries).
+
+    `id` stays the verified row's id (all tasks of a function share its split); `task_id`
+    names this row.
+    """
+
+    task: str  # "generation", "summarization" or "repair"
+    task_id: str
+    prompt: str  # the user turn
+    response: str  # the assistant turn
+    summary: SummaryDetail | None = None
+    repair: RepairDetail | None = None
+
+
 class Rejected(BaseModel):
     """A row a stage did not keep, in `part-NNNNN.rejected.parquet` beside its kept rows."""
 
@@ -236,8 +269,11 @@ __all__ = [
     "PromptUse",
     "Provenance",
     "Rejected",
+    "RepairDetail",
     "Snippet",
     "SourceRef",
+    "SummaryDetail",
+    "TaskRow",
     "TestCase",
     "Verified",
     "WithInputs",

@@ -142,6 +142,21 @@ class JudgeSettings(BaseModel):
     min_score: float = 0.5
 
 
+TaskName = Literal["generation", "summarization", "repair"]
+
+
+class TasksSettings(BaseModel):
+    """Task rows derived from every exported row (WaveCoder's four code tasks)."""
+
+    kinds: list[TaskName] = ["generation", "summarization", "repair"]
+    # Repair: mutants run per row, and buggy variants kept per row (fewest failing tests first).
+    repair_mutants: int = Field(default=8, ge=1)
+    repair_per_row: int = Field(default=2, ge=1)
+    repair_seed: int = 0
+    # With the LLM: buggy versions asked per row from realistic-bug prompts (0: none).
+    llm_bugs: int = Field(default=0, ge=0)
+
+
 class LLMSettings(BaseModel):
     base_url: str = "http://127.0.0.1:8000/v1"
     model: str = "Qwen/Qwen2.5-Coder-7B-Instruct"
@@ -216,6 +231,7 @@ class PipelineSettings(BaseSettings):
     judge: JudgeSettings = Field(default_factory=JudgeSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     curation: CurationSettings = Field(default_factory=CurationSettings)
+    tasks: TasksSettings = Field(default_factory=TasksSettings)
     # Fault injection for drills and tests: "stage:shard" task runs that raise.
     fail_shards: list[str] = Field(default_factory=list)
 
@@ -226,16 +242,19 @@ class PipelineSettings(BaseSettings):
             or bool({"llm", "llm_generator"} & set(self.testgen.strategies))
             or self.verify.candidate != "reformatted"
             or self.judge.enabled
+            or ("repair" in self.tasks.kinds and self.tasks.llm_bugs > 0)
         )
 
     def enable_llm(self) -> None:
-        """Every LLM strategy on: summaries, LLM test inputs, regenerated code, the judge."""
+        """Every LLM strategy on: summaries, LLM test inputs, regenerated code, the judge,
+        realistic bugs for repair rows."""
         self.summarize.strategy = "llm"
         for name in ("llm", "llm_generator"):
             if name not in self.testgen.strategies:
                 self.testgen.strategies.append(name)
         self.verify.candidate = "both"
         self.judge.enabled = True
+        self.tasks.llm_bugs = max(self.tasks.llm_bugs, 2)
 
     @classmethod
     def load(cls, config: Path | None = None, **overrides: Any) -> PipelineSettings:

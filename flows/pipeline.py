@@ -25,7 +25,7 @@ from codemint import __version__, modgraph, store
 from codemint.flows import registry
 from codemint.flows.funnel import StageFunnel, build_funnel, write_run_report
 from codemint.flows.inspection import final_rows
-from codemint.flows.registry import PIPELINE, stage_class
+from codemint.flows.registry import DERIVED, PIPELINE, stage_class
 from codemint.flows.reporting import StageProgress, publish_run_artifacts
 from codemint.flows.yields import yield_by_source
 from codemint.sandbox.images import with_package_environment
@@ -183,11 +183,12 @@ def pipeline(
     # cache key that covers the sandbox, so a new version re-runs execute and verify.
     settings = settings.model_copy(update={"sandbox": with_package_environment(settings.sandbox, packages)})
     sources = write_source_shards(refs, run_dir, settings.shards)
-    results, failures = collect(run_id, submit_pipeline(run_dir, settings, sources, PIPELINE))
+    stages = [*PIPELINE, *DERIVED]
+    results, failures = collect(run_id, submit_pipeline(run_dir, settings, sources, stages))
     funnel = build_funnel(results, PIPELINE)
     dataset_dir = None
     if not failures:  # a dataset is exported from complete runs only
-        dataset_dir = run_export(run_dir, settings, results[PIPELINE[-1]], funnel)
+        dataset_dir = run_export(run_dir, settings, results[stages[-1]], funnel)
     summary = RunSummary(
         run_id=run_id,
         run_dir=str(run_dir),

@@ -12,6 +12,7 @@ from codemint.stage_task import IndexResult
 from codemint.tasks.adequacy import Adequacy
 from codemint.tasks.decontaminate import Decontaminate
 from codemint.tasks.dedup import ExactDedup
+from codemint.tasks.derive import Derive
 from codemint.tasks.execute import Execute
 from codemint.tasks.ingest import Ingest
 from codemint.tasks.judge import Judge
@@ -29,10 +30,13 @@ STAGES: dict[str, type[Stage[Any, Any]]] = {
     cls.name: cls
     for cls in (
         Ingest, Reformat, ExactDedup, Summarize, Testgen, Execute, Verify, Adequacy,
-        Decontaminate, NearDedup, Judge, Select,
+        Decontaminate, NearDedup, Judge, Select, Derive,
     )
 }  # fmt: skip
-PIPELINE: list[str] = list(STAGES)
+# Stages that make and curate the verified rows (the funnel); DERIVED stages run after them
+# and turn each final verified row into the task rows the export writes.
+DERIVED: list[str] = [Derive.name]
+PIPELINE: list[str] = [name for name in STAGES if name not in DERIVED]
 
 
 def stage_class(name: str) -> type[Stage[Any, Any]]:

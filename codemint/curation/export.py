@@ -4,10 +4,13 @@ Layout under the output directory:
     messages/{train,validation}.{parquet,jsonl}   [{role: user, content: instruction},
                                                    {role: assistant, content: ```python code```}]
     alpaca/{train,validation}.{parquet,jsonl}     instruction, input "", output (the code)
+    summarization/, repair/, rl/                  the other tasks and the RL data (task_export.py)
     README.md                                     dataset card (sources, licenses, funnel, settings)
     manifest.json                                 counts and sha256 of every file (written last)
 Every row also carries id, entry_point, signature, test_cases, provenance and pass_fraction.
 The code is the verified candidate (`candidate_code`). Each file is written atomically.
+`messages/` and `alpaca/` are the generation task (config `generation` and `generation_alpaca`).
+Rows are `Verified` rows (generation only) or the derive stage's `TaskRow`s (every task).
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from typing import Any
 import pyarrow as pa
 
 from codemint import store
-from codemint.records import Verified, arrow_schema
+from codemint.curation.task_export import TASK_CONFIGS, write_rl, write_task_configs
+from codemint.curation.task_prompts import fenced
+from codemint.records import TaskRow, Verified, arrow_schema, content_id
 
 FORMATS = ("messages", "alpaca")
 # Per-row test adequacy (adequacy stage); per test, `test_cases[].covered_lines`.
@@ -36,6 +41,8 @@ ADEQUACY_FIELDS = (
     "line_coverage",
     "branch_coverage",
 )
+# Config name of each format directory in the card (the formats are the generation task).
+FORMAT_CONFIGS = {"messages": "generation", "alpaca": "generation_alpaca"}
 SPLITS = ("train", "validation")
 _VERIFIED = arrow_schema(Verified)
 _COMMON = [
@@ -68,8 +75,15 @@ def split_of(row_id: str, seed: int, validation_fraction: float) -> str:
     return "validation" if int.from_bytes(digest, "big") / 2**64 < validation_fraction else "train"
 
 
-def fenced(code: str) -> str:
-    return f"```python\n{code.strip(chr(10))}\n```"
+def generation_task_row(rec: Verified) -> TaskRow:
+    """The generation task's row of a verified row: instruction -> the verified code."""
+    return TaskRow(
+        **rec.model_dump(),
+        task="generation",
+        task_id=content_id(f"generation:{rec.id}:"),
+        prompt=rec.instruction,
+        response=fenced(rec.candidate_code),
+    )
 
 
 def _common(rec: Verified) -> dict[str, Any]:
@@ -177,6 +191,8 @@ def dataset_card(
     settings: Mapping[str, Any],
     code_version: str,
     split: Mapping[str, Any],
+    tasks: Mapping[str, Mapping[str, int]] | None = None,
+    rl: Mapping[str, int] | None = None,
 ) -> str:
     licenses = Counter(r.provenance.license or "unknown" for r in rows)
     sources = Counter(
@@ -185,10 +201,14 @@ def dataset_card(
     )
     single = next(iter(licenses)) if len(licenses) == 1 else None
     card_license = single.lower() if single and single != "unknown" else "other"
+    tasks = dict(tasks or {})
+    directories = {FORMAT_CONFIGS[fmt]: fmt for fmt in FORMATS} | {t: t for t in tasks}
+    if rl is not None:
+        directories["rl"] = "rl"
     configs = "".join(
-        f"- config_name: {fmt}\n  data_files:\n"
-        + "".join(f"  - split: {s}\n    path: {fmt}/{s}.parquet\n" for s in SPLITS)
-        for fmt in FORMATS
+        f"- config_name: {name}\n  data_files:\n"
+        + "".join(f"  - split: {s}\n    path: {folder}/{s}.parquet\n" for s in SPLITS)
+        for name, folder in directories.items()
     )
     lines = [
         "---",
@@ -209,9 +229,9 @@ def dataset_card(
         "",
         "## Formats",
         "",
-        "- `messages/`: chat format, `messages` = [user: instruction, assistant: the code in a "
-        "```` ```python ```` block].",
-        "- `alpaca/`: `instruction`, `input` (empty), `output` (the code).",
+        "- `messages/` (config `generation`): chat format, `messages` = [user: instruction, "
+        "assistant: the code in a ```` ```python ```` block].",
+        "- `alpaca/` (config `generation_alpaca`): `instruction`, `input` (empty), `output` (the code).",
         "- Both also carry `id`, `entry_point`, `signature`, `test_cases` (input and expected value "
         "or exception, JSON, and `covered_lines`: the lines of the original the test executes), "
         "`provenance` (source, path, lines, revision, license), `pass_fraction` and the tests' "
@@ -219,6 +239,7 @@ def dataset_card(
         "`line_coverage`, `branch_coverage`.",
         "- Parquet and JSON lines of the same rows; `manifest.json` has counts and sha256 digests.",
         "",
+        *task_sections(len(rows), counts, tasks, rl),
         "## Sources",
         "",
         "| source | revision | license | rows |",
@@ -268,6 +289,76 @@ def dataset_card(
     return "\n".join(lines)
 
 
+TASK_DOCS = {
+    "generation": "instruction -> the verified code (configs `generation`, `generation_alpaca`).",
+    "summarization": "the code with its docstrings stripped -> its docstring (`target` "
+    "`docstring`) or its instruction (`instruction`); `instruction_source` and "
+    "`instruction_score` (the LLM's self-evaluation) say where the summary came from.",
+    "repair": "a buggy variant of the original and one failing test (input, expected, "
+    "`actual`) -> the original. Kept only if the sandbox showed the variant failing at least "
+    "one of the row's tests (`tests_failed` of `tests_total`) while the original passes all "
+    "of them; bugs few tests catch are preferred. `bug_source` is `mutation` (`bug_kind` = "
+    "the operator) or `llm` (a realistic-bug prompt).",
+}
+
+
+def task_sections(
+    generation: int,
+    counts: Mapping[str, int],
+    tasks: Mapping[str, Mapping[str, int]],
+    rl: Mapping[str, int] | None,
+) -> list[str]:
+    """The card's sections on the tasks (rows per task and split) and the RL data."""
+    table = {"generation": dict(counts), **tasks}
+    lines = [
+        "## Tasks",
+        "",
+        "Each function gives rows of several tasks; all of a function's rows share its split.",
+        'Load a task by config name: `datasets.load_dataset("<this directory>", "repair")`. '
+        "`datasets` caches a local directory's configs by path: after exporting again into the "
+        'same directory, load with `download_mode="force_redownload"` (or another `cache_dir`).',
+        "The task configs (`summarization/`, `repair/`, ...) are chat `messages` plus `id` (the "
+        "task row), `function_id`, `task`, `entry_point`, `signature`, `test_cases`, "
+        "`provenance` and the task's own columns.",
+        "",
+        "| task | train | validation | rows |",
+        "|---|---|---|---|",
+        *(
+            f"| {task} | {c.get('train', 0)} | {c.get('validation', 0)} | {sum(c.values())} |"
+            for task, c in table.items()
+        ),
+        "",
+        *(f"- **{task}**: {TASK_DOCS[task]}" for task in table if task in TASK_DOCS),
+        "",
+    ]
+    if rl is None:
+        return lines
+    return [
+        *lines,
+        "## RL data",
+        "",
+        f"`rl/` (config `rl`; train {rl.get('train', 0)}, validation {rl.get('validation', 0)}) "
+        "is in verl's layout: `data_source` (`codemint/generation` or `codemint/repair`), "
+        "`prompt` (chat messages), `ability` (`code`), `reward_model` {`style`: `rule`, "
+        "`ground_truth`: JSON of the entry point and the test cases}, `extra_info` {`split`, "
+        "`index`, `id`, `function_id`, `task`, `entry_point`, `provenance`, `covered_lines` "
+        "(per test, the line numbers of `reference_code` it runs, when measured), "
+        "`reference_code` (the original the tests were made from)}.",
+        "",
+        "Reward: `codemint.reward.compute_score(data_source, solution_str, ground_truth, "
+        "extra_info)` takes the function from the completion's code block, runs the tests in "
+        'codemint\'s sandbox and returns the fraction passed (`mode="all_or_nothing"`: 1.0 '
+        "only if every test passes). In verl: `custom_reward_function.path` = the installed "
+        "`codemint/reward.py`, `name` = `compute_score`.",
+        "",
+    ]
+
+
+def as_task_rows(rows: Sequence[Verified]) -> list[TaskRow]:
+    """Task rows as they are; a plain verified row becomes its generation row."""
+    return [r if isinstance(r, TaskRow) else generation_task_row(r) for r in rows]
+
+
 def export(
     rows: Sequence[Verified],
     out_dir: Path,
@@ -278,11 +369,23 @@ def export(
     settings: Mapping[str, Any],
     code_version: str,
     extra: Mapping[str, Any] | None = None,
+    tasks: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Write the dataset; returns the manifest (also written, last, as manifest.json)."""
-    by_split: dict[str, list[Verified]] = {s: [] for s in SPLITS}
-    for rec in sorted(rows, key=lambda r: r.id):
-        by_split[split_of(rec.id, seed, validation_fraction)].append(rec)
+    """Write the dataset; returns the manifest (also written, last, as manifest.json).
+
+    `tasks` names the task configs to write besides generation (each written even when it
+    has no rows, so it loads); None writes those the rows have.
+    """
+    task_rows = as_task_rows(rows)
+    rows = [r for r in task_rows if r.task == "generation"]
+    if tasks is None:
+        tasks = sorted({r.task for r in task_rows} & set(TASK_CONFIGS))
+    tasks_by_split: dict[str, list[TaskRow]] = {s: [] for s in SPLITS}
+    for row in sorted(task_rows, key=lambda r: (r.id, r.task, r.task_id)):
+        tasks_by_split[split_of(row.id, seed, validation_fraction)].append(row)
+    by_split: dict[str, list[Verified]] = {
+        s: [r for r in split_rows if r.task == "generation"] for s, split_rows in tasks_by_split.items()
+    }
     files: dict[str, dict[str, Any]] = {}
     for fmt in FORMATS:
         for split, recs in by_split.items():
@@ -297,9 +400,12 @@ def export(
                     "bytes": path.stat().st_size,
                     "sha256": store.file_digest(path),
                 }
+    task_files, task_counts = write_task_configs(tasks_by_split, out_dir, list(tasks), write_jsonl)
+    rl_files, rl_counts = write_rl(tasks_by_split, out_dir)
+    files |= task_files | rl_files
     counts = {s: len(r) for s, r in by_split.items()}
     split_info = {"seed": seed, "validation_fraction": validation_fraction}
-    card = dataset_card(rows, counts, funnel, settings, code_version, split_info)
+    card = dataset_card(rows, counts, funnel, settings, code_version, split_info, task_counts, rl_counts)
     store.write_text(out_dir / "README.md", card)
     files["README.md"] = {"bytes": len(card.encode()), "sha256": store.file_digest(out_dir / "README.md")}
     manifest = {
@@ -307,6 +413,8 @@ def export(
         "splits": counts,
         "split": split_info,
         "formats": list(FORMATS),
+        "tasks": {"generation": counts, **task_counts},
+        "rl": rl_counts,
         "files": files,
         "licenses": dict(Counter(r.provenance.license or "unknown" for r in rows).most_common()),
         "sources": sorted({r.provenance.source_uri for r in rows}),

@@ -275,3 +275,97 @@ def test_open_run_gives_funnel_and_rows_as_dataframes(first_run: tuple) -> None:
     assert len(run.dataset("train")) + len(run.dataset("validation")) == by_stage.loc["select", "rows_kept"]
     with pytest.raises(KeyError, match="no stage 'nope'"):
         run.kept("nope")
+
+
+def _dataset_rows(out: Path, config: str) -> list[dict[str, Any]]:
+    from codemint import store
+
+    return [
+        row for split in ("train", "validation") for row in store.read_rows(out / config / f"{split}.parquet")
+    ]
+
+
+def test_task_configs_and_rl_load_by_name_and_the_card_counts_them(first_run: tuple, tmp_path: Path) -> None:
+    import datasets
+
+    summary, _, _ = first_run
+    out = Path(summary.run_dir) / "dataset"
+    manifest = json.loads((out / "manifest.json").read_text())
+    card = (out / "README.md").read_text()
+    n = len(final_rows(Path(summary.run_dir)))
+    tasks = manifest["tasks"]
+    assert set(tasks) == {"generation", "summarization", "repair"}
+    assert sum(tasks["generation"].values()) == n and sum(tasks["summarization"].values()) == n
+    assert sum(tasks["repair"].values()) >= n // 2  # most functions have a bug their tests catch
+    for task, counts in tasks.items():
+        # A cache of its own: datasets reuses a local folder's cached configs by path, however
+        # the files changed (the card says so), and every run of this test has the same layout.
+        loaded = datasets.load_dataset(str(out), task, cache_dir=str(tmp_path))
+        assert {s: loaded[s].num_rows for s in loaded} == counts
+        total = counts["train"] + counts["validation"]
+        assert f"| {task} | {counts['train']} | {counts['validation']} | {total} |" in card
+    rl = datasets.load_dataset(str(out), "rl", cache_dir=str(tmp_path))
+    rl_rows = sum(tasks["generation"].values()) + sum(tasks["repair"].values())
+    assert sum(rl[s].num_rows for s in rl) == rl_rows
+    # Fine-grained credit: per test, the lines of the original it runs (from the adequacy stage,
+    # null for a row it could not measure).
+    measured = [row for row in rl["train"] if row["extra_info"]["covered_lines"] is not None]
+    assert len(measured) >= rl["train"].num_rows // 2
+    for row in measured:
+        truth = json.loads(row["reward_model"]["ground_truth"])
+        lines = row["extra_info"]["covered_lines"]
+        assert len(lines) == len(truth["test_cases"]) and any(lines)
+        n_lines = len(row["extra_info"]["reference_code"].splitlines())
+        assert all(1 <= n <= n_lines for per_test in lines for n in per_test)
+
+
+def test_repair_rows_re_executed_fail_a_test_and_their_fix_passes_all(first_run: tuple) -> None:
+    from codemint.records import TestCase
+    from codemint.sandbox import shared_sandbox
+    from codemint.sandbox.api import ExecJob
+    from codemint.tasks.verify import passes
+
+    summary, _, _ = first_run
+    repairs = _dataset_rows(Path(summary.run_dir) / "dataset", "repair")[::3][:12]  # a spread sample
+    assert len(repairs) >= 6
+    jobs = []
+    for r in repairs:
+        inputs = [c["input"] for c in r["test_cases"]]
+        for kind, code in (("bug", r["buggy_code"]), ("fix", r["fixed_code"])):
+            jobs.append(
+                ExecJob(job_id=f"{r['id']}-{kind}", code=code, entry_point=r["entry_point"], inputs=inputs)
+            )
+    results = shared_sandbox(PipelineSettings().sandbox).run_batch(jobs)
+    for r, bug, fix in zip(repairs, results[::2], results[1::2], strict=True):
+        cases = [TestCase.model_validate(c) for c in r["test_cases"]]
+        bug_passed = [passes(c, o) for c, o in zip(cases, bug.outcomes, strict=True)]
+        assert not all(bug_passed), r["bug_description"]
+        assert bug_passed.count(False) == r["tests_failed"]
+        assert all(passes(c, o) for c, o in zip(cases, fix.outcomes, strict=True)), r["id"]
+        assert r["buggy_code"] != r["fixed_code"] and r["buggy_code"] in r["messages"][0]["content"]
+
+
+def test_reward_scores_the_reference_one_and_a_mutant_below_one(first_run: tuple) -> None:
+    from codemint.reward import compute_scores
+
+    summary, _, _ = first_run
+    out = Path(summary.run_dir) / "dataset"
+    rl = {row["extra_info"]["id"]: row for row in _dataset_rows(out, "rl")}
+    generation = {row["id"]: row for row in _dataset_rows(out, "messages")}
+    sample = [r for r in _dataset_rows(out, "repair")[::2] if r["function_id"] in generation][:10]
+    assert len(sample) >= 5
+    texts, truths = [], []
+    for r in sample:
+        reference = generation[r["function_id"]]
+        truth = next(
+            row["reward_model"]["ground_truth"]
+            for row in rl.values()
+            if row["extra_info"]["function_id"] == r["function_id"]
+            and row["extra_info"]["task"] == "generation"
+        )
+        texts += [reference["messages"][1]["content"], f"Fixed? No:\n```python\n{r['buggy_code']}```"]
+        truths += [truth, truth]
+    scores = compute_scores(texts, truths)
+    assert scores[::2] == [1.0] * len(sample)
+    assert all(s < 1.0 for s in scores[1::2]), scores
+    assert compute_scores(texts[1::2], truths[1::2], mode="all_or_nothing") == [0.0] * len(sample)

@@ -67,6 +67,17 @@ def test_llm_pipeline_end_to_end_and_rerun_makes_no_calls(server: OpenAIServer, 
     # model proposes the same cases both ways, so dedup keeps the `llm` copies).
     assert metrics["testgen"]["llm_generator_ok"] >= len(rows)
 
+    # Repair rows also come from realistic bugs the model wrote, kept only when a test catches them.
+    from codemint import store
+
+    dataset = tmp_path / "runs" / "llm" / "dataset"
+    repairs = [
+        r for s in ("train", "validation") for r in store.read_rows(dataset / "repair" / f"{s}.parquet")
+    ]
+    llm_bugs = [r for r in repairs if r["bug_source"] == "llm"]
+    assert llm_bugs and all(r["tests_failed"] >= 1 for r in llm_bugs)
+    assert {r["bug_source"] for r in repairs} == {"llm", "mutation"}
+
     calls = server.chat_requests
     assert calls > 0
     # Same run again: every task is cached; a changed judge threshold re-runs the judge

@@ -681,6 +681,24 @@ class PipelineResponder:
         verdict = {"passed": True, "score": 0.9, "reasons": "The function solves the instruction as stated."}
         return Reply(content=json.dumps(verdict))
 
+    def _realistic_bug(self, request: dict[str, Any], user: str) -> Reply:
+        """The code with one condition or constant of the entry point changed (an off-by-one
+        or a wrong condition, as codemint.mutants writes them); the code unchanged if none."""
+        from codemint import mutants
+
+        entry, code = _field(user, "Function name"), _code(user)
+        kinds = {"compare": "wrong_condition", "boolop": "wrong_condition", "const": "off_by_one"}
+        try:
+            found = [m for m in mutants.generate(code, entry, max_mutants=60, seed=7) if m.operator in kinds]
+        except SyntaxError:
+            found = []
+        replies = [
+            f"Bug: {kinds[m.operator]}: {m.description}.\n\n```python\n{m.code.rstrip()}\n```"
+            for m in reversed(found)
+        ] or [f"Bug: missing_case: none.\n\n```python\n{code.rstrip()}\n```"]
+        n = int(request.get("n", 1))
+        return Reply(content=[replies[i % len(replies)] for i in range(n)])
+
     def _cases(self, user: str, k: int) -> list[list[Any]]:
         entry, code = _field(user, "Function name"), _code(user)
         node = _function(code, entry)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from factories import CLAMP, HEX, MEDIAN, PARSE, WRAP, verified, write_shards
 
 from codemint import store
-from codemint.curation.export import split_of
+from codemint.curation.export import generation_task_row, split_of
+from codemint.records import RepairDetail, SummaryDetail, TaskRow, to_table
 from codemint.settings import CurationSettings, LLMSettings, PipelineSettings
 from codemint.tasks.export import export_dataset
 
@@ -20,6 +23,13 @@ FUNNEL = [
     {"stage": "near_dedup", "rows_in": 30, "rows_kept": 24, "dropped": {"dropped:near_duplicate": 6}},
     {"stage": "select", "rows_in": 24, "rows_kept": 24, "dropped": {}},
 ]
+
+
+def write_task_shards(directory: Path, shards: Sequence[Sequence[TaskRow]]) -> list[Path]:
+    paths = [store.kept_path(directory, i) for i in range(len(shards))]
+    for path, part in zip(paths, shards, strict=True):
+        store.write_table(path, to_table(list(part), TaskRow))
+    return paths
 
 
 def rows() -> list:
@@ -117,7 +127,11 @@ def test_card_states_funnel_sources_licenses_settings(exported: tuple[Path, dict
     out, manifest, data = exported
     card = (out / "README.md").read_text()
     assert card.startswith("---\nlicense: other\n")
-    assert "config_name: messages" in card and "path: alpaca/validation.parquet" in card
+    assert "config_name: generation\n" in card and "path: messages/train.parquet" in card
+    assert "config_name: generation_alpaca" in card and "path: alpaca/validation.parquet" in card
+    # The configured tasks have a config even when this export has no rows of theirs.
+    assert "config_name: rl" in card and "config_name: repair" in card and "translation" not in card
+    assert manifest["tasks"]["repair"] == {"train": 0, "validation": 0}
     funnel = card.split("## Funnel", 1)[1].split("##", 1)[0]
     table = [
         [c.strip() for c in line.strip("|").split("|")]
@@ -143,3 +157,114 @@ def test_empty_shard_list_exports_empty_dataset(tmp_path: Path) -> None:
     manifest = export_dataset(PipelineSettings(), [None], tmp_path / "empty", {"funnel": FUNNEL})
     assert manifest["rows"] == 0 and manifest["code_version"] == "unknown"
     assert store.read_column(tmp_path / "empty" / "alpaca" / "train.parquet", "id") == []
+
+
+def task_rows() -> list[TaskRow]:
+    """Generation, summarization and repair rows of 12 functions, as the derive stage makes them."""
+    out: list[TaskRow] = []
+    for i, rec in enumerate(rows()[:12]):
+        out.append(generation_task_row(rec))
+        code = rec.candidate_code.replace(f'"""{rec.docstring}"""', "")
+        out.append(
+            TaskRow(
+                **rec.model_dump(),
+                task="summarization",
+                task_id=f"s{i}",
+                prompt=f"Write the docstring.\n```python\n{code}```",
+                response=rec.docstring or "",
+                summary=SummaryDetail(code=code, target="docstring"),
+            )
+        )
+        for n in range(i % 3):  # 0, 1 or 2 repair rows per function
+            bug = RepairDetail(
+                buggy_code=rec.original_code.replace("return", "return None and", 1),
+                bug_source="mutation",
+                bug_kind="return_none",
+                bug_description=f"bug {n}",
+                failing_test=rec.test_cases[0],
+                actual="returns null",
+                tests_failed=n + 1,
+                tests_total=len(rec.test_cases),
+            )
+            out.append(
+                TaskRow(
+                    **rec.model_dump(),
+                    task="repair",
+                    task_id=f"r{i}-{n}",
+                    prompt=f"Fix it.\n{bug.buggy_code}",
+                    response=rec.original_code,
+                    repair=bug,
+                )
+            )
+    return out
+
+
+def test_task_configs_and_rl_load_by_config_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    datasets = pytest.importorskip("datasets")
+    data = task_rows()
+    paths = write_task_shards(tmp_path / "derive", [data[:15], data[15:]])
+    cfg = PipelineSettings(curation=CurationSettings(validation_fraction=0.3, split_seed=1))
+    out = tmp_path / "dataset"
+    manifest = export_dataset(cfg, list(paths), out, {"funnel": FUNNEL, "code_version": "x"})
+    per_task = Counter(r.task for r in data)
+    split = {r.id: split_of(r.id, 1, 0.3) for r in data}
+    assert {t: sum(c.values()) for t, c in manifest["tasks"].items()} == per_task
+    card = (out / "README.md").read_text()
+    cache = str(tmp_path / "hf-cache")
+    assert "config_name: translation" not in card  # not a configured task
+    for task in ("generation", "summarization", "repair"):
+        assert f"config_name: {task}\n" in card
+        loaded = datasets.load_dataset(str(out), task, cache_dir=cache)
+        counts = manifest["tasks"][task]
+        assert {s: loaded[s].num_rows for s in loaded} == counts
+        c = counts
+        assert f"| {task} | {c['train']} | {c['validation']} | {c['train'] + c['validation']} |" in card
+        for s in loaded:
+            for row in loaded[s]:
+                fid = row["id"] if task == "generation" else row["function_id"]
+                assert split[fid] == s  # a function's rows of every task share its split
+    repair = datasets.load_dataset(str(out), "repair", cache_dir=cache)["train"][0]
+    source = next(r for r in data if r.task_id == repair["id"])
+    assert source.repair is not None
+    assert repair["buggy_code"] == source.repair.buggy_code and repair["fixed_code"] == source.original_code
+    assert repair["failing_test"]["input"] == source.repair.failing_test.input
+    assert repair["messages"][1]["content"] == source.response
+    summ = datasets.load_dataset(str(out), "summarization", cache_dir=cache)["train"][0]
+    assert summ["target"] == "docstring" and summ["summary"] == summ["messages"][1]["content"]
+
+    rl = datasets.load_dataset(str(out), "rl", cache_dir=cache)
+    assert sum(rl[s].num_rows for s in rl) == per_task["generation"] + per_task["repair"]
+    for s in rl:
+        assert rl[s]["extra_info"][0]["index"] == 0
+        for n, row in enumerate(rl[s]):
+            info = row["extra_info"]
+            assert (info["split"], info["index"]) == (s, n) and split[info["function_id"]] == s
+            assert row["ability"] == "code" and row["reward_model"]["style"] == "rule"
+            assert row["data_source"] == f"codemint/{info['task']}"
+            truth = json.loads(row["reward_model"]["ground_truth"])
+            source = next(r for r in data if r.task_id == info["id"])
+            assert truth["entry_point"] == source.entry_point == info["entry_point"]
+            assert [c["input"] for c in truth["test_cases"]] == [c.input for c in source.test_cases]
+            assert row["prompt"][0]["role"] == "user" and source.prompt in row["prompt"][0]["content"]
+            assert info["provenance"]["source_uri"] == source.provenance.source_uri
+            assert info["covered_lines"] is None  # the rows did not measure coverage
+            assert info["reference_code"] == source.original_code
+    assert "## RL data" in card and "compute_score" in card
+
+
+def test_rl_rows_carry_per_test_covered_lines_when_measured() -> None:
+    from codemint.curation.task_export import ground_truth, rl_record
+
+    rec = generation_task_row(verified(CLAMP, n_tests=3))
+    assert rl_record(rec, "train", 0)["extra_info"]["covered_lines"] is None  # not measured
+    cases = [c.model_copy(update={"covered_lines": [4, 1, 2][: i + 1]}) for i, c in enumerate(rec.test_cases)]
+    measured = rec.model_copy(update={"test_cases": cases})
+    info = rl_record(measured, "validation", 7)["extra_info"]
+    assert info["covered_lines"] == [[4], [1, 4], [1, 2, 4]] and (info["split"], info["index"]) == (
+        "validation",
+        7,
+    )
+    # What a test checks is its input and expected outcome, not the lines it ran.
+    assert ground_truth(measured) == ground_truth(rec) and "covered_lines" not in ground_truth(measured)

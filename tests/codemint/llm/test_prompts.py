@@ -9,7 +9,9 @@ import pytest
 
 from codemint.llm import prompts
 
-STRATEGY_PROMPTS = {"summarize", "self_evaluate", "propose_inputs", "input_generator", "regenerate", "judge"}
+STRATEGY_PROMPTS = {
+    "summarize", "self_evaluate", "propose_inputs", "input_generator", "regenerate", "judge", "realistic_bug",
+}  # fmt: skip
 
 
 def test_every_strategy_prompt_exists() -> None:

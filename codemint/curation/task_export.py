@@ -1,0 +1,222 @@
+"""Task configs beyond generation, and the RL data in verl's layout.
+
+Layout under the dataset directory (each a `datasets` config named in the card):
+    summarization/{train,validation}.{parquet,jsonl}
+    repair/{train,validation}.{parquet,jsonl}
+    rl/{train,validation}.parquet                        verl: data_source, prompt, ability,
+                                                         reward_model, extra_info
+A task row's split is its function's (`split_of` on the verified row's id), so no function
+is in train through one task and in validation through another.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from codemint import store
+from codemint.curation.task_prompts import generation_prompt
+from codemint.records import TaskRow, arrow_schema
+
+TASK_CONFIGS = ("summarization", "repair")
+RL_TASKS = ("generation", "repair")  # tasks a reward from the tests can score
+_ROW = arrow_schema(TaskRow)
+_MESSAGE = pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string())])
+_COMMON = [
+    pa.field("id", pa.string(), nullable=False),
+    pa.field("function_id", pa.string(), nullable=False),
+    pa.field("task", pa.string(), nullable=False),
+    pa.field("messages", pa.list_(_MESSAGE)),
+    pa.field("entry_point", pa.string(), nullable=False),
+    pa.field("signature", pa.string(), nullable=False),
+    _ROW.field("test_cases"),
+    _ROW.field("provenance"),
+]
+_REPAIR = _ROW.field("repair").type
+TASK_SCHEMAS = {
+    "summarization": pa.schema(
+        [
+            *_COMMON,
+            pa.field("code", pa.string()),
+            pa.field("target", pa.string()),
+            pa.field("summary", pa.string()),
+            pa.field("instruction_source", pa.string()),
+            pa.field("instruction_score", pa.float64()),
+        ]
+    ),
+    "repair": pa.schema(
+        [
+            *_COMMON,
+            pa.field("buggy_code", pa.string()),
+            pa.field("fixed_code", pa.string()),
+            *(_REPAIR.field(name) for name in ("bug_source", "bug_kind", "bug_description")),
+            *(_REPAIR.field(name) for name in ("failing_test", "actual", "tests_failed", "tests_total")),
+        ]
+    ),
+}
+_LINES = pa.list_(pa.list_(pa.int64()))
+RL_SCHEMA = pa.schema(
+    [
+        pa.field("data_source", pa.string(), nullable=False),
+        pa.field("prompt", pa.list_(_MESSAGE)),
+        pa.field("ability", pa.string(), nullable=False),
+        pa.field(
+            "reward_model",
+            pa.struct([pa.field("style", pa.string()), pa.field("ground_truth", pa.string())]),
+        ),
+        pa.field(
+            "extra_info",
+            pa.struct(
+                [
+                    pa.field("split", pa.string()),
+                    pa.field("index", pa.int64()),
+                    pa.field("id", pa.string()),
+                    pa.field("function_id", pa.string()),
+                    pa.field("task", pa.string()),
+                    pa.field("entry_point", pa.string()),
+                    _ROW.field("provenance"),
+                    # Per test, the lines of `reference_code` it executes (when the run measured them).
+                    pa.field("covered_lines", _LINES),
+                    pa.field("reference_code", pa.string()),
+                ]
+            ),
+        ),
+    ]
+)
+
+
+def _messages(row: TaskRow) -> list[dict[str, str]]:
+    return [{"role": "user", "content": row.prompt}, {"role": "assistant", "content": row.response}]
+
+
+def _common(row: TaskRow) -> dict[str, Any]:
+    return {
+        "id": row.task_id,
+        "function_id": row.id,
+        "task": row.task,
+        "messages": _messages(row),
+        "entry_point": row.entry_point,
+        "signature": row.signature,
+        "test_cases": [c.model_dump() for c in row.test_cases],
+        "provenance": row.provenance.model_dump(),
+    }
+
+
+def task_record(row: TaskRow) -> dict[str, Any]:
+    """The row of `row.task`'s config."""
+    out = _common(row)
+    if row.task == "summarization":
+        if row.summary is None:
+            raise ValueError(f"summarization row {row.task_id} of {row.id} has no summary detail")
+        out |= {
+            "code": row.summary.code,
+            "target": row.summary.target,
+            "summary": row.response,
+            "instruction_source": row.instruction_source,
+            "instruction_score": row.instruction_score,
+        }
+    elif row.task == "repair":
+        if row.repair is None:
+            raise ValueError(f"repair row {row.task_id} of {row.id} has no repair detail")
+        detail = row.repair.model_dump()
+        out |= {"buggy_code": detail.pop("buggy_code"), "fixed_code": row.original_code, **detail}
+    return out
+
+
+def ground_truth(row: TaskRow) -> str:
+    """The tests as JSON: what `codemint.reward.compute_score` runs a completion against."""
+    # Coverage is for fine-grained credit (extra_info), not part of what a test checks.
+    tests = [c.model_dump(mode="json", exclude={"covered_lines"}) for c in row.test_cases]
+    return json.dumps({"entry_point": row.entry_point, "test_cases": tests}, sort_keys=True)
+
+
+def covered_lines(row: TaskRow) -> list[list[int]] | None:
+    """Per test, the lines of the original it executes, if the row carries them (adequacy)."""
+    per_test = [list(getattr(c, "covered_lines", None) or []) for c in row.test_cases]
+    if not any(per_test):  # not measured (every test runs at least the def line when it is)
+        return None
+    return [sorted(int(n) for n in lines) for lines in per_test]
+
+
+def rl_record(row: TaskRow, split: str, index: int) -> dict[str, Any]:
+    prompt = generation_prompt(row.instruction) if row.task == "generation" else row.prompt
+    return {
+        "data_source": f"codemint/{row.task}",
+        "prompt": [{"role": "user", "content": prompt}],
+        "ability": "code",
+        "reward_model": {"style": "rule", "ground_truth": ground_truth(row)},
+        "extra_info": {
+            "split": split,
+            "index": index,
+            "id": row.task_id,
+            "function_id": row.id,
+            "task": row.task,
+            "entry_point": row.entry_point,
+            "provenance": row.provenance.model_dump(),
+            "covered_lines": covered_lines(row),
+            "reference_code": row.original_code,  # the code the tests were made from
+        },
+    }
+
+
+FileInfo = dict[str, dict[str, Any]]
+
+
+def _write(
+    out_dir: Path,
+    name: str,
+    split: str,
+    records: list[dict[str, Any]],
+    schema: pa.Schema,
+    write_jsonl: Callable[[Path, list[dict[str, Any]]], None] | None,
+    files: FileInfo,
+) -> None:
+    parquet = out_dir / name / f"{split}.parquet"
+    store.write_table(parquet, pa.Table.from_pylist(records, schema=schema))
+    written = [parquet]
+    if write_jsonl is not None:
+        jsonl = out_dir / name / f"{split}.jsonl"
+        write_jsonl(jsonl, records)
+        written.append(jsonl)
+    for path in written:
+        files[path.relative_to(out_dir).as_posix()] = {
+            "rows": len(records),
+            "bytes": path.stat().st_size,
+            "sha256": store.file_digest(path),
+        }
+
+
+def write_task_configs(
+    rows_by_split: Mapping[str, Sequence[TaskRow]],
+    out_dir: Path,
+    tasks: Sequence[str],
+    write_jsonl: Callable[[Path, list[dict[str, Any]]], None],
+) -> tuple[FileInfo, dict[str, dict[str, int]]]:
+    """One config per task in `tasks` (written even when empty, so its config loads);
+    returns the files written and rows per task and split."""
+    files: FileInfo = {}
+    counts: dict[str, dict[str, int]] = {}
+    for task in tasks:
+        counts[task] = {}
+        for split, rows in rows_by_split.items():
+            records = [task_record(r) for r in rows if r.task == task]
+            _write(out_dir, task, split, records, TASK_SCHEMAS[task], write_jsonl, files)
+            counts[task][split] = len(records)
+    return files, counts
+
+
+def write_rl(
+    rows_by_split: Mapping[str, Sequence[TaskRow]], out_dir: Path
+) -> tuple[FileInfo, dict[str, int]]:
+    files: FileInfo = {}
+    counts: dict[str, int] = {}
+    for split, rows in rows_by_split.items():
+        chosen = [r for r in rows if r.task in RL_TASKS]
+        records = [rl_record(r, split, i) for i, r in enumerate(chosen)]
+        _write(out_dir, "rl", split, records, RL_SCHEMA, None, files)
+        counts[split] = len(records)
+    return files, counts

@@ -1,0 +1,56 @@
+"""The user turns of the derived task rows (and of the RL prompts), one builder per task.
+
+Plain text a model is trained on, so it is fixed here and versioned with the code: changing
+a template changes the derive stage's code version and so its cache key.
+"""
+
+from __future__ import annotations
+
+from codemint.records import TestCase
+
+ANSWER_FORMAT = "Answer with the complete function in one ```python code block."
+
+
+def fenced(code: str, language: str = "python") -> str:
+    return f"```{language}\n{code.strip(chr(10))}\n```"
+
+
+def generation_prompt(instruction: str) -> str:
+    """The RL prompt of a generation row: the instruction, and where the answer must go."""
+    return f"{instruction.rstrip()}\n\n{ANSWER_FORMAT}"
+
+
+def summarization_prompt(code: str, entry_point: str, target: str) -> str:
+    """`target` is "docstring" (the function's own docstring) or "instruction"."""
+    if target == "docstring":
+        ask = (
+            f"Write the docstring of the Python function `{entry_point}` below: "
+            "what it does, its arguments and what it returns."
+        )
+    else:
+        ask = (
+            f"Write an instruction that asks a programmer to implement the Python function "
+            f"`{entry_point}` below, precise enough to write it from the instruction alone."
+        )
+    return f"{ask}\n\n{fenced(code)}"
+
+
+def describe_call(case: TestCase, entry_point: str) -> str:
+    return f"`{entry_point}` called with {case.input}"
+
+
+def expected_text(case: TestCase) -> str:
+    if case.exception is not None:
+        return f"raises `{case.exception}`"
+    return f"returns {case.expected}"
+
+
+def repair_prompt(buggy_code: str, entry_point: str, failing: TestCase, actual: str) -> str:
+    return (
+        f"The Python function `{entry_point}` below has a bug. A test fails:\n\n"
+        f"- input (arguments as JSON): {failing.input}\n"
+        f"- expected: {expected_text(failing)}\n"
+        f"- actual: {actual}\n\n"
+        f"{fenced(buggy_code)}\n\n"
+        f"Fix the bug. {ANSWER_FORMAT}"
+    )

@@ -1,0 +1,125 @@
+"""Reward for RL on codemint's `rl/` data: run a completion's function against the row's tests.
+
+verl custom reward (`custom_reward_function.path` = this file, `name` = `compute_score`):
+
+    compute_score(data_source, solution_str, ground_truth, extra_info=None, mode="continuous")
+
+`ground_truth` is the row's `reward_model.ground_truth`: JSON of the entry point and the test
+cases. The function is taken from the completion (the last ```python block that defines the
+entry point, after any <think> section; or the whole text if it is bare code), run on every
+test in codemint's sandbox (settings from CODEMINT_* environment variables, e.g.
+CODEMINT_SANDBOX__BACKEND), and judged with the verify stage's own comparison. The score is
+the fraction of tests passed (`mode="continuous"`) or 1.0 only when all pass
+(`mode="all_or_nothing"`); a completion without the function scores 0.0. `compute_scores`
+scores many completions in one sandbox batch.
+
+This module sits above the stages (like the flows): it is an entry point for trainers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from codemint.llm.codetext import code_blocks, defines_function
+from codemint.records import TestCase
+from codemint.sandbox import shared_sandbox
+from codemint.sandbox.api import ExecJob, ExecResult
+from codemint.settings import PipelineSettings, SandboxSettings
+from codemint.tasks.verify import passes  # the verdict verify uses, not a copy of it
+
+Mode = Literal["continuous", "all_or_nothing"]
+MODES: tuple[Mode, ...] = ("continuous", "all_or_nothing")
+_THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
+
+
+def extract_code(solution_str: str, entry_point: str) -> str | None:
+    """The code of the completion that defines `entry_point`: the last such code block (a
+    model's final answer comes last), else the whole completion if it parses and defines it."""
+    text = _THINK.sub("", solution_str)
+    if "</think>" in text:  # an unclosed or stray opening: keep what follows the last close
+        text = text.rsplit("</think>", 1)[1]
+    for block in reversed(code_blocks(text)):
+        if defines_function(block, entry_point):
+            return block.strip("\n") + "\n"
+    if defines_function(text, entry_point):
+        return text.strip("\n") + "\n"
+    return None
+
+
+def parse_ground_truth(ground_truth: str | dict[str, Any]) -> tuple[str, list[TestCase]]:
+    data = json.loads(ground_truth) if isinstance(ground_truth, str) else ground_truth
+    try:
+        entry_point = str(data["entry_point"])
+        cases = [TestCase.model_validate(c) for c in data["test_cases"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"ground_truth is not codemint's test JSON: {exc}") from exc
+    if not cases:
+        raise ValueError("ground_truth has no test cases")
+    return entry_point, cases
+
+
+def score(cases: Sequence[TestCase], result: ExecResult | None, mode: Mode) -> float:
+    """Pass fraction (or all-or-nothing) of one run; an unrun or failed job scores 0.0."""
+    if result is None or result.infra_error or len(result.outcomes) != len(cases):
+        return 0.0
+    passed = sum(passes(c, o) for c, o in zip(cases, result.outcomes, strict=True))
+    if mode == "all_or_nothing":
+        return 1.0 if passed == len(cases) else 0.0
+    return passed / len(cases)
+
+
+def _sandbox_settings(sandbox: SandboxSettings | None) -> SandboxSettings:
+    return sandbox if sandbox is not None else PipelineSettings().sandbox
+
+
+def compute_scores(
+    solution_strs: Sequence[str],
+    ground_truths: Sequence[str | dict[str, Any]],
+    *,
+    mode: Mode = "continuous",
+    sandbox: SandboxSettings | None = None,
+) -> list[float]:
+    """Scores of many completions, run as one batch in the sandbox."""
+    if mode not in MODES:
+        raise ValueError(f"unknown reward mode {mode!r}; use one of {', '.join(MODES)}")
+    if len(solution_strs) != len(ground_truths):
+        raise ValueError(f"{len(solution_strs)} completions but {len(ground_truths)} ground truths")
+    settings = _sandbox_settings(sandbox)
+    parsed = [parse_ground_truth(g) for g in ground_truths]
+    jobs: list[ExecJob] = []
+    owners: list[int] = []
+    for i, (text, (entry_point, cases)) in enumerate(zip(solution_strs, parsed, strict=True)):
+        code = extract_code(text, entry_point)
+        if code is None:
+            continue
+        jobs.append(
+            ExecJob(
+                job_id=f"reward-{i}",
+                code=code,
+                entry_point=entry_point,
+                inputs=[c.input for c in cases],
+                limits=settings.limits,
+            )
+        )
+        owners.append(i)
+    results: list[ExecResult | None] = [None] * len(parsed)
+    if jobs:
+        for i, result in zip(owners, shared_sandbox(settings).run_batch(jobs), strict=True):
+            results[i] = result
+    return [score(cases, results[i], mode) for i, (_, cases) in enumerate(parsed)]
+
+
+def compute_score(
+    data_source: str,
+    solution_str: str,
+    ground_truth: str | dict[str, Any],
+    extra_info: dict[str, Any] | None = None,
+    mode: Mode = "continuous",
+    sandbox: SandboxSettings | None = None,
+    **_: Any,
+) -> float:
+    """verl's custom-reward signature; `mode` (and `sandbox`) can come from its reward kwargs."""
+    return compute_scores([solution_str], [ground_truth], mode=mode, sandbox=sandbox)[0]
