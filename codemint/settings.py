@@ -68,16 +68,32 @@ class SummarizeSettings(BaseModel):
 
 
 class TestgenSettings(BaseModel):
-    strategies: list[Literal["doctest", "annotations", "defaults", "mutation", "llm", "llm_generator"]] = [
+    strategies: list[
+        Literal["doctest", "annotations", "defaults", "mutation", "feedback", "llm", "llm_generator"]
+    ] = [
         "doctest",
         "annotations",
         "defaults",
         "mutation",
+        "feedback",
     ]
     max_inputs: int = 20
     mutation_rounds: int = 2
     seed: int = 0
     max_input_chars: int = 2_000
+    # Feedback (runs the original and its mutants in the sandbox, keeps inputs that add
+    # coverage or kill a mutant): candidates proposed per row, type hypotheses tried,
+    # mutants used to rank inputs.
+    feedback_pool: int = 48
+    feedback_type_hypotheses: int = 10
+    feedback_mutants: int = 24
+    # Quality rules for the kept inputs.
+    min_normal_tests: int = 10
+    max_exception_share: float = Field(default=0.25, ge=0.0, lt=1.0)
+    # Adaptive time limits: after the first inputs, cap each at a multiple of their time.
+    adaptive_first_inputs: int = 3
+    adaptive_time_factor: float = 20.0
+    adaptive_time_floor_s: float = 0.25
 
 
 class ExecLimits(BaseModel):

@@ -5,21 +5,25 @@ For a batch of suites (code, entry point, inputs), in three sandbox batches:
 2. each mutant (`codemint.mutants`) runs the whole suite in one job, each test capped at a
    multiple of the original's time on it (with a floor); a mutant is killed when some
    test's outcome differs from the original's, or its job dies (timeout, memory);
-3. survivors run on extra inputs (seeded mutations of the suite's inputs) next to the
-   original; a survivor that matches the original there too is reported as equivalent.
+3. survivors run on extra inputs (typed proposals from the signature and body, and seeded
+   mutations of the suite's inputs) next to the original; a survivor that matches the
+   original there too is reported as (likely) equivalent.
 Outcomes are compared here, in the host, as canonical texts.
 """
 
 from __future__ import annotations
 
+import ast
 import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from codemint import mutants as mutant_gen
+from codemint import safe_ast
 from codemint.codec import decode_input, encode_input
 from codemint.coverage_map import CoverageMap, coverage_map
+from codemint.offline import proposals
 from codemint.offline.inputs import mutate
 from codemint.sandbox.api import ExecJob, ExecLimits, Sandbox
 from codemint.sandbox.suite import SuiteRun, TestOutcome, parse, suite_job
@@ -104,26 +108,50 @@ def differs(original: Sequence[TestOutcome], run: SuiteRun) -> tuple[bool | None
     return bool(tests), tests
 
 
-def _extra_inputs(inputs: list[str], count: int, seed: str) -> list[str]:
+def _extra_inputs(suite: Suite, count: int, seed: str) -> list[str]:
+    """Inputs independent of how strong the suite is: half typed proposals from the
+    signature and body (`codemint.offline.proposals`), half mutations of the suite's inputs."""
     rng = random.Random(seed)
+    out: list[str] = []
+
+    def add(args: list[object], kwargs: dict[str, object]) -> None:
+        try:
+            text = encode_input(args, kwargs)
+        except (TypeError, ValueError, RecursionError):
+            return
+        if text not in suite.inputs and text not in out and '"__repr__"' not in text and len(text) < 4000:
+            out.append(text)
+
+    try:
+        func = next(
+            (
+                n
+                for n in safe_ast.parse(suite.code).body
+                if isinstance(n, ast.FunctionDef) and n.name == suite.entry_point
+            ),
+            None,
+        )
+    except SyntaxError:
+        func = None
+    if func is not None:
+        plan = proposals.plan(func)
+        assignments = plan.assignments()
+        per = max(1, (count // 2) // max(1, len(assignments)))
+        for assignment in assignments:
+            for args, kwargs in proposals.inputs_for(plan, assignment, rng, per):
+                add(args, kwargs)
     seeds = []
-    for text in inputs:
+    for text in suite.inputs:
         try:
             seeds.append(decode_input(text))
         except ValueError:
             continue
-    out: list[str] = []
     for _ in range(count * 4):
         if not seeds or len(out) >= count:
             break
         args, kwargs = mutate(rng.choice(seeds), rng)
-        try:
-            text = encode_input(args, kwargs)
-        except (TypeError, ValueError, RecursionError):
-            continue
-        if text not in inputs and text not in out and '"__repr__"' not in text and len(text) < 4000:
-            out.append(text)
-    return out
+        add(args, kwargs)
+    return out[:count]
 
 
 def _duration(run: SuiteRun) -> float:
@@ -207,9 +235,7 @@ def _check_equivalence(
     limits: ExecLimits,
 ) -> None:
     extras = {
-        n: _extra_inputs(
-            results[n].suite.inputs, cfg.equivalence_inputs, f"{cfg.seed}:{results[n].suite.key}"
-        )
+        n: _extra_inputs(results[n].suite, cfg.equivalence_inputs, f"{cfg.seed}:{results[n].suite.key}")
         for n in survivors
     }
     extras = {n: e for n, e in extras.items() if e}

@@ -51,11 +51,16 @@ def _type_name(tp):
     return qual if module == "builtins" else module + "." + qual
 
 
-def __codemint_suite__(code, entry_point, tests, budgets, expect, trace):
+def __codemint_suite__(code, entry_point, tests, budgets, expect, trace, adaptive=None):
     compiled = compile(code, "<codemint>", "exec")
     _signal.signal(_signal.SIGALRM, _on_alarm)
     out = []
+    first = []
     for i, (args, kwargs) in enumerate(tests):
+        budget = budgets[i]
+        if adaptive is not None and len(first) >= adaptive[0]:
+            # later inputs are capped at a multiple of the original's time on the first ones
+            budget = min(budget, max(adaptive[2], adaptive[1] * max(first)))
         lines, arcs = set(), set()
 
         def _global(frame, event, arg):
@@ -80,7 +85,7 @@ def __codemint_suite__(code, entry_point, tests, budgets, expect, trace):
         _sys.modules["__codemint__"] = module
         started = _time.perf_counter()
         try:
-            _signal.setitimer(_signal.ITIMER_REAL, budgets[i])
+            _signal.setitimer(_signal.ITIMER_REAL, budget)
             try:
                 exec(compiled, module.__dict__)
                 fn = module.__dict__[entry_point]
@@ -101,6 +106,8 @@ def __codemint_suite__(code, entry_point, tests, budgets, expect, trace):
         except BaseException as exc:
             outcome = ["error", _type_name(type(exc))]
         outcome.append(_time.perf_counter() - started)
+        if adaptive is not None and len(first) < adaptive[0] and outcome[0] != "timeout":
+            first.append(outcome[-1])
         if trace:
             outcome.append(sorted(lines))
             outcome.append(sorted([a, b] for a, b in arcs))
@@ -163,8 +170,13 @@ def suite_job(
     expect: list[tuple[str, str | None]] | None,
     trace: bool,
     base: ExecLimits,
+    adaptive: tuple[int, float, float] | None = None,
 ) -> ExecJob:
-    """One job running `code` on every input (encoded input texts) in a single child."""
+    """One job running `code` on every input (encoded input texts) in a single child.
+
+    `adaptive` = (n, factor, floor): after the first n inputs that finish, later inputs are
+    capped at max(floor, factor x the slowest of those), below their own budget.
+    """
     tests = []
     for text in inputs:
         decode_input(text)  # a malformed input fails here, in the host, with its reason
@@ -172,7 +184,10 @@ def suite_job(
         tests.append({"__tuple__": [args, {"__dict__": [[k, v] for k, v in kwargs.items()]}]})
     expect_data = None if expect is None else [{"__tuple__": [k, e]} for k, e in expect]
     job_input = _canon(
-        {"args": [code, entry_point, tests, [float(b) for b in budgets], expect_data, trace], "kwargs": {}}
+        {
+            "args": [code, entry_point, tests, [float(b) for b in budgets], expect_data, trace],
+            "kwargs": {"adaptive": None if adaptive is None else [adaptive[0], *map(float, adaptive[1:])]},
+        }
     )
     total = sum(budgets) + 2.0 + 0.01 * len(inputs)
     limits = base.model_copy(

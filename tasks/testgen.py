@@ -126,7 +126,8 @@ class Testgen(Stage[Instructed, WithInputs]):
     def extra_fingerprint(self) -> list[Any]:
         names = llm_inputs.prompt_names(self.cfg)
         if not names:
-            return []
+            # Feedback runs the original and its mutants: the sandbox shapes the inputs.
+            return self.settings.sandbox.result_fingerprint() if "feedback" in self.cfg.strategies else []
         # The generator runs in the sandbox: its limits shape the inputs too.
         return [llm_fingerprint(self.settings.llm, names), result_fingerprint(self.settings.sandbox)]
 
@@ -169,11 +170,19 @@ class Testgen(Stage[Instructed, WithInputs]):
         self.llm_provenance = None
         if llm_inputs.prompt_names(self.cfg):
             extra = self.llm_inputs(records)
+        gathered: dict[str, InputSet | Exception] = {}
         for rec in records:
             try:
-                inputs = self.gather_inputs(rec, extra.get(rec.id, []))
+                gathered[rec.id] = self.gather_inputs(rec, extra.get(rec.id, []))
             except Exception as exc:  # one odd sample must not fail its shard; keep it, with the reason
-                yield self.reject(rec.id, "testgen_error", f"{type(exc).__name__}: {exc}", record=rec)
+                gathered[rec.id] = exc
+        if "feedback" in self.cfg.strategies:
+            self.feedback(records, gathered)
+        for rec in records:
+            inputs = gathered[rec.id]
+            if isinstance(inputs, Exception):
+                reason = f"{type(inputs).__name__}: {inputs}"
+                yield self.reject(rec.id, "testgen_error", reason, record=rec)
                 continue
             if not inputs.texts:
                 yield self.reject(rec.id, "no_test_inputs", "no strategy could propose an input", record=rec)
@@ -185,6 +194,43 @@ class Testgen(Stage[Instructed, WithInputs]):
                 test_inputs=inputs.texts,
                 input_sources=inputs.sources,
             )
+
+    def feedback(self, records: list[Instructed], gathered: dict[str, InputSet | Exception]) -> None:
+        """Replace each row's inputs by those that run normally and add coverage or kill a
+        mutant, chosen from a larger pool (tasks/testgen_feedback.py)."""
+        from codemint.tasks.testgen_feedback import Row, Stats, feedback_inputs
+
+        cfg = self.cfg
+        rows: list[Row] = []
+        for rec in records:
+            base = gathered[rec.id]
+            if isinstance(base, Exception):
+                continue
+            try:
+                func = find_function(rec.original_code, rec.entry_point)
+            except SyntaxError:
+                func = None
+            row = Row(rec.id, rec.original_code, rec.entry_point, func, rec.docstring)
+            for text, source in zip(base.texts, base.sources, strict=True):
+                row.add_text(text, source, cfg.feedback_pool, cfg.max_input_chars)
+            rows.append(row)
+        if not rows:
+            return
+        stats = Stats()
+        chosen = feedback_inputs(
+            shared_sandbox(self.settings.sandbox), self.settings.sandbox.limits, cfg, rows, stats
+        )
+        for key, kept in chosen.items():
+            if not kept:
+                continue  # nothing finished in the sandbox: keep the plain strategies' inputs
+            inputs = InputSet(cfg.max_inputs, cfg.max_input_chars)
+            for text, source in kept:
+                inputs.add_text(text, source)
+            gathered[key] = inputs
+        self.metrics["feedback_executions"] += stats.executions
+        self.metrics["feedback_proposed"] += stats.proposed
+        self.metrics["feedback_kept"] += stats.kept
+        self.metrics.update(stats.counts)
 
     def llm_inputs(self, records: list[Instructed]) -> dict[str, list[tuple[str, str]]]:
         """Encoded inputs with their source per record id; a failed sample just gets none."""

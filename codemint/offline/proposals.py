@@ -1,0 +1,591 @@
+"""Richer input proposals for feedback-driven test generation (pure: no execution here).
+
+What the plain strategies in `inputs.py` miss, measured on the standard library:
+- docstring examples in every style: `f(x) == y`, `f(x) ➞ y`, `f(x) -> y`, prose such as
+  "for x = 3 the output should be ..." (any call of the entry point with literal arguments,
+  and `param = literal` assignments naming the parameters);
+- container annotations keep their element types (`List[str]`, `dict[str, int]`,
+  `tuple[int, str]`, nested `list[list[int]]`);
+- a parameter's name beats how the body uses it for text-like names (`text`, `s`, `name`:
+  indexing and `len` do not make them lists), and a parameter iterated twice deep
+  (`for row in grid: for x in row`, `grid[i][j]`) gets nested lists;
+- literals of the body (string and number constants, comparison operands, dict keys,
+  `startswith`/`endswith`/`split` arguments) seed the values, so preconditions such as
+  a known name, a file extension or a separator can be met.
+
+Each parameter gets an ordered list of type hypotheses (`TypeSpec`); the caller runs the
+proposals and learns which hypotheses return normally (a type search driven by execution),
+then asks for more inputs of the winning assignment (`inputs_for`).
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import random
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from codemint import safe_ast
+from codemint.offline.inputs import Args, doctest_inputs
+
+# A type hypothesis: a name and element specs ("list", ("int",)) ...; scalars have no elements.
+TypeSpec = tuple[Any, ...]
+
+INT: TypeSpec = ("int",)
+STR: TypeSpec = ("str",)
+FLOAT: TypeSpec = ("float",)
+BOOL: TypeSpec = ("bool",)
+
+_TEXT_NAMES = {
+    "text", "s", "string", "str", "name", "word", "line", "pattern", "pat", "prefix", "suffix",
+    "sep", "char", "c", "path", "p", "fmt", "template", "msg", "message", "key", "title", "sub",
+    "chars", "source", "src", "url", "filename", "fname", "file", "host", "hostname", "email",
+    "addr", "address", "date", "label", "value_str", "token", "body", "header", "query", "ext",
+    "encoding", "mode", "domain", "data_str", "content", "cmd", "command", "var", "letter",
+}  # fmt: skip
+_INT_NAMES = {
+    "n", "i", "j", "k", "count", "num", "size", "width", "height", "index", "idx", "year", "month",
+    "day", "length", "start", "stop", "end", "step", "depth", "level", "limit", "base", "number",
+    "pos", "offset", "maxsplit", "indent", "times", "hour", "minute", "second", "lo", "hi", "x",
+    "y", "m", "digits", "precision", "tabsize", "firstweekday", "weekday", "bits",
+}  # fmt: skip
+_FLOAT_NAMES = {
+    "ratio",
+    "factor",
+    "alpha",
+    "weight",
+    "frac",
+    "fraction",
+    "h",
+    "l",
+    "v",
+    "g",
+    "q",
+    "u",
+    "r",
+    "t",
+}
+_LIST_NAMES = {
+    "seq", "items", "lst", "iterable", "data", "values", "xs", "arr", "array", "elements",
+    "numbers", "sequence", "lines", "words", "strings", "population", "heap", "stack", "queue",
+    "a", "nums", "list", "vals", "points", "pairs", "rows", "matrix", "grid", "tokens", "parts",
+}  # fmt: skip
+_DICT_NAMES = {"d", "mapping", "dct", "dictionary", "table", "kwargs", "kw", "params", "headers", "env"}
+_BOOL_NAMES = {"flag", "strict", "reverse", "verbose", "ignore_case", "keepends", "posix", "quote", "force"}
+_BYTES_NAMES = {"buf", "buffer", "raw", "blob", "b", "bs", "octets"}
+
+_BASE_VALUES: dict[str, list[Any]] = {
+    "int": [0, 1, 2, 3, 5, 7, 10, -1, -3, 12, 100, 31],
+    "float": [0.0, 0.5, 1.0, 2.5, -1.5, 3.14159, 100.0, 0.1],
+    "str": [
+        "abc",
+        "Hello World",
+        "",
+        "a",
+        "hello, world!",
+        "a-b_c 123",
+        "x.py",
+        "2024-01-15",
+        "AbC",
+        "  pad  ",
+    ],
+    "bool": [True, False],
+    "bytes": [b"abc", b"", b"\x00\xffdata", b"hello world"],
+    "None": [None],
+}
+_ANNOTATION_ALIASES = {
+    "List": "list", "Sequence": "list", "Iterable": "list", "MutableSequence": "list",
+    "Collection": "list", "Iterator": "list", "Dict": "dict", "Mapping": "dict",
+    "MutableMapping": "dict", "Tuple": "tuple", "Set": "set", "FrozenSet": "set",
+    "AbstractSet": "set", "frozenset": "set", "AnyStr": "str", "Text": "str",
+    "bytearray": "bytes", "ByteString": "bytes", "SupportsInt": "int", "SupportsFloat": "float",
+}  # fmt: skip
+
+
+@dataclass
+class BodyLiterals:
+    strings: list[str] = field(default_factory=list)
+    numbers: list[int | float] = field(default_factory=list)
+    prefixes: list[str] = field(default_factory=list)  # startswith / endswith / split / in arguments
+
+
+def body_literals(func: ast.FunctionDef) -> BodyLiterals:
+    """Constants the body compares against or looks for (docstring excluded)."""
+    out = BodyLiterals()
+    body = func.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
+        body = body[1:]
+    for stmt in body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Constant):
+                value = node.value
+                if isinstance(value, str) and len(value) <= 40 and value not in out.strings:
+                    out.strings.append(value)
+                elif (
+                    isinstance(value, (int, float))
+                    and not isinstance(value, bool)
+                    and value not in out.numbers
+                    and abs(value) < 10**6
+                ):
+                    out.numbers.append(value)
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr
+                in (
+                    "startswith",
+                    "endswith",
+                    "split",
+                    "rsplit",
+                    "partition",
+                    "find",
+                    "index",
+                )
+            ):
+                for arg in node.args[:1]:
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value:
+                        out.prefixes.append(arg.value)
+                    elif isinstance(arg, ast.Tuple):
+                        out.prefixes.extend(
+                            e.value
+                            for e in arg.elts
+                            if isinstance(e, ast.Constant) and isinstance(e.value, str)
+                        )
+    return out
+
+
+# --- docstring examples in every style -----------------------------------------------------
+
+
+def _balanced_call(text: str, start: int) -> str | None:
+    """The text of a call starting at `start` (at the name) up to its closing parenthesis."""
+    depth = 0
+    quote: str | None = None
+    i = text.index("(", start)
+    for j in range(i, min(len(text), i + 2000)):
+        ch = text[j]
+        if quote:
+            if ch == quote and text[j - 1] != "\\":
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth == 0:
+                return text[start : j + 1]
+    return None
+
+
+def _literal_args(call: ast.Call) -> Args | None:
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        return None
+    try:
+        args = [ast.literal_eval(a) for a in call.args]
+        kwargs = {str(k.arg): ast.literal_eval(k.value) for k in call.keywords}
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return args, kwargs
+
+
+def docstring_examples(docstring: str | None, entry_point: str, params: list[str]) -> Iterator[Args]:
+    """Inputs from every example style: `>>>`, any literal call of the entry point in the text
+    (`f(x) == y`, `f(x) ➞ y`, `f(x) -> y`, ...) and `param = literal` prose."""
+    if not docstring:
+        return
+    seen: set[str] = set()
+
+    def fresh(args: Args) -> bool:
+        key = repr(args)
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
+    for args in doctest_inputs(docstring, entry_point):
+        if fresh(args):
+            yield args
+    for match in re.finditer(rf"(?<![\w.]){re.escape(entry_point)}\s*\(", docstring):
+        text = _balanced_call(docstring, match.start())
+        if text is None:
+            continue
+        try:
+            node = safe_ast.parse(text.replace("\n", " "), mode="eval").body
+        except SyntaxError:
+            continue
+        if isinstance(node, ast.Call):
+            found = _literal_args(node)
+            if found is not None and fresh(found):
+                yield found
+    if not params:
+        return
+    value = r"(\[[^\]\n]*\]|\([^)\n]*\)|\{[^}\n]*\}|\"[^\"\n]*\"|'[^'\n]*'|-?\d+(?:\.\d+)?|True|False|None)"
+    names = "|".join(re.escape(p) for p in params)
+    for sentence in re.split(r"(?<=[.;])\s+|\n\s*\n", docstring):
+        assigned: dict[str, Any] = {}
+        for m in re.finditer(rf"\b({names})\s*=\s*{value}", sentence):
+            try:
+                assigned.setdefault(m.group(1), ast.literal_eval(m.group(2)))
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                continue
+        if assigned and all(p in assigned for p in params):
+            found = ([assigned[p] for p in params], {})
+            if fresh(found):
+                yield found
+
+
+# --- type hypotheses --------------------------------------------------------------------
+
+
+def annotation_spec(annotation: ast.expr | None) -> list[TypeSpec]:
+    """Type specs for an annotation, element types kept: `List[str]` -> [("list", ("str",))]."""
+    if annotation is None:
+        return []
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        try:
+            annotation = safe_ast.parse(annotation.value, mode="eval").body
+        except SyntaxError:
+            return []
+    if isinstance(annotation, ast.Constant) and annotation.value is None:
+        return [("None",)]
+    if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
+        return annotation_spec(annotation.left) + annotation_spec(annotation.right)
+    if isinstance(annotation, ast.Subscript):
+        base = ast.unparse(annotation.value).split(".")[-1]
+        elts = annotation.slice.elts if isinstance(annotation.slice, ast.Tuple) else [annotation.slice]
+        if base == "Optional":
+            return [*annotation_spec(annotation.slice), ("None",)]
+        if base == "Union":
+            return [t for e in elts for t in annotation_spec(e)]
+        base = _ANNOTATION_ALIASES.get(base, base)
+        inner = [(annotation_spec(e) or [INT])[0] for e in elts if not isinstance(e, ast.Constant)]
+        if base in ("list", "set"):
+            return [(base, inner[0] if inner else INT)]
+        if base == "dict":
+            return [("dict", inner[0] if inner else STR, inner[1] if len(inner) > 1 else INT)]
+        if base == "tuple":
+            if isinstance(annotation.slice, ast.Tuple) and any(
+                isinstance(e, ast.Constant) and e.value is Ellipsis for e in elts
+            ):
+                return [("list", inner[0] if inner else INT)]  # tuple[int, ...]: a homogeneous sequence
+            return [("tuple", *inner)]
+        return [(base,)] if base in _BASE_VALUES else []
+    name = _ANNOTATION_ALIASES.get(
+        ast.unparse(annotation).split(".")[-1], ast.unparse(annotation).split(".")[-1]
+    )
+    if name in ("list", "set"):
+        return [(name, INT)]
+    if name == "dict":
+        return [("dict", STR, INT)]
+    if name == "tuple":
+        return [("tuple", INT, INT)]
+    return [(name,)] if name in _BASE_VALUES else []
+
+
+_SEQUENCE_CALLS = {
+    "len", "sorted", "reversed", "enumerate", "list", "tuple", "set", "sum", "min", "max", "iter", "zip",
+    "any", "all",
+}  # fmt: skip
+
+
+def _usage_votes(func: ast.FunctionDef) -> dict[str, dict[TypeSpec, int]]:
+    params = {a.arg for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]}
+    votes: dict[str, dict[TypeSpec, int]] = {p: {} for p in params}
+    str_methods = {
+        "lower", "upper", "strip", "lstrip", "rstrip", "split", "rsplit", "splitlines", "startswith",
+        "endswith", "replace", "find", "rfind", "encode", "isdigit", "isspace", "isalpha", "isalnum",
+        "expandtabs", "partition", "rpartition", "casefold", "title", "capitalize", "zfill", "center",
+        "ljust", "rjust", "format", "join", "translate", "isupper", "islower", "count",
+    }  # fmt: skip
+    list_methods = {"append", "extend", "pop", "insert", "sort", "reverse", "remove", "copy"}
+    dict_methods = {"keys", "values", "items", "get", "setdefault", "update", "popitem"}
+    nested: set[str] = set()
+    loop_vars: dict[str, str] = {}  # loop variable -> the parameter it iterates
+
+    def vote(name: str, spec: TypeSpec, weight: int = 1) -> None:
+        if name in votes:
+            votes[name][spec] = votes[name].get(spec, 0) + weight
+
+    for node in ast.walk(func):
+        if (
+            isinstance(node, (ast.For, ast.comprehension))
+            and isinstance(node.iter, ast.Name)
+            and isinstance(node.target, ast.Name)
+        ):
+            loop_vars[node.target.id] = node.iter.id
+    for node in ast.walk(func):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            attr, name = node.attr, node.value.id
+            if attr in str_methods and attr != "join":
+                vote(name, STR, 2)
+            elif attr in list_methods:
+                vote(name, ("list", INT))
+            elif attr in dict_methods:
+                vote(name, ("dict", STR, INT), 2)
+        elif isinstance(node, ast.Subscript):
+            if isinstance(node.value, ast.Subscript) and isinstance(node.value.value, ast.Name):
+                nested.add(node.value.value.id)
+            elif isinstance(node.value, ast.Name):
+                if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+                    vote(node.value.id, ("dict", STR, INT), 2)
+                else:
+                    vote(node.value.id, ("list", INT))
+        elif isinstance(node, (ast.For, ast.comprehension)) and isinstance(node.iter, ast.Name):
+            vote(node.iter.id, ("list", INT))
+            if node.iter.id in loop_vars:
+                nested.add(loop_vars[node.iter.id])
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args:
+            first = node.args[0]
+            if isinstance(first, ast.Name):
+                if node.func.id in _SEQUENCE_CALLS:
+                    vote(first.id, ("list", INT))
+                elif node.func.id in ("range", "chr", "bin", "hex", "oct"):
+                    vote(first.id, INT, 2)
+                elif node.func.id in ("ord",):
+                    vote(first.id, STR, 2)
+                elif node.func.id in ("float", "abs", "round"):
+                    vote(first.id, FLOAT)
+        elif isinstance(node, (ast.BinOp, ast.Compare, ast.AugAssign)):
+            operands = (
+                [node.left, node.right]
+                if isinstance(node, ast.BinOp)
+                else [node.left, *node.comparators]
+                if isinstance(node, ast.Compare)
+                else [node.target, node.value]
+            )
+            constants = [o.value for o in operands if isinstance(o, ast.Constant)]
+            is_in = isinstance(node, ast.Compare) and any(
+                isinstance(op, (ast.In, ast.NotIn)) for op in node.ops
+            )
+            for o in operands:
+                if not isinstance(o, ast.Name):
+                    continue
+                if is_in and o is not operands[0]:  # `x in param`: a container (or a text)
+                    continue
+                if any(isinstance(c, str) for c in constants):
+                    vote(o.id, STR, 2)
+                elif any(isinstance(c, float) for c in constants):
+                    vote(o.id, FLOAT)
+                elif any(isinstance(c, int) and not isinstance(c, bool) for c in constants):
+                    vote(o.id, INT)
+    for name in nested:
+        if name in votes:
+            votes[name][("list", ("list", INT))] = votes[name].get(("list", INT), 0) + 3
+    return votes
+
+
+def _name_spec(name: str) -> TypeSpec | None:
+    lowered = name.lower().strip("_")
+    if lowered in _TEXT_NAMES or lowered.endswith(
+        ("_name", "_str", "text", "_path", "_url", "_file", "_line")
+    ):
+        return STR
+    if lowered in _BOOL_NAMES or lowered.startswith(("is_", "use_", "allow_", "keep_")):
+        return BOOL
+    if (
+        lowered in _INT_NAMES
+        or lowered.startswith(("n_", "num_", "max_", "min_"))
+        or lowered.endswith(("_count", "_size", "_len", "_index", "_idx", "width"))
+    ):
+        return INT
+    if lowered in _FLOAT_NAMES:
+        return FLOAT
+    if lowered in ("pair", "point", "coords", "span", "interval"):
+        return ("tuple", STR, STR) if lowered == "pair" else ("tuple", INT, INT)
+    if lowered in _DICT_NAMES or lowered.endswith(("_map", "_dict")):
+        return ("dict", STR, INT)
+    if lowered in _BYTES_NAMES:
+        return ("bytes",)
+    if lowered in _LIST_NAMES or (lowered.endswith("s") and len(lowered) > 3 and lowered[:-1] in _TEXT_NAMES):
+        return ("list", STR) if lowered[:-1] in _TEXT_NAMES else ("list", INT)
+    return None
+
+
+def _default_spec(default: ast.expr | None) -> tuple[TypeSpec | None, Any]:
+    if default is None:
+        return None, ...
+    try:
+        value = ast.literal_eval(default)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None, ...
+    if value is None:
+        return None, None
+    if isinstance(value, bool):
+        return BOOL, value
+    if isinstance(value, (int, float, str, bytes)):
+        return (type(value).__name__,), value
+    if isinstance(value, (list, tuple)):
+        return ("list", INT), value
+    return None, value
+
+
+def hypotheses(func: ast.FunctionDef) -> list[tuple[str, list[TypeSpec], Any]]:
+    """Per positional/keyword-only required-or-described parameter: (name, ordered type
+    hypotheses, literal default or ...). Annotation first; then a literal default's type;
+    then a text-like name (it beats usage); then usage votes; then the name; then guesses."""
+    votes = _usage_votes(func)
+    params = [*func.args.posonlyargs, *func.args.args]
+    defaults: list[ast.expr | None] = [None] * (len(params) - len(func.args.defaults)) + list(
+        func.args.defaults
+    )
+    out: list[tuple[str, list[TypeSpec], Any]] = []
+    for param, default in zip(params, defaults, strict=True):
+        if param.arg in ("self", "cls"):
+            continue
+        specs: list[TypeSpec] = []
+
+        def add(spec: TypeSpec | None, specs: list[TypeSpec] = specs) -> None:
+            if spec is not None and spec not in specs:
+                specs.append(spec)
+
+        for spec in annotation_spec(param.annotation):
+            add(spec)
+        default_spec, default_value = _default_spec(default)
+        add(default_spec)
+        named = _name_spec(param.arg)
+        if named == STR:
+            add(STR)
+        by_usage = votes.get(param.arg, {})
+        for spec, _ in sorted(by_usage.items(), key=lambda kv: -kv[1]):
+            add(spec)
+        add(named)
+        for guess in (INT, STR, ("list", INT), ("bytes",)):
+            add(guess)
+        out.append((param.arg, specs[:5], default_value))
+    return out
+
+
+# --- values for a type spec ------------------------------------------------------------------
+
+
+def values_for(spec: TypeSpec, lits: BodyLiterals, rng: random.Random, count: int) -> list[Any]:
+    """Up to `count` distinct values of `spec`, body literals first for scalars."""
+    kind = spec[0]
+    pool: list[Any] = []
+    if kind == "str":
+        derived = [s for s in lits.strings if s]
+        for p in lits.prefixes[:4]:
+            derived += [f"{p}abc", f"abc{p}", f"a{p}b{p}c", p]
+        pool = derived[:12] + _BASE_VALUES["str"]
+    elif kind == "int":
+        ints = [int(n) for n in lits.numbers if isinstance(n, int) or float(n).is_integer()]
+        pool = ints[:6] + [n + 1 for n in ints[:3]] + _BASE_VALUES["int"]
+    elif kind == "float":
+        pool = [float(n) for n in lits.numbers[:4]] + _BASE_VALUES["float"]
+    elif kind in _BASE_VALUES:
+        pool = list(_BASE_VALUES[kind])
+    elif kind in ("list", "set"):
+        elem = spec[1] if len(spec) > 1 else INT
+        items = values_for(elem, lits, rng, 8)
+        shapes = [[], items[:1], items[:3], items[:5][::-1], [items[0]] * 2 if items else [], items[1:6]]
+        if elem[0] in ("int", "float"):
+            shapes += [sorted(items[:6], key=float), [3, 1, 2] if elem[0] == "int" else [2.5, 0.5, 1.0]]
+        pool = [s if kind == "list" else set(s) for s in shapes if kind == "list" or _hashable(s)]
+    elif kind == "dict":
+        keys = values_for(spec[1], lits, rng, 4)
+        vals = values_for(spec[2], lits, rng, 4)
+        pool = [{}, dict(zip(keys[:1], vals[:1], strict=False)), dict(zip(keys[:3], vals[:3], strict=False))]
+        pool = [d for d in pool if _hashable(list(d))]
+    elif kind == "tuple":
+        parts = [values_for(e, lits, rng, 4) for e in spec[1:]]
+        pool = [tuple(p[i % len(p)] for p in parts) for i in range(4)] if parts and all(parts) else [()]
+    out: list[Any] = []
+    for value in pool:
+        if not any(_same(value, v) for v in out):
+            out.append(value)
+        if len(out) >= count:
+            break
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and repr(a) == repr(b)
+
+
+def _hashable(items: list[Any]) -> bool:
+    try:
+        set(items)
+    except TypeError:
+        return False
+    return True
+
+
+@dataclass
+class Plan:
+    """The parameters and what is known about them, for one function."""
+
+    names: list[str]
+    specs: list[list[TypeSpec]]
+    defaults: list[Any]
+    required: int  # parameters without a default
+    literals: BodyLiterals
+    kwonly_required: list[tuple[str, list[TypeSpec]]]
+
+    def assignments(self) -> list[tuple[TypeSpec, ...]]:
+        """The primary hypothesis for every parameter, then one parameter changed at a time."""
+        primary = tuple(s[0] for s in self.specs)
+        out = [primary]
+        for i, specs in enumerate(self.specs):
+            for alt in specs[1:]:
+                out.append((*primary[:i], alt, *primary[i + 1 :]))
+        return out
+
+
+def plan(func: ast.FunctionDef) -> Plan:
+    found = hypotheses(func)
+    required = len([*func.args.posonlyargs, *func.args.args]) - len(func.args.defaults)
+    kwonly = [
+        (a.arg, annotation_spec(a.annotation) or [_name_spec(a.arg) or INT])
+        for a, d in zip(func.args.kwonlyargs, func.args.kw_defaults, strict=True)
+        if d is None
+    ]
+    return Plan(
+        names=[n for n, _, _ in found],
+        specs=[s for _, s, _ in found],
+        defaults=[d for _, _, d in found],
+        required=max(0, required - (1 if func.args.args and func.args.args[0].arg in ("self", "cls") else 0)),
+        literals=body_literals(func),
+        kwonly_required=kwonly,
+    )
+
+
+def inputs_for(p: Plan, assignment: tuple[TypeSpec, ...], rng: random.Random, count: int) -> list[Args]:
+    """`count` inputs of one type assignment: the first value of each parameter, then each
+    parameter swept over its values with the others at their first value, then random mixes.
+    Optional parameters are passed only in some inputs (their default otherwise)."""
+    pools = [values_for(spec, p.literals, rng, 10) or [None] for spec in assignment]
+    kw_pools = {name: values_for(specs[0], p.literals, rng, 6) or [0] for name, specs in p.kwonly_required}
+    arity_choices = sorted({p.required, len(pools)})
+    out: list[Args] = []
+    seen: set[str] = set()
+
+    def emit(values: list[Any], arity: int) -> None:
+        args = list(values[:arity])
+        kwargs = {name: pool[0] for name, pool in kw_pools.items()}
+        key = repr((args, kwargs))
+        if key not in seen and len(out) < count:
+            seen.add(key)
+            out.append((args, kwargs))
+
+    first = [pool[0] for pool in pools]
+    for arity in arity_choices:
+        emit(first, arity)
+    for i, pool in enumerate(pools):
+        for value in pool[1:]:
+            values = list(first)
+            values[i] = value
+            emit(values, max(p.required, i + 1))
+    for _ in range(count * 3):
+        if len(out) >= count:
+            break
+        emit([rng.choice(pool) for pool in pools], rng.choice(arity_choices))
+    return out
+
+
+def combos(p: Plan, limit: int) -> Iterator[tuple[TypeSpec, ...]]:
+    """Type assignments to try, most plausible first, at most `limit`."""
+    yield from itertools.islice(p.assignments(), limit)

@@ -1,0 +1,346 @@
+"""Feedback-driven test inputs: propose many, run the original, keep the inputs that matter.
+
+Per shard, batched over its rows (a few sandbox batches in all):
+1. Proposals: the plain strategies' inputs, docstring examples in every style, and inputs
+   for each type hypothesis of the parameters (`codemint.offline.proposals`).
+2. Run the original on them, traced (lines and arcs), with adaptive time limits (the first
+   inputs' runtime caps the later ones). Learn which type assignment returns normally and
+   propose more of it, plus structure-keeping mutations of inputs that returned normally;
+   run those too.
+3. Run the mutants of the original on every input that finished (one job per mutant).
+4. Keep greedily: an input that returns normally is kept when it adds a line, a branch
+   outcome or a killed mutant to what the kept ones already give; docstring examples first.
+   Then the quality rules: at least `min_normal_tests` normal returns when there are that many
+   (different outputs preferred), exception inputs only when they add something and at
+   most `max_exception_share` of the kept inputs, `max_inputs` in all.
+"""
+
+from __future__ import annotations
+
+import ast
+import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from codemint import mutants as mutant_gen
+from codemint.codec import decode_input, encode_input
+from codemint.coverage_map import CoverageMap, coverage_map
+from codemint.offline import proposals
+from codemint.offline.inputs import mutate
+from codemint.sandbox.api import ExecJob, ExecLimits, Sandbox
+from codemint.sandbox.suite import SuiteRun, TestOutcome, parse, suite_job
+from codemint.settings import TestgenSettings
+
+
+@dataclass
+class Row:
+    """One function and its candidate inputs (encoded texts, with the strategy of each)."""
+
+    key: str
+    code: str  # the original code, as the execute stage runs it
+    entry_point: str
+    func: ast.FunctionDef | None
+    docstring: str | None
+    texts: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    outcomes: list[TestOutcome | None] = field(default_factory=list)
+    assignment_of: list[int] = field(default_factory=list)  # type assignment that proposed it, or -1
+
+    def add(self, args: tuple[list[object], dict[str, object]], source: str, cap: int, max_chars: int,
+            assignment: int = -1) -> bool:  # fmt: skip
+        if len(self.texts) >= cap:
+            return False
+        try:
+            text = encode_input(args[0], args[1])
+        except (TypeError, ValueError, RecursionError):
+            return False
+        return self.add_text(text, source, cap, max_chars, assignment)
+
+    def add_text(self, text: str, source: str, cap: int, max_chars: int, assignment: int = -1) -> bool:
+        if len(self.texts) >= cap or len(text) > max_chars or '"__repr__"' in text or text in self.texts:
+            return False
+        self.texts.append(text)
+        self.sources.append(source)
+        self.outcomes.append(None)
+        self.assignment_of.append(assignment)
+        return True
+
+
+@dataclass
+class Stats:
+    executions: int = 0  # inputs run (original and mutants)
+    proposed: int = 0
+    kept: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+def _run_original(
+    box: Sandbox,
+    rows: Sequence[Row],
+    pending: dict[int, list[int]],
+    cfg: TestgenSettings,
+    limits: ExecLimits,
+    stats: Stats,
+) -> None:
+    """Run the original, traced, on the pending inputs of each row (indexes into row.texts)."""
+    order = [n for n in pending if pending[n]]
+    jobs = [
+        suite_job(
+            f"{rows[n].key}#fb{len(rows[n].texts)}",
+            rows[n].code,
+            rows[n].entry_point,
+            [rows[n].texts[i] for i in pending[n]],
+            budgets=[limits.timeout_s] * len(pending[n]),
+            expect=None,
+            trace=True,
+            base=limits,
+            adaptive=(cfg.adaptive_first_inputs, cfg.adaptive_time_factor, cfg.adaptive_time_floor_s),
+        )
+        for n in order
+    ]
+    for n, result in zip(order, box.run_batch(jobs) if jobs else [], strict=True):
+        run = parse(result, trace=True)
+        stats.executions += len(run.outcomes)
+        for i, outcome in zip(pending[n], run.outcomes, strict=False):
+            rows[n].outcomes[i] = outcome
+        if run.job_status != "ok":
+            stats.counts[f"original_job_{run.job_status}"] += 1
+
+
+def _learned_assignment(row: Row) -> int | None:
+    """The type search's answer: the most plausible assignment (they are tried in order of
+    plausibility) among those returning normally at least half as often as the best one."""
+    normal: Counter[int] = Counter()
+    for outcome, assignment in zip(row.outcomes, row.assignment_of, strict=True):
+        if assignment >= 0 and outcome is not None and outcome.normal:
+            normal[assignment] += 1
+    if not normal:
+        return None
+    best = max(normal.values())
+    return min(a for a, n in normal.items() if 2 * n >= best)
+
+
+def _signature(text: str) -> tuple[str, ...]:
+    """Top-level argument types of an input, for keeping a suite's inputs type-consistent."""
+    try:
+        args, kwargs = decode_input(text)
+    except ValueError:
+        return ()
+    return (
+        *(type(a).__name__ for a in args),
+        *(f"{k}={type(v).__name__}" for k, v in sorted(kwargs.items())),
+    )
+
+
+def _mutant_runs(
+    box: Sandbox,
+    rows: Sequence[Row],
+    usable: dict[int, list[int]],
+    cfg: TestgenSettings,
+    limits: ExecLimits,
+    stats: Stats,
+) -> dict[int, list[SuiteRun]]:
+    jobs: list[ExecJob] = []
+    owners: list[int] = []
+    for n, indexes in usable.items():
+        row = rows[n]
+        if not indexes:
+            continue
+        try:
+            found = mutant_gen.generate(
+                row.code, row.entry_point, max_mutants=cfg.feedback_mutants, seed=cfg.seed
+            )
+        except SyntaxError:
+            continue
+        budgets = [
+            max(cfg.adaptive_time_floor_s, cfg.adaptive_time_factor * (row.outcomes[i] or _ZERO).seconds)
+            for i in indexes
+        ]
+        for k, mutant in enumerate(found):
+            jobs.append(
+                suite_job(
+                    f"{row.key}#fm{k}",
+                    mutant.code,
+                    row.entry_point,
+                    [row.texts[i] for i in indexes],
+                    budgets=budgets,
+                    expect=None,
+                    trace=False,
+                    base=limits,
+                )
+            )
+            owners.append(n)
+    out: dict[int, list[SuiteRun]] = {}
+    for n, result in zip(owners, box.run_batch(jobs) if jobs else [], strict=True):
+        run = parse(result, trace=False)
+        stats.executions += len(run.outcomes)
+        out.setdefault(n, []).append(run)
+    return out
+
+
+_ZERO = TestOutcome("ok", None, 0.0)
+
+
+def _select(
+    row: Row,
+    indexes: list[int],
+    runs: list[SuiteRun],
+    cmap: CoverageMap,
+    cfg: TestgenSettings,
+    learned: int | None,
+) -> list[int]:
+    """Greedy over lines, branch outcomes and mutants killed; then the quality rules."""
+    gains: dict[int, set[tuple[object, ...]]] = {}
+    for pos, i in enumerate(indexes):
+        outcome = row.outcomes[i]
+        assert outcome is not None
+        gain: set[tuple[object, ...]] = {("line", line) for line in outcome.lines if line in cmap.statements}
+        gain |= {("branch", *b) for b in cmap.branch_outcomes(outcome.arcs)}
+        for k, run in enumerate(runs):
+            if run.job_status == "infra":
+                continue
+            if run.job_status != "ok":
+                # the job died: only tests it did not finish could have caused it; credit none
+                continue
+            if pos < len(run.outcomes) and run.outcomes[pos].key != outcome.key:
+                gain.add(("mutant", k))
+        gains[i] = gain
+    normal = [i for i in indexes if (row.outcomes[i] or _ZERO).normal]
+    raised = [i for i in indexes if (row.outcomes[i] or _ZERO).kind == "error"]
+    # Keep the argument types the docstring and the type search agree on: a `text` that
+    # also "works" with a list of ints should still be tested with strings.
+    allowed = {
+        _signature(row.texts[i])
+        for i in normal
+        if row.sources[i] in ("doctest", "docstring")
+        or (learned is not None and row.assignment_of[i] == learned)
+    }
+    if allowed:
+        typed = [i for i in normal if _signature(row.texts[i]) in allowed]
+        normal = typed or normal
+    chosen: list[int] = []
+    covered: set[tuple[object, ...]] = set()
+    outputs: set[str | None] = set()
+
+    def take(i: int) -> None:
+        chosen.append(i)
+        covered.update(gains[i])
+        outputs.add((row.outcomes[i] or _ZERO).value)
+
+    # Docstring examples are what the author meant: keep those that return normally first.
+    for i in normal:
+        if row.sources[i] in ("doctest", "docstring") and len(chosen) < cfg.max_inputs:
+            take(i)
+    pool = [i for i in normal if i not in chosen]
+    while pool and len(chosen) < cfg.max_inputs:
+        best = max(
+            pool,
+            key=lambda i: (
+                len(gains[i] - covered),
+                (row.outcomes[i] or _ZERO).value not in outputs,
+                -len(row.texts[i]),
+            ),
+        )
+        if not gains[best] - covered:
+            break
+        take(best)
+        pool.remove(best)
+    # At least `min_normal_tests` normal returns, new outputs first.
+    while (
+        pool and sum(1 for i in chosen if i in normal) < cfg.min_normal_tests and len(chosen) < cfg.max_inputs
+    ):
+        best = max(pool, key=lambda i: ((row.outcomes[i] or _ZERO).value not in outputs, -len(row.texts[i])))
+        take(best)
+        pool.remove(best)
+    # Exception inputs: only those adding something, within the share cap.
+    max_raised = int(cfg.max_exception_share * max(len(chosen), 1) / max(1e-9, 1 - cfg.max_exception_share))
+    raised_pool = list(raised)
+    kept_raised = 0
+    while raised_pool and kept_raised < max_raised and len(chosen) < cfg.max_inputs:
+        best = max(raised_pool, key=lambda i: (len(gains[i] - covered), -len(row.texts[i])))
+        if not gains[best] - covered:
+            break
+        take(best)
+        raised_pool.remove(best)
+        kept_raised += 1
+    # Still short of the minimum: inputs of other argument types that return normally, then
+    # raising ones (they are kept, but do not count as normal returns downstream either).
+    rest = [i for i in indexes if (row.outcomes[i] or _ZERO).normal and i not in chosen]
+    rest += [i for i in raised if i not in chosen]
+    while rest and len(chosen) < min(cfg.min_normal_tests, cfg.max_inputs):
+        best = max(
+            rest,
+            key=lambda i: ((row.outcomes[i] or _ZERO).normal, len(gains[i] - covered), -len(row.texts[i])),
+        )
+        take(best)
+        rest.remove(best)
+    return sorted(chosen)
+
+
+def feedback_inputs(
+    box: Sandbox, limits: ExecLimits, cfg: TestgenSettings, rows: Sequence[Row], stats: Stats
+) -> dict[str, list[tuple[str, str]]]:
+    """The kept inputs (text, source) per row key; rows are filled with proposals first."""
+    plans: dict[int, proposals.Plan] = {}
+    assignments: dict[int, list[tuple[proposals.TypeSpec, ...]]] = {}
+    pending: dict[int, list[int]] = {}
+    cap, max_chars = cfg.feedback_pool, cfg.max_input_chars
+    for n, row in enumerate(rows):
+        rng = random.Random(f"{cfg.seed}:{row.key}:fb")
+        before = len(row.texts)
+        if row.func is not None:
+            params = [a.arg for a in [*row.func.args.posonlyargs, *row.func.args.args]]
+            for args in proposals.docstring_examples(row.docstring, row.entry_point, params):
+                row.add(args, "docstring", cap, max_chars)
+            p = proposals.plan(row.func)
+            plans[n] = p
+            assignments[n] = list(proposals.combos(p, cfg.feedback_type_hypotheses))
+            per = max(2, (cap // 2) // max(1, len(assignments[n])))
+            for a, assignment in enumerate(assignments[n]):
+                for args in proposals.inputs_for(p, assignment, rng, per):
+                    row.add(args, "typed", cap, max_chars, a)
+        pending[n] = list(range(len(row.texts)))
+        stats.proposed += len(row.texts) - before
+    _run_original(box, rows, pending, cfg, limits, stats)
+    # Round 2: more of what returned normally.
+    pending = {}
+    for n, row in enumerate(rows):
+        rng = random.Random(f"{cfg.seed}:{row.key}:fb2")
+        start = len(row.texts)
+        learned = _learned_assignment(row)
+        room = cap + cfg.feedback_pool // 2
+        if learned is not None and n in plans:
+            for args in proposals.inputs_for(
+                plans[n], assignments[n][learned], random.Random(rng.random()), 12
+            ):
+                row.add(args, "typed", room, max_chars, learned)
+        seeds = []
+        for text, outcome in zip(row.texts, row.outcomes, strict=True):
+            if outcome is not None and outcome.normal:
+                try:
+                    seeds.append(decode_input(text))
+                except ValueError:
+                    continue
+        for _ in range(cfg.feedback_pool):
+            if not seeds or len(row.texts) >= room:
+                break
+            row.add(mutate(rng.choice(seeds), rng), "mutation", room, max_chars)
+        pending[n] = list(range(start, len(row.texts)))
+        stats.proposed += len(row.texts) - start
+    _run_original(box, rows, pending, cfg, limits, stats)
+    usable = {
+        n: [i for i, o in enumerate(row.outcomes) if o is not None and o.kind in ("ok", "iter", "error")]
+        for n, row in enumerate(rows)
+    }
+    runs = _mutant_runs(box, rows, usable, cfg, limits, stats)
+    out: dict[str, list[tuple[str, str]]] = {}
+    for n, row in enumerate(rows):
+        try:
+            cmap = coverage_map(row.code, row.entry_point)
+        except SyntaxError:
+            cmap = CoverageMap(frozenset(), ())
+        chosen = _select(row, usable[n], runs.get(n, []), cmap, cfg, _learned_assignment(row))
+        stats.kept += len(chosen)
+        out[row.key] = [(row.texts[i], row.sources[i]) for i in chosen]
+    return out

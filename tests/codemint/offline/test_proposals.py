@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import ast
+import random
+import textwrap
+
+from codemint.offline import proposals
+
+
+def _func(code: str) -> ast.FunctionDef:
+    node = ast.parse(textwrap.dedent(code)).body[0]
+    assert isinstance(node, ast.FunctionDef)
+    return node
+
+
+def test_every_docstring_example_style() -> None:
+    doc = """Count vowels.
+
+    >>> vowels("abc")
+    1
+    vowels("hello") == 2
+    vowels('sky') ➞ 0
+    vowels("queue") -> 4
+    For text = "aeiou" the output should be 5.
+    """
+    found = list(proposals.docstring_examples(doc, "vowels", ["text"]))
+    assert (["abc"], {}) in found
+    assert (["hello"], {}) in found and (["sky"], {}) in found and (["queue"], {}) in found
+    assert (["aeiou"], {}) in found
+    assert len(found) == 5
+
+
+def test_annotations_keep_element_types_and_nesting() -> None:
+    f = _func(
+        "def f(a: List[str], b: dict[str, int], c: list[list[int]], d: Tuple[int, str],"
+        " e: 'Optional[float]'):\n    pass"
+    )
+    specs = {name: s for name, s, _ in proposals.hypotheses(f)}
+    assert specs["a"][0] == ("list", ("str",))
+    assert specs["b"][0] == ("dict", ("str",), ("int",))
+    assert specs["c"][0] == ("list", ("list", ("int",)))
+    assert specs["d"][0] == ("tuple", ("int",), ("str",))
+    assert specs["e"][:2] == [("float",), ("None",)]
+    rng = random.Random(0)
+    values = proposals.values_for(specs["a"][0], proposals.BodyLiterals(), rng, 6)
+    assert any(v and all(isinstance(x, str) for x in v) for v in values)
+    nested = proposals.values_for(specs["c"][0], proposals.BodyLiterals(), rng, 6)
+    assert any(v and isinstance(v[0], list) for v in nested)
+
+
+def test_text_like_names_beat_usage_and_nested_usage_gives_nested_lists() -> None:
+    f = _func(
+        """
+        def f(text, grid, n):
+            out = 0
+            for i in range(len(text)):
+                if text[i] == "x":
+                    out += 1
+            for row in grid:
+                for cell in row:
+                    out += cell
+            return out * n
+        """
+    )
+    specs = {name: s for name, s, _ in proposals.hypotheses(f)}
+    assert specs["text"][0] == ("str",)  # indexing and len would have voted "list"
+    assert specs["grid"][0] == ("list", ("list", ("int",)))
+    assert specs["n"][0] == ("int",)
+
+
+def test_body_literals_seed_values() -> None:
+    f = _func(
+        """
+        def kind(filename, planet):
+            if planet == "Neptune" and filename.endswith(".csv"):
+                return filename.split("/")[-1]
+            return None
+        """
+    )
+    p = proposals.plan(f)
+    assert "Neptune" in p.literals.strings and ".csv" in p.literals.prefixes
+    inputs = proposals.inputs_for(p, p.assignments()[0], random.Random(0), 40)
+    flat = [a for args, _ in inputs for a in args]
+    assert "Neptune" in flat
+    assert any(isinstance(a, str) and a.endswith(".csv") for a in flat)
+
+
+def test_type_assignments_and_optional_parameters() -> None:
+    f = _func("def f(x, y=2, *, key): return x")
+    p = proposals.plan(f)
+    assert p.required == 1 and p.names == ["x", "y"]
+    assert len(p.assignments()) > 1  # alternatives for x are tried one at a time
+    inputs = proposals.inputs_for(p, p.assignments()[0], random.Random(0), 10)
+    assert all("key" in kwargs for _, kwargs in inputs)
+    assert {len(args) for args, _ in inputs} == {1, 2}  # y passed in some, default in others

@@ -1,0 +1,91 @@
+"""Feedback-driven testgen on a real sandbox: inputs that run normally and tell mutants apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from factories import verified
+
+from codemint.codec import decode_input
+from codemint.records import Instructed, WithInputs
+from codemint.settings import PipelineSettings
+from codemint.tasks.testgen import Testgen
+
+MOONS = '''
+def moons(planet):
+    """How many moons a planet of the solar system has."""
+    table = {"Mercury": 0, "Venus": 0, "Earth": 1, "Mars": 2, "Jupiter": 95}
+    return table[planet]
+'''
+
+COUNT = '''
+def count_char(text, ch="x"):
+    """Count how often ch occurs in text."""
+    n = 0
+    for i in range(len(text)):
+        if text[i] == ch:
+            n += 1
+    return n
+'''
+
+SLOW = '''
+def countdown(n):
+    """Count down from n."""
+    while n != 0:
+        n -= 1
+    return n
+'''
+
+
+def _settings(tmp_path: Path, feedback: bool) -> PipelineSettings:
+    settings = PipelineSettings(runs_dir=tmp_path / "runs")
+    settings.sandbox.backend = "local"
+    settings.sandbox.workers = 2
+    base = ["doctest", "annotations", "defaults", "mutation"]
+    settings.testgen.strategies = [*base, "feedback"] if feedback else base  # type: ignore[assignment]
+    return settings
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, WithInputs]]:
+    tmp = tmp_path_factory.mktemp("fb")
+    rows = [
+        Instructed(**{k: v for k, v in verified(code).model_dump().items() if k in Instructed.model_fields})
+        for code in (MOONS, COUNT, SLOW)
+    ]
+    out = {}
+    for feedback in (False, True):
+        stage = Testgen(_settings(tmp, feedback))
+        produced = [r for r in stage.run(rows) if isinstance(r, WithInputs)]
+        out["feedback" if feedback else "baseline"] = {r.entry_point: r for r in produced}
+    return out
+
+
+def _args(row: WithInputs) -> list[list[object]]:
+    return [decode_input(t)[0] for t in row.test_inputs]
+
+
+def test_body_literals_meet_preconditions(generated: dict[str, dict[str, WithInputs]]) -> None:
+    baseline = {a[0] for a in _args(generated["baseline"]["moons"]) if a}
+    feedback = {a[0] for a in _args(generated["feedback"]["moons"]) if a}
+    planets = {"Mercury", "Venus", "Earth", "Mars", "Jupiter"}
+    assert not baseline & planets
+    # different outputs preferred: the kept planets do not all have the same number of moons
+    assert len(feedback & planets) >= 3
+
+
+def test_text_names_get_strings_and_suite_is_minimised(generated: dict[str, dict[str, WithInputs]]) -> None:
+    row = generated["feedback"]["count_char"]
+    args = _args(row)
+    assert args and all(isinstance(a[0], str) for a in args)
+    assert any(a[0].count("x") or (len(a) > 1 and a[1] in a[0]) for a in args)  # the branch is taken
+    assert len(row.test_inputs) <= 20
+    assert "feedback" not in row.input_sources  # sources say which strategy proposed each input
+
+
+def test_adaptive_time_limits_skip_slow_inputs(generated: dict[str, dict[str, WithInputs]]) -> None:
+    row = generated["feedback"]["countdown"]
+    # negative n never terminates: such inputs time out in the sandbox and are not kept
+    assert all(a[0] >= 0 for a in _args(row) if isinstance(a[0], int))
+    assert any(a[0] > 0 for a in _args(row) if isinstance(a[0], int))
