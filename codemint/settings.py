@@ -69,7 +69,16 @@ class SummarizeSettings(BaseModel):
 
 class TestgenSettings(BaseModel):
     strategies: list[
-        Literal["doctest", "annotations", "defaults", "mutation", "feedback", "llm", "llm_generator"]
+        Literal[
+            "doctest",
+            "annotations",
+            "defaults",
+            "mutation",
+            "feedback",
+            "llm",
+            "llm_generator",
+            "llm_mutants",
+        ]
     ] = [
         "doctest",
         "annotations",
@@ -86,7 +95,10 @@ class TestgenSettings(BaseModel):
     # mutants used to rank inputs.
     feedback_pool: int = 48
     feedback_type_hypotheses: int = 10
-    feedback_mutants: int = 24
+    feedback_mutants: int = 12
+    # llm_mutants (with feedback): surviving mutants shown to the LLM per row, inputs asked for.
+    llm_mutants_shown: int = 5
+    llm_mutants_inputs: int = 6
     # Quality rules for the kept inputs.
     min_normal_tests: int = 10
     max_exception_share: float = Field(default=0.25, ge=0.0, lt=1.0)
@@ -255,7 +267,7 @@ class PipelineSettings(BaseSettings):
         """Whether any configured strategy calls the LLM server."""
         return (
             self.summarize.strategy == "llm"
-            or bool({"llm", "llm_generator"} & set(self.testgen.strategies))
+            or bool({"llm", "llm_generator", "llm_mutants"} & set(self.testgen.strategies))
             or self.verify.candidate != "reformatted"
             or self.judge.enabled
             or ("repair" in self.tasks.kinds and self.tasks.llm_bugs > 0)
@@ -265,7 +277,7 @@ class PipelineSettings(BaseSettings):
         """Every LLM strategy on: summaries, LLM test inputs, regenerated code, the judge,
         realistic bugs for repair rows."""
         self.summarize.strategy = "llm"
-        for name in ("llm", "llm_generator"):
+        for name in ("llm", "llm_generator", "llm_mutants"):
             if name not in self.testgen.strategies:
                 self.testgen.strategies.append(name)
         self.verify.candidate = "both"

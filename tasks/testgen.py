@@ -127,7 +127,7 @@ class Testgen(Stage[Instructed, WithInputs]):
         names = llm_inputs.prompt_names(self.cfg)
         if not names:
             # Feedback runs the original and its mutants: the sandbox shapes the inputs.
-            return self.settings.sandbox.result_fingerprint() if "feedback" in self.cfg.strategies else []
+            return result_fingerprint(self.settings.sandbox) if "feedback" in self.cfg.strategies else []
         # The generator runs in the sandbox: its limits shape the inputs too.
         return [llm_fingerprint(self.settings.llm, names), result_fingerprint(self.settings.sandbox)]
 
@@ -210,15 +210,22 @@ class Testgen(Stage[Instructed, WithInputs]):
                 func = find_function(rec.original_code, rec.entry_point)
             except SyntaxError:
                 func = None
-            row = Row(rec.id, rec.original_code, rec.entry_point, func, rec.docstring)
+            row = Row(rec.id, rec.original_code, rec.entry_point, func, rec.docstring, rec.signature)
             for text, source in zip(base.texts, base.sources, strict=True):
                 row.add_text(text, source, cfg.feedback_pool, cfg.max_input_chars)
             rows.append(row)
         if not rows:
             return
         stats = Stats()
+        by_id = {rec.id: rec for rec in records}
+        ask = None
+        if "llm_mutants" in cfg.strategies:
+
+            def ask(requests: list[tuple[Row, list[str]]]) -> dict[str, list[str]]:
+                return self.mutant_killing_inputs([(by_id[row.key], diffs) for row, diffs in requests])
+
         chosen = feedback_inputs(
-            shared_sandbox(self.settings.sandbox), self.settings.sandbox.limits, cfg, rows, stats
+            shared_sandbox(self.settings.sandbox), self.settings.sandbox.limits, cfg, rows, stats, ask
         )
         for key, kept in chosen.items():
             if not kept:
@@ -231,6 +238,23 @@ class Testgen(Stage[Instructed, WithInputs]):
         self.metrics["feedback_proposed"] += stats.proposed
         self.metrics["feedback_kept"] += stats.kept
         self.metrics.update(stats.counts)
+
+    def mutant_killing_inputs(self, requests: list[tuple[Instructed, list[str]]]) -> dict[str, list[str]]:
+        """MuTAP: encoded inputs per record id for the mutants its inputs miss (failures count)."""
+        assert self.run_dir is not None, "called from process_shard"
+
+        async def ask(client: LLMClient) -> list[LLMResult[list[str]] | LLMError]:
+            return await llm_inputs.mutant_killing_inputs(client, self.cfg, requests)
+
+        results, usage = run_llm(self.settings.llm, cache_path(self.run_dir), ask)
+        self.metrics.update(usage)
+        out: dict[str, list[str]] = {}
+        for (rec, _), result in zip(requests, results, strict=True):
+            if isinstance(result, LLMError):
+                self.metrics[f"llm_mutants_failed:{result.reason}"] += 1
+            else:
+                out[rec.id] = result.value
+        return out
 
     def llm_inputs(self, records: list[Instructed]) -> dict[str, list[tuple[str, str]]]:
         """Encoded inputs with their source per record id; a failed sample just gets none."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import ast
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from codemint import mutants as mutant_gen
@@ -42,6 +42,7 @@ class Row:
     entry_point: str
     func: ast.FunctionDef | None
     docstring: str | None
+    signature: str = ""
     texts: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     outcomes: list[TestOutcome | None] = field(default_factory=list)
@@ -140,19 +141,25 @@ def _mutant_runs(
     cfg: TestgenSettings,
     limits: ExecLimits,
     stats: Stats,
-) -> dict[int, list[SuiteRun]]:
+    known: dict[int, list[mutant_gen.Mutant]] | None = None,
+) -> dict[int, list[tuple[mutant_gen.Mutant, SuiteRun]]]:
+    """Every mutant of each row on its usable inputs, one job per mutant (no early stop: the
+    selection needs to know which inputs kill which mutant)."""
     jobs: list[ExecJob] = []
-    owners: list[int] = []
+    owners: list[tuple[int, mutant_gen.Mutant]] = []
     for n, indexes in usable.items():
         row = rows[n]
         if not indexes:
             continue
-        try:
-            found = mutant_gen.generate(
-                row.code, row.entry_point, max_mutants=cfg.feedback_mutants, seed=cfg.seed
-            )
-        except SyntaxError:
-            continue
+        if known is not None:
+            found = known.get(n, [])
+        else:
+            try:
+                found = mutant_gen.generate(
+                    row.code, row.entry_point, max_mutants=cfg.feedback_mutants, seed=cfg.seed
+                )
+            except SyntaxError:
+                continue
         budgets = [
             max(cfg.adaptive_time_floor_s, cfg.adaptive_time_factor * (row.outcomes[i] or _ZERO).seconds)
             for i in indexes
@@ -160,7 +167,7 @@ def _mutant_runs(
         for k, mutant in enumerate(found):
             jobs.append(
                 suite_job(
-                    f"{row.key}#fm{k}",
+                    f"{row.key}#fm{k}.{len(indexes)}",
                     mutant.code,
                     row.entry_point,
                     [row.texts[i] for i in indexes],
@@ -170,13 +177,34 @@ def _mutant_runs(
                     base=limits,
                 )
             )
-            owners.append(n)
-    out: dict[int, list[SuiteRun]] = {}
-    for n, result in zip(owners, box.run_batch(jobs) if jobs else [], strict=True):
+            owners.append((n, mutant))
+    out: dict[int, list[tuple[mutant_gen.Mutant, SuiteRun]]] = {}
+    for (n, mutant), result in zip(owners, box.run_batch(jobs) if jobs else [], strict=True):
         run = parse(result, trace=False)
         stats.executions += len(run.outcomes)
-        out.setdefault(n, []).append(run)
+        out.setdefault(n, []).append((mutant, run))
     return out
+
+
+def _survivors(
+    row: Row, indexes: list[int], runs: list[tuple[mutant_gen.Mutant, SuiteRun]]
+) -> list[mutant_gen.Mutant]:
+    """Mutants no usable input tells apart from the original."""
+    out = []
+    for mutant, run in runs:
+        if run.job_status != "ok":
+            continue  # died (killed) or could not run (unknown)
+        if all(
+            run.outcomes[pos].key == (row.outcomes[i] or _ZERO).key
+            for pos, i in enumerate(indexes)
+            if pos < len(run.outcomes)
+        ):
+            out.append(mutant)
+    return out
+
+
+# Asks the LLM, per (row, diffs of surviving mutants), for inputs that tell them apart.
+AskLLM = Callable[[list[tuple[Row, list[str]]]], dict[str, list[str]]]
 
 
 _ZERO = TestOutcome("ok", None, 0.0)
@@ -279,7 +307,12 @@ def _select(
 
 
 def feedback_inputs(
-    box: Sandbox, limits: ExecLimits, cfg: TestgenSettings, rows: Sequence[Row], stats: Stats
+    box: Sandbox,
+    limits: ExecLimits,
+    cfg: TestgenSettings,
+    rows: Sequence[Row],
+    stats: Stats,
+    ask: AskLLM | None = None,
 ) -> dict[str, list[tuple[str, str]]]:
     """The kept inputs (text, source) per row key; rows are filled with proposals first."""
     plans: dict[int, proposals.Plan] = {}
@@ -334,13 +367,67 @@ def feedback_inputs(
         for n, row in enumerate(rows)
     }
     runs = _mutant_runs(box, rows, usable, cfg, limits, stats)
+    if ask is not None:
+        _llm_round(box, rows, usable, runs, cfg, limits, stats, ask)
     out: dict[str, list[tuple[str, str]]] = {}
     for n, row in enumerate(rows):
         try:
             cmap = coverage_map(row.code, row.entry_point)
         except SyntaxError:
             cmap = CoverageMap(frozenset(), ())
-        chosen = _select(row, usable[n], runs.get(n, []), cmap, cfg, _learned_assignment(row))
+        mutant_runs = [run for _, run in runs.get(n, [])]
+        chosen = _select(row, usable[n], mutant_runs, cmap, cfg, _learned_assignment(row))
         stats.kept += len(chosen)
         out[row.key] = [(row.texts[i], row.sources[i]) for i in chosen]
     return out
+
+
+def _llm_round(
+    box: Sandbox,
+    rows: Sequence[Row],
+    usable: dict[int, list[int]],
+    runs: dict[int, list[tuple[mutant_gen.Mutant, SuiteRun]]],
+    cfg: TestgenSettings,
+    limits: ExecLimits,
+    stats: Stats,
+    ask: AskLLM,
+) -> None:
+    """MuTAP: show the LLM the surviving mutants as diffs, run what it proposes on the
+    original and on every mutant, and merge the results (the selection decides what stays)."""
+    requests: list[tuple[Row, list[str]]] = []
+    for n, row in enumerate(rows):
+        survivors = _survivors(row, usable[n], runs.get(n, []))
+        if survivors:
+            requests.append((row, [m.diff(row.code) for m in survivors[: cfg.llm_mutants_shown]]))
+    stats.counts["llm_mutants_asked"] += len(requests)
+    if not requests:
+        return
+    answers = ask(requests)
+    index = {row.key: n for n, row in enumerate(rows)}
+    pending: dict[int, list[int]] = {}
+    room = cfg.feedback_pool * 2
+    for key, texts in answers.items():
+        n = index[key]
+        start = len(rows[n].texts)
+        for text in texts:
+            rows[n].add_text(text, "llm_mutants", room, cfg.max_input_chars)
+        pending[n] = list(range(start, len(rows[n].texts)))
+        stats.counts["llm_mutants_inputs"] += len(pending[n])
+    _run_original(box, rows, pending, cfg, limits, stats)
+    fresh = {
+        n: [i for i in idx if (o := rows[n].outcomes[i]) is not None and o.kind in ("ok", "iter", "error")]
+        for n, idx in pending.items()
+    }
+    known = {n: [m for m, _ in runs.get(n, [])] for n in fresh}
+    more = _mutant_runs(box, rows, fresh, cfg, limits, stats, known)
+    for n, extra in more.items():
+        merged = []
+        for (mutant, old), (_, new) in zip(runs.get(n, []), extra, strict=True):
+            if old.job_status == "ok" and new.job_status == "ok":
+                merged.append((mutant, SuiteRun(old.outcomes + new.outcomes, "ok")))
+            else:  # one of them died: the mutant is told apart, but not by a known input
+                merged.append(
+                    (mutant, SuiteRun([], new.job_status if old.job_status == "ok" else old.job_status))
+                )
+        runs[n] = merged
+        usable[n] = usable[n] + fresh[n]

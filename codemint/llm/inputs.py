@@ -13,7 +13,11 @@ from codemint.llm.strategies import LLMResult
 from codemint.records import Instructed
 from codemint.settings import TestgenSettings
 
-PROMPT_OF_STRATEGY = {"llm": "propose_inputs", "llm_generator": "input_generator"}
+PROMPT_OF_STRATEGY = {
+    "llm": "propose_inputs",
+    "llm_generator": "input_generator",
+    "llm_mutants": "kill_mutants",
+}
 
 
 def prompt_names(cfg: TestgenSettings) -> list[str]:
@@ -44,4 +48,16 @@ async def input_generators(
     return await per_item(
         records,
         lambda rec: strategies.write_input_generator(client, rec.code, rec.entry_point, rec.signature),
+    )
+
+
+async def mutant_killing_inputs(
+    client: LLMClient, cfg: TestgenSettings, requests: Sequence[tuple[Instructed, list[str]]]
+) -> list[LLMResult[list[str]] | LLMError]:
+    """Per (record, diffs of the mutants its inputs miss), inputs meant to tell them apart."""
+    return await per_item(
+        requests,
+        lambda req: strategies.propose_killing_inputs(
+            client, req[0].original_code, req[0].entry_point, req[0].signature, req[1], cfg.llm_mutants_inputs
+        ),
     )

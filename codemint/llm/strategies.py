@@ -192,7 +192,33 @@ async def propose_inputs(
     """Up to `k` test inputs as sandbox input JSON text (`{"args": [...], "kwargs": {...}}`,
     tagged values). Items of the wrong arity or that are not JSON argument lists are dropped
     one by one."""
-    name = "propose_inputs"
+    shown = {"code": _without_docstrings(code)}
+    return await _inputs_from_prompt(client, "propose_inputs", code, entry_point, signature, k, shown)
+
+
+async def propose_killing_inputs(
+    client: LLMClient, code: str, entry_point: str, signature: str, mutant_diffs: list[str], k: int
+) -> LLMResult[list[str]]:
+    """The MuTAP idea: the code and the mutants current tests miss (as diffs) in, up to `k`
+    inputs meant to tell them apart out (same shape and checks as `propose_inputs`). The
+    caller runs them and keeps those that do."""
+    mutants = "\n\n".join(f"Mutant {i + 1}:\n```diff\n{d.strip()}\n```" for i, d in enumerate(mutant_diffs))
+    shown = {"code": code, "mutants": mutants}  # diffs are against the code as written
+    return await _inputs_from_prompt(
+        client, "kill_mutants", code, entry_point, signature, k, shown, cut="mutants"
+    )
+
+
+async def _inputs_from_prompt(
+    client: LLMClient,
+    name: str,
+    code: str,
+    entry_point: str,
+    signature: str,
+    k: int,
+    shown: dict[str, str],
+    cut: str = "code",
+) -> LLMResult[list[str]]:
     try:
         params = parse_params(signature, entry_point, code)
     except ValueError as exc:
@@ -205,10 +231,11 @@ async def propose_inputs(
             client,
             name,
             client.settings.max_tokens,
+            cut=cut,
             k=k,
             entry_point=entry_point,
             signature=signature,
-            code=_without_docstrings(code),
+            **shown,
         ),
         schema,
         stage=name,

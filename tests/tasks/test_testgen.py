@@ -75,6 +75,8 @@ def test_testgen_stage_caps_dedups_and_encodes() -> None:
     )
     settings = PipelineSettings()
     settings.testgen.max_inputs = 6
+    # The plain strategies' cap and dedup (feedback, which replaces them, has its own tests).
+    settings.testgen.strategies = ["doctest", "annotations", "defaults", "mutation"]
     (out,) = list(Testgen(settings).run([rec]))
     assert isinstance(out, WithInputs)
     assert len(out.test_inputs) == 6 and len(set(out.test_inputs)) == 6
