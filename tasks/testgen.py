@@ -204,8 +204,8 @@ class Testgen(Stage[Instructed, WithInputs]):
         rows: list[Row] = []
         for rec in records:
             base = gathered[rec.id]
-            if isinstance(base, Exception):
-                continue
+            if isinstance(base, Exception) or rec.sample_kind == "method":
+                continue  # a method sample runs through its own harness: its inputs stay as built
             try:
                 func = find_function(rec.original_code, rec.entry_point)
             except SyntaxError:
@@ -246,7 +246,8 @@ class Testgen(Stage[Instructed, WithInputs]):
         async def ask(client: LLMClient) -> list[LLMResult[list[str]] | LLMError]:
             return await llm_inputs.mutant_killing_inputs(client, self.cfg, requests)
 
-        results, usage = run_llm(self.settings.llm, cache_path(self.run_dir), ask)
+        results, usage, provenance = run_llm_traced(self.settings.llm, cache_path(self.run_dir), ask)
+        self.llm_provenance = merge_llm(self.llm_provenance, provenance)
         self.metrics.update(usage)
         out: dict[str, list[str]] = {}
         for (rec, _), result in zip(requests, results, strict=True):

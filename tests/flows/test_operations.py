@@ -62,7 +62,9 @@ def test_deploy_and_run_through_a_worker_with_artifacts(tmp_path: Path) -> None:
     prefect_cli("deployment", "run", "codemint-scheduled/nightly", "--params", json.dumps(params))
     prefect_cli("worker", "start", "--pool", "codemint-process", "--run-once", timeout=600)
     rows = final_rows(tmp_path / "runs" / "deployed")
-    assert {r["entry_point"] for r in rows} >= {"bisect_left", "insort_right"}
+    names = {r["entry_point"] for r in rows}
+    # bisect_left/right are near-duplicates: either may represent them, by its tests
+    assert "insort_right" in names and names & {"bisect_left", "bisect_right"}
     funnel = asyncio.run(_artifact("deployed-funnel"))
     assert funnel is not None and funnel.type == "table"
     table = json.loads(funnel.data) if isinstance(funnel.data, str) else funnel.data

@@ -11,6 +11,7 @@ from codemint.llm import prompts
 
 STRATEGY_PROMPTS = {
     "summarize", "self_evaluate", "propose_inputs", "input_generator", "regenerate", "judge", "realistic_bug",
+    "kill_mutants",
 }  # fmt: skip
 
 
@@ -28,7 +29,8 @@ def test_render_puts_fixed_instructions_first(name: str) -> None:
     assert messages[0]["content"] == prompts.system_text(name)
     user = messages[1]["content"]
     assert all(f"<{var}>" in user for var in template.variables)
-    last = "code" if "code" in template.variables else "instruction"
+    # kill_mutants: the code, then the mutants' diffs against it
+    last = next(v for v in ("mutants", "code", "instruction") if v in template.variables)
     tail = user.rstrip().removesuffix("```").rstrip()
     assert tail.endswith(f"<{last}>")  # the long variable part goes last
 
