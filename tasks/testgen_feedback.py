@@ -292,9 +292,8 @@ def _select(
         take(best)
         raised_pool.remove(best)
         kept_raised += 1
-    # Still short of the minimum: inputs of other argument types that return normally, then
-    # raising ones (they are kept, but do not count as normal returns downstream either).
-    rest = [i for i in indexes if (row.outcomes[i] or _ZERO).normal and i not in chosen]
+    # Still short of the minimum: raising inputs (kept, though they are not normal returns).
+    rest = [i for i in normal if i not in chosen]
     rest += [i for i in raised if i not in chosen]
     while rest and len(chosen) < min(cfg.min_normal_tests, cfg.max_inputs):
         best = max(

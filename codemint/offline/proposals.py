@@ -442,9 +442,13 @@ def hypotheses(func: ast.FunctionDef) -> list[tuple[str, list[TypeSpec], Any]]:
             if spec is not None and spec not in specs:
                 specs.append(spec)
 
-        for spec in annotation_spec(param.annotation):
+        annotated = annotation_spec(param.annotation)
+        for spec in annotated:
             add(spec)
         default_spec, default_value = _default_spec(default)
+        if annotated:  # the author said what it takes: no other type is tried
+            out.append((param.arg, specs[:5], default_value))
+            continue
         add(default_spec)
         named = _name_spec(param.arg)
         if named == STR:
