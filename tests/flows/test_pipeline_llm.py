@@ -46,7 +46,14 @@ def test_llm_pipeline_end_to_end_and_rerun_makes_no_calls(server: OpenAIServer, 
     project = tmp_path / "project"
     project.mkdir()
     # No docstring: only the LLM strategy can give this one an instruction.
-    (project / "mathy.py").write_text("def triple_sum(xs: list[int]) -> int:\n    return 3 * sum(xs)\n")
+    # (A loop: reformat drops one-statement bodies as trivial.)
+    (project / "mathy.py").write_text(
+        "def triple_sum(xs: list[int]) -> int:\n"
+        "    total = 0\n"
+        "    for x in xs:\n"
+        "        total += 3 * x\n"
+        "    return total\n"
+    )
     settings = llm_settings(tmp_path / "runs", server.base_url)
     run(settings, project)
     rows = final_rows(tmp_path / "runs" / "llm")
