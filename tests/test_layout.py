@@ -31,7 +31,9 @@ CORE = "core"
 LAYERS: dict[str, int] = {
     CORE: 0, "offline": 0, "llm": 1, "sandbox": 1, "curation": 1, "tasks": 2, "flows": 3
 }  # fmt: skip
-ENTRY_POINTS = {"codemint.cli", "codemint.__main__"}  # the command line sits above the flows
+# Entry points sit above the flows: the command line, and the reward function trainers (verl)
+# call, which runs tests in the sandbox with verify's own verdict.
+ENTRY_POINTS = {"codemint.cli", "codemint.__main__", "codemint.reward"}
 
 
 def package_of(module: str) -> str:
