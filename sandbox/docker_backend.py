@@ -33,6 +33,7 @@ import docker.errors
 from docker.types import LogConfig, Ulimit
 
 from codemint.sandbox.api import ExecLimits, SandboxUnavailableError
+from codemint.sandbox.files import IMAGE_HASH_LABEL, image_context_hash
 from codemint.sandbox.lifecycle import owner_alive, owner_token
 from codemint.sandbox.pool import READY_TIMEOUT_S, Worker, WorkerError, WorkerPool, spawn_worker
 
@@ -73,18 +74,27 @@ def client(timeout: int = 60) -> docker.DockerClient:
 
 
 def engine_problem(image: str, timeout: float = 15.0) -> str | None:
-    """None if the engine answers and `image` exists, else why not."""
+    """None if the engine answers and `image` exists, built from this codemint's runner files;
+    else why not."""
     try:
         api = client().api
         api.ping()
     except (SandboxUnavailableError, docker.errors.DockerException, OSError) as exc:
         return f"docker engine not reachable: {exc} (run deployments/docker-engine.sh)"
     try:
-        api.inspect_image(image)
+        labels = api.inspect_image(image)["Config"].get("Labels") or {}
     except docker.errors.ImageNotFound:
         return f"sandbox image {image!r} not found (run sandbox/build_image.sh)"
     except (docker.errors.DockerException, OSError) as exc:
         return f"docker engine not reachable: {exc}"
+    # A runner from another codemint speaks another protocol (or compares differently):
+    # jobs must never run on it.
+    built, want = labels.get(IMAGE_HASH_LABEL), image_context_hash()
+    if built != want:
+        return (
+            f"sandbox image {image!r} is stale: built from other runner files "
+            f"(label {built}, this codemint's {want}); run sandbox/build_image.sh"
+        )
     return None
 
 

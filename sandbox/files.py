@@ -39,3 +39,18 @@ def runner_digest() -> str:
     for name in sorted(RUNNER_FILES):
         h.update(name.encode() + b"\0" + RUNNER_FILES[name].read_bytes() + b"\0")
     return h.hexdigest()
+
+
+# The Dockerfile beside the runtime files: with them, the image's build context.
+DOCKERFILE = _SANDBOX_DIR / "Dockerfile"
+IMAGE_HASH_LABEL = "codemint.sandbox.hash"
+
+
+def image_context_hash() -> str:
+    """The label sandbox/build_image.sh puts on the image it builds from these files (sha256 of
+    runner.py, zygote.py, codec.py and the Dockerfile, in that order, first 16 hex digits).
+    An image whose label differs was built from another codemint's runner."""
+    h = hashlib.sha256()
+    for path in (RUNNER_FILES["runner.py"], RUNNER_FILES["zygote.py"], RUNNER_FILES["codec.py"], DOCKERFILE):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
