@@ -21,10 +21,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from codemint.llm.codetext import code_blocks, defines_function
 from codemint.records import TestCase
+from codemint.samples import CLASS_KINDS, find_class, runnable
 from codemint.sandbox import shared_sandbox
 from codemint.sandbox.api import ExecJob, ExecResult
 from codemint.settings import PipelineSettings, SandboxSettings
@@ -35,30 +37,60 @@ MODES: tuple[Mode, ...] = ("continuous", "all_or_nothing")
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 
 
-def extract_code(solution_str: str, entry_point: str) -> str | None:
-    """The code of the completion that defines `entry_point`: the last such code block (a
+@dataclass(frozen=True)
+class Target:
+    """What a completion must define and how its tests call it: a function, or (for method,
+    property and classmethod samples) a method of class `class_name`."""
+
+    entry_point: str
+    sample_kind: str = "function"
+    class_name: str | None = None
+
+    def defined_in(self, code: str) -> bool:
+        if self.sample_kind in CLASS_KINDS and self.class_name:
+            return find_class(code, self.class_name) is not None
+        return defines_function(code, self.entry_point)
+
+    def job(self, code: str) -> tuple[str, str]:
+        """(code to run, entry point to call): methods through the same harness as verify."""
+        return runnable(code, self.sample_kind, self.entry_point, self.class_name)
+
+
+def extract_code(solution_str: str, target: Target | str) -> str | None:
+    """The code of the completion that defines the target: the last such code block (a
     model's final answer comes last), else the whole completion if it parses and defines it."""
+    if isinstance(target, str):
+        target = Target(target)
     text = _THINK.sub("", solution_str)
     if "</think>" in text:  # an unclosed or stray opening: keep what follows the last close
         text = text.rsplit("</think>", 1)[1]
     for block in reversed(code_blocks(text)):
-        if defines_function(block, entry_point):
+        if _defines(target, block):
             return block.strip("\n") + "\n"
-    if defines_function(text, entry_point):
+    if _defines(target, text):
         return text.strip("\n") + "\n"
     return None
 
 
-def parse_ground_truth(ground_truth: str | dict[str, Any]) -> tuple[str, list[TestCase]]:
+def _defines(target: Target, code: str) -> bool:
+    try:
+        return target.defined_in(code)
+    except (SyntaxError, ValueError, RecursionError):
+        return False
+
+
+def parse_ground_truth(ground_truth: str | dict[str, Any]) -> tuple[Target, list[TestCase]]:
     data = json.loads(ground_truth) if isinstance(ground_truth, str) else ground_truth
     try:
-        entry_point = str(data["entry_point"])
+        target = Target(
+            str(data["entry_point"]), str(data.get("sample_kind") or "function"), data.get("class_name")
+        )
         cases = [TestCase.model_validate(c) for c in data["test_cases"]]
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"ground_truth is not codemint's test JSON: {exc}") from exc
     if not cases:
         raise ValueError("ground_truth has no test cases")
-    return entry_point, cases
+    return target, cases
 
 
 def score(cases: Sequence[TestCase], result: ExecResult | None, mode: Mode) -> float:
@@ -91,14 +123,15 @@ def compute_scores(
     parsed = [parse_ground_truth(g) for g in ground_truths]
     jobs: list[ExecJob] = []
     owners: list[int] = []
-    for i, (text, (entry_point, cases)) in enumerate(zip(solution_strs, parsed, strict=True)):
-        code = extract_code(text, entry_point)
+    for i, (text, (target, cases)) in enumerate(zip(solution_strs, parsed, strict=True)):
+        code = extract_code(text, target)
         if code is None:
             continue
+        run_code, entry_point = target.job(code)
         jobs.append(
             ExecJob(
                 job_id=f"reward-{i}",
-                code=code,
+                code=run_code,
                 entry_point=entry_point,
                 inputs=[c.input for c in cases],
                 limits=settings.limits,

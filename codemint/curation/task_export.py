@@ -131,7 +131,9 @@ def ground_truth(row: TaskRow) -> str:
     """The tests as JSON: what `codemint.reward.compute_score` runs a completion against."""
     # Coverage is for fine-grained credit (extra_info), not part of what a test checks.
     tests = [c.model_dump(mode="json", exclude={"covered_lines"}) for c in row.test_cases]
-    return json.dumps({"entry_point": row.entry_point, "test_cases": tests}, sort_keys=True)
+    # Method samples name their class and kind: the reward calls them through verify's harness.
+    target = {"entry_point": row.entry_point, "sample_kind": row.sample_kind, "class_name": row.class_name}
+    return json.dumps({**target, "test_cases": tests}, sort_keys=True)
 
 
 def covered_lines(row: TaskRow) -> list[list[int]] | None:

@@ -65,3 +65,47 @@ def test_bad_arguments_are_named() -> None:
         compute_score("codemint/generation", "x", '{"tests": []}')
     with pytest.raises(ValueError, match="no test cases"):
         compute_score("codemint/generation", "x", '{"entry_point": "f", "test_cases": []}')
+
+
+COUNTER = '''
+class Counter:
+    """A running total."""
+
+    def __init__(self, start=0):
+        self.total = start
+
+    def add(self, n):
+        """Add n to the total and return the new total."""
+        self.total += n
+        return self.total
+'''
+
+
+def test_a_method_row_is_scored_through_verifys_harness() -> None:
+    """Method samples: the completion defines the class; the reward builds the instance, calls
+    the method and compares the value and the instance's state, as verify does."""
+    from codemint.codec import encode_input
+    from codemint.records import TestCase
+    from codemint.samples import runnable
+    from codemint.sandbox import shared_sandbox
+    from codemint.sandbox.api import ExecJob
+
+    box = docker_settings()
+    calls = [([[1], {}, [2], {}], {}), ([[0], {}, [5], {}], {}), ([[], {}, [-3], {}], {})]
+    inputs = [encode_input(args, kwargs) for args, kwargs in calls]
+    code, entry = runnable(COUNTER, "method", "add", "Counter")
+    job = ExecJob(job_id="ref", code=code, entry_point=entry, inputs=inputs)
+    (result,) = shared_sandbox(box).run_batch([job])
+    assert [o.status for o in result.outcomes] == ["ok"] * 3
+    cases = [TestCase(input=i, expected=o.result) for i, o in zip(inputs, result.outcomes, strict=True)]
+    truth = json.dumps(
+        {"entry_point": "add", "sample_kind": "method", "class_name": "Counter",
+         "test_cases": [c.model_dump(mode="json") for c in cases]}
+    )  # fmt: skip
+    right = completion(COUNTER)
+    # Right return value, but the object is left unchanged: the state comparison catches it.
+    no_state = COUNTER.replace("self.total += n\n        return self.total", "return self.total + n")
+    stateless = completion(no_state)
+    assert compute_score("codemint/generation", right, truth, sandbox=box) == 1.0
+    assert compute_score("codemint/generation", stateless, truth, sandbox=box) == 0.0
+    assert extract_code(right, "add") is None  # a method is not a top-level function
