@@ -12,7 +12,8 @@ Paths, measured in one run with the same parallelism (`--workers`):
                frames demuxed in Python): kept as the comparison that chose the transport.
                Measured on the 2-core dev machine under load 18-19 (2026-11-23): CLI stream
                56.4 and 80.2 exec/s, SDK attach 35.4 and 77.1 exec/s in two runs, so the pool
-               keeps the CLI stream (`docker start -ai`; the SDK does create/list/remove);
+               keeps the CLI stream (`docker start -ai`; the SDK does create/list/remove).
+               Idle (session 3, 800 executions): CLI 537/s, SDK 552/s, on par;
   docker run   one `docker run --rm` per execution (fewer executions, extrapolated).
 Prints executions/second (best of --rounds) and the ratio to bare fork. Needs the engine and image for the
 Docker rows (deployments/docker-engine.sh, sandbox/build_image.sh); without them
