@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import base64
 import builtins
+import enum
 import hashlib
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 ITER_LIMIT = 1000
@@ -60,6 +62,7 @@ _type_getattribute = type.__getattribute__
 _mappingproxy = type(type.__dict__)
 _mappingproxy_get = _mappingproxy.get
 _int_repr = int.__repr__
+_Enum = enum.Enum
 _float_repr = float.__repr__
 # Restored in the child before encoding, so a job that rebinds builtins.isinstance & co.
 # cannot change the serializer's behaviour.
@@ -142,10 +145,38 @@ def _encode_float(obj: float) -> Any:
     return obj
 
 
+class Construct:
+    """An input that is an instance of a class the job's code defines (a dataclass, a
+    NamedTuple ...): `{"__new__": [class name, [args], [[keyword, value], ...]]}`. The sandbox
+    builds it by calling the class after the code has run; on the host it stays this
+    placeholder, which encodes back to the same tag."""
+
+    __slots__ = ("args", "kwargs", "name")
+
+    def __init__(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> None:
+        self.name = name
+        self.args = args
+        self.kwargs = kwargs
+
+    def __eq__(self, other: object) -> bool:
+        return _type(other) is Construct and canonical_json(self) == canonical_json(other)
+
+    def __hash__(self) -> int:
+        return hash(canonical_json(self))
+
+    def __repr__(self) -> str:
+        parts = [_repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        return f"{self.name}({', '.join(parts)})"
+
+
 def _encode(obj: Any, depth: int, od: int = 0) -> Any:
     t = _type(obj)
     if obj is None or t is bool or t is str:
         return obj
+    if t is Construct:
+        d = depth + 1
+        kw = [[k, _encode(v, d, od)] for k, v in _sorted(obj.kwargs.items())]
+        return {"__new__": [obj.name, [_encode(a, d, od) for a in obj.args], kw]}
     if depth > MAX_DEPTH:
         return _repr_form(obj)
     try:
@@ -249,13 +280,46 @@ def _public_state(obj: Any, t: type) -> list[tuple[str, Any]]:
     return _sorted(_dict_items(state))
 
 
+# The contents of an instance of a subclass of a built-in type (a NamedTuple, a list or dict
+# subclass), read through the base type's own methods so the subclass's hooks are bypassed.
+_BASE_VALUE: list[tuple[type, Any]] = [
+    (tuple, lambda o: tuple.__getitem__(o, slice(None))),
+    (list, list.copy),
+    (dict, dict.copy),
+    (set, set.copy),
+    (frozenset, frozenset.copy),
+    (str, str.__str__),
+    (int, int.__index__),
+    (float, float.__float__),
+    (bytes, lambda o: bytes.__getitem__(o, slice(None))),
+    (bytearray, lambda o: bytes(bytearray.__getitem__(o, slice(None)))),
+]
+
+
+def _base_value(obj: Any, t: type) -> tuple[bool, Any]:
+    try:
+        mro = _type_getattribute(t, "__mro__")
+    except BaseException:
+        return False, None
+    if _Enum in mro:  # members differ by name only (their attributes are private)
+        return True, _object_getattribute(obj, "_name_")
+    for base, read in _BASE_VALUE:
+        if base in mro:
+            return True, read(obj)
+    return False, None
+
+
 def _object_form(obj: Any, t: type, d: int, od: int) -> Any:
     """`{"__object__": [type name, [[attribute, value], ...]]}`; past OBJECT_DEPTH nested
-    instances, `{"__object__": [type name, null]}`."""
+    instances, `{"__object__": [type name, null]}`. An instance of a subclass of a built-in
+    type (a NamedTuple, say) also carries its contents as the pseudo-attribute `__value__`."""
     tname = type_name(t)
     if od >= OBJECT_DEPTH:
         return {"__object__": [tname, None]}
     pairs = [[name, _encode(value, d, od + 1)] for name, value in _public_state(obj, t)]
+    has_base, value = _base_value(obj, t)
+    if has_base:
+        pairs.insert(0, ["__value__", _encode(value, d, od + 1)])
     return {"__object__": [tname, pairs]}
 
 
@@ -278,15 +342,49 @@ def _expect_list(tag: str, payload: Any) -> list[Any]:
     return payload
 
 
-def decode_value(data: Any) -> Any:
-    """Inverse of `encode_value` for values that can be inputs (no iterators, reprs, objects)."""
+# Builds a `__new__` input: (class name, args, kwargs) -> the instance.
+Constructor = Callable[[str, list[Any], dict[str, Any]], Any]
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def constructor_for(namespace: dict[str, Any]) -> Constructor:
+    """Builds `__new__` inputs in the sandbox, after the job's code ran in `namespace`: only
+    classes that code defines (module JOB_MODULE) can be called, never a builtin or import."""
+
+    def build(name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        cls = namespace.get(name)
+        if not isinstance(cls, type) or getattr(cls, "__module__", None) != JOB_MODULE:
+            raise TypeError(f"cannot construct {name!r}: not a class of the code")
+        return cls(*args, **kwargs)
+
+    return build
+
+
+def _decode_construct(payload: Any, construct: Constructor | None) -> Any:
+    parts = _expect_list("__new__", payload)
+    if _len(parts) != 3 or _type(parts[0]) is not str or not _IDENTIFIER.match(parts[0]):
+        raise ValueError("__new__ expects [class name, [args], [[keyword, value], ...]]")
+    args = [decode_value(a, construct) for a in _expect_list("__new__", parts[1])]
+    kwargs: dict[str, Any] = {}
+    for pair in _expect_list("__new__", parts[2]):
+        if _type(pair) is not list or _len(pair) != 2 or _type(pair[0]) is not str:
+            raise ValueError("__new__ expects [keyword, value] pairs")
+        kwargs[pair[0]] = decode_value(pair[1], construct)
+    if construct is None:
+        return Construct(parts[0], args, kwargs)
+    return construct(parts[0], args, kwargs)
+
+
+def decode_value(data: Any, construct: Constructor | None = None) -> Any:
+    """Inverse of `encode_value` for values that can be inputs (no iterators, reprs, objects).
+    `__new__` tags become `Construct` placeholders, or instances when `construct` is given."""
     t = _type(data)
     if data is None or t in (bool, int, str):
         return data
     if t is float:
         return data
     if t is list:
-        return [decode_value(x) for x in data]
+        return [decode_value(x, construct) for x in data]
     if t is not dict:
         raise ValueError(f"cannot decode JSON {t.__name__}")
     if _len(data) != 1:
@@ -297,10 +395,10 @@ def decode_value(data: Any) -> Any:
             raise ValueError(f"bad __float__ payload {payload!r}")
         return _FLOAT_TAGS[payload]
     if tag == "__tuple__":
-        return tuple(decode_value(x) for x in _expect_list(tag, payload))
+        return tuple(decode_value(x, construct) for x in _expect_list(tag, payload))
     if tag in ("__set__", "__frozenset__"):
         try:
-            items = {decode_value(x) for x in _expect_list(tag, payload)}
+            items = {decode_value(x, construct) for x in _expect_list(tag, payload)}
         except TypeError as exc:
             raise ValueError(f"unhashable item in {tag}: {exc}") from None
         return items if tag == "__set__" else frozenset(items)
@@ -310,7 +408,7 @@ def decode_value(data: Any) -> Any:
             if _type(pair) is not list or _len(pair) != 2:
                 raise ValueError("__dict__ expects [key, value] pairs")
             try:
-                out[decode_value(pair[0])] = decode_value(pair[1])
+                out[decode_value(pair[0], construct)] = decode_value(pair[1], construct)
             except TypeError as exc:
                 raise ValueError(f"unhashable dict key: {exc}") from None
         return out
@@ -319,8 +417,10 @@ def decode_value(data: Any) -> Any:
             raise ValueError(f"{tag} expects base64 text")
         raw = _b64decode(payload.encode("ascii", "strict"), validate=True)
         return raw if tag == "__bytes__" else bytearray(raw)
+    if tag == "__new__":
+        return _decode_construct(payload, construct)
     if tag == "__complex__":
-        parts = [decode_value(x) for x in _expect_list(tag, payload)]
+        parts = [decode_value(x, construct) for x in _expect_list(tag, payload)]
         if _len(parts) != 2 or not all(_type(p) in (int, float) for p in parts):
             raise ValueError("__complex__ expects [re, im]")
         return complex(parts[0], parts[1])
@@ -333,8 +433,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
 
 
-def decode_input(text: str) -> tuple[list[Any], dict[str, Any]]:
-    """Parse one input, JSON text of {"args": [...], "kwargs": {...}}, into Python values."""
+def decode_input(text: str, construct: Constructor | None = None) -> tuple[list[Any], dict[str, Any]]:
+    """Parse one input, JSON text of {"args": [...], "kwargs": {...}}, into Python values
+    (`__new__` tags: see `decode_value`)."""
     try:
         data = _json_loads(text, parse_constant=_reject_constant)
     except RecursionError:
@@ -349,8 +450,8 @@ def decode_input(text: str) -> tuple[list[Any], dict[str, Any]]:
     if _type(raw_args) is not list or _type(raw_kwargs) is not dict:
         raise ValueError("args must be a list and kwargs an object")
     try:
-        args = [decode_value(a) for a in raw_args]
-        kwargs = {str(k): decode_value(v) for k, v in raw_kwargs.items()}
+        args = [decode_value(a, construct) for a in raw_args]
+        kwargs = {str(k): decode_value(v, construct) for k, v in raw_kwargs.items()}
     except RecursionError:
         raise ValueError("input nested too deeply") from None
     return args, kwargs

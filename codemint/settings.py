@@ -95,7 +95,7 @@ class TestgenSettings(BaseModel):
     # mutants used to rank inputs.
     feedback_pool: int = 48
     feedback_type_hypotheses: int = 10
-    feedback_mutants: int = 12
+    feedback_mutants: int = 24
     # llm_mutants (with feedback): surviving mutants shown to the LLM per row, inputs asked for.
     llm_mutants_shown: int = 5
     llm_mutants_inputs: int = 6
@@ -135,9 +135,12 @@ class SandboxSettings(BaseModel):
 class ExecuteSettings(BaseModel):
     # Runs of the original per input; differing outputs drop the sample as nondeterministic.
     repeats: int = 2
+    # Tests that return normally, at least: tests expecting an exception are kept but do not
+    # count, since any mutant raising the same type passes them.
     min_tests: int = 3
-    # At least this many tests must be normal returns (not raised exceptions).
-    min_ok_tests: int = 1
+    # Exception tests beyond this share of a row's tests are discarded (one per exception
+    # type is kept first), whatever strategy proposed the inputs.
+    max_exception_share: float = Field(default=0.25, ge=0.0, lt=1.0)
 
 
 class VerifySettings(BaseModel):

@@ -52,11 +52,14 @@ def _type_name(tp):
 
 
 def __codemint_suite__(code, entry_point, tests, budgets, expect, trace, adaptive=None):
+    # The runner's codec (staged beside it): inputs are decoded here, after the code ran, so
+    # instances of the code's own classes (`__new__` inputs) can be built.
+    codec = _sys.modules.get("codec") or _sys.modules["codemint.codec"]
     compiled = compile(code, "<codemint>", "exec")
     _signal.signal(_signal.SIGALRM, _on_alarm)
     out = []
     first = []
-    for i, (args, kwargs) in enumerate(tests):
+    for i, text in enumerate(tests):
         budget = budgets[i]
         if adaptive is not None and len(first) >= adaptive[0]:
             # later inputs are capped at a multiple of the original's time on the first ones
@@ -88,6 +91,7 @@ def __codemint_suite__(code, entry_point, tests, budgets, expect, trace, adaptiv
             _signal.setitimer(_signal.ITIMER_REAL, budget)
             try:
                 exec(compiled, module.__dict__)
+                args, kwargs = codec.decode_input(text, codec.constructor_for(module.__dict__))
                 fn = module.__dict__[entry_point]
                 if trace:
                     _sys.settrace(_global)
@@ -154,12 +158,6 @@ def _canon(data: Any) -> str:
     return canonical_text(data)
 
 
-def _raw(text: str) -> tuple[list[Any], dict[str, Any]]:
-    """An input's encoded args/kwargs, left encoded (they are re-embedded in the job input)."""
-    data = json.loads(text)
-    return list(data.get("args", [])), dict(data.get("kwargs", {}))
-
-
 def suite_job(
     job_id: str,
     code: str,
@@ -177,11 +175,9 @@ def suite_job(
     `adaptive` = (n, factor, floor): after the first n inputs that finish, later inputs are
     capped at max(floor, factor x the slowest of those), below their own budget.
     """
-    tests = []
     for text in inputs:
         decode_input(text)  # a malformed input fails here, in the host, with its reason
-        args, kwargs = _raw(text)
-        tests.append({"__tuple__": [args, {"__dict__": [[k, v] for k, v in kwargs.items()]}]})
+    tests = list(inputs)  # as texts: the harness decodes each after the code has run
     expect_data = None if expect is None else [{"__tuple__": [k, e]} for k, e in expect]
     job_input = _canon(
         {

@@ -376,6 +376,7 @@ def call_entry_point(code: str, entry_point: str, input_text: str) -> dict[str, 
     my_pid = os.getpid()
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
+    constructed = '"__new__"' in input_text
     try:
         args, kwargs = codec.decode_input(input_text)
         module = types.ModuleType(MODULE_NAME)
@@ -386,6 +387,8 @@ def call_entry_point(code: str, entry_point: str, input_text: str) -> dict[str, 
         fn = module.__dict__.get(entry_point)
         if fn is None:
             raise NameError(f"entry point {entry_point!r} is not defined")
+        if constructed:  # instances of the code's own classes, built now that it has run
+            args, kwargs = codec.decode_input(input_text, codec.constructor_for(module.__dict__))
         value = fn(*args, **kwargs)
         if os.getpid() != my_pid:
             os._exit(0)  # a forked copy of the job returning: never report for it
@@ -408,7 +411,8 @@ def call_entry_point(code: str, entry_point: str, input_text: str) -> dict[str, 
         after = codec.encode_input(args, kwargs)
     except BaseException:
         after = None
-    if after is not None and after != input_text:
+    # An input with constructed instances is not in the state format: always report it.
+    if after is not None and (constructed or after != input_text):
         message["args_after"] = after
     return message
 

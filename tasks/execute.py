@@ -5,10 +5,12 @@ dropped as nondeterministic; each run is forked from its own zygote (another has
 no shared process state). Tests also record stdout when the original's depends on the
 input, and the arguments' state after the call when the original mutates them.
 An exception raised by the original is expected behaviour (a test case that expects that
-exception type). Inputs that time out, run out of memory
-or are killed are discarded, not turned into tests. When the original cannot even import
-what it needs, the sample is dropped as `missing_import` naming the module, so a sandbox
-image lacking a package shows up as such rather than as bad samples.
+exception type), but it does not count toward `min_tests` (any mutant raising the same
+type passes it), and such tests are capped at `max_exception_share` of the row's tests.
+Inputs that time out, run out of memory or are killed are discarded, not turned into tests.
+When the original cannot even import what it needs, the sample is dropped as
+`missing_import` naming the module, so a sandbox image lacking a package shows up as such
+rather than as bad samples.
 """
 
 from __future__ import annotations
@@ -59,6 +61,23 @@ def missing_module(outcomes: list[CallOutcome]) -> str | None:
     if match is None:
         return "unknown"
     return (match.group(1) or match.group(2)).split(".")[0]
+
+
+def cap_exception_tests(cases: list[TestCase], share: float) -> tuple[list[TestCase], int]:
+    """Keep exception tests up to `share` of the kept tests, one per exception type first
+    (in input order within a type); returns the kept tests in their order and how many went."""
+    raising = [i for i, c in enumerate(cases) if c.exception is not None]
+    normal = len(cases) - len(raising)
+    allowed = int(share * normal / (1 - share) + 1e-9)
+    if len(raising) <= allowed:
+        return cases, 0
+    first_of_type: dict[str | None, int] = {}
+    for i in raising:
+        first_of_type.setdefault(cases[i].exception, i)
+    order = list(first_of_type.values()) + [i for i in raising if i not in first_of_type.values()]
+    keep = set(order[:allowed])
+    kept = [c for i, c in enumerate(cases) if c.exception is None or i in keep]
+    return kept, len(cases) - len(kept)
 
 
 class Execute(Stage[WithInputs, Executed]):
@@ -144,18 +163,21 @@ class Execute(Stage[WithInputs, Executed]):
         for status, n in statuses.items():
             self.metrics[f"original_{status}"] += n
         ok = sum(1 for c in cases if c.exception is None)
-        if len(cases) < self.cfg.min_tests:
-            return self.reject(
-                rec.id,
-                "too_few_tests",
-                f"{len(cases)} tests < {self.cfg.min_tests} ({discarded} discarded)",
-                record=rec,
-            )
-        if ok < self.cfg.min_ok_tests:
+        if cases and not ok:
             raised = Counter(c.exception for c in cases).most_common(2)
             return self.reject(
                 rec.id, "no_normal_returns", f"original raised on every input: {raised}", record=rec
             )
+        if ok < self.cfg.min_tests:
+            return self.reject(
+                rec.id,
+                "too_few_tests",
+                f"{ok} normal-return tests < {self.cfg.min_tests}"
+                f" ({len(cases) - ok} raising, {discarded} discarded)",
+                record=rec,
+            )
+        cases, capped = cap_exception_tests(cases, self.cfg.max_exception_share)
+        self.metrics["exception_tests_capped"] += capped
         return Executed(
             **rec.model_dump(),
             test_cases=cases,

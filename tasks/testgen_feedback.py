@@ -325,7 +325,7 @@ def feedback_inputs(
             params = [a.arg for a in [*row.func.args.posonlyargs, *row.func.args.args]]
             for args in proposals.docstring_examples(row.docstring, row.entry_point, params):
                 row.add(args, "docstring", cap, max_chars)
-            p = proposals.plan(row.func)
+            p = proposals.plan(row.func, proposals.module_classes(row.code))
             plans[n] = p
             assignments[n] = list(proposals.combos(p, cfg.feedback_type_hypotheses))
             per = max(2, (cap // 2) // max(1, len(assignments[n])))

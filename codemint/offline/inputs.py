@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from codemint import safe_ast
+from codemint.codec import Construct
 
 Args = tuple[list[Any], dict[str, Any]]
 
@@ -442,6 +443,10 @@ def mutate_value(v: Any, rng: random.Random) -> Any:
     if isinstance(v, dict) and v:
         key = rng.choice(sorted(v, key=repr))
         return rng.choice([{k: x for k, x in v.items() if k != key}, {**v, key: mutate_value(v[key], rng)}])
+    if isinstance(v, Construct) and v.args:  # an instance input: mutate one constructor argument
+        i = rng.randrange(len(v.args))
+        args = [*v.args[:i], mutate_value(v.args[i], rng), *v.args[i + 1 :]]
+        return Construct(v.name, args, dict(v.kwargs))
     return v
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from codemint import safe_ast
+from codemint.codec import Construct
 from codemint.offline.inputs import Args, doctest_inputs
 
 # A type hypothesis: a name and element specs ("list", ("int",)) ...; scalars have no elements.
@@ -241,8 +242,14 @@ def docstring_examples(docstring: str | None, entry_point: str, params: list[str
 # --- type hypotheses --------------------------------------------------------------------
 
 
-def annotation_spec(annotation: ast.expr | None) -> list[TypeSpec]:
-    """Type specs for an annotation, element types kept: `List[str]` -> [("list", ("str",))]."""
+# The code's own record classes: name -> its spec ("new", name, ((field, spec), ...)).
+Classes = dict[str, TypeSpec]
+_NO_CLASSES: Classes = {}
+
+
+def annotation_spec(annotation: ast.expr | None, classes: Classes = _NO_CLASSES) -> list[TypeSpec]:
+    """Type specs for an annotation, element types kept: `List[str]` -> [("list", ("str",))];
+    a dataclass or NamedTuple of the code -> its constructor spec."""
     if annotation is None:
         return []
     if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
@@ -253,16 +260,16 @@ def annotation_spec(annotation: ast.expr | None) -> list[TypeSpec]:
     if isinstance(annotation, ast.Constant) and annotation.value is None:
         return [("None",)]
     if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
-        return annotation_spec(annotation.left) + annotation_spec(annotation.right)
+        return annotation_spec(annotation.left, classes) + annotation_spec(annotation.right, classes)
     if isinstance(annotation, ast.Subscript):
         base = ast.unparse(annotation.value).split(".")[-1]
         elts = annotation.slice.elts if isinstance(annotation.slice, ast.Tuple) else [annotation.slice]
         if base == "Optional":
-            return [*annotation_spec(annotation.slice), ("None",)]
+            return [*annotation_spec(annotation.slice, classes), ("None",)]
         if base == "Union":
-            return [t for e in elts for t in annotation_spec(e)]
+            return [t for e in elts for t in annotation_spec(e, classes)]
         base = _ANNOTATION_ALIASES.get(base, base)
-        inner = [(annotation_spec(e) or [INT])[0] for e in elts if not isinstance(e, ast.Constant)]
+        inner = [(annotation_spec(e, classes) or [INT])[0] for e in elts if not isinstance(e, ast.Constant)]
         if base in ("list", "set"):
             return [(base, inner[0] if inner else INT)]
         if base == "dict":
@@ -283,7 +290,52 @@ def annotation_spec(annotation: ast.expr | None) -> list[TypeSpec]:
         return [("dict", STR, INT)]
     if name == "tuple":
         return [("tuple", INT, INT)]
+    if name in classes:
+        return [classes[name]]
     return [(name,)] if name in _BASE_VALUES else []
+
+
+def _is_record_class(node: ast.ClassDef) -> bool:
+    """A dataclass or a NamedTuple: its fields are its constructor's parameters."""
+    for deco in node.decorator_list:
+        target = deco.func if isinstance(deco, ast.Call) else deco
+        if ast.unparse(target).split(".")[-1] == "dataclass":
+            no_init = isinstance(deco, ast.Call) and any(
+                k.arg == "init" and isinstance(k.value, ast.Constant) and k.value.value is False
+                for k in deco.keywords
+            )
+            return not no_init
+    return any(ast.unparse(b).split(".")[-1] == "NamedTuple" for b in node.bases)
+
+
+def module_classes(code: str, depth: int = 2) -> Classes:
+    """Constructor specs of the code's top-level dataclasses and NamedTuples: the required
+    fields, typed from their annotations (fields of another record class nest, `depth` deep;
+    a class that needs itself is left out)."""
+    try:
+        tree = safe_ast.parse(code)
+    except (SyntaxError, ValueError):
+        return {}
+    records = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef) and _is_record_class(n)}
+    out: Classes = {}
+    for _ in range(depth + 1):  # inner classes first: each round can use the previous ones
+        for name, node in records.items():
+            fields: list[tuple[str, TypeSpec]] = []
+            complete = True
+            for stmt in node.body:
+                if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
+                    continue
+                if "ClassVar" in ast.unparse(stmt.annotation) or stmt.value is not None:
+                    continue  # class attributes and fields with defaults are not passed
+                known = {k: v for k, v in out.items() if k != name}
+                specs = annotation_spec(stmt.annotation, known)
+                if not specs and ast.unparse(stmt.annotation).strip("'\"").split(".")[-1] in records:
+                    complete = False  # needs a record class not specified yet (or itself)
+                    break
+                fields.append((stmt.target.id, specs[0] if specs else (_name_spec(stmt.target.id) or INT)))
+            if complete:
+                out[name] = ("new", name, tuple(fields))
+    return out
 
 
 _SEQUENCE_CALLS = {
@@ -423,7 +475,9 @@ def _default_spec(default: ast.expr | None) -> tuple[TypeSpec | None, Any]:
     return None, value
 
 
-def hypotheses(func: ast.FunctionDef) -> list[tuple[str, list[TypeSpec], Any]]:
+def hypotheses(
+    func: ast.FunctionDef, classes: Classes = _NO_CLASSES
+) -> list[tuple[str, list[TypeSpec], Any]]:
     """Per positional/keyword-only required-or-described parameter: (name, ordered type
     hypotheses, literal default or ...). Annotation first; then a literal default's type;
     then a text-like name (it beats usage); then usage votes; then the name; then guesses."""
@@ -442,7 +496,7 @@ def hypotheses(func: ast.FunctionDef) -> list[tuple[str, list[TypeSpec], Any]]:
             if spec is not None and spec not in specs:
                 specs.append(spec)
 
-        annotated = annotation_spec(param.annotation)
+        annotated = annotation_spec(param.annotation, classes)
         for spec in annotated:
             add(spec)
         default_spec, default_value = _default_spec(default)
@@ -497,6 +551,10 @@ def values_for(spec: TypeSpec, lits: BodyLiterals, rng: random.Random, count: in
     elif kind == "tuple":
         parts = [values_for(e, lits, rng, 4) for e in spec[1:]]
         pool = [tuple(p[i % len(p)] for p in parts) for i in range(4)] if parts and all(parts) else [()]
+    elif kind == "new":  # an instance of the code's record class, built in the sandbox
+        parts = [values_for(f, lits, rng, 4) or [None] for _, f in spec[2]]
+        pool = [Construct(spec[1], [p[(i + k) % len(p)] for k, p in enumerate(parts)], {}) for i in range(3)]
+        pool += [Construct(spec[1], [rng.choice(p) for p in parts], {}) for _ in range(5)]
     out: list[Any] = []
     for value in pool:
         if not any(_same(value, v) for v in out):
@@ -539,11 +597,13 @@ class Plan:
         return out
 
 
-def plan(func: ast.FunctionDef) -> Plan:
-    found = hypotheses(func)
+def plan(func: ast.FunctionDef, classes: Classes = _NO_CLASSES) -> Plan:
+    """What is known of a function's parameters; `classes`: the code's record classes
+    (`module_classes`), so a parameter annotated with one gets instances as inputs."""
+    found = hypotheses(func, classes)
     required = len([*func.args.posonlyargs, *func.args.args]) - len(func.args.defaults)
     kwonly = [
-        (a.arg, annotation_spec(a.annotation) or [_name_spec(a.arg) or INT])
+        (a.arg, annotation_spec(a.annotation, classes) or [_name_spec(a.arg) or INT])
         for a, d in zip(func.args.kwonlyargs, func.args.kw_defaults, strict=True)
         if d is None
     ]

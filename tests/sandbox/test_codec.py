@@ -247,3 +247,22 @@ def codec_module() -> object:
     from codemint import codec
 
     return codec
+
+
+def test_constructed_inputs_round_trip_as_placeholders_on_the_host() -> None:
+    point = codec.Construct("Point", [1, (2, 3)], {"label": "a"})
+    text = encode_input([point], {"other": codec.Construct("Empty", [], {})})
+    assert json.loads(text)["args"][0] == {"__new__": ["Point", [1, {"__tuple__": [2, 3]}], [["label", "a"]]]}
+    args, kwargs = decode_input(text)
+    assert args == [point] and encode_input(args, kwargs) == text
+    built = decode_input(text, lambda name, a, kw: (name, tuple(a), kw))
+    assert built == ([("Point", (1, (2, 3)), {"label": "a"})], {"other": ("Empty", (), {})})
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [["os.system", [], []], ["Point", {}, []], ["Point", [], [["x"]]], ["Point", [], [[1, 2]]], ["P", []]],
+)
+def test_malformed_constructed_inputs_are_refused(payload: Any) -> None:
+    with pytest.raises(ValueError, match="__new__"):
+        decode_input(json.dumps({"args": [{"__new__": payload}]}))

@@ -8,7 +8,7 @@ import json
 
 from sandbox_support import FAST, assert_healthy, run_one, sandbox
 
-from codemint.codec import encode_input
+from codemint.codec import Construct, encode_input
 from codemint.records import TestCase as Case
 from codemint.sandbox.api import CallOutcome, ExecJob, Sandbox
 from codemint.tasks.execute import behaviour_fields, outcome_key
@@ -114,6 +114,50 @@ def test_instances_are_compared_by_state(sandbox: Sandbox) -> None:
     (outs,) = _outcomes(sandbox, _jobs(code, [encode_input([1]), encode_input([2])], 1, "box"))
     assert outs[0].result == '{"__object__":["__codemint__.Box",[["v",2]]]}'
     assert outs[0].result != outs[1].result
+
+
+def test_named_tuples_enums_and_container_subclasses_are_compared_by_contents(sandbox: Sandbox) -> None:
+    code = (
+        "import enum\nfrom typing import NamedTuple\n"
+        "class P(NamedTuple):\n    x: int\n    y: int\n"
+        "class Colour(enum.Enum):\n    RED = 1\n    BLUE = 2\n"
+        "class Bag(list):\n    pass\n"
+        "def f(i):\n    return [P(i, 2 * i), Colour(1 + i % 2), Bag([i])]\n"
+    )
+    (outs,) = _outcomes(sandbox, _jobs(code, [encode_input([1]), encode_input([2])], 1, "nt"))
+    assert outs[0].status == outs[1].status == "ok"
+    assert '["__value__",{"__tuple__":[1,2]}]' in (outs[0].result or "")
+    assert '["__value__","BLUE"]' in (outs[0].result or "")
+    assert '["__value__","RED"]' in (outs[1].result or "")
+    assert outs[0].result != outs[1].result
+
+
+CONSTRUCTED = (
+    "from dataclasses import dataclass\n"
+    "@dataclass\nclass Point:\n    x: float\n    y: float\n"
+    "def f(p: Point, scale: int = 1) -> float:\n    p.x *= scale\n    return (p.x ** 2 + p.y ** 2) ** 0.5\n"
+)
+
+
+def test_inputs_can_be_instances_of_the_codes_own_classes(sandbox: Sandbox) -> None:
+    point = Construct("Point", [3.0], {"y": 4.0})
+    builtin = Construct("print", [], {})
+    inputs = [encode_input([point]), encode_input([point], {"scale": 0}), encode_input([builtin])]
+    (outs,) = _outcomes(sandbox, _jobs(CONSTRUCTED, inputs, 1, "new"))
+    assert [o.status for o in outs] == ["ok", "ok", "error"]
+    assert (outs[0].result, outs[1].result) == ("5.0", "4.0")
+    # Only the code's own classes can be built: not a builtin, whatever the name.
+    assert outs[2].exc_type == "TypeError" and "not a class of the code" in (outs[2].exc_message or "")
+    # The instance's state after the call is reported (in state form) and compared.
+    assert outs[1].args_after is not None and '["x",0.0]' in outs[1].args_after
+    keys = behaviour_fields([outs], [0, 1])
+    assert keys == (False, True)
+    expected = [Case(input=inputs[i], expected=outs[i].result, args_after=outs[i].args_after) for i in (0, 1)]
+    wrong = CONSTRUCTED.replace("p.x *= scale", "p = Point(p.x * scale, p.y)")  # forgets to mutate
+    jobs = [*_jobs(CONSTRUCTED, inputs[:2], 1, "g"), *_jobs(wrong, inputs[:2], 1, "w")]
+    (good, bad) = _outcomes(sandbox, jobs)
+    assert all(passes(c, o) for c, o in zip(expected, good, strict=True))
+    assert passes(expected[0], bad[0]) and not passes(expected[1], bad[1])
 
 
 IPC_LEFTOVERS = (

@@ -71,6 +71,27 @@ def test_timeouts_and_kills_are_discarded_not_tested(monkeypatch: pytest.MonkeyP
     assert "2 discarded" in too_few.detail
 
 
+def test_exception_tests_do_not_count_toward_the_minimum(monkeypatch: pytest.MonkeyPatch) -> None:
+    install(monkeypatch, MODULE, lambda job: [ok("1"), ok("2"), raised("ValueError"), raised("KeyError")])
+    out = run(row(4), min_tests=3)
+    assert isinstance(out, Rejected) and out.drop_reason == "too_few_tests"
+    assert out.detail.startswith("2 normal-return tests < 3 (2 raising")
+
+
+def test_exception_tests_are_capped_one_per_type_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    outcomes = [raised("ValueError"), raised("ValueError"), ok("1"), raised("KeyError"), ok("2"),
+                ok("3"), ok("4"), ok("5"), ok("6"), raised("TypeError")]  # fmt: skip
+    install(monkeypatch, MODULE, lambda job: outcomes)
+    out = run(row(10))  # 6 normal returns, share 0.25 -> at most 2 exception tests
+    assert isinstance(out, Executed)
+    kinds = [c.exception for c in out.test_cases if c.exception]
+    assert kinds == ["ValueError", "KeyError"]
+    assert sum(c.exception is None for c in out.test_cases) == 6
+    # Kept in input order: the first ValueError input (index 0) and the KeyError one (index 3).
+    assert [c.input for c in out.test_cases][:1] == [out.test_inputs[0]]
+    assert out.test_cases[2].input == out.test_inputs[3]
+
+
 def test_an_original_that_only_raises_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
     install(monkeypatch, MODULE, lambda job: [raised("TypeError")] * 3 + [raised("KeyError")])
     out = run(row(4))

@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 from factories import verified
 
-from codemint.codec import decode_input
-from codemint.records import Instructed, WithInputs
+from codemint.codec import Construct, decode_input
+from codemint.records import Executed, Instructed, Verified, WithInputs
 from codemint.settings import PipelineSettings
+from codemint.tasks.execute import Execute
 from codemint.tasks.testgen import Testgen
+from codemint.tasks.verify import Verify
 
 MOONS = '''
 def moons(planet):
@@ -37,6 +39,23 @@ def countdown(n):
     return n
 '''
 
+RECORD = '''
+from dataclasses import dataclass
+
+
+@dataclass
+class Interval:
+    lo: int
+    hi: int
+
+
+def overlap(a: Interval, b: Interval) -> int:
+    """Length of the overlap of two intervals, 0 when they are apart."""
+    if a.lo > a.hi or b.lo > b.hi:
+        raise ValueError("empty interval")
+    return max(0, min(a.hi, b.hi) - max(a.lo, b.lo))
+'''
+
 
 def _settings(tmp_path: Path, feedback: bool) -> PipelineSettings:
     settings = PipelineSettings(runs_dir=tmp_path / "runs")
@@ -52,7 +71,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, W
     tmp = tmp_path_factory.mktemp("fb")
     rows = [
         Instructed(**{k: v for k, v in verified(code).model_dump().items() if k in Instructed.model_fields})
-        for code in (MOONS, COUNT, SLOW)
+        for code in (MOONS, COUNT, SLOW, RECORD)
     ]
     out = {}
     for feedback in (False, True):
@@ -89,3 +108,19 @@ def test_adaptive_time_limits_skip_slow_inputs(generated: dict[str, dict[str, Wi
     # negative n never terminates: such inputs time out in the sandbox and are not kept
     assert all(a[0] >= 0 for a in _args(row) if isinstance(a[0], int))
     assert any(a[0] > 0 for a in _args(row) if isinstance(a[0], int))
+
+
+def test_dataclass_parameters_get_instances_that_run_and_verify(
+    generated: dict[str, dict[str, WithInputs]], tmp_path: Path
+) -> None:
+    row = generated["feedback"]["overlap"]
+    args = _args(row)
+    assert args and all(isinstance(a, Construct) and a.name == "Interval" for x in args for a in x[:2])
+    # The kept inputs reach both branches: some intervals overlap, some do not.
+    settings = _settings(tmp_path, True)
+    (executed,) = Execute(settings).run([row])
+    assert isinstance(executed, Executed), executed
+    results = {c.expected for c in executed.test_cases if c.exception is None}
+    assert "0" in results and len(results) >= 3
+    (checked,) = Verify(settings).run([executed])
+    assert isinstance(checked, Verified), checked

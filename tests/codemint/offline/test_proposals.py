@@ -4,6 +4,7 @@ import ast
 import random
 import textwrap
 
+from codemint.codec import Construct
 from codemint.offline import proposals
 
 
@@ -93,3 +94,52 @@ def test_type_assignments_and_optional_parameters() -> None:
     inputs = proposals.inputs_for(p, p.assignments()[0], random.Random(0), 10)
     assert all("key" in kwargs for _, kwargs in inputs)
     assert {len(args) for args, _ in inputs} == {1, 2}  # y passed in some, default in others
+
+
+RECORDS = '''
+from dataclasses import dataclass
+from typing import ClassVar, List, NamedTuple
+
+
+@dataclass
+class Point:
+    x: float
+    y: float
+    label: str = "p"
+    count: ClassVar[int] = 0
+
+
+class Segment(NamedTuple):
+    a: Point
+    b: Point
+
+
+@dataclass
+class Node:
+    value: int
+    next: "Node"
+
+
+@dataclass(init=False)
+class Manual:
+    x: int
+
+
+def span(seg: Segment, pts: List[Point], node: Node) -> float:
+    return 0.0
+'''
+
+
+def test_record_class_parameters_get_instances_of_their_required_fields() -> None:
+    classes = proposals.module_classes(RECORDS)
+    point = ("new", "Point", (("x", ("float",)), ("y", ("float",))))
+    assert classes["Point"] == point  # defaults and class variables are not constructor input
+    assert classes["Segment"] == ("new", "Segment", (("a", point), ("b", point)))
+    assert "Node" not in classes and "Manual" not in classes  # needs itself; no generated __init__
+    func = next(n for n in ast.parse(RECORDS).body if isinstance(n, ast.FunctionDef))
+    p = proposals.plan(func, classes)
+    assert p.specs[:2] == [[classes["Segment"]], [("list", point)]]
+    (seg, pts, _), _ = proposals.inputs_for(p, p.assignments()[0], random.Random(0), 1)[0]
+    assert isinstance(seg, Construct) and seg.name == "Segment"
+    assert all(isinstance(a, Construct) and a.name == "Point" and len(a.args) == 2 for a in seg.args)
+    assert isinstance(pts, list)
