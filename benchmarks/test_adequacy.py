@@ -16,11 +16,13 @@ stage's time against execute+verify.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from codemint.records import Executed, Instructed, Rejected, Verified
@@ -50,6 +52,7 @@ class Result:
     verified: int = 0
     drops: Counter[str] = field(default_factory=Counter)
     scores: dict[str, float] = field(default_factory=dict)  # id -> independent mutation score
+    names: dict[str, str] = field(default_factory=dict)  # id -> module.entry_point, for --dump
     line: list[float] = field(default_factory=list)
     branch: list[float] = field(default_factory=list)
     tests: list[int] = field(default_factory=list)
@@ -102,6 +105,7 @@ def run_strategy(name: str, strategies: list[str], base: PipelineSettings, rows:
     for rec, m in zip(executed, judged, strict=True):
         if m.mutation_score is not None:
             out.scores[rec.id] = m.mutation_score
+            out.names[rec.id] = f"{rec.provenance.source_uri}:{rec.entry_point}:{rec.id[:6]}"
         if m.line_coverage is not None:
             out.line.append(m.line_coverage)
         if m.branch_coverage is not None:
@@ -173,16 +177,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--package", action="append", default=[], help="an installed package, by import name")
     parser.add_argument("--limit", type=int, default=None, help="at most this many functions per corpus")
     parser.add_argument("--backend", default=None, help="sandbox backend (default: settings)")
+    parser.add_argument("--dump", default=None, help="write per-function judge scores to this JSON file")
     args = parser.parse_args(argv)
     settings = PipelineSettings()
     if args.backend:
         settings.sandbox.backend = args.backend
     corpora = [("stdlib", list(DEFAULT_STDLIB_MODULES))] + [(p, [p]) for p in args.package]
+    dump: dict[str, Any] = {}
     for corpus, packages in corpora:
         rows = instructed(settings, packages, args.limit)
         base = run_strategy("baseline", BASELINE, settings, rows)
         new = run_strategy("feedback", FEEDBACK, settings, rows)
         report(corpus, base, new)
+        dump[corpus] = {
+            r.name: {r.names[i]: s for i, s in r.scores.items()} | {"_drops": dict(r.drops)} for r in (base, new)
+        }
+    if args.dump:
+        Path(args.dump).write_text(json.dumps(dump, indent=1, sort_keys=True))
     return 0
 
 
