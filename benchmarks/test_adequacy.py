@@ -190,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         new = run_strategy("feedback", FEEDBACK, settings, rows)
         report(corpus, base, new)
         dump[corpus] = {
-            r.name: {r.names[i]: s for i, s in r.scores.items()} | {"_drops": dict(r.drops)} for r in (base, new)
+            r.name: {r.names[i]: s for i, s in r.scores.items()} | {"_drops": dict(r.drops)}
+            for r in (base, new)
         }
     if args.dump:
         Path(args.dump).write_text(json.dumps(dump, indent=1, sort_keys=True))

@@ -96,6 +96,8 @@ class TestgenSettings(BaseModel):
     feedback_pool: int = 48
     feedback_type_hypotheses: int = 10
     feedback_mutants: int = 24
+    # Then inputs aimed at the mutants that survive: mutations of inputs reaching their line.
+    feedback_targeted: int = 24
     # llm_mutants (with feedback): surviving mutants shown to the LLM per row, inputs asked for.
     llm_mutants_shown: int = 5
     llm_mutants_inputs: int = 6

@@ -8,6 +8,8 @@ Per shard, batched over its rows (a few sandbox batches in all):
    propose more of it, plus structure-keeping mutations of inputs that returned normally;
    run those too.
 3. Run the mutants of the original on every input that finished (one job per mutant).
+   Then aim at the mutants no input tells apart: mutations of the inputs that reach the
+   mutated line (`feedback_targeted` per row), run on the original and every mutant.
 4. Keep greedily: an input that returns normally is kept when it adds a line, a branch
    outcome or a killed mutant to what the kept ones already give; docstring examples first.
    Then the quality rules: at least `min_normal_tests` normal returns when there are that many
@@ -366,6 +368,11 @@ def feedback_inputs(
         for n, row in enumerate(rows)
     }
     runs = _mutant_runs(box, rows, usable, cfg, limits, stats)
+    if cfg.feedback_targeted:
+        targeted = _targeted_proposals(rows, usable, runs, cfg)
+        stats.counts["targeted_inputs"] += _extra_round(
+            box, rows, usable, runs, cfg, limits, stats, targeted, "targeted"
+        )
     if ask is not None:
         _llm_round(box, rows, usable, runs, cfg, limits, stats, ask)
     out: dict[str, list[tuple[str, str]]] = {}
@@ -403,15 +410,71 @@ def _llm_round(
         return
     answers = ask(requests)
     index = {row.key: n for n, row in enumerate(rows)}
+    proposed = {index[key]: texts for key, texts in answers.items()}
+    stats.counts["llm_mutants_inputs"] += _extra_round(
+        box, rows, usable, runs, cfg, limits, stats, proposed, "llm_mutants"
+    )
+
+
+def _targeted_proposals(
+    rows: Sequence[Row],
+    usable: dict[int, list[int]],
+    runs: dict[int, list[tuple[mutant_gen.Mutant, SuiteRun]]],
+    cfg: TestgenSettings,
+) -> dict[int, list[str]]:
+    """Offline inputs aimed at surviving mutants: mutations of the normal-return inputs that
+    reach the mutated line (any normal input when none does), round-robin over survivors."""
+    out: dict[int, list[str]] = {}
+    for n, row in enumerate(rows):
+        survivors = _survivors(row, usable[n], runs.get(n, []))
+        normal = [i for i in usable[n] if (row.outcomes[i] or _ZERO).normal]
+        if not survivors or not normal:
+            continue
+        rng = random.Random(f"{cfg.seed}:{row.key}:targeted")
+        texts: list[str] = []
+        for k in range(cfg.feedback_targeted * 3):
+            if len(texts) >= cfg.feedback_targeted:
+                break
+            mutant = survivors[k % len(survivors)]
+            reach = [i for i in normal if mutant.line in (row.outcomes[i] or _ZERO).lines] or normal
+            try:
+                args = decode_input(row.texts[rng.choice(reach)])
+            except ValueError:
+                continue
+            for _ in range(rng.choice((1, 1, 2))):
+                args = mutate(args, rng)
+            try:
+                text = encode_input(*args)
+            except (TypeError, ValueError, RecursionError):
+                continue
+            if text not in texts and text not in row.texts:
+                texts.append(text)
+        out[n] = texts
+    return out
+
+
+def _extra_round(
+    box: Sandbox,
+    rows: Sequence[Row],
+    usable: dict[int, list[int]],
+    runs: dict[int, list[tuple[mutant_gen.Mutant, SuiteRun]]],
+    cfg: TestgenSettings,
+    limits: ExecLimits,
+    stats: Stats,
+    proposed: dict[int, list[str]],
+    source: str,
+) -> int:
+    """Run more inputs per row on the original and on every mutant already run, and merge
+    them into `usable` and `runs` (the selection decides what stays); returns how many."""
     pending: dict[int, list[int]] = {}
-    room = cfg.feedback_pool * 2
-    for key, texts in answers.items():
-        n = index[key]
+    added = 0
+    for n, texts in proposed.items():
+        room = len(rows[n].texts) + len(texts)
         start = len(rows[n].texts)
         for text in texts:
-            rows[n].add_text(text, "llm_mutants", room, cfg.max_input_chars)
+            rows[n].add_text(text, source, room, cfg.max_input_chars)
         pending[n] = list(range(start, len(rows[n].texts)))
-        stats.counts["llm_mutants_inputs"] += len(pending[n])
+        added += len(pending[n])
     _run_original(box, rows, pending, cfg, limits, stats)
     fresh = {
         n: [i for i in idx if (o := rows[n].outcomes[i]) is not None and o.kind in ("ok", "iter", "error")]
@@ -430,3 +493,4 @@ def _llm_round(
                 )
         runs[n] = merged
         usable[n] = usable[n] + fresh[n]
+    return added

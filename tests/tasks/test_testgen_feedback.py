@@ -124,3 +124,27 @@ def test_dataclass_parameters_get_instances_that_run_and_verify(
     assert "0" in results and len(results) >= 3
     (checked,) = Verify(settings).run([executed])
     assert isinstance(checked, Verified), checked
+
+
+def test_targeted_inputs_mutate_what_reaches_a_surviving_mutant() -> None:
+    from codemint.mutants import Mutant
+    from codemint.sandbox.suite import SuiteRun, TestOutcome
+    from codemint.settings import TestgenSettings
+    from codemint.tasks.testgen_feedback import Row, _targeted_proposals
+
+    row = Row("k", "def f(x):\n    if x > 50:\n        return 1\n    return 0\n", "f", None, None)
+    for x in (1, 2, 99):
+        row.add(([x], {}), "typed", 10, 100)
+    row.outcomes = [TestOutcome("ok", "0", 0.0, [2, 4]), TestOutcome("ok", "0", 0.0, [2, 4]),
+                    TestOutcome("ok", "1", 0.0, [2, 3])]  # fmt: skip
+    killed = Mutant(0, "const", 4, "0 -> 1", "")
+    survivor = Mutant(1, "const", 3, "1 -> 2", "")  # only x=99 reaches line 3, and it survives
+    same = SuiteRun([TestOutcome("ok", v, 0.0) for v in ("0", "0", "1")], "ok")
+    differ = SuiteRun([TestOutcome("ok", v, 0.0) for v in ("1", "1", "1")], "ok")
+    cfg = TestgenSettings(feedback_targeted=6)
+    proposed = _targeted_proposals([row], {0: [0, 1, 2]}, {0: [(killed, differ), (survivor, same)]}, cfg)
+    values = [decode_input(t)[0][0] for t in proposed[0]]
+    assert 1 <= len(values) <= 6 and not {1, 2, 99} & set(values)
+    # mutations (one or two) of the input reaching the survivor's line, 99: those of 1 or 2
+    # never exceed 24, so every value above 50 comes from 99
+    assert sum(v > 50 for v in values) >= len(values) / 2, values

@@ -44,6 +44,7 @@ def test_surviving_mutants_reach_the_model_and_its_inputs_are_judged_by_running(
     settings.testgen.strategies = ["feedback", "llm_mutants"]  # type: ignore[assignment]
     settings.testgen.feedback_pool = 2
     settings.testgen.feedback_type_hypotheses = 1
+    settings.testgen.feedback_targeted = 0  # the offline round aimed at survivors would kill them
     row = verified(CODE)
     rec = Instructed(**{k: v for k, v in row.model_dump().items() if k in Instructed.model_fields})
     stage = Testgen(settings)
