@@ -7,7 +7,8 @@ re-executed per test, as the runner does per input) under a per-test time budget
 (SIGALRM), optionally traces the lines and arcs of the code under test (`sys.settrace`: the
 image's Python is 3.11, so no `sys.monitoring`), and returns one outcome per test. It stops
 at the first test whose outcome kind differs from the expected kind (returned vs raised,
-exception type), which is the common way a mutant is caught.
+exception type) or that runs out of time or memory, which are the common ways a mutant is
+caught (a mutant stuck in a loop costs one budget, not one per test).
 
 The runner is unchanged: it encodes the harness's return value with the codec like any
 other. The verdicts (which mutant differs from the original on which test) are decided
@@ -117,6 +118,8 @@ def __codemint_suite__(code, entry_point, tests, budgets, expect, trace, adaptiv
             outcome.append(sorted([a, b] for a, b in arcs))
         out.append(outcome)
         if expect is not None:
+            if outcome[0] in ("timeout", "memory"):
+                break  # the original finished this test within its budget: told apart
             kind, exc = expect[i]
             got = "error" if outcome[0] == "error" else "ok"
             if got != kind or (kind == "error" and outcome[1] != exc):

@@ -108,3 +108,24 @@ def test_a_looping_mutant_is_killed_within_its_time_budget(box: Sandbox) -> None
     looping = [r for r in m.mutants if r.mutant.description == "Add= -> Sub="]
     assert looping and looping[0].status == "killed"
     assert m.killed >= len(m.mutants) - 2
+
+
+def test_a_suite_with_expectations_stops_at_the_first_timeout(box: Sandbox) -> None:
+    from codemint.sandbox.suite import parse, suite_job
+
+    looping = COUNT_UP.replace("i += 1", "i += 0")
+    inputs = _inputs(3, 0, 5, 7, 9)
+    job = suite_job(
+        "stop",
+        looping,
+        "count_up",
+        inputs,
+        budgets=[0.2] * 5,
+        expect=[("ok", None)] * 5,
+        trace=False,
+        base=LIMITS,
+    )
+    (result,) = box.run_batch([job])
+    run = parse(result, trace=False)
+    # input 3 loops: one budget spent, the rest not run (the original finished every input)
+    assert [o.kind for o in run.outcomes] == ["timeout"]
