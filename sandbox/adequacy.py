@@ -134,7 +134,7 @@ def _extra_inputs(suite: Suite, count: int, seed: str) -> list[str]:
     except SyntaxError:
         func = None
     if func is not None:
-        plan = proposals.plan(func)
+        plan = proposals.plan(func, proposals.module_classes(suite.code))
         assignments = plan.assignments()
         per = max(1, (count // 2) // max(1, len(assignments)))
         for assignment in assignments:
