@@ -74,7 +74,8 @@ def cap_exception_tests(cases: list[TestCase], share: float) -> tuple[list[TestC
     first_of_type: dict[str | None, int] = {}
     for i in raising:
         first_of_type.setdefault(cases[i].exception, i)
-    order = list(first_of_type.values()) + [i for i in raising if i not in first_of_type.values()]
+    firsts = set(first_of_type.values())
+    order = [*first_of_type.values(), *(i for i in raising if i not in firsts)]
     keep = set(order[:allowed])
     kept = [c for i, c in enumerate(cases) if c.exception is None or i in keep]
     return kept, len(cases) - len(kept)
