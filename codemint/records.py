@@ -184,6 +184,18 @@ class SummaryDetail(BaseModel):
     target: str  # "docstring" (the function's own) or "instruction"
 
 
+class TranslationDetail(BaseModel):
+    """A translation row's code in the other language and the evidence that it behaves alike."""
+
+    language: str  # "javascript"
+    code: str
+    tests_run: int  # the row's tests the translation passed (all it was run on)
+    tests_skipped: int  # tests with no JSON form, expecting an exception or comparing stdout
+    runtime: str  # what ran it: the Node variant image and its digest
+    model: str  # the LLM that wrote it
+    prompt_version: str
+
+
 class TaskRow(Verified):
     """One training row of one task, derived from a verified row (whose fields it carries).
 
@@ -191,12 +203,13 @@ class TaskRow(Verified):
     names this row.
     """
 
-    task: str  # "generation", "summarization" or "repair"
+    task: str  # "generation", "summarization", "repair" or "translation"
     task_id: str
     prompt: str  # the user turn
     response: str  # the assistant turn
     summary: SummaryDetail | None = None
     repair: RepairDetail | None = None
+    translation: TranslationDetail | None = None
 
 
 class Rejected(BaseModel):

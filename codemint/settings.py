@@ -175,7 +175,7 @@ class JudgeSettings(BaseModel):
     min_score: float = 0.5
 
 
-TaskName = Literal["generation", "summarization", "repair"]
+TaskName = Literal["generation", "summarization", "repair", "translation"]
 
 
 class TasksSettings(BaseModel):
@@ -188,6 +188,10 @@ class TasksSettings(BaseModel):
     repair_seed: int = 0
     # With the LLM: buggy versions asked per row from realistic-bug prompts (0: none).
     llm_bugs: int = Field(default=0, ge=0)
+    # Translation (LLM; JavaScript, checked by Node in the sandbox): translations asked per
+    # row, and the fewest of the row's tests that must map to JSON for a translation to count.
+    translation_candidates: int = Field(default=2, ge=1)
+    translation_min_tests: int = Field(default=3, ge=1)
 
 
 class LLMSettings(BaseModel):
@@ -276,11 +280,12 @@ class PipelineSettings(BaseSettings):
             or self.verify.candidate != "reformatted"
             or self.judge.enabled
             or ("repair" in self.tasks.kinds and self.tasks.llm_bugs > 0)
+            or "translation" in self.tasks.kinds
         )
 
     def enable_llm(self) -> None:
         """Every LLM strategy on: summaries, LLM test inputs, regenerated code, the judge,
-        realistic bugs for repair rows."""
+        realistic bugs for repair rows, JavaScript translation rows."""
         self.summarize.strategy = "llm"
         for name in ("llm", "llm_generator", "llm_mutants"):
             if name not in self.testgen.strategies:
@@ -288,6 +293,8 @@ class PipelineSettings(BaseSettings):
         self.verify.candidate = "both"
         self.judge.enabled = True
         self.tasks.llm_bugs = max(self.tasks.llm_bugs, 2)
+        if "translation" not in self.tasks.kinds:
+            self.tasks.kinds.append("translation")
 
     @classmethod
     def load(cls, config: Path | None = None, **overrides: Any) -> PipelineSettings:

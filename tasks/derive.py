@@ -6,29 +6,46 @@
 - repair: a buggy variant of the original plus a failing test -> the original, kept only
   when the sandbox shows the variant failing a test and the original passing all of them
   (see `derive_repair`). Variants come from `codemint.mutants` and, with the LLM
-  (`tasks.llm_bugs`), from realistic-bug prompts (`codemint.llm.bugs`), under the same rule.
+  (`tasks.llm_bugs`), from realistic-bug prompts (`codemint.llm.bugs`), under the same rule;
+- translation (LLM): the function in JavaScript, kept only when Node in the sandbox runs it
+  through the row's tests (those with a JSON form) and it passes all of them (see
+  `derive_translation`).
 
 Each task is a setting (`tasks.kinds`). One input row gives one row per task and up to
-`tasks.repair_per_row` repair rows; a row that yields no repair variant is not dropped (it
-still has its other tasks), it is counted in the metrics.
+`tasks.repair_per_row` repair rows; a row that yields no repair variant or no translation is
+not dropped (it still has its other tasks), it is counted in the metrics.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from codemint.curation.export import generation_task_row
-from codemint.curation.task_prompts import fenced, repair_prompt, summarization_prompt
-from codemint.llm import bugs
+from codemint.curation.task_prompts import fenced, repair_prompt, summarization_prompt, translation_prompt
+from codemint.jsmap import JsTest
+from codemint.llm import bugs, translate
 from codemint.llm.codetext import strip_docstrings
 from codemint.llm.errors import LLMError
 from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm
-from codemint.records import Rejected, RepairDetail, SummaryDetail, TaskRow, Verified, content_id
+from codemint.llm.strategies import LLMResult
+from codemint.records import (
+    Rejected,
+    RepairDetail,
+    SummaryDetail,
+    TaskRow,
+    TranslationDetail,
+    Verified,
+    content_id,
+)
 from codemint.sandbox import result_fingerprint, shared_sandbox
-from codemint.settings import TasksSettings
+from codemint.sandbox.images import image_identity
+from codemint.sandbox.node_image import node_sandbox_settings
+from codemint.settings import SandboxSettings, TasksSettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
+from codemint.tasks import derive_translation
 from codemint.tasks.derive_repair import BugCandidate, mutation_candidates, repair_details
 
 
@@ -63,6 +80,12 @@ def repair_row(rec: Verified, detail: RepairDetail) -> TaskRow:
     return task_row(rec, "repair", prompt, fenced(rec.original_code), detail.buggy_code, repair=detail)
 
 
+def translation_row(rec: Verified, detail: TranslationDetail) -> TaskRow:
+    prompt = translation_prompt(rec.original_code, rec.entry_point)
+    response = fenced(detail.code, detail.language)
+    return task_row(rec, "translation", prompt, response, detail.language, translation=detail)
+
+
 class Derive(Stage[Verified, TaskRow]):
     name = "derive"
     input_model = Verified
@@ -74,15 +97,27 @@ class Derive(Stage[Verified, TaskRow]):
         return self.settings.tasks
 
     def uses_llm(self) -> bool:
+        return self._llm_bugs_on() or "translation" in self.cfg.kinds
+
+    def _llm_bugs_on(self) -> bool:
         return "repair" in self.cfg.kinds and self.cfg.llm_bugs > 0
 
+    @functools.cached_property
+    def node_settings(self) -> SandboxSettings | None:
+        """The sandbox with Node (built on first use); None for the local backend."""
+        return node_sandbox_settings(self.settings.sandbox)
+
     def extra_fingerprint(self) -> list[Any]:
-        if "repair" not in self.cfg.kinds:
-            return []
-        # Repair runs code: the limits and the image change which variants are caught.
-        parts: list[Any] = result_fingerprint(self.settings.sandbox)
-        if self.uses_llm():
+        parts: list[Any] = []
+        if "repair" in self.cfg.kinds:
+            # Repair runs code: the limits and the image change which variants are caught.
+            parts += result_fingerprint(self.settings.sandbox)
+        if self._llm_bugs_on():
             parts.append(llm_fingerprint(self.settings.llm, bugs.PROMPTS))
+        if "translation" in self.cfg.kinds:
+            node = self.node_settings
+            parts += [result_fingerprint(node) if node else "no-node"]
+            parts.append(llm_fingerprint(self.settings.llm, translate.PROMPTS))
         return parts
 
     def run(self, records: Iterable[Verified]) -> Iterator[TaskRow | Rejected]:
@@ -90,6 +125,9 @@ class Derive(Stage[Verified, TaskRow]):
         repairs: dict[str, list[RepairDetail]] = {}
         if "repair" in self.cfg.kinds:
             repairs = self._repairs(records)
+        translations: dict[str, TranslationDetail] = {}
+        if "translation" in self.cfg.kinds:
+            translations = self._translations(records)
         for rec in records:
             if "generation" in self.cfg.kinds:
                 yield generation_task_row(rec)
@@ -104,10 +142,13 @@ class Derive(Stage[Verified, TaskRow]):
                 yield repair_row(rec, detail)
             if "repair" in self.cfg.kinds and not repairs.get(rec.id):
                 self.metrics["repair_no_variant"] += 1
+            if rec.id in translations:
+                self.metrics["translation_kept"] += 1
+                yield translation_row(rec, translations[rec.id])
 
     def _repairs(self, records: list[Verified]) -> dict[str, list[RepairDetail]]:
         candidates = {rec.id: mutation_candidates(rec, self.cfg) for rec in records}
-        if self.uses_llm() and records:
+        if self._llm_bugs_on() and records:
             for rec, found in zip(records, self._llm_bugs(records), strict=True):
                 have = {c.code for c in candidates[rec.id]}
                 fresh = [c for c in found if c.code not in have]  # a mutant the model also wrote
@@ -144,6 +185,69 @@ class Derive(Stage[Verified, TaskRow]):
                     for i, b in enumerate(result.value)
                 ]
             )
+        return out
+
+    def _translatable(self, records: list[Verified]) -> list[tuple[Verified, list[JsTest], int]]:
+        """The records a translation can be checked for, with their runnable tests and how many
+        were skipped; the others counted by reason."""
+        out: list[tuple[Verified, list[JsTest], int]] = []
+        for rec in records:
+            if rec.sample_kind != "function":
+                self.metrics["translation_skipped:method_sample"] += 1
+                continue
+            if rec.entry_point in derive_translation.JS_RESERVED:
+                self.metrics["translation_skipped:reserved_name"] += 1
+                continue
+            tests, skipped = derive_translation.runnable_tests(rec)
+            for reason, n in skipped.items():
+                self.metrics[f"translation_tests_not_run:{reason}"] += n
+            if len(tests) < self.cfg.translation_min_tests:
+                self.metrics["translation_skipped:too_few_json_tests"] += 1
+                continue
+            out.append((rec, tests, sum(skipped.values())))
+        return out
+
+    def _translations(self, records: list[Verified]) -> dict[str, TranslationDetail]:
+        """Per record id, the first of the LLM's translations that passes the row's tests."""
+        assert self.run_dir is not None, "called from process_shard"
+        node = self.node_settings
+        if node is None:
+            self.metrics["translation_skipped:no_node_sandbox"] += len(records)
+            return {}
+        chosen = self._translatable(records)
+        if not chosen:
+            return {}
+        cfg = self.cfg
+        results, usage = run_llm(
+            self.settings.llm,
+            cache_path(self.run_dir),
+            lambda client: translate.javascript_translations(client, cfg, [rec for rec, _, _ in chosen]),
+        )
+        self.metrics.update(usage)
+        jobs: list[tuple[str, str, str, list[JsTest]]] = []
+        owners: list[tuple[Verified, int, LLMResult[list[str]]]] = []
+        for (rec, tests, skipped), result in zip(chosen, results, strict=True):
+            if isinstance(result, LLMError):
+                self.metrics[f"translation_llm_failed:{result.reason}"] += 1
+                continue
+            for i, code in enumerate(result.value):
+                jobs.append((f"{rec.id}:js{i}", code, rec.entry_point, tests))
+                owners.append((rec, skipped, result))
+        verdicts = derive_translation.check_translations(shared_sandbox(node), node.limits, jobs)
+        runtime = image_identity(node)
+        out: dict[str, TranslationDetail] = {}
+        for (rec, skipped, result), job, verdict in zip(owners, jobs, verdicts, strict=True):
+            self.metrics[f"translation_candidates:{verdict.reason}"] += 1
+            if verdict.passed and rec.id not in out:
+                out[rec.id] = TranslationDetail(
+                    language=derive_translation.LANGUAGE,
+                    code=job[1],
+                    tests_run=verdict.tests_passed,
+                    tests_skipped=skipped,
+                    runtime=runtime,
+                    model=result.model,
+                    prompt_version=result.prompt_version,
+                )
         return out
 
 

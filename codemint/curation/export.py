@@ -4,7 +4,7 @@ Layout under the output directory:
     messages/{train,validation}.{parquet,jsonl}   [{role: user, content: instruction},
                                                    {role: assistant, content: ```python code```}]
     alpaca/{train,validation}.{parquet,jsonl}     instruction, input "", output (the code)
-    summarization/, repair/, rl/                  the other tasks and the RL data (task_export.py)
+    summarization/, repair/, translation/, rl/    the other tasks and the RL data (task_export.py)
     README.md                                     dataset card (sources, licenses, funnel, settings)
     manifest.json                                 counts and sha256 of every file (written last)
 Every row also carries id, entry_point, signature, test_cases, provenance and pass_fraction.
@@ -299,6 +299,11 @@ TASK_DOCS = {
     "one of the row's tests (`tests_failed` of `tests_total`) while the original passes all "
     "of them; bugs few tests catch are preferred. `bug_source` is `mutation` (`bug_kind` = "
     "the operator) or `llm` (a realistic-bug prompt).",
+    "translation": "the Python function -> the same function in JavaScript (`translated_code`, "
+    "`language`), written by the LLM and kept only if Node, in a variant of the sandbox image "
+    "(`runtime`), ran it through the row's tests and it passed all of them (`tests_run`). "
+    "Values cross as JSON: tests with no JSON form, expecting an exception or comparing "
+    "printed output are not run (`tests_skipped`); numbers compare as numbers.",
 }
 
 

@@ -3,6 +3,7 @@
 Layout under the dataset directory (each a `datasets` config named in the card):
     summarization/{train,validation}.{parquet,jsonl}
     repair/{train,validation}.{parquet,jsonl}
+    translation/{train,validation}.{parquet,jsonl}     (with the LLM)
     rl/{train,validation}.parquet                        verl: data_source, prompt, ability,
                                                          reward_model, extra_info
 A task row's split is its function's (`split_of` on the verified row's id), so no function
@@ -22,7 +23,7 @@ from codemint import store
 from codemint.curation.task_prompts import generation_prompt
 from codemint.records import TaskRow, arrow_schema
 
-TASK_CONFIGS = ("summarization", "repair")
+TASK_CONFIGS = ("summarization", "repair", "translation")
 RL_TASKS = ("generation", "repair")  # tasks a reward from the tests can score
 _ROW = arrow_schema(TaskRow)
 _MESSAGE = pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string())])
@@ -37,6 +38,7 @@ _COMMON = [
     _ROW.field("provenance"),
 ]
 _REPAIR = _ROW.field("repair").type
+_TRANSLATION = _ROW.field("translation").type
 TASK_SCHEMAS = {
     "summarization": pa.schema(
         [
@@ -55,6 +57,18 @@ TASK_SCHEMAS = {
             pa.field("fixed_code", pa.string()),
             *(_REPAIR.field(name) for name in ("bug_source", "bug_kind", "bug_description")),
             *(_REPAIR.field(name) for name in ("failing_test", "actual", "tests_failed", "tests_total")),
+        ]
+    ),
+    "translation": pa.schema(
+        [
+            *_COMMON,
+            pa.field("source_code", pa.string()),
+            pa.field("language", pa.string()),
+            pa.field("translated_code", pa.string()),
+            *(
+                _TRANSLATION.field(name)
+                for name in ("tests_run", "tests_skipped", "runtime", "model", "prompt_version")
+            ),
         ]
     ),
 }
@@ -124,6 +138,20 @@ def task_record(row: TaskRow) -> dict[str, Any]:
             raise ValueError(f"repair row {row.task_id} of {row.id} has no repair detail")
         detail = row.repair.model_dump()
         out |= {"buggy_code": detail.pop("buggy_code"), "fixed_code": row.original_code, **detail}
+    elif row.task == "translation":
+        if row.translation is None:
+            raise ValueError(f"translation row {row.task_id} of {row.id} has no translation detail")
+        t = row.translation
+        out |= {
+            "source_code": row.original_code,
+            "language": t.language,
+            "translated_code": t.code,
+            "tests_run": t.tests_run,
+            "tests_skipped": t.tests_skipped,
+            "runtime": t.runtime,
+            "model": t.model,
+            "prompt_version": t.prompt_version,
+        }
     return out
 
 

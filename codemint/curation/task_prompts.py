@@ -54,3 +54,12 @@ def repair_prompt(buggy_code: str, entry_point: str, failing: TestCase, actual: 
         f"{fenced(buggy_code)}\n\n"
         f"Fix the bug. {ANSWER_FORMAT}"
     )
+
+
+def translation_prompt(code: str, entry_point: str, language: str = "JavaScript") -> str:
+    return (
+        f"Translate the Python function `{entry_point}` below into {language}. Keep its name "
+        "and parameters; it must return the same results on the same arguments.\n\n"
+        f"{fenced(code)}\n\n"
+        f"Answer with the complete function in one ```{language.lower()} code block."
+    )

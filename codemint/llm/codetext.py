@@ -71,13 +71,17 @@ def _unparse_without_docstrings(tree: ast.Module) -> str:
 # -- code blocks --------------------------------------------------------------------------------
 
 
+def labelled_blocks(text: str) -> list[tuple[str, str]]:
+    """(language label, lowercased; body) of each fenced code block in a reply, in order."""
+    return [(m.group(2).lower(), m.group(3)) for m in _BLOCK.finditer(text)]
+
+
 def code_blocks(text: str) -> list[str]:
     """Bodies of the fenced code blocks in a reply, Python or unlabelled ones first."""
     python: list[str] = []
     other: list[str] = []
-    for match in _BLOCK.finditer(text):
-        lang = match.group(2).lower()
-        (python if lang in ("", "python", "py", "python3") else other).append(match.group(3))
+    for lang, body in labelled_blocks(text):
+        (python if lang in ("", "python", "py", "python3") else other).append(body)
     return python + other
 
 

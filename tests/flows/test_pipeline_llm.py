@@ -6,6 +6,7 @@ makes no calls; a server that is down fails the run fast with a clear message.""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,6 +85,22 @@ def test_llm_pipeline_end_to_end_and_rerun_makes_no_calls(server: OpenAIServer, 
     llm_bugs = [r for r in repairs if r["bug_source"] == "llm"]
     assert llm_bugs and all(r["tests_failed"] >= 1 for r in llm_bugs)
     assert {r["bug_source"] for r in repairs} == {"llm", "mutation"}
+    # --llm adds translation: this model's JavaScript returns null, so Node running the
+    # row's tests rejects it (a row whose function returns None every time would pass).
+    derive: Counter[str] = Counter()
+    for stats in sorted((tmp_path / "runs" / "llm" / "derive").glob("part-*.stats.json")):
+        derive.update(json.loads(stats.read_text())["metrics"])
+    assert derive["llm_translate_js_calls"] > 0
+    judged = sum(v for k, v in derive.items() if k.startswith("translation_candidates:"))
+    assert judged > 0 and derive.get("translation_candidates:js_failed_test", 0) > 0
+    translations = [
+        r for s in ("train", "validation") for r in store.read_rows(dataset / "translation" / f"{s}.parquet")
+    ]
+    assert (
+        len(translations)
+        == derive.get("translation_kept", 0)
+        <= derive.get("translation_candidates:passed", 0)
+    )
 
     calls = server.chat_requests
     assert calls > 0

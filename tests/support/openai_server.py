@@ -699,6 +699,15 @@ class PipelineResponder:
         n = int(request.get("n", 1))
         return Reply(content=[replies[i % len(replies)] for i in range(n)])
 
+    def _translate_js(self, request: dict[str, Any], user: str) -> Reply:
+        """A JavaScript function of the entry point's name and parameters that returns null:
+        well-formed, so only running it against the row's tests can reject it."""
+        entry, code = _field(user, "Function name"), _code(user)
+        node = _function(code, entry)
+        params = ", ".join(a.arg for a in [*node.args.posonlyargs, *node.args.args]) if node else ""
+        body = f"```javascript\nfunction {entry}({params}) {{\n  return null;\n}}\n```"
+        return Reply(content=[body] * int(request.get("n", 1)))
+
     def _cases(self, user: str, k: int) -> list[list[Any]]:
         entry, code = _field(user, "Function name"), _code(user)
         node = _function(code, entry)

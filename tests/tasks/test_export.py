@@ -13,7 +13,7 @@ from factories import CLAMP, HEX, MEDIAN, PARSE, WRAP, verified, write_shards
 
 from codemint import store
 from codemint.curation.export import generation_task_row, split_of
-from codemint.records import RepairDetail, SummaryDetail, TaskRow, to_table
+from codemint.records import RepairDetail, SummaryDetail, TaskRow, TranslationDetail, to_table
 from codemint.settings import CurationSettings, LLMSettings, PipelineSettings
 from codemint.tasks.export import export_dataset
 
@@ -130,7 +130,8 @@ def test_card_states_funnel_sources_licenses_settings(exported: tuple[Path, dict
     assert "config_name: generation\n" in card and "path: messages/train.parquet" in card
     assert "config_name: generation_alpaca" in card and "path: alpaca/validation.parquet" in card
     # The configured tasks have a config even when this export has no rows of theirs.
-    assert "config_name: rl" in card and "config_name: repair" in card and "translation" not in card
+    assert "config_name: rl" in card and "config_name: repair" in card
+    assert "config_name: translation" not in card and "**translation**" not in card  # not configured
     assert manifest["tasks"]["repair"] == {"train": 0, "validation": 0}
     funnel = card.split("## Funnel", 1)[1].split("##", 1)[0]
     table = [
@@ -160,7 +161,7 @@ def test_empty_shard_list_exports_empty_dataset(tmp_path: Path) -> None:
 
 
 def task_rows() -> list[TaskRow]:
-    """Generation, summarization and repair rows of 12 functions, as the derive stage makes them."""
+    """Generation, summarization, repair and translation rows of 12 functions, as derive makes them."""
     out: list[TaskRow] = []
     for i, rec in enumerate(rows()[:12]):
         out.append(generation_task_row(rec))
@@ -196,6 +197,26 @@ def task_rows() -> list[TaskRow]:
                     repair=bug,
                 )
             )
+        if i % 4 == 0:  # with the LLM: a translation the derive stage checked in Node
+            js = TranslationDetail(
+                language="javascript",
+                code=f"function {rec.entry_point}() {{ return {i}; }}\n",
+                tests_run=len(rec.test_cases),
+                tests_skipped=0,
+                runtime="codemint-sandbox-node:x@sha256:0",
+                model="m",
+                prompt_version="translate_js@v1-0",
+            )
+            out.append(
+                TaskRow(
+                    **rec.model_dump(),
+                    task="translation",
+                    task_id=f"t{i}",
+                    translation=js,
+                    prompt=f"Translate it.\n{rec.original_code}",
+                    response=f"```javascript\n{js.code}```",
+                )
+            )
     return out
 
 
@@ -206,6 +227,7 @@ def test_task_configs_and_rl_load_by_config_name(tmp_path: Path, monkeypatch: py
     data = task_rows()
     paths = write_task_shards(tmp_path / "derive", [data[:15], data[15:]])
     cfg = PipelineSettings(curation=CurationSettings(validation_fraction=0.3, split_seed=1))
+    cfg.tasks.kinds.append("translation")
     out = tmp_path / "dataset"
     manifest = export_dataset(cfg, list(paths), out, {"funnel": FUNNEL, "code_version": "x"})
     per_task = Counter(r.task for r in data)
@@ -213,8 +235,7 @@ def test_task_configs_and_rl_load_by_config_name(tmp_path: Path, monkeypatch: py
     assert {t: sum(c.values()) for t, c in manifest["tasks"].items()} == per_task
     card = (out / "README.md").read_text()
     cache = str(tmp_path / "hf-cache")
-    assert "config_name: translation" not in card  # not a configured task
-    for task in ("generation", "summarization", "repair"):
+    for task in ("generation", "summarization", "repair", "translation"):
         assert f"config_name: {task}\n" in card
         loaded = datasets.load_dataset(str(out), task, cache_dir=cache)
         counts = manifest["tasks"][task]
@@ -233,6 +254,11 @@ def test_task_configs_and_rl_load_by_config_name(tmp_path: Path, monkeypatch: py
     assert repair["messages"][1]["content"] == source.response
     summ = datasets.load_dataset(str(out), "summarization", cache_dir=cache)["train"][0]
     assert summ["target"] == "docstring" and summ["summary"] == summ["messages"][1]["content"]
+    trans = datasets.load_dataset(str(out), "translation", cache_dir=cache)["train"][0]
+    source = next(r for r in data if r.task_id == trans["id"])
+    assert source.translation is not None and trans["translated_code"] == source.translation.code
+    assert trans["source_code"] == source.original_code and trans["language"] == "javascript"
+    assert trans["runtime"] == source.translation.runtime and trans["tests_run"] == len(source.test_cases)
 
     rl = datasets.load_dataset(str(out), "rl", cache_dir=cache)
     assert sum(rl[s].num_rows for s in rl) == per_task["generation"] + per_task["repair"]

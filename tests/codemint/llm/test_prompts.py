@@ -11,7 +11,7 @@ from codemint.llm import prompts
 
 STRATEGY_PROMPTS = {
     "summarize", "self_evaluate", "propose_inputs", "input_generator", "regenerate", "judge", "realistic_bug",
-    "kill_mutants",
+    "kill_mutants", "translate_js",
 }  # fmt: skip
 
 
