@@ -204,8 +204,8 @@ class Testgen(Stage[Instructed, WithInputs]):
         rows: list[Row] = []
         for rec in records:
             base = gathered[rec.id]
-            if isinstance(base, Exception) or rec.sample_kind == "method":
-                continue  # a method sample runs through its own harness: its inputs stay as built
+            if isinstance(base, Exception) or rec.sample_kind in CLASS_KINDS:
+                continue  # methods, properties, class methods run through a harness: inputs stay as built
             try:
                 func = find_function(rec.original_code, rec.entry_point)
             except SyntaxError:

@@ -122,7 +122,10 @@ def test_class_methods_and_properties_run_through_their_harness() -> None:
     instructed = [r for r in Summarize(settings).run([samples["from_text"], samples["most_common"]])]
     assert all(isinstance(r, Instructed) for r in instructed)
     assert "the class method `from_text(cls, text, sep=',')`" in instructed[0].instruction  # type: ignore[union-attr]
-    with_inputs = [r for r in Testgen(settings).run(instructed) if isinstance(r, WithInputs)]  # type: ignore[arg-type]
+    testgen = Testgen(settings)
+    with_inputs = [r for r in testgen.run(instructed) if isinstance(r, WithInputs)]  # type: ignore[arg-type]
+    # Harness samples keep their harness inputs: never run as plain functions by feedback.
+    assert "feedback" in settings.testgen.strategies and testgen.metrics["feedback_executions"] == 0
     executed = [r for r in Execute(settings).run(with_inputs) if isinstance(r, Executed)]
     assert len(executed) == 2, executed
     built = [c.expected for c in executed[0].test_cases if c.expected]
