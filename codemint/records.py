@@ -61,6 +61,8 @@ class Function(Snippet):
     entry_point: str
     signature: str
     docstring: str | None = None
+    # A comment block documenting it (above the def or opening the body), when it has no docstring.
+    comment: str | None = None
     original_code: str  # the function and its dependencies, verbatim from the source
     # "function"; "method" (entry_point is a method of `class_name`, run through a harness that
     # builds the instance: codemint/samples.py); "lifted" (a nested function made top-level).
@@ -108,7 +110,9 @@ def merge_llm(current: LLMProvenance | None, added: LLMProvenance | None) -> LLM
 
 class Instructed(Function):
     instruction: str
-    instruction_source: str  # "docstring" or "llm"
+    # "docstring", "protocol" (a special method), "inherited" (the overridden method's
+    # docstring), "comment" (a documenting comment block) or "llm"
+    instruction_source: str
     instruction_score: float | None = None  # calibrated self-evaluation (llm strategy)
     instruction_p_yes: float | None = None  # P(yes | instruction, its own code)
     instruction_p_yes_baseline: float | None = None  # P(yes | instruction, another function's code)

@@ -59,6 +59,11 @@ class SummarizeSettings(BaseModel):
     # A special method (`__len__`, `__eq__`, ...) with no docstring, in a class with one: the
     # instruction is the class's docstring plus what the data model asks of that method.
     protocol_methods: bool = True
+    # An override with no docstring: the docstring of the method it overrides (a class of the
+    # same code, a builtin or an imported standard-library class), see codemint/inherited_docs.py.
+    inherited_docs: bool = True
+    # No docstring: a comment block documenting the function (tasks/reformat_comments.py).
+    comment_docs: bool = True
     # LLM strategy: candidates per sample and the self-evaluation threshold.
     candidates: int = 3
     # Calibrated score (codemint/llm/instructions.py): 0.5 means the model cannot tell the

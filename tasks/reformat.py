@@ -37,6 +37,7 @@ from codemint.tasks.reformat_classes import (
     trimmed_class_text,
     uses_receiver,
 )
+from codemint.tasks.reformat_comments import doc_comment
 from codemint.tasks.reformat_nested import lift, nested_functions
 from codemint.tasks.reformat_trivial import trivial_reason
 
@@ -446,6 +447,7 @@ class Reformat(Stage[Snippet, Function]):
             entry_point=node.name,
             signature=signature_of(node),
             docstring=ast.get_docstring(node),
+            comment=None if ast.get_docstring(node) else doc_comment(snippet.code, at),
             provenance=prov,
             sample_kind=kind,
             class_name=cls.name if cls is not None else None,

@@ -1,7 +1,10 @@
 """Summarize: give every function an instruction.
 
 Offline strategy `docstring`: the instruction is built from the signature and docstring;
-functions without a docstring are dropped as `no_instruction_source`. The `llm` strategy
+a method without one takes the data model's words for a special method (`protocol`) or the
+docstring of the method it overrides (`inherited`), and any function a documenting comment
+block (`comment`, see tasks/reformat_comments.py); the rest are dropped as
+`no_instruction_source`. The `llm` strategy
 (Inverse-Instruct) summarizes the code itself and self-evaluates the candidates.
 """
 
@@ -11,6 +14,7 @@ import inspect
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from codemint.inherited_docs import inherited_doc
 from codemint.llm import instructions
 from codemint.llm.errors import LLMError
 from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm_traced
@@ -55,6 +59,12 @@ class Summarize(Stage[Function, Instructed]):
                 # A special method of a documented class: the data model says what it must do.
                 doc = protocol_doc(rec.code, rec.class_name, rec.entry_point) or ""
                 source = "protocol"
+            if not doc and rec.sample_kind in CLASS_KINDS and rec.class_name and self.cfg.inherited_docs:
+                # An override keeps its base's contract: the base method's docstring states it.
+                doc = inherited_doc(rec.code, rec.class_name, rec.entry_point) or ""
+                source = "inherited"
+            if not doc and rec.comment and self.cfg.comment_docs:
+                doc, source = rec.comment, "comment"  # the author's own words, in a comment
             if not doc:
                 yield self.reject(rec.id, "no_instruction_source", "no docstring", record=rec)
                 continue

@@ -256,3 +256,144 @@ def test_a_global_the_function_rebinds_is_carried() -> None:
     )
     funcs, _ = reformat(code)
     assert funcs["lookup"].original_code.startswith("_table = None\n")
+
+
+OVERRIDES = textwrap.dedent(
+    '''
+    import datetime
+    from collections.abc import Sequence
+
+
+    class Base:
+        def area(self, scale):
+            """Return the area of the shape times scale."""
+            raise NotImplementedError
+
+
+    class Square(Base):
+        def __init__(self, side):
+            self.side = side
+
+        def area(self, scale):
+            size = self.side * self.side
+            return size * scale
+
+
+    class Tally(dict):
+        def update(self, other):
+            for key in other:
+                self[key] = self.get(key, 0) + other[key]
+            return None
+
+
+    class Fixed(datetime.tzinfo):
+        def __init__(self, hours):
+            self.hours = hours
+
+        def utcoffset(self, dt):
+            delta = datetime.timedelta(hours=self.hours)
+            return delta
+
+
+    class Steps(Sequence):
+        def __init__(self, n):
+            self.n = n
+
+        def scaled(self, k):
+            values = [i * k for i in range(self.n)]
+            return values
+    '''
+)
+
+
+def test_an_override_without_a_docstring_inherits_its_base_methods_contract() -> None:
+    snippet = Snippet(
+        id=content_id(OVERRIDES), code=OVERRIDES, provenance=Provenance(source_uri="t:", path="m.py")
+    )
+    samples = {
+        (f.class_name, f.entry_point): f
+        for f in Reformat(PipelineSettings()).run([snippet])
+        if isinstance(f, Function)
+    }
+    rows = {
+        (r.class_name, r.entry_point): r
+        for r in Summarize(PipelineSettings()).run(list(samples.values()))
+        if isinstance(r, Instructed)
+    }
+    square = rows[("Square", "area")]  # a base class of the same code
+    assert square.instruction_source == "inherited" and "Return the area of the shape" in square.instruction
+    tally = rows[("Tally", "update")]  # a builtin base
+    assert tally.instruction_source == "inherited" and "Update D from dict/iterable" in tally.instruction
+    fixed = rows[("Fixed", "utcoffset")]  # an imported standard-library base
+    assert fixed.instruction_source == "inherited" and "offset from UTC" in fixed.instruction
+    # A method the base does not have inherits nothing (and object's defaults never count).
+    assert ("Steps", "scaled") not in rows
+    off = PipelineSettings(summarize={"inherited_docs": False})
+    (dropped,) = list(Summarize(off).run([samples[("Tally", "update")]]))
+    assert isinstance(dropped, Rejected) and dropped.drop_reason == "no_instruction_source"
+
+
+COMMENTED = textwrap.dedent(
+    """
+    # Return the sum of the squares of the even numbers in values,
+    # skipping the odd ones.
+    def even_squares(values):
+        total = 0
+        for v in values:
+            if v % 2 == 0:
+                total += v * v
+        return total
+
+
+    def clipped(values, limit):
+        # Cap every value at limit and drop the negative ones, keeping the order.
+        out = []
+        for v in values:
+            if v >= 0:
+                out.append(min(v, limit))
+        return out
+
+
+    # total = sum(values)
+    def commented_out(values):
+        total = 0
+        for v in values:
+            total += v
+        return total
+
+
+    # ===========================
+    def banner(values):
+        total = 1
+        for v in values:
+            total *= v
+        return total
+    """
+)
+
+
+def test_a_documenting_comment_block_is_the_instruction_source_when_there_is_no_docstring() -> None:
+    snippet = Snippet(
+        id=content_id(COMMENTED), code=COMMENTED, provenance=Provenance(source_uri="t:", path="m.py")
+    )
+    samples = {
+        f.entry_point: f for f in Reformat(PipelineSettings()).run([snippet]) if isinstance(f, Function)
+    }
+    assert samples["even_squares"].comment == (
+        "Return the sum of the squares of the even numbers in values,\nskipping the odd ones."
+    )
+    assert (
+        samples["clipped"].comment
+        == "Cap every value at limit and drop the negative ones, keeping the order."
+    )
+    assert samples["commented_out"].comment is None and samples["banner"].comment is None
+    out = list(Summarize(PipelineSettings()).run(list(samples.values())))
+    kept = {r.entry_point: r for r in out if isinstance(r, Instructed)}
+    assert set(kept) == {"even_squares", "clipped"}
+    assert (
+        kept["clipped"].instruction_source == "comment" and "Cap every value" in kept["clipped"].instruction
+    )
+    reasons = Counter(r.drop_reason for r in out if isinstance(r, Rejected))
+    assert reasons == {"no_instruction_source": 2}
+    off = PipelineSettings(summarize={"comment_docs": False})
+    assert all(isinstance(r, Rejected) for r in Summarize(off).run([samples["clipped"]]))
