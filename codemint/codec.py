@@ -40,6 +40,7 @@ BIG_INT_BITS = 14_000
 # Bound once at import so code that patches builtins, json or the type objects' lookups in
 # the child cannot change how its return value is encoded.
 _type = builtins.type
+_id = builtins.id
 _repr = builtins.repr
 _len = builtins.len
 _sorted = builtins.sorted
@@ -169,14 +170,19 @@ class Construct:
         return f"{self.name}({', '.join(parts)})"
 
 
-def _encode(obj: Any, depth: int, od: int = 0) -> Any:
+def _encode(obj: Any, depth: int, od: int = 0, active: dict[int, int] | None = None) -> Any:
+    """`active`: the containers being encoded on the way down to `obj` (id -> depth), so a
+    container that holds itself is written as `{"__cycle__": levels up}` instead of being
+    followed around its cycle (a doubly linked list would branch at every cell)."""
     t = _type(obj)
     if obj is None or t is bool or t is str:
         return obj
+    if active is None:
+        active = {}
     if t is Construct:
         d = depth + 1
-        kw = [[k, _encode(v, d, od)] for k, v in _sorted(obj.kwargs.items())]
-        return {"__new__": [obj.name, [_encode(a, d, od) for a in obj.args], kw]}
+        kw = [[k, _encode(v, d, od, active)] for k, v in _sorted(obj.kwargs.items())]
+        return {"__new__": [obj.name, [_encode(a, d, od, active) for a in obj.args], kw]}
     if depth > MAX_DEPTH:
         return _repr_form(obj)
     try:
@@ -184,34 +190,45 @@ def _encode(obj: Any, depth: int, od: int = 0) -> Any:
             return _big_int_form(obj) if _int_bit_length(obj) > BIG_INT_BITS else obj
         if t is float:
             return _encode_float(obj)
-        d = depth + 1
-        if t is list:
-            return [_encode(x, d, od) for x in list.copy(obj)]
-        if t is tuple:
-            return {"__tuple__": [_encode(x, d, od) for x in obj]}
-        if t is set or t is frozenset:
-            items = _sorted((_encode(x, d, od) for x in obj), key=_canon)
-            return {"__set__" if t is set else "__frozenset__": items}
-        if t is dict:
-            pairs = [[_encode(k, d, od), _encode(v, d, od)] for k, v in list(_dict_items(obj))]
-            pairs.sort(key=lambda kv: _canon(kv[0]))
-            return {"__dict__": pairs}
         if t is bytes:
             return {"__bytes__": _b64encode(obj).decode("ascii")}
         if t is bytearray:
             return {"__bytearray__": _b64encode(bytes(obj)).decode("ascii")}
         if t is complex:
             return {"__complex__": [_encode_float(obj.real), _encode_float(obj.imag)]}
-        if _hasattr(t, "__next__"):
-            return _encode_iterator(obj, d, od)
-        if _is_plain_instance(t):
-            return _object_form(obj, t, d, od)
+        key = _id(obj)
+        if key in active:
+            return {"__cycle__": depth - active[key]}
+        active[key] = depth
+        try:
+            return _encode_container(obj, t, depth + 1, od, active)
+        finally:
+            del active[key]
     except BaseException:
         pass
     return _repr_form(obj)
 
 
-def _encode_iterator(obj: Any, d: int, od: int) -> Any:
+def _encode_container(obj: Any, t: type, d: int, od: int, active: dict[int, int]) -> Any:
+    if t is list:
+        return [_encode(x, d, od, active) for x in list.copy(obj)]
+    if t is tuple:
+        return {"__tuple__": [_encode(x, d, od, active) for x in obj]}
+    if t is set or t is frozenset:
+        items = _sorted((_encode(x, d, od, active) for x in obj), key=_canon)
+        return {"__set__" if t is set else "__frozenset__": items}
+    if t is dict:
+        pairs = [[_encode(k, d, od, active), _encode(v, d, od, active)] for k, v in list(_dict_items(obj))]
+        pairs.sort(key=lambda kv: _canon(kv[0]))
+        return {"__dict__": pairs}
+    if _hasattr(t, "__next__"):
+        return _encode_iterator(obj, d, od, active)
+    if _is_plain_instance(t):
+        return _object_form(obj, t, d, od, active)
+    return _repr_form(obj)
+
+
+def _encode_iterator(obj: Any, d: int, od: int, active: dict[int, int]) -> Any:
     """`{"__iter__": items}` when the iterator ends within ITER_LIMIT items; else
     `{"__iter_cut__": [first items, more items seen, sha256 of their text, ended]}`, which
     never equals a complete one and differs when any later item (up to the hash cap) does."""
@@ -221,7 +238,7 @@ def _encode_iterator(obj: Any, d: int, od: int) -> Any:
             item = _next(obj)
         except StopIteration:
             return {"__iter__": items}
-        items.append(_encode(item, d, od))
+        items.append(_encode(item, d, od, active))
     digest = _sha256()
     more = 0
     ended = False
@@ -234,7 +251,7 @@ def _encode_iterator(obj: Any, d: int, od: int) -> Any:
             ended = True
             break
         more += 1
-        digest.update(_canon(_encode(item, d, od)).encode("utf-8", "surrogatepass") + b"\n")
+        digest.update(_canon(_encode(item, d, od, active)).encode("utf-8", "surrogatepass") + b"\n")
     return {"__iter_cut__": [items, more, digest.hexdigest(), ended]}
 
 
@@ -309,17 +326,17 @@ def _base_value(obj: Any, t: type) -> tuple[bool, Any]:
     return False, None
 
 
-def _object_form(obj: Any, t: type, d: int, od: int) -> Any:
+def _object_form(obj: Any, t: type, d: int, od: int, active: dict[int, int]) -> Any:
     """`{"__object__": [type name, [[attribute, value], ...]]}`; past OBJECT_DEPTH nested
     instances, `{"__object__": [type name, null]}`. An instance of a subclass of a built-in
     type (a NamedTuple, say) also carries its contents as the pseudo-attribute `__value__`."""
     tname = type_name(t)
     if od >= OBJECT_DEPTH:
         return {"__object__": [tname, None]}
-    pairs = [[name, _encode(value, d, od + 1)] for name, value in _public_state(obj, t)]
+    pairs = [[name, _encode(value, d, od + 1, active)] for name, value in _public_state(obj, t)]
     has_base, value = _base_value(obj, t)
     if has_base:
-        pairs.insert(0, ["__value__", _encode(value, d, od + 1)])
+        pairs.insert(0, ["__value__", _encode(value, d, od + 1, active)])
     return {"__object__": [tname, pairs]}
 
 
@@ -424,7 +441,7 @@ def decode_value(data: Any, construct: Constructor | None = None) -> Any:
         if _len(parts) != 2 or not all(_type(p) in (int, float) for p in parts):
             raise ValueError("__complex__ expects [re, im]")
         return complex(parts[0], parts[1])
-    if tag in ("__iter__", "__iter_cut__", "__repr__", "__object__"):
+    if tag in ("__iter__", "__iter_cut__", "__repr__", "__object__", "__cycle__"):
         raise ValueError(f"{tag} values cannot be used as inputs")
     raise ValueError(f"unknown codec tag {tag!r}")
 

@@ -109,8 +109,12 @@ def test_instances_encode_their_type_and_public_state() -> None:
     # Same state, different class: different.
     assert canonical_json(Sneaky(1)).replace("Sneaky", "Point") == canonical_json(Point(1))
     assert canonical_json(Sneaky(1)) != canonical_json(Point(1))
-    # Self-references and long chains end at the depth cap instead of recursing.
-    text = canonical_json(Linked())
+    # A self-reference is a cycle marker (how many levels up); long chains end at the depth cap.
+    assert canonical_json(Linked()) == f'{{"__object__":["{__name__}.Linked",[["next",{{"__cycle__":1}}]]]}}'
+    chain = Linked()
+    for _ in range(10):
+        chain = Linked(chain)
+    text = canonical_json(chain)
     assert text.count("__object__") == 7 and text.endswith('Linked",null]}' + "]]]}" * 6)
     assert canonical_json(Linked(Linked(Point(1)))) != canonical_json(Linked(Linked(Point(2))))
 
@@ -266,3 +270,26 @@ def test_constructed_inputs_round_trip_as_placeholders_on_the_host() -> None:
 def test_malformed_constructed_inputs_are_refused(payload: Any) -> None:
     with pytest.raises(ValueError, match="__new__"):
         decode_input(json.dumps({"args": [{"__new__": payload}]}))
+
+
+def test_cyclic_containers_end_in_a_marker_instead_of_following_the_cycle() -> None:
+    # A circular doubly linked list of cells [prev, next, key, value], as OrderedDict-like
+    # classes keep: followed blindly, every cell branches twice.
+    root: list = []
+    root[:] = [root, root, None, None]
+    last = root
+    for i in range(60):
+        cell = [last, root, i, i]
+        last[1] = cell
+        root[0] = cell
+        last = cell
+    text = canonical_json({"map": {"a": root}, "root": root})
+    assert len(text) < 20_000 and '"__cycle__"' in text
+    assert canonical_json(root) != canonical_json(root[1])  # a different cell is a different view
+    loop: list = [1]
+    loop.append(loop)
+    assert encode_value(loop) == [1, {"__cycle__": 1}]
+    shared = [1]
+    assert encode_value([shared, shared]) == [[1], [1]]  # shared without a cycle: written in full
+    with pytest.raises(ValueError, match="cannot be used as inputs"):
+        decode_value(encode_value(loop))
