@@ -1,8 +1,10 @@
 """Test inputs for method samples: constructor arguments paired with method arguments.
 
 Constructor arguments come from `Class(...)` calls in the class's and the method's doctest
-examples, then from the constructor's signature (or a dataclass's fields) like any function's
-inputs; method arguments from `obj.method(...)` examples and the method's signature. Each
+examples, then from typed proposals (the most plausible type assignments of the parameters,
+`codemint.offline.proposals`, as feedback testgen makes them for functions), then from the
+constructor's signature (or a dataclass's fields) like any function's inputs; method
+arguments likewise from `obj.method(...)` examples, typed proposals and the method's signature. Each
 input is the harness's `[init_args, init_kwargs, args, kwargs]` (codemint/samples.py).
 """
 
@@ -11,9 +13,14 @@ from __future__ import annotations
 import ast
 import random
 
+from codemint.offline import proposals
 from codemint.offline.inputs import Args, doctest_inputs, mutate, signature_inputs
 from codemint.records import Instructed
 from codemint.samples import constructor_signature, find_class, find_method, method_input, without_receiver
+
+# Typed proposals per call side: the most plausible type assignments, inputs for each.
+TYPE_HYPOTHESES = 5
+TYPED_PER_HYPOTHESIS = 3
 
 
 def _takes_nothing(func: ast.FunctionDef) -> bool:
@@ -34,18 +41,59 @@ def _unique(found: list[tuple[Args, str]]) -> list[tuple[Args, str]]:
     return out
 
 
+def _typed(func: ast.FunctionDef, classes: proposals.Classes, rng: random.Random) -> list[tuple[Args, str]]:
+    """A few inputs for each of the most plausible type assignments of the parameters (read
+    from annotations, defaults, names and how the body uses them), as feedback testgen
+    proposes them for functions: execute keeps the calls that return normally."""
+    p = proposals.plan(func, classes)
+    return [
+        (args, "typed")
+        for assignment in proposals.combos(p, TYPE_HYPOTHESES)
+        for args in proposals.inputs_for(p, assignment, random.Random(rng.random()), TYPED_PER_HYPOTHESIS)
+    ]
+
+
 def _side(
-    func: ast.FunctionDef | None, docs: list[str | None], name: str, budget: int, rng: random.Random
+    func: ast.FunctionDef | None,
+    docs: list[str | None],
+    name: str,
+    budget: int,
+    rng: random.Random,
+    classes: proposals.Classes,
 ) -> list[tuple[Args, str]]:
-    """Arguments for one call (the constructor or the method): doctest examples, then the signature."""
+    """Arguments for one call (the constructor or the method): doctest examples, then the
+    signature's and typed proposals, alternating."""
     found: list[tuple[Args, str]] = []
     for doc in docs:
         found.extend((args, "doctest") for args in doctest_inputs(doc, name))
     if func is None or _takes_nothing(func):
         found.append((([], {}), "defaults"))
     if func is not None:
-        found.extend(signature_inputs(func, budget, rng))
+        # Alternating: the signature's guesses and the type search's each get early places.
+        plain = list(signature_inputs(func, budget, rng))
+        typed = _typed(func, classes, rng)
+        for i in range(max(len(plain), len(typed))):
+            found.extend(side[i] for side in (plain, typed) if i < len(side))
     return _unique(found)
+
+
+def _kind(args: Args) -> tuple[str, ...]:
+    """The top-level argument types of a call (and of a list argument's first item)."""
+
+    def name(v: object) -> str:
+        if isinstance(v, list | tuple) and v:
+            return f"{type(v).__name__}[{type(v[0]).__name__}]"
+        return type(v).__name__
+
+    return (*(name(a) for a in args[0]), *(f"{k}={name(v)}" for k, v in sorted(args[1].items())))
+
+
+def _by_kind(found: list[tuple[Args, str]]) -> list[tuple[Args, str]]:
+    """The first arguments of each kind, in the order the kinds first appear."""
+    first: dict[tuple[str, ...], tuple[Args, str]] = {}
+    for args, source in found:
+        first.setdefault(_kind(args), (args, source))
+    return list(first.values())
 
 
 def method_inputs(
@@ -60,12 +108,15 @@ def method_inputs(
         return []
     class_doc = ast.get_docstring(cls)
     budget = max(2, cap // 2)
+    classes = proposals.module_classes(rec.code)
     inits: list[tuple[Args, str]] = [(([], {}), "defaults")]  # a class method: no instance to build
     if rec.sample_kind != "classmethod":
-        inits = _side(constructor_signature(cls), [class_doc, rec.docstring], rec.class_name, budget, rng)
+        init_def = constructor_signature(cls)
+        inits = _side(init_def, [class_doc, rec.docstring], rec.class_name, budget, rng, classes)
     calls: list[tuple[Args, str]] = [(([], {}), "defaults")]  # a property is read, not called
     if rec.sample_kind != "property":
-        calls = _side(without_receiver(method), [rec.docstring, class_doc], rec.entry_point, budget, rng)
+        call_def = without_receiver(method)
+        calls = _side(call_def, [rec.docstring, class_doc], rec.entry_point, budget, rng, classes)
     if not inits or not calls:
         return []
     out: list[tuple[list, str]] = []
@@ -78,10 +129,24 @@ def method_inputs(
             seen.add(key)
             out.append((value, source))
 
-    # Doctest pairs first (in order), then every call with a rotating constructor, then mixes.
+    # Doctest pairs first (in order). Then one constructor and one call per kind of argument
+    # types, every combination, the first-ranked kinds first (both sides list their guesses
+    # alike: pairing by position would only combine the constructor's i-th guess with the
+    # call's i-th), up to three quarters of the cap; then every call with some constructor,
+    # every constructor once, and mutated mixes.
     for i, (call, source) in enumerate(calls):
         init, init_source = inits[i % len(inits)]
-        add(init, call, "doctest" if "doctest" in (source, init_source) else source)
+        if "doctest" in (source, init_source):
+            add(init, call, "doctest")
+    init_kinds, call_kinds = _by_kind(inits), _by_kind(calls)
+    pairs = [(a, b) for a in range(len(init_kinds)) for b in range(len(call_kinds))]
+    for a, b in sorted(pairs, key=lambda ab: (ab[0] + ab[1], ab)):
+        if len(out) >= (3 * cap) // 4:
+            break
+        (init, init_source), (call, source) = init_kinds[a], call_kinds[b]
+        add(init, call, "typed" if "typed" in (source, init_source) else source)
+    for i, (call, source) in enumerate(calls):
+        add(inits[i % len(inits)][0], call, source)
     for init, source in inits:
         add(init, calls[0][0], source)
     for _ in range(mutation_rounds * cap):

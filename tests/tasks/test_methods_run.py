@@ -18,6 +18,9 @@ from codemint.records import (
     WithInputs,
     content_id,
 )
+from codemint.samples import runnable
+from codemint.sandbox import shared_sandbox
+from codemint.sandbox.api import ExecJob
 from codemint.settings import PipelineSettings
 from codemint.tasks.execute import Execute
 from codemint.tasks.reformat import Reformat
@@ -133,3 +136,38 @@ def test_class_methods_and_properties_run_through_their_harness() -> None:
     assert built and all('"returned"' in b and '"state"' not in b and "__object__" in b for b in built)
     verified = [r for r in Verify(settings).run(executed) if isinstance(r, Verified)]
     assert [v.pass_fraction for v in verified] == [1.0, 1.0]
+
+
+SPAN = textwrap.dedent(
+    '''
+    class Span:
+        """A closed interval of numbers."""
+
+        def __init__(self, spec):
+            self.lo = spec[0]
+            self.hi = spec[-1]
+
+        def clamp(self, x):
+            """x moved into the interval."""
+            return min(max(x, self.lo), self.hi)
+    '''
+)
+
+
+def test_typed_proposals_find_argument_types_the_signature_guesses_miss() -> None:
+    # The name `x` says nothing and the signature guesses lists for it, which min/max with
+    # the bounds reject; the type search over the parameters proposes numbers too, and the
+    # calls are paired with constructors across hypotheses (a list `spec` with a number `x`).
+    require_docker()
+    settings = _settings()
+    snippet = Snippet(id=content_id(SPAN), code=SPAN, provenance=Provenance(source_uri="test:", path="m.py"))
+    (clamp,) = [f for f in Reformat(settings).run([snippet]) if isinstance(f, Function)]
+    (instructed,) = [r for r in Summarize(settings).run([clamp]) if isinstance(r, Instructed)]
+    (with_inputs,) = [r for r in Testgen(settings).run([instructed]) if isinstance(r, WithInputs)]
+    assert "typed" in with_inputs.input_sources
+    code, entry = runnable(clamp.original_code, clamp.sample_kind, clamp.entry_point, clamp.class_name)
+    job = ExecJob(job_id="span", code=code, entry_point=entry, inputs=with_inputs.test_inputs)
+    (result,) = shared_sandbox(settings.sandbox).run_batch([job])
+    # Before typed proposals and pairing across hypotheses, every call raised.
+    returned = [o for o in result.outcomes if o.status == "ok"]
+    assert returned, [o.exc_type for o in result.outcomes]
