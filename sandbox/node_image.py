@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import subprocess
 import tempfile
@@ -63,12 +64,16 @@ def _run(args: list[str], cwd: Path | None = None, timeout: float = 300.0) -> st
 
 
 def debian_node_version() -> str:
-    """The newest `nodejs` version the Debian archive offers this machine."""
-    for line in _run(["apt-cache", "madison", NODE_PACKAGE]).splitlines():
-        parts = [p.strip() for p in line.split("|")]
-        if len(parts) >= 2 and _DEBIAN_BUILD.search(parts[1]):
-            return parts[1]  # madison lists the newest first
-    raise NodeImageError("no Debian build of nodejs in the apt sources (run apt-get update?)")
+    """The newest `nodejs` version the Debian archive offers this machine (package lists
+    fetched first, as root, when the machine has none yet)."""
+    for attempt in range(2):
+        for line in _run(["apt-cache", "madison", NODE_PACKAGE]).splitlines():
+            parts = [p.strip() for p in line.split("|")]
+            if len(parts) >= 2 and _DEBIAN_BUILD.search(parts[1]):
+                return parts[1]  # madison lists the newest first
+        if attempt == 0 and os.geteuid() == 0:
+            _run(["apt-get", "update", "-qq"], timeout=600)
+    raise NodeImageError("no Debian build of nodejs in the apt sources (run apt-get update as root)")
 
 
 def installed_packages(image: str) -> set[str]:
