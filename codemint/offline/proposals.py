@@ -424,10 +424,52 @@ def _usage_votes(func: ast.FunctionDef) -> dict[str, dict[TypeSpec, int]]:
                     vote(o.id, FLOAT)
                 elif any(isinstance(c, int) and not isinstance(c, bool) for c in constants):
                     vote(o.id, INT)
+    for name, spec in _type_checks(func):
+        vote(name, spec, 3)
     for name in nested:
         if name in votes:
             votes[name][("list", ("list", INT))] = votes[name].get(("list", INT), 0) + 3
     return votes
+
+
+# Builtin types a type check can name, as the type spec a value of that type is made from.
+_CHECKED_TYPES: dict[str, TypeSpec] = {
+    "int": INT, "float": ("float",), "str": ("str",), "bytes": ("bytes",), "bool": ("bool",),
+    "list": ("list", INT), "tuple": ("tuple", INT, INT), "dict": ("dict", ("str",), INT),
+    "set": ("set", INT), "frozenset": ("set", INT),
+}  # fmt: skip
+
+
+def _checked_types(node: ast.expr) -> list[TypeSpec]:
+    names = node.elts if isinstance(node, ast.Tuple) else [node]
+    return [_CHECKED_TYPES[n.id] for n in names if isinstance(n, ast.Name) and n.id in _CHECKED_TYPES]
+
+
+def _type_checks(func: ast.FunctionDef) -> list[tuple[str, TypeSpec]]:
+    """(parameter, type) for `isinstance(p, T)`, `isinstance(p, (T, U))`, `type(p) is T`,
+    `type(p) == T` and `type(p) in (T, U)` in the body: what the author checks for."""
+    found: list[tuple[str, TypeSpec]] = []
+    for node in ast.walk(func):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "isinstance"
+            and len(node.args) == 2
+            and isinstance(node.args[0], ast.Name)
+        ):
+            found += [(node.args[0].id, spec) for spec in _checked_types(node.args[1])]
+        elif (
+            isinstance(node, ast.Compare)
+            and isinstance(node.left, ast.Call)
+            and isinstance(node.left.func, ast.Name)
+            and node.left.func.id == "type"
+            and len(node.left.args) == 1
+            and isinstance(node.left.args[0], ast.Name)
+            and len(node.ops) == 1
+            and isinstance(node.ops[0], ast.Is | ast.Eq | ast.In)
+        ):
+            found += [(node.left.args[0].id, spec) for spec in _checked_types(node.comparators[0])]
+    return found
 
 
 def _name_spec(name: str) -> TypeSpec | None:

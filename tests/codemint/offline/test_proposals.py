@@ -69,6 +69,33 @@ def test_text_like_names_beat_usage_and_nested_usage_gives_nested_lists() -> Non
     assert specs["n"][0] == ("int",)
 
 
+def test_type_checks_in_the_body_vote_for_the_types_they_name() -> None:
+    f = _func(
+        """
+        def f(included=None, excluded=None, q=0, m=1):
+            if included is None:
+                assert type(excluded) in (set, frozenset)
+            elif excluded is None:
+                assert type(included) in (set, frozenset)
+            elif isinstance(q, (dict, list)):
+                return q
+            if type(m) is bytes:
+                return m
+            return included
+        """
+    )
+    specs = {name: s for name, s, _ in proposals.hypotheses(f)}
+    assert specs["excluded"][0] == ("set", ("int",))
+    assert ("dict", ("str",), ("int",)) in specs["q"] and ("list", ("int",)) in specs["q"]
+    assert specs["m"][:2] == [("int",), ("bytes",)]  # the literal default first, then the check
+    # A set for one parameter, the other left at its default: the shape the check asks for.
+    p = proposals.plan(f)
+    calls = [
+        a for combo in proposals.combos(p, 3) for a in proposals.inputs_for(p, combo, random.Random(0), 3)
+    ]
+    assert any(len(args) == 1 and isinstance(args[0], set) for args, _ in calls)
+
+
 def test_body_literals_seed_values() -> None:
     f = _func(
         """
@@ -96,7 +123,7 @@ def test_type_assignments_and_optional_parameters() -> None:
     assert {len(args) for args, _ in inputs} == {1, 2}  # y passed in some, default in others
 
 
-RECORDS = '''
+RECORDS = """
 from dataclasses import dataclass
 from typing import ClassVar, List, NamedTuple
 
@@ -127,7 +154,7 @@ class Manual:
 
 def span(seg: Segment, pts: List[Point], node: Node) -> float:
     return 0.0
-'''
+"""
 
 
 def test_record_class_parameters_get_instances_of_their_required_fields() -> None:
