@@ -68,6 +68,15 @@ _float_repr = float.__repr__
 # Restored in the child before encoding, so a job that rebinds builtins.isinstance & co.
 # cannot change the serializer's behaviour.
 _BUILTINS_SNAPSHOT = dict(builtins.__dict__)
+# Builtins an input may pass as a function argument (a key, a predicate, a mapper): pure,
+# deterministic, no I/O, no access to objects beyond their arguments. `{"__fn__": name}`.
+FUNCTION_NAMES = (
+    "bool", "str", "abs", "len", "sorted", "repr", "int", "sum", "tuple", "float", "list", "max",
+    "min", "reversed", "set",
+)  # fmt: skip
+_FUNCTIONS = {name: _BUILTINS_SNAPSHOT[name] for name in FUNCTION_NAMES}
+_FUNCTION_IDS = {id(f): name for name, f in _FUNCTIONS.items()}
+_function_types = (type(len), type)
 
 
 def type_name(tp: type) -> str:
@@ -196,6 +205,10 @@ def _encode(obj: Any, depth: int, od: int = 0, active: dict[int, int] | None = N
             return {"__bytearray__": _b64encode(bytes(obj)).decode("ascii")}
         if t is complex:
             return {"__complex__": [_encode_float(obj.real), _encode_float(obj.imag)]}
+        if t in _function_types:
+            name = _FUNCTION_IDS.get(_id(obj))
+            if name is not None and _FUNCTIONS[name] is obj:
+                return {"__fn__": name}
         key = _id(obj)
         if key in active:
             return {"__cycle__": depth - active[key]}
@@ -436,6 +449,10 @@ def decode_value(data: Any, construct: Constructor | None = None) -> Any:
         return raw if tag == "__bytes__" else bytearray(raw)
     if tag == "__new__":
         return _decode_construct(payload, construct)
+    if tag == "__fn__":
+        if _type(payload) is not str or payload not in _FUNCTIONS:
+            raise ValueError(f"__fn__ names no allowed builtin: {payload!r:.40}")
+        return _FUNCTIONS[payload]
     if tag == "__complex__":
         parts = [decode_value(x, construct) for x in _expect_list(tag, payload)]
         if _len(parts) != 2 or not all(_type(p) in (int, float) for p in parts):

@@ -96,13 +96,21 @@ _BASE_VALUES: dict[str, list[Any]] = {
     "bool": [True, False],
     "bytes": [b"abc", b"", b"\x00\xffdata", b"hello world"],
     "None": [None],
+    "fn": [bool, str, abs, len, sorted, int, repr, sum, tuple, reversed],
 }
+# A function argument: one of the codec's allowed builtins (`codec.FUNCTION_NAMES`).
+FUNCTION: TypeSpec = ("fn",)
+_FUNCTION_NAMES = {
+    "func", "fn", "f", "function", "key", "keyfunc", "pred", "predicate", "callback", "transform",
+    "mapper", "callable", "fun", "g", "func1", "func2", "validator", "converter",
+}  # fmt: skip
 _ANNOTATION_ALIASES = {
     "List": "list", "Sequence": "list", "Iterable": "list", "MutableSequence": "list",
     "Collection": "list", "Iterator": "list", "Dict": "dict", "Mapping": "dict",
     "MutableMapping": "dict", "Tuple": "tuple", "Set": "set", "FrozenSet": "set",
     "AbstractSet": "set", "frozenset": "set", "AnyStr": "str", "Text": "str",
     "bytearray": "bytes", "ByteString": "bytes", "SupportsInt": "int", "SupportsFloat": "float",
+    "Callable": "fn",
 }  # fmt: skip
 
 
@@ -426,6 +434,11 @@ def _usage_votes(func: ast.FunctionDef) -> dict[str, dict[TypeSpec, int]]:
                     vote(o.id, INT)
     for name, spec in _type_checks(func):
         vote(name, spec, 3)
+    for node in ast.walk(func):  # a parameter that is called, or checked with callable(): a function
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            vote(node.func.id, FUNCTION, 3)
+            if node.func.id == "callable" and node.args and isinstance(node.args[0], ast.Name):
+                vote(node.args[0].id, FUNCTION, 3)
     for name in nested:
         if name in votes:
             votes[name][("list", ("list", INT))] = votes[name].get(("list", INT), 0) + 3
@@ -474,6 +487,8 @@ def _type_checks(func: ast.FunctionDef) -> list[tuple[str, TypeSpec]]:
 
 def _name_spec(name: str) -> TypeSpec | None:
     lowered = name.lower().strip("_")
+    if lowered in _FUNCTION_NAMES or lowered.endswith(("func", "_fn", "_key", "_pred", "callback")):
+        return FUNCTION
     if lowered in _TEXT_NAMES or lowered.endswith(
         ("_name", "_str", "text", "_path", "_url", "_file", "_line")
     ):

@@ -293,3 +293,15 @@ def test_cyclic_containers_end_in_a_marker_instead_of_following_the_cycle() -> N
     assert encode_value([shared, shared]) == [[1], [1]]  # shared without a cycle: written in full
     with pytest.raises(ValueError, match="cannot be used as inputs"):
         decode_value(encode_value(loop))
+
+
+def test_allowed_builtins_travel_as_function_arguments_and_nothing_else_does() -> None:
+    text = encode_input([len, [3, 1]], {"key": abs})
+    assert text == '{"args":[{"__fn__":"len"},[3,1]],"kwargs":{"key":{"__fn__":"abs"}}}'
+    args, kwargs = decode_input(text)
+    assert args[0] is len and kwargs["key"] is abs
+    assert encode_value(sorted) == {"__fn__": "sorted"} and encode_value(int) == {"__fn__": "int"}
+    for name in ("eval", "open", "getattr", "__import__", "exec", 1):
+        with pytest.raises(ValueError, match="no allowed builtin"):
+            decode_value({"__fn__": name})
+    assert "__fn__" not in canonical_json(print)  # not allowed: written by its repr, as before

@@ -96,6 +96,21 @@ def test_type_checks_in_the_body_vote_for_the_types_they_name() -> None:
     assert any(len(args) == 1 and isinstance(args[0], set) for args, _ in calls)
 
 
+def test_parameters_that_are_called_get_builtin_functions() -> None:
+    f = _func(
+        """
+        def apply_all(transform, xs, check):
+            if not callable(check):
+                raise TypeError("check")
+            return [transform(x) for x in xs]
+        """
+    )
+    specs = {name: s for name, s, _ in proposals.hypotheses(f)}
+    assert specs["transform"][0] == ("fn",) and specs["check"][0] == ("fn",)
+    values = proposals.values_for(("fn",), proposals.BodyLiterals(), random.Random(0), 4)
+    assert values[:3] == [bool, str, abs]
+
+
 def test_body_literals_seed_values() -> None:
     f = _func(
         """
