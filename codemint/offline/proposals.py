@@ -643,6 +643,8 @@ class Plan:
     required: int  # parameters without a default
     literals: BodyLiterals
     kwonly_required: list[tuple[str, list[TypeSpec]]]
+    # `*args`: the type of its items (from its name), passed 1 to 3 of them after the others.
+    vararg: TypeSpec | None = None
 
     def assignments(self) -> list[tuple[TypeSpec, ...]]:
         """The primary hypothesis for every parameter, then one parameter changed at a time."""
@@ -671,7 +673,22 @@ def plan(func: ast.FunctionDef, classes: Classes = _NO_CLASSES) -> Plan:
         required=max(0, required - (1 if func.args.args and func.args.args[0].arg in ("self", "cls") else 0)),
         literals=body_literals(func),
         kwonly_required=kwonly,
+        vararg=_vararg_spec(func.args.vararg),
     )
+
+
+def _vararg_spec(vararg: ast.arg | None) -> TypeSpec | None:
+    """Items of `*name`: the annotation, else what the name's singular suggests, else ints."""
+    if vararg is None:
+        return None
+    annotated = annotation_spec(vararg.annotation)
+    if annotated:
+        return annotated[0]
+    name = vararg.arg.lower().strip("_")
+    singular = name[:-1] if name.endswith("s") and len(name) > 2 else name
+    if singular in ("iterable", "seq", "sequence", "list", "iter", "it", "collection", "array"):
+        return ("list", INT)
+    return _name_spec(singular) or INT
 
 
 def inputs_for(p: Plan, assignment: tuple[TypeSpec, ...], rng: random.Random, count: int) -> list[Args]:
@@ -704,6 +721,15 @@ def inputs_for(p: Plan, assignment: tuple[TypeSpec, ...], rng: random.Random, co
         if len(out) >= count:
             break
         emit([rng.choice(pool) for pool in pools], rng.choice(arity_choices))
+    if p.vararg is not None:  # every parameter passed, then 1 to 3 items of `*args`
+        items = values_for(p.vararg, p.literals, rng, 6) or [None]
+        for k in range(min(count, 3)):
+            extra = [items[(k + j) % len(items)] for j in range(k + 1)]
+            args = [pool[0] for pool in pools] + extra
+            key = repr((args, {}))
+            if key not in seen:
+                seen.add(key)
+                out.append((args, {name: pool[0] for name, pool in kw_pools.items()}))
     return out
 
 

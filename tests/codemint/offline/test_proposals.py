@@ -111,6 +111,22 @@ def test_parameters_that_are_called_get_builtin_functions() -> None:
     assert values[:3] == [bool, str, abs]
 
 
+def test_star_args_get_one_to_three_items_of_the_type_their_name_suggests() -> None:
+    f = _func(
+        """
+        def chain_all(sep, *iterables):
+            return [sep, *iterables]
+        """
+    )
+    p = proposals.plan(f)
+    calls = [
+        a for combo in proposals.combos(p, 1) for a, _ in proposals.inputs_for(p, combo, random.Random(0), 3)
+    ]
+    extra = sorted({len(a) - 1 for a in calls if len(a) > 1})
+    assert extra == [1, 2, 3]
+    assert all(isinstance(x, list) for a in calls for x in a[1:])
+
+
 def test_body_literals_seed_values() -> None:
     f = _func(
         """
