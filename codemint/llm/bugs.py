@@ -16,7 +16,7 @@ from codemint.llm.codetext import extract_function_code
 from codemint.llm.errors import LLMError
 from codemint.llm.fitting import fit_prompt
 from codemint.llm.runtime import per_item
-from codemint.llm.strategies import LLMResult
+from codemint.llm.strategies import LLMResult, usable_choices
 from codemint.records import Verified
 from codemint.settings import TasksSettings
 
@@ -79,13 +79,7 @@ async def bugs_for(client: LLMClient, rec: Verified, n: int) -> LLMResult[list[L
             dropped.append(bug)
         elif all(bug.code != b.code for b in found):
             found.append(bug)
-    client.stats.stage(name).dropped_choices.update(dropped)
-    if not found:
-        reason = errors.dominant_reason([*completion.dropped, *dropped], errors.NO_CODE)
-        client.stats.stage(name).failures[reason] += 1
-        raise LLMError(reason, f"no usable bug ({', '.join(dropped) or 'none returned'})")
-    all_dropped = (*completion.dropped, *dropped)
-    return LLMResult(found, completion.model, completion.prompt_version, completion.cached, all_dropped)
+    return usable_choices(client, name, completion, found, dropped, "bug")
 
 
 async def realistic_bugs(

@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, Field
 
 from codemint.llm import errors, prompts
-from codemint.llm.client import LLMClient
+from codemint.llm.client import Completion, LLMClient
 from codemint.llm.codetext import (
     copies_code,
     extract_function_code,
@@ -42,6 +42,20 @@ class LLMResult(Generic[T]):
     prompt_version: str
     cached: bool
     dropped: tuple[str, ...] = ()
+
+
+def usable_choices(
+    client: LLMClient, stage: str, completion: Completion, found: list[T], dropped: list[str], what: str
+) -> LLMResult[list[T]]:
+    """The usable items parsed from a completion's choices, with the choices dropped counted;
+    LLMError with the most frequent reason when there are none."""
+    client.stats.stage(stage).dropped_choices.update(dropped)
+    if not found:
+        reason = dominant_reason([*completion.dropped, *dropped], errors.NO_CODE)
+        client.stats.stage(stage).failures[reason] += 1
+        raise LLMError(reason, f"no usable {what} ({', '.join(dropped) or 'none returned'})")
+    all_dropped = (*completion.dropped, *dropped)
+    return LLMResult(found, completion.model, completion.prompt_version, completion.cached, all_dropped)
 
 
 REASONS_MAX_CHARS = 300

@@ -13,7 +13,7 @@ from codemint.llm.codetext import labelled_blocks
 from codemint.llm.errors import LLMError
 from codemint.llm.fitting import fit_prompt
 from codemint.llm.runtime import per_item
-from codemint.llm.strategies import LLMResult
+from codemint.llm.strategies import LLMResult, usable_choices
 from codemint.records import Verified
 from codemint.settings import TasksSettings
 
@@ -60,13 +60,7 @@ async def translations_for(client: LLMClient, rec: Verified, n: int) -> LLMResul
             dropped.append(errors.MISSING_ENTRY_POINT if labelled_blocks(text) else errors.NO_CODE)
         elif code not in found:
             found.append(code)
-    client.stats.stage(name).dropped_choices.update(dropped)
-    if not found:
-        reason = errors.dominant_reason([*completion.dropped, *dropped], errors.NO_CODE)
-        client.stats.stage(name).failures[reason] += 1
-        raise LLMError(reason, f"no usable translation ({', '.join(dropped) or 'none returned'})")
-    all_dropped = (*completion.dropped, *dropped)
-    return LLMResult(found, completion.model, completion.prompt_version, completion.cached, all_dropped)
+    return usable_choices(client, name, completion, found, dropped, "translation")
 
 
 async def javascript_translations(
