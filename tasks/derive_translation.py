@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from codemint import jsmap
+from codemint.codec import encode_input
 from codemint.records import Verified
 from codemint.sandbox.api import ExecJob, ExecLimits, ExecResult, Sandbox
 
@@ -128,7 +129,8 @@ def check_job(
         "memory_mb": max(limits.memory_mb, NODE_MIN_MEMORY_MB),
     }
     job_limits = limits.model_copy(update=update)
-    payload = json.dumps({"args": [[t.args for t in tests]], "kwargs": {}})
+    # Through the codec: a JSON object argument is a dict to it, never a tag.
+    payload = encode_input([[t.args for t in tests]])
     return ExecJob(
         job_id=job_id, code=harness(code, entry_point), entry_point=HARNESS_ENTRY,
         inputs=[payload], limits=job_limits,

@@ -123,6 +123,23 @@ def test_a_translation_passes_only_when_node_gives_every_expected_result(
     assert reasons[3:] == ["js_failed_test", "js_load_error", "js_failed_test"]
 
 
+TOTAL = '''
+def total(prices, tax):
+    """Sum of the prices plus tax on each."""
+    return sum(prices.values()) * (1 + tax)
+'''
+TOTAL_JS = (
+    "function total(prices, tax) { return Object.values(prices).reduce((a, b) => a + b, 0) * (1 + tax); }"
+)
+
+
+def test_object_arguments_reach_the_translation_as_objects(node_box: SandboxSettings) -> None:
+    calls = [([{"a": 1, "b": 2}, 0], {}), ([{}, 0.5], {}), ([{"x": 4}, 1], {})]
+    row = real_row(TOTAL, calls, docker_settings())
+    (verdict,) = check(node_box, row, [TOTAL_JS])
+    assert verdict.passed, verdict
+
+
 def test_the_arguments_state_after_the_call_counts(
     node_box: SandboxSettings, rows: dict[str, Verified]
 ) -> None:
