@@ -65,9 +65,14 @@ def _runtime_doc(base: type, method: str) -> str | None:
     return None
 
 
-def _class_doc(tree: ast.Module, cls: ast.ClassDef, method: str, seen: set[str], depth: int) -> str | None:
-    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
-    imports = _imports(tree)
+def _class_doc(
+    classes: dict[str, ast.ClassDef],
+    imports: dict[str, str],
+    cls: ast.ClassDef,
+    method: str,
+    seen: set[str],
+    depth: int,
+) -> str | None:
     for base in cls.bases:
         name = ast.unparse(base)
         if name in seen or depth > _MAX_DEPTH:
@@ -80,7 +85,7 @@ def _class_doc(tree: ast.Module, cls: ast.ClassDef, method: str, seen: set[str],
                     doc = ast.get_docstring(node)
                     if doc:
                         return doc
-            found = _class_doc(tree, own, method, seen, depth + 1)
+            found = _class_doc(classes, imports, own, method, seen, depth + 1)
             if found:
                 return found
             continue
@@ -102,7 +107,8 @@ def inherited_doc(code: str, class_name: str, method: str) -> str | None:
         tree = safe_ast.parse(code)
     except (SyntaxError, ValueError):
         return None
-    cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == class_name), None)
+    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+    cls = classes.get(class_name)
     if cls is None:
         return None
-    return _class_doc(tree, cls, method, {class_name}, 0)
+    return _class_doc(classes, _imports(tree), cls, method, {class_name}, 0)

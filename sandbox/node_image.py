@@ -126,10 +126,7 @@ def node_sandbox_settings(settings: SandboxSettings) -> SandboxSettings | None:
 
 
 def _ensure(base_image: str, base_id: str) -> str:
-    try:
-        packages = missing_packages(debian_node_version(), installed_packages(base_image))
-    except FileNotFoundError as exc:  # no apt on this host
-        raise NodeImageError(f"apt is needed to fetch Debian's nodejs: {exc}") from None
+    packages = missing_packages(debian_node_version(), installed_packages(base_image))
     tag = node_tag(base_id, packages, base_image)
     if image_id(tag) is not None:
         return tag

@@ -163,9 +163,10 @@ def judge(tests: Sequence[jsmap.JsTest], result: ExecResult) -> Verdict:
     results = report.get("results")
     if not isinstance(results, list) or len(results) != len(tests):
         return Verdict(False, "js_bad_report", "wrong number of results")
-    passed = sum(jsmap.passes(t, r) for t, r in zip(tests, results, strict=True))
+    verdicts = [jsmap.passes(t, r) for t, r in zip(tests, results, strict=True)]
+    passed = sum(verdicts)
     if passed < len(tests):
-        first = next(i for i, (t, r) in enumerate(zip(tests, results, strict=True)) if not jsmap.passes(t, r))
+        first = verdicts.index(False)
         shown = json.dumps(results[first])[:300]
         return Verdict(False, "js_failed_test", f"test {tests[first].index}: {shown}", passed)
     return Verdict(True, "passed", "", passed)

@@ -439,6 +439,7 @@ class Reformat(Stage[Snippet, Function]):
             compile(code, f"<{node.name}>", "exec")
         except (SyntaxError, ValueError, RecursionError) as exc:
             return drop("reformat_failed", str(exc)[:200])
+        docstring = ast.get_docstring(node)
         return Function(
             id=content_id(code if cls is None else f"{code}\n# {label}"),
             parent_id=snippet.id,
@@ -446,8 +447,8 @@ class Reformat(Stage[Snippet, Function]):
             original_code=original,
             entry_point=node.name,
             signature=signature_of(node),
-            docstring=ast.get_docstring(node),
-            comment=None if ast.get_docstring(node) else doc_comment(snippet.code, at),
+            docstring=docstring,
+            comment=None if docstring else doc_comment(index.lines, at),
             provenance=prov,
             sample_kind=kind,
             class_name=cls.name if cls is not None else None,

@@ -47,11 +47,11 @@ def clean(block: list[str]) -> str | None:
     return text
 
 
-def doc_comment(source: str, node: ast.AST) -> str | None:
-    """The comment block right above a `def` (and its decorators) or opening its body."""
+def doc_comment(lines: list[str], node: ast.AST) -> str | None:
+    """The comment block right above a `def` (and its decorators) or opening its body;
+    `lines`: the module's source lines."""
     if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or not node.body:
         return None
-    lines = source.splitlines()
     first = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
     above = clean(_block(lines, first - 1, 0)) if first > 0 else None
     if above:

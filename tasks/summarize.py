@@ -55,13 +55,14 @@ class Summarize(Stage[Function, Instructed]):
         for rec in records:
             doc = (rec.docstring or "").strip()
             source = "docstring"
-            if not doc and rec.sample_kind in CLASS_KINDS and rec.class_name and self.cfg.protocol_methods:
+            method_of = rec.class_name if rec.sample_kind in CLASS_KINDS else None
+            if not doc and method_of and self.cfg.protocol_methods:
                 # A special method of a documented class: the data model says what it must do.
-                doc = protocol_doc(rec.code, rec.class_name, rec.entry_point) or ""
+                doc = protocol_doc(rec.code, method_of, rec.entry_point) or ""
                 source = "protocol"
-            if not doc and rec.sample_kind in CLASS_KINDS and rec.class_name and self.cfg.inherited_docs:
+            if not doc and method_of and self.cfg.inherited_docs:
                 # An override keeps its base's contract: the base method's docstring states it.
-                doc = inherited_doc(rec.code, rec.class_name, rec.entry_point) or ""
+                doc = inherited_doc(rec.code, method_of, rec.entry_point) or ""
                 source = "inherited"
             if not doc and rec.comment and self.cfg.comment_docs:
                 doc, source = rec.comment, "comment"  # the author's own words, in a comment

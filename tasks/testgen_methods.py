@@ -1,10 +1,11 @@
 """Test inputs for method samples: constructor arguments paired with method arguments.
 
 Constructor arguments come from `Class(...)` calls in the class's and the method's doctest
-examples, then from typed proposals (the most plausible type assignments of the parameters,
-`codemint.offline.proposals`, as feedback testgen makes them for functions), then from the
-constructor's signature (or a dataclass's fields) like any function's inputs; method
-arguments likewise from `obj.method(...)` examples, typed proposals and the method's signature. Each
+examples, then, alternating, from the constructor's signature (or a dataclass's fields) like
+any function's inputs and from typed proposals (the most plausible type assignments of the
+parameters, `codemint.offline.proposals`, as feedback testgen makes them for functions);
+method arguments likewise from `obj.method(...)` examples, the method's signature and typed
+proposals. Each
 input is the harness's `[init_args, init_kwargs, args, kwargs]` (codemint/samples.py).
 """
 

@@ -686,7 +686,7 @@ def _vararg_spec(vararg: ast.arg | None) -> TypeSpec | None:
         return annotated[0]
     name = vararg.arg.lower().strip("_")
     singular = name[:-1] if name.endswith("s") and len(name) > 2 else name
-    if singular in ("iterable", "seq", "sequence", "list", "iter", "it", "collection", "array"):
+    if singular in ("iter", "it", "collection"):  # the rest of the list-like names: _name_spec
         return ("list", INT)
     return _name_spec(singular) or INT
 
@@ -723,13 +723,13 @@ def inputs_for(p: Plan, assignment: tuple[TypeSpec, ...], rng: random.Random, co
         emit([rng.choice(pool) for pool in pools], rng.choice(arity_choices))
     if p.vararg is not None:  # every parameter passed, then 1 to 3 items of `*args`
         items = values_for(p.vararg, p.literals, rng, 6) or [None]
+        kwargs = {name: pool[0] for name, pool in kw_pools.items()}
         for k in range(min(count, 3)):
-            extra = [items[(k + j) % len(items)] for j in range(k + 1)]
-            args = [pool[0] for pool in pools] + extra
-            key = repr((args, {}))
+            args = [pool[0] for pool in pools] + [items[(k + j) % len(items)] for j in range(k + 1)]
+            key = repr((args, kwargs))
             if key not in seen:
                 seen.add(key)
-                out.append((args, {name: pool[0] for name, pool in kw_pools.items()}))
+                out.append((args, kwargs))
     return out
 
 
