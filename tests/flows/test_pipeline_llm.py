@@ -242,8 +242,10 @@ def test_killed_llm_run_resends_only_calls_that_had_not_completed(tmp_path: Path
             answered.clear()
         again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
         assert again.returncode == 0
-    # Answered before the kill but not yet in the cache: only what was in flight in the
-    # shard tasks running at that moment (each with its own client and limit).
-    assert len(resent) <= concurrency * shards, (len(resent), len(before), after)
+    # Answered before the kill but not yet in the cache: what was in flight in the shard
+    # tasks running at that moment (each with its own client and limit), plus replies whose
+    # cache write was still queued: the write follows the slot's release, so each slot's
+    # previous holder may be writing as its next request goes out.
+    assert len(resent) <= 2 * concurrency * shards, (len(resent), len(before), after)
     assert after > 0 and len(answered) == 0
     assert final_rows(tmp_path / "killed")

@@ -290,9 +290,21 @@ class _InFlight:
 
     def __enter__(self) -> bool:
         owner = self.owner
-        with owner._lock:
+        with owner._arrivals:
             owner.in_flight += 1
             owner.max_in_flight = max(owner.max_in_flight, owner.in_flight)
+            if owner.hold_until_in_flight:
+                # A barrier, not a sleep: "N at once" must not depend on how fast a loaded
+                # machine starts N handler threads. A generation count releases the whole group.
+                if owner.in_flight >= owner.hold_until_in_flight:
+                    owner._generation += 1
+                    owner._arrivals.notify_all()
+                else:
+                    generation = owner._generation
+                    owner._arrivals.wait_for(
+                        lambda: owner._generation != generation or owner._stop.is_set(),
+                        timeout=owner.hold_timeout_s,
+                    )
         # Waiting on the stop event lets stop() release hanging handlers at once.
         if self.delay_s > 0:
             return owner._stop.wait(self.delay_s)
@@ -328,7 +340,12 @@ class OpenAIServer:
         self.requests: list[dict[str, Any]] = []  # chat request bodies, in arrival order
         self.in_flight = 0
         self.max_in_flight = 0
+        # Hold each chat request until this many are in flight (0: off), at most hold_timeout_s.
+        self.hold_until_in_flight = 0
+        self.hold_timeout_s = 30.0
         self._lock = threading.Lock()
+        self._arrivals = threading.Condition(self._lock)
+        self._generation = 0
         self._stop = threading.Event()
         self._ids = itertools.count(1)
         self._conns: set[socket.socket] = set()

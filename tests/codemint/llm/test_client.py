@@ -220,23 +220,23 @@ def test_logprobs_requested_and_parsed(server: OpenAIServer) -> None:
 
 
 def test_concurrency_limit_holds_with_hundreds_in_flight(server: OpenAIServer) -> None:
-    server.delay_s = 0.2
-
-    async def run(limit: int, count: int) -> float:
-        async with LLMClient(settings(server, concurrency=limit)) as client:
-            started = time.perf_counter()
+    async def run(limit: int, count: int, hold_s: float) -> None:
+        options = {"concurrency": limit, "timeout_s": hold_s + 30.0, "max_retries": 0}
+        async with LLMClient(settings(server, **options)) as client:
             await asyncio.gather(
                 *(client.chat([{"role": "user", "content": str(i)}], stage="s") for i in range(count))
             )
-            return time.perf_counter() - started
 
-    elapsed = asyncio.run(run(300, 300))
-    assert server.max_in_flight == 300  # all at once, none serialised
-    assert elapsed < 1.5  # 300 x 0.2 s overlapped
+    # The server holds every request until 300 are in flight: a client that serialised any
+    # of them would leave the group waiting out the hold and max_in_flight below 300.
+    server.hold_until_in_flight, server.hold_timeout_s = 300, 60.0
+    asyncio.run(run(300, 300, 60.0))
+    assert server.max_in_flight == 300
 
     server.reset_counts()
-    asyncio.run(run(10, 40))
-    assert server.max_in_flight == 10
+    server.hold_until_in_flight, server.hold_timeout_s = 10, 5.0
+    asyncio.run(run(10, 40, 5.0))
+    assert server.max_in_flight == 10  # reached (the hold) and never passed (the limit)
 
 
 def test_client_survives_a_new_event_loop(server: OpenAIServer) -> None:
