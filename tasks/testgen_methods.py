@@ -5,8 +5,10 @@ examples, then, alternating, from the constructor's signature (or a dataclass's 
 any function's inputs and from typed proposals (the most plausible type assignments of the
 parameters, `codemint.offline.proposals`, as feedback testgen makes them for functions);
 method arguments likewise from `obj.method(...)` examples, the method's signature and typed
-proposals. Each
-input is the harness's `[init_args, init_kwargs, args, kwargs]` (codemint/samples.py).
+proposals, and from members of the constructor's arguments (a key of the dict the instance was
+built from, an item of its list): `__getitem__`, `remove` or `index` return normally only for a
+key the instance holds, which an independent guess almost never is. Each input is the
+harness's `[init_args, init_kwargs, args, kwargs]` (codemint/samples.py).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from codemint.samples import constructor_signature, find_class, find_method, met
 # Typed proposals per call side: the most plausible type assignments, inputs for each.
 TYPE_HYPOTHESES = 5
 TYPED_PER_HYPOTHESIS = 3
+# Members of one constructor's arguments tried as the method's first argument.
+MEMBERS_PER_INIT = 3
 
 
 def _takes_nothing(func: ast.FunctionDef) -> bool:
@@ -78,6 +82,33 @@ def _side(
     return _unique(found)
 
 
+def _members(init: Args) -> list[object]:
+    """Keys and items of the constructor's container arguments (the keys of `(key, value)`
+    items first), and the first and last index: what a lookup on the instance can find."""
+    found: list[object] = []
+    for value in [*init[0], *init[1].values()]:
+        if isinstance(value, dict):
+            found.extend(list(value)[:MEMBERS_PER_INIT])
+        elif isinstance(value, str) and len(value) > 1:
+            found.extend(value[:2])  # an instance built from a text holds its characters
+        elif isinstance(value, list | tuple):
+            items = list(value[:MEMBERS_PER_INIT])
+            # A list of pairs usually builds a mapping: the keys are what lookups take.
+            found += [item[0] for item in items if isinstance(item, tuple) and len(item) == 2]
+            found += items
+            if value:
+                found += [0, -1]
+    unique: list[object] = []
+    for item in found:
+        if not any(type(item) is type(u) and repr(item) == repr(u) for u in unique):
+            unique.append(item)
+    return unique[:MEMBERS_PER_INIT]
+
+
+def _with_first(call: Args, value: object) -> Args:
+    return ([value, *call[0][1:]], dict(call[1]))
+
+
 def _kind(args: Args) -> tuple[str, ...]:
     """The top-level argument types of a call (and of a list argument's first item)."""
 
@@ -115,8 +146,8 @@ def method_inputs(
         init_def = constructor_signature(cls)
         inits = _side(init_def, [class_doc, rec.docstring], rec.class_name, budget, rng, classes)
     calls: list[tuple[Args, str]] = [(([], {}), "defaults")]  # a property is read, not called
+    call_def = without_receiver(method)
     if rec.sample_kind != "property":
-        call_def = without_receiver(method)
         calls = _side(call_def, [rec.docstring, class_doc], rec.entry_point, budget, rng, classes)
     if not inits or not calls:
         return []
@@ -140,6 +171,19 @@ def method_inputs(
         if "doctest" in (source, init_source):
             add(init, call, "doctest")
     init_kinds, call_kinds = _by_kind(inits), _by_kind(calls)
+    takes_positional = rec.sample_kind != "property" and bool(
+        call_def.args.posonlyargs or call_def.args.args or call_def.args.vararg
+    )
+    if takes_positional:
+        # Members fill at most a quarter of the cap: each constructor's first member, then
+        # each one's second, so that they come from as many instances as possible.
+        room = len(out) + cap // 4
+        templates = [call for call, _s in call_kinds if call[0]] or [([], {})]
+        members = [(init, _members(init)) for init, _s in inits]
+        for j in range(MEMBERS_PER_INIT):
+            for k, (init, found) in enumerate(members):
+                if j < len(found) and len(out) < room:
+                    add(init, _with_first(templates[k % len(templates)], found[j]), "member")
     pairs = [(a, b) for a in range(len(init_kinds)) for b in range(len(call_kinds))]
     for a, b in sorted(pairs, key=lambda ab: (ab[0] + ab[1], ab)):
         if len(out) >= (3 * cap) // 4:

@@ -171,3 +171,42 @@ def test_typed_proposals_find_argument_types_the_signature_guesses_miss() -> Non
     # Before typed proposals and pairing across hypotheses, every call raised.
     returned = [o for o in result.outcomes if o.status == "ok"]
     assert returned, [o.exc_type for o in result.outcomes]
+
+
+SHELF = textwrap.dedent(
+    '''
+    class Shelf:
+        """Books by title."""
+
+        def __init__(self, titles):
+            self.books = list(titles)
+            self.lent = []
+
+        def borrow(self, title):
+            """Lend the book called `title`: off the shelf, onto the lent list; return how many are lent."""
+            self.books.remove(title)
+            self.lent.append(title)
+            return len(self.lent)
+    '''
+)
+
+
+def test_method_arguments_include_members_of_the_instance() -> None:
+    # A lookup returns normally only for a key the instance holds: members of the
+    # constructor's argument are proposed as the call's argument, and they return.
+    require_docker()
+    settings = _settings()
+    where = Provenance(source_uri="test:", path="m.py")
+    snippet = Snippet(id=content_id(SHELF), code=SHELF, provenance=where)
+    (borrow,) = [f for f in Reformat(settings).run([snippet]) if isinstance(f, Function)]
+    (instructed,) = [r for r in Summarize(settings).run([borrow]) if isinstance(r, Instructed)]
+    (with_inputs,) = [r for r in Testgen(settings).run([instructed]) if isinstance(r, WithInputs)]
+    sourced = zip(with_inputs.test_inputs, with_inputs.input_sources, strict=True)
+    members = [text for text, source in sourced if source == "member"]
+    assert members
+    code, entry = runnable(borrow.original_code, borrow.sample_kind, borrow.entry_point, borrow.class_name)
+    job = ExecJob(job_id="shelf", code=code, entry_point=entry, inputs=members)
+    (result,) = shared_sandbox(settings.sandbox).run_batch([job])
+    assert sum(o.status == "ok" for o in result.outcomes) >= 2, [o.exc_type for o in result.outcomes]
+    (executed,) = list(Execute(settings).run([with_inputs]))
+    assert isinstance(executed, Executed), executed
