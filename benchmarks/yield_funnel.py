@@ -33,6 +33,9 @@ BASELINE_ENV = {
     "CODEMINT_REFORMAT__MIN_BODY_NODES": "0",
     "CODEMINT_SANDBOX__PACKAGE_ENV": "false",
     "CODEMINT_SUMMARIZE__PROTOCOL_METHODS": "false",
+    "CODEMINT_SUMMARIZE__INHERITED_DOCS": "false",
+    "CODEMINT_SUMMARIZE__COMMENT_DOCS": "false",
+    "CODEMINT_SUMMARIZE__EXAMPLE_DOCS": "false",
 }
 SKIP = {"idlelib", "turtle", "tkinter", "turtledemo", "this", "antigravity"}
 

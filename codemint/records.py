@@ -111,7 +111,8 @@ def merge_llm(current: LLMProvenance | None, added: LLMProvenance | None) -> LLM
 class Instructed(Function):
     instruction: str
     # "docstring", "protocol" (a special method), "inherited" (the overridden method's
-    # docstring), "comment" (a documenting comment block) or "llm"
+    # docstring), "comment" (a documenting comment block), "examples" (the original's own
+    # calls and results, written by execute) or "llm"
     instruction_source: str
     instruction_score: float | None = None  # calibrated self-evaluation (llm strategy)
     instruction_p_yes: float | None = None  # P(yes | instruction, its own code)

@@ -64,6 +64,9 @@ class SummarizeSettings(BaseModel):
     inherited_docs: bool = True
     # No docstring: a comment block documenting the function (tasks/reformat_comments.py).
     comment_docs: bool = True
+    # None of these: the instruction is written after execution from the original's own calls
+    # and results (tasks/example_instructions.py); off, such code is dropped.
+    example_docs: bool = True
     # LLM strategy: candidates per sample and the self-evaluation threshold.
     candidates: int = 3
     # Calibrated score (codemint/llm/instructions.py): 0.5 means the model cannot tell the

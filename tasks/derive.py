@@ -2,7 +2,8 @@
 
 - generation: the instruction -> the verified code (today's pair);
 - summarization: the code, docstrings stripped -> its docstring (docstring-sourced rows) or
-  its instruction (LLM-written, with the self-evaluation score on the row);
+  its instruction (LLM-written, with the self-evaluation score on the row); not for rows
+  whose instruction is examples of calls (tasks/example_instructions.py);
 - repair: a buggy variant of the original plus a failing test -> the original, kept only
   when the sandbox shows the variant failing a test and the original passing all of them
   (see `derive_repair`). Variants come from `codemint.mutants` and, with the LLM
@@ -45,7 +46,7 @@ from codemint.sandbox.node_image import node_sandbox_settings
 from codemint.settings import SandboxSettings, TasksSettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
-from codemint.tasks import derive_translation
+from codemint.tasks import derive_translation, example_instructions
 from codemint.tasks.derive_repair import BugCandidate, mutation_candidates, repair_details
 
 
@@ -133,7 +134,10 @@ class Derive(Stage[Verified, TaskRow]):
                 yield generation_task_row(rec)
             if "summarization" in self.cfg.kinds:
                 row = summarization_row(rec)
-                if row is None:
+                if rec.instruction_source == example_instructions.PENDING:
+                    # Its instruction is the code's own calls: no summary of what it does.
+                    self.metrics["summarization_skipped:examples_instruction"] += 1
+                elif row is None:
                     self.metrics["summarization_unparsable"] += 1
                 else:
                     yield row

@@ -10,7 +10,9 @@ type passes it), and such tests are capped at `max_exception_share` of the row's
 Inputs that time out, run out of memory or are killed are discarded, not turned into tests.
 When the original cannot even import what it needs, the sample is dropped as
 `missing_import` naming the module, so a sandbox image lacking a package shows up as such
-rather than as bad samples.
+rather than as bad samples. A row summarize could only give a provisional instruction
+(`instruction_source` "examples") gets its instruction here, from its tests
+(tasks/example_instructions.py), or is dropped as `no_instruction_source`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from codemint.sandbox.images import image_identity
 from codemint.settings import ExecuteSettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
+from codemint.tasks import example_instructions
+from codemint.tasks.summarize import instruction_for
 
 IMPORT_ERRORS = {"ModuleNotFoundError", "ImportError"}
 _MODULE_RE = re.compile(r"No module named '([^']+)'|cannot import name '([^']+)'")
@@ -179,8 +183,22 @@ class Execute(Stage[WithInputs, Executed]):
             )
         cases, capped = cap_exception_tests(cases, self.cfg.max_exception_share)
         self.metrics["exception_tests_capped"] += capped
+        fields = rec.model_dump()
+        if rec.instruction_source == example_instructions.PENDING:
+            doc = example_instructions.example_doc(cases, rec.entry_point)
+            if doc is None:
+                return self.reject(
+                    rec.id,
+                    "no_instruction_source",
+                    "no docstring, and its examples do not specify it (fewer than "
+                    f"{example_instructions.MIN_SHOWN} literal calls with different results, or "
+                    "output or argument changes examples would not show)",
+                    record=rec,
+                )
+            fields["instruction"] = instruction_for(rec, doc)
+            self.metrics["example_instructions"] += 1
         return Executed(
-            **rec.model_dump(),
+            **fields,
             test_cases=cases,
             discarded_inputs=discarded,
             sandbox_image=image_identity(self.settings.sandbox),

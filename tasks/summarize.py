@@ -3,7 +3,9 @@
 Offline strategy `docstring`: the instruction is built from the signature and docstring;
 a method without one takes the data model's words for a special method (`protocol`) or the
 docstring of the method it overrides (`inherited`), and any function a documenting comment
-block (`comment`, see tasks/reformat_comments.py); the rest are dropped as
+block (`comment`, see tasks/reformat_comments.py). The rest get their instruction after
+execution, from the original's own calls and results (`examples`, see
+tasks/example_instructions.py), or, with that setting off, are dropped as
 `no_instruction_source`. The `llm` strategy
 (Inverse-Instruct) summarizes the code itself and self-evaluates the candidates.
 """
@@ -23,11 +25,19 @@ from codemint.samples import CLASS_KINDS, method_instruction, protocol_doc
 from codemint.settings import SummarizeSettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
+from codemint.tasks import example_instructions
 
 
 def docstring_instruction(signature: str, docstring: str) -> str:
     body = inspect.cleandoc(docstring)
     return f"Implement the Python function `{signature.removeprefix('def ')}`.\n\n{body}"
+
+
+def instruction_for(rec: Function, doc: str) -> str:
+    """The offline instruction: the signature (and, for a method, its class) and `doc`."""
+    if rec.sample_kind in CLASS_KINDS and rec.class_name:
+        return method_instruction(rec.code, rec.class_name, rec.signature, doc, rec.sample_kind)
+    return docstring_instruction(rec.signature, doc)
 
 
 class Summarize(Stage[Function, Instructed]):
@@ -66,21 +76,22 @@ class Summarize(Stage[Function, Instructed]):
                 source = "inherited"
             if not doc and rec.comment and self.cfg.comment_docs:
                 doc, source = rec.comment, "comment"  # the author's own words, in a comment
+            if not doc and self.cfg.example_docs and rec.sample_kind in example_instructions.KINDS:
+                # Execute replaces the provisional words with the original's own examples.
+                pending = instruction_for(rec, "(examples follow execution)")
+                yield Instructed(
+                    **rec.model_dump(), instruction=pending, instruction_source=example_instructions.PENDING
+                )
+                continue
             if not doc:
                 yield self.reject(rec.id, "no_instruction_source", "no docstring", record=rec)
                 continue
             if len(doc) < self.cfg.min_instruction_chars:
                 yield self.reject(rec.id, "instruction_too_short", f"{len(doc)} chars", record=rec)
                 continue
-            if rec.sample_kind in CLASS_KINDS and rec.class_name:
-                instruction = method_instruction(
-                    rec.code, rec.class_name, rec.signature, doc, rec.sample_kind
-                )
-            else:
-                instruction = docstring_instruction(rec.signature, doc)
             yield Instructed(
                 **rec.model_dump(),
-                instruction=instruction,
+                instruction=instruction_for(rec, doc),
                 instruction_source=source,
             )
 

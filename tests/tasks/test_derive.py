@@ -171,3 +171,14 @@ def test_llm_bugs_are_kept_only_when_a_test_catches_them(tmp_path: Path) -> None
         assert r.repair.tests_failed >= 1 and r.repair.buggy_code != r.original_code
     assert result.metrics["llm_realistic_bug_calls"] == len(rows)
     assert again.rows_kept == result.rows_kept
+
+
+def test_a_row_whose_instruction_is_examples_of_calls_gets_no_summarization() -> None:
+    rec = verified(CLAMP).model_copy(update={"instruction_source": "examples"})
+    stage = Derive(PipelineSettings(tasks=TasksSettings(kinds=["generation", "summarization"])))
+    out = list(stage.run([rec]))
+    assert [r.task for r in out if isinstance(r, TaskRow)] == ["generation"]
+    assert stage.metrics["summarization_skipped:examples_instruction"] == 1
+    rows = [r for r in Derive(stage.settings).run([verified(CLAMP)]) if isinstance(r, TaskRow)]
+    (summ,) = [r for r in rows if r.task == "summarization"]
+    assert summ.response

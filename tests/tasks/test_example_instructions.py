@@ -1,0 +1,116 @@
+"""Instructions from executed examples: which calls are shown, and when a row has none that
+specify it. The end-to-end path (summarize -> testgen -> execute in Docker) is at the end."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+
+from sandbox_support import IMAGE, require_docker
+
+from codemint.codec import canonical_json, encode_input
+from codemint.records import (
+    Executed,
+    Function,
+    Instructed,
+    Provenance,
+    Rejected,
+    Snippet,
+    WithInputs,
+    content_id,
+)
+from codemint.records import TestCase as Case
+from codemint.settings import PipelineSettings, SandboxSettings, SummarizeSettings
+from codemint.tasks import example_instructions as ex
+from codemint.tasks.execute import Execute
+from codemint.tasks.reformat import Reformat
+from codemint.tasks.summarize import Summarize
+from codemint.tasks.testgen import Testgen
+
+
+def case(args: list, result: object = None, exception: str | None = None, **kwargs: object) -> Case:
+    expected = None if exception else canonical_json(result)
+    return Case(input=encode_input(args, kwargs), expected=expected, exception=exception)
+
+
+def test_calls_read_back_as_python_literals() -> None:
+    assert ex.call_text(encode_input([[1, 2], "a"], {"sep": b"-"}), "f") == "f([1, 2], 'a', sep=b'-')"
+    assert ex.call_text(encode_input([(1, None), {"k": 1.5}]), "g") == "g((1, None), {'k': 1.5})"
+    # A builtin passed as a function, or NaN, does not read back: the call is not shown.
+    assert ex.call_text(encode_input([len]), "f") is None
+    assert ex.call_text(encode_input([float("nan")]), "f") is None
+
+
+def test_distinct_results_are_shown_first_then_one_raised_exception() -> None:
+    cases = [
+        case([1], 2),
+        case([10], 2),  # same result as the first: shown only if nothing else is left
+        case([3], 6),
+        case(["x"], exception="TypeError"),
+        case([4], 8),
+        case([5], 10),
+    ]
+    lines = ex.examples(cases, "double")
+    assert lines == [
+        ">>> double(1)\n2",
+        ">>> double(3)\n6",
+        ">>> double(4)\n8",
+        ">>> double('x')\nraises TypeError",
+    ]
+
+
+def test_examples_that_do_not_specify_the_function_give_no_instruction() -> None:
+    constant = [case([1], 0), case([2], 0), case([3], 0)]
+    assert ex.example_doc(constant, "zero") is None  # one result shown thrice says nothing
+    unreadable = [case([[1]], {"a"}), case([[2]], {"b"}), case([len], 3)]
+    assert ex.example_doc(unreadable, "f") is not None  # sets read back; the builtin call is skipped
+    printed = [c.model_copy(update={"stdout": "hi\n"}) for c in [case([1], 1), case([2], 2)]]
+    assert ex.example_doc(printed, "f") is None  # what it prints would not be shown
+    mutated = [c.model_copy(update={"args_after": c.input}) for c in [case([1], 1), case([2], 2)]]
+    assert ex.example_doc(mutated, "f") is None
+
+
+MODULE = textwrap.dedent(
+    """
+    def scale_all(values, factor):
+        out = []
+        for v in values:
+            out.append(v * factor)
+        return out
+
+    def shout(word):
+        print(word.upper())
+        return len(word)
+    """
+)
+
+
+def test_an_undocumented_function_gets_its_instruction_from_its_own_executed_calls() -> None:
+    require_docker()
+    settings = PipelineSettings(sandbox=SandboxSettings(backend="docker", image=IMAGE, workers=1))
+    where = Provenance(source_uri="test:", path="m.py")
+    snippet = Snippet(id=content_id(MODULE), code=MODULE, provenance=where)
+    functions = [f for f in Reformat(settings).run([snippet]) if isinstance(f, Function)]
+    assert sorted(f.entry_point for f in functions) == ["scale_all", "shout"]
+    instructed = [r for r in Summarize(settings).run(functions) if isinstance(r, Instructed)]
+    assert [r.instruction_source for r in instructed] == ["examples", "examples"]
+    with_inputs = [r for r in Testgen(settings).run(instructed) if isinstance(r, WithInputs)]
+    scale, shout = sorted(Execute(settings).run(with_inputs), key=lambda r: r.id != instructed[0].id)
+    assert isinstance(scale, Executed), scale
+    text = scale.instruction
+    assert text.startswith("Implement the Python function `scale_all(values, factor)`.")
+    shown = [line for line in text.splitlines() if line.startswith(">>> scale_all(")]
+    assert len(shown) >= 2
+    # Each shown call is one of the row's tests, and its shown result is what the original returned.
+    for call in shown:
+        args = ast.literal_eval(call.removeprefix(">>> scale_all"))
+        args = args if isinstance(args, tuple) else (args,)
+        result = text.splitlines()[text.splitlines().index(call) + 1]
+        assert ast.literal_eval(result) == [v * args[1] for v in args[0]]
+        assert encode_input(list(args)) in {c.input for c in scale.test_cases}
+    # Its output is printed: results alone would not specify it, so it is dropped with the reason.
+    assert isinstance(shout, Rejected) and shout.drop_reason == "no_instruction_source"
+
+    off = PipelineSettings(summarize=SummarizeSettings(example_docs=False))
+    rejected = list(Summarize(off).run(functions))
+    assert all(isinstance(r, Rejected) and r.drop_reason == "no_instruction_source" for r in rejected)
