@@ -97,9 +97,14 @@ _BASE_VALUES: dict[str, list[Any]] = {
     "bytes": [b"abc", b"", b"\x00\xffdata", b"hello world"],
     "None": [None],
     "fn": [bool, str, abs, len, sorted, int, repr, sum, tuple, reversed],
+    "type": [int, str, list, tuple, float, bool, set],
 }
 # A function argument: one of the codec's allowed builtins (`codec.FUNCTION_NAMES`).
 FUNCTION: TypeSpec = ("fn",)
+# A class argument: one of the builtin types among those builtins.
+TYPE: TypeSpec = ("type",)
+_TYPE_NAMES = {"cls", "klass", "typ", "tp", "type", "type_obj", "typeobj", "kls", "base_type", "target_type"}
+_TYPE_ATTRIBUTES = {"__mro__", "__subclasses__", "__bases__", "mro", "__base__"}
 _FUNCTION_NAMES = {
     "func", "fn", "f", "function", "key", "keyfunc", "pred", "predicate", "callback", "transform",
     "mapper", "callable", "fun", "g", "func1", "func2", "validator", "converter",
@@ -110,7 +115,7 @@ _ANNOTATION_ALIASES = {
     "MutableMapping": "dict", "Tuple": "tuple", "Set": "set", "FrozenSet": "set",
     "AbstractSet": "set", "frozenset": "set", "AnyStr": "str", "Text": "str",
     "bytearray": "bytes", "ByteString": "bytes", "SupportsInt": "int", "SupportsFloat": "float",
-    "Callable": "fn",
+    "Callable": "fn", "Type": "type",
 }  # fmt: skip
 
 
@@ -434,6 +439,14 @@ def _usage_votes(func: ast.FunctionDef) -> dict[str, dict[TypeSpec, int]]:
                     vote(o.id, INT)
     for name, spec in _type_checks(func):
         vote(name, spec, 3)
+    for node in ast.walk(func):  # `p.__mro__`, `issubclass(p, T)`, `isinstance(x, p)`: a class
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if node.attr in _TYPE_ATTRIBUTES:
+                vote(node.value.id, TYPE, 3)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and len(node.args) == 2:
+            checked = node.args[0] if node.func.id == "issubclass" else node.args[1]
+            if node.func.id in ("issubclass", "isinstance") and isinstance(checked, ast.Name):
+                vote(checked.id, TYPE, 3)
     for node in ast.walk(func):  # a parameter that is called, or checked with callable(): a function
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             vote(node.func.id, FUNCTION, 3)
@@ -487,6 +500,8 @@ def _type_checks(func: ast.FunctionDef) -> list[tuple[str, TypeSpec]]:
 
 def _name_spec(name: str) -> TypeSpec | None:
     lowered = name.lower().strip("_")
+    if lowered in _TYPE_NAMES or lowered.endswith(("_type", "_cls", "_class")):
+        return TYPE
     if lowered in _FUNCTION_NAMES or lowered.endswith(("func", "_fn", "_key", "_pred", "callback")):
         return FUNCTION
     if lowered in _TEXT_NAMES or lowered.endswith(
@@ -545,8 +560,8 @@ def hypotheses(
     )
     out: list[tuple[str, list[TypeSpec], Any]] = []
     for param, default in zip(params, defaults, strict=True):
-        if param.arg in ("self", "cls"):
-            continue
+        if param.arg == "self":
+            continue  # a method's receiver (method samples drop it first: `without_receiver`)
         specs: list[TypeSpec] = []
 
         def add(spec: TypeSpec | None, specs: list[TypeSpec] = specs) -> None:
@@ -670,7 +685,7 @@ def plan(func: ast.FunctionDef, classes: Classes = _NO_CLASSES) -> Plan:
         names=[n for n, _, _ in found],
         specs=[s for _, s, _ in found],
         defaults=[d for _, _, d in found],
-        required=max(0, required - (1 if func.args.args and func.args.args[0].arg in ("self", "cls") else 0)),
+        required=max(0, required - (1 if func.args.args and func.args.args[0].arg == "self" else 0)),
         literals=body_literals(func),
         kwonly_required=kwonly,
         vararg=_vararg_spec(func.args.vararg),

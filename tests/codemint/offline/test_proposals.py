@@ -111,6 +111,23 @@ def test_parameters_that_are_called_get_builtin_functions() -> None:
     assert values[:3] == [bool, str, abs]
 
 
+def test_parameters_used_as_classes_get_builtin_types() -> None:
+    f = _func(
+        """
+        def ancestry(thing, other, target: type, value):
+            names = [k.__name__ for k in thing.__mro__]
+            return names, issubclass(other, Exception), isinstance(value, target)
+        """
+    )
+    specs = {name: s for name, s, _ in proposals.hypotheses(f)}
+    assert specs["thing"][0] == ("type",) and specs["other"][0] == ("type",)
+    assert specs["target"][0] == ("type",) and ("type",) not in specs["value"]
+    values = proposals.values_for(("type",), proposals.BodyLiterals(), random.Random(0), 3)
+    assert values == [int, str, list]
+    g = _func("def subclasses(cls, exc_type): return cls")
+    assert {name: s[0] for name, s, _ in proposals.hypotheses(g)} == {"cls": ("type",), "exc_type": ("type",)}
+
+
 def test_star_args_get_one_to_three_items_of_the_type_their_name_suggests() -> None:
     f = _func(
         """
