@@ -5,10 +5,11 @@ summarized offline. Summarize keeps it with a provisional instruction (the signa
 `instruction_source = "examples"`; after execution, execute states the task the way a
 programming-by-example problem does: the signature and a few of the original's own calls with
 their results (`>>> f(2, 3)` / `5`). The shown calls are real tests of the row, and the
-other tests still verify. A row is kept only when at least `MIN_SHOWN` examples read back as
-Python literals and their results differ (a constant shown twice specifies nothing), and when
-its behaviour is its return value (no stdout or argument state to compare, which examples of
-results would not show). Methods are left out: their tests also compare the instance's state.
+other tests still verify; an iterator that ends is shown as `list(f(...))` and its items.
+A row is kept only when at least `MIN_SHOWN` examples read back as Python literals and their
+results differ (a constant shown twice specifies nothing), and when its behaviour is its
+return value (no stdout or argument state to compare, which examples of results would not
+show). Methods are left out: their tests also compare the instance's state.
 """
 
 from __future__ import annotations
@@ -58,12 +59,17 @@ def call_text(input_text: str, entry_point: str) -> str | None:
     return None if shown is None else f"{entry_point}({shown})"
 
 
-def _result(expected: str) -> tuple[Any, str | None]:
+def _result(expected: str) -> tuple[Any, str | None, bool]:
+    """(value, its literal text, whether it was a finished iterator shown as its items)."""
     try:
-        value = decode_value(json.loads(expected))
+        data = json.loads(expected)
+        if isinstance(data, dict) and list(data) == ["__iter__"]:
+            items = decode_value(data["__iter__"])  # a generator's items: shown via list(...)
+            return items, _literal(items), True
+        value = decode_value(data)
     except (ValueError, RecursionError):
-        return None, None  # objects, iterators and reprs are not inputs, nor literals
-    return value, _literal(value)
+        return None, None, False  # objects, cut iterators and reprs are not literals
+    return value, _literal(value), False
 
 
 def _blank(value: Any) -> bool:
@@ -86,9 +92,10 @@ def examples(cases: list[TestCase], entry_point: str) -> list[str]:
             continue
         decoded = _decoded(case.input)
         call = call_text(case.input, entry_point)
-        value, result = _result(case.expected)
+        value, result, iterated = _result(case.expected)
         if decoded is None or call is None or result is None or len(call) + len(result) > MAX_EXAMPLE_CHARS:
             continue
+        call = f"list({call})" if iterated else call
         blank_args = all(_blank(v) for v in [*decoded[0], *decoded[1].values()])
         ranked.append(((_blank(value), blank_args, len(call) + len(result)), call, result))
     ranked.sort(key=lambda item: item[0])

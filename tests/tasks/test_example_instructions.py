@@ -114,3 +114,12 @@ def test_an_undocumented_function_gets_its_instruction_from_its_own_executed_cal
     off = PipelineSettings(summarize=SummarizeSettings(example_docs=False))
     rejected = list(Summarize(off).run(functions))
     assert all(isinstance(r, Rejected) and r.drop_reason == "no_instruction_source" for r in rejected)
+
+
+def test_an_iterator_that_ends_is_shown_as_the_list_of_its_items() -> None:
+    iterated = [
+        Case(input=encode_input([[1, 2]]), expected='{"__iter__": [1, 2]}'),
+        Case(input=encode_input([[3]]), expected='{"__iter__": [3]}'),
+        Case(input=encode_input([[4]]), expected='{"__iter_cut__": [[4, 4], 1, "ab", false]}'),
+    ]
+    assert ex.examples(iterated, "walk") == [">>> list(walk([3]))\n[3]", ">>> list(walk([1, 2]))\n[1, 2]"]
