@@ -1,28 +1,33 @@
 """Instructions from executed examples, for code that has no words of its own.
 
-A function (or a lifted closure) with no docstring and no documenting comment cannot be
-summarized offline. Summarize keeps it with a provisional instruction (the signature) and
-`instruction_source = "examples"`; after execution, execute states the task the way a
-programming-by-example problem does: the signature and a few of the original's own calls with
-their results (`>>> f(2, 3)` / `5`). The shown calls are real tests of the row, and the
-other tests still verify; an iterator that ends is shown as `list(f(...))` and its items.
+Code with no docstring, no documenting comment and (for a method) no documented base method
+or special-method contract cannot be summarized offline. Summarize keeps it with a
+provisional instruction (the signature) and `instruction_source = "examples"`; after
+execution, execute states the task the way a programming-by-example problem does: the
+signature and a few of the original's own calls with their results (`>>> f(2, 3)` / `5`).
+The shown calls are real tests of the row, and the other tests still verify. An iterator that
+ends is shown as `list(f(...))` and its items. A method's example builds the instance
+(`>>> obj = C(...)`), calls the method, and shows the instance's attributes afterwards
+(`>>> vars(obj)`), which its tests compare too.
+
 A row is kept only when at least `MIN_SHOWN` examples read back as Python literals and their
-results differ (a constant shown twice specifies nothing), and when its behaviour is its
-return value (no stdout or argument state to compare, which examples of results would not
-show). Methods are left out: their tests also compare the instance's state.
+outcomes differ (a constant shown twice specifies nothing). Calls that print or change their
+arguments are not shown: examples of results would not show what they do.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from codemint.codec import decode_input, decode_value
 from codemint.records import TestCase
+from codemint.samples import CLASS_KINDS
 
 PENDING = "examples"  # instruction_source of rows whose instruction execute writes
-KINDS = {"function", "lifted"}  # sample kinds whose tests compare only what a call returns
+KINDS = {"function", "lifted", *CLASS_KINDS}
 SHOWN = 3  # examples of normal returns in the instruction
 MIN_SHOWN = 2
 MAX_EXAMPLE_CHARS = 160  # one call and its result; longer ones are skipped, not truncated
@@ -59,6 +64,29 @@ def call_text(input_text: str, entry_point: str) -> str | None:
     return None if shown is None else f"{entry_point}({shown})"
 
 
+def _call_lines(input_text: str, entry_point: str, kind: str, class_name: str | None) -> list[str] | None:
+    """The doctest lines of a test's call: one for a function, the instance's construction
+    and the call for a method (the harness's `[init_args, init_kwargs, args, kwargs]`)."""
+    if kind not in CLASS_KINDS or class_name is None:
+        call = call_text(input_text, entry_point)
+        return None if call is None else [f">>> {call}"]
+    decoded = _decoded(input_text)
+    if decoded is None or len(decoded[0]) != 4:
+        return None
+    init_args, init_kwargs, args, kwargs = decoded[0]
+    if not (isinstance(init_args, list) and isinstance(args, list)):
+        return None
+    if not (isinstance(init_kwargs, dict) and isinstance(kwargs, dict)):
+        return None
+    init, call = _arguments(init_args, init_kwargs), _arguments(args, kwargs)
+    if init is None or call is None:
+        return None
+    if kind == "classmethod":
+        return [f">>> {class_name}.{entry_point}({call})"]
+    built = f">>> obj = {class_name}({init})"
+    return [built, f">>> obj.{entry_point}" if kind == "property" else f">>> obj.{entry_point}({call})"]
+
+
 def _result(expected: str) -> tuple[Any, str | None, bool]:
     """(value, its literal text, whether it was a finished iterator shown as its items)."""
     try:
@@ -82,48 +110,82 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, int | float | str | bytes) and not value)
 
 
-def examples(cases: list[TestCase], entry_point: str) -> list[str]:
+@dataclass(frozen=True)
+class _Example:
+    lines: tuple[str, ...]  # the call's lines, its result, and for a method the state after
+    outcome: str  # what distinct examples must differ in: the result (and the state)
+    rank: tuple[bool, bool, int]  # blank result, blank arguments, length: smaller shows more
+
+
+def _example(case: TestCase, entry_point: str, kind: str, class_name: str | None) -> _Example | None:
+    if case.expected is None:
+        return None
+    calls = _call_lines(case.input, entry_point, kind, class_name)
+    decoded = _decoded(case.input)
+    value, result, iterated = _result(case.expected)
+    if calls is None or decoded is None or result is None:
+        return None
+    if iterated:  # a generator: its items, through list(...)
+        calls[-1] = f">>> list({calls[-1].removeprefix('>>> ')})"
+    after: list[str] = []
+    if kind in CLASS_KINDS:
+        if not isinstance(value, dict) or "returned" not in value:
+            return None
+        returned, state = value["returned"], value.get("state")
+        result = "obj" if returned == "<self>" else _literal(returned)
+        if result is None:
+            return None
+        if state:  # the instance's attributes after the call: the tests compare them too
+            state_text = _literal(state)
+            if state_text is None:
+                return None
+            after = [">>> vars(obj)", state_text]
+        value = (returned, state)
+    lines = (*calls, result, *after)
+    size = sum(len(line) for line in lines)
+    if size > MAX_EXAMPLE_CHARS * (2 if kind in CLASS_KINDS else 1):
+        return None
+    blank_args = all(_blank(v) for v in [*decoded[0], *decoded[1].values()])
+    return _Example(lines, "\n".join((result, *after)), (_blank(value), blank_args, size))
+
+
+def examples(
+    cases: list[TestCase], entry_point: str, kind: str = "function", class_name: str | None = None
+) -> list[str]:
     """Up to SHOWN doctest-style examples of normal returns, then one raised exception if
-    there is one. Distinct results first; among them, calls whose arguments and result are not
-    all blank, then the shortest."""
-    ranked: list[tuple[tuple[bool, bool, int], str, str]] = []
-    for case in cases:
-        if case.expected is None:
-            continue
-        decoded = _decoded(case.input)
-        call = call_text(case.input, entry_point)
-        value, result, iterated = _result(case.expected)
-        if decoded is None or call is None or result is None or len(call) + len(result) > MAX_EXAMPLE_CHARS:
-            continue
-        call = f"list({call})" if iterated else call
-        blank_args = all(_blank(v) for v in [*decoded[0], *decoded[1].values()])
-        ranked.append(((_blank(value), blank_args, len(call) + len(result)), call, result))
-    ranked.sort(key=lambda item: item[0])
-    picked: list[tuple[str, str]] = []
-    for _rank, call, result in ranked:  # distinct results first: they say more about the function
-        if len(picked) < SHOWN and all(result != r for _c, r in picked):
-            picked.append((call, result))
-    for _rank, call, result in ranked:
-        if len(picked) < SHOWN and (call, result) not in picked:
-            picked.append((call, result))
-    if len(picked) < MIN_SHOWN or len({r for _c, r in picked}) < 2:
+    there is one. Distinct outcomes first; among them, calls whose arguments and result are
+    not all blank, then the shortest."""
+    ranked = sorted(
+        (e for c in cases if (e := _example(c, entry_point, kind, class_name)) is not None),
+        key=lambda e: e.rank,
+    )
+    picked: list[_Example] = []
+    for e in ranked:  # distinct outcomes first: they say more about the code
+        if len(picked) < SHOWN and all(e.outcome != p.outcome for p in picked):
+            picked.append(e)
+    for e in ranked:
+        if len(picked) < SHOWN and e not in picked:
+            picked.append(e)
+    if len(picked) < MIN_SHOWN or len({p.outcome for p in picked}) < 2:
         return []
-    lines = [f">>> {call}\n{result}" for call, result in picked]
+    lines = ["\n".join(p.lines) for p in picked]
     for case in cases:
         if case.exception is not None:
-            call = call_text(case.input, entry_point)
-            if call is not None and len(call) <= MAX_EXAMPLE_CHARS:
-                lines.append(f">>> {call}\nraises {case.exception}")
+            calls = _call_lines(case.input, entry_point, kind, class_name)
+            if calls is not None and sum(len(c) for c in calls) <= MAX_EXAMPLE_CHARS:
+                lines.append("\n".join([*calls, f"raises {case.exception}"]))
                 break
     return lines
 
 
-def example_doc(cases: list[TestCase], entry_point: str) -> str | None:
+def example_doc(
+    cases: list[TestCase], entry_point: str, kind: str = "function", class_name: str | None = None
+) -> str | None:
     """The docstring-like text an examples instruction is made of, or None when the examples
     do not specify the behaviour (see the module docstring)."""
-    if any(c.stdout is not None or c.args_after is not None for c in cases):
-        return None
-    lines = examples(cases, entry_point)
+    # Calls that print or change their arguments: results alone would not show what they do.
+    cases = [c for c in cases if not c.stdout and c.args_after in (None, c.input)]
+    lines = examples(cases, entry_point, kind, class_name)
     if not lines:
         return None
     return "It behaves as in these examples:\n\n" + "\n".join(lines)

@@ -185,7 +185,7 @@ class Execute(Stage[WithInputs, Executed]):
         self.metrics["exception_tests_capped"] += capped
         fields = rec.model_dump()
         if rec.instruction_source == example_instructions.PENDING:
-            doc = example_instructions.example_doc(cases, rec.entry_point)
+            doc = example_instructions.example_doc(cases, rec.entry_point, rec.sample_kind, rec.class_name)
             if doc is None:
                 return self.reject(
                     rec.id,

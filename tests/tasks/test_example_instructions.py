@@ -66,8 +66,12 @@ def test_examples_that_do_not_specify_the_function_give_no_instruction() -> None
     assert ex.example_doc(unreadable, "f") is not None  # sets read back; the builtin call is skipped
     printed = [c.model_copy(update={"stdout": "hi\n"}) for c in [case([1], 1), case([2], 2)]]
     assert ex.example_doc(printed, "f") is None  # what it prints would not be shown
-    mutated = [c.model_copy(update={"args_after": c.input}) for c in [case([1], 1), case([2], 2)]]
+    mutated = [
+        c.model_copy(update={"args_after": encode_input([[0]])}) for c in [case([[1]], 1), case([[2]], 2)]
+    ]
     assert ex.example_doc(mutated, "f") is None
+    unchanged = [c.model_copy(update={"args_after": c.input}) for c in [case([[1]], 1), case([[2]], 2)]]
+    assert ex.example_doc(unchanged, "f") is not None  # compared, and the same as before the call
 
 
 MODULE = textwrap.dedent(
@@ -81,6 +85,16 @@ MODULE = textwrap.dedent(
     def shout(word):
         print(word.upper())
         return len(word)
+
+    class Tally:
+        def __init__(self, start):
+            self.total = start
+            self.seen = []
+
+        def add(self, amount):
+            self.total += amount
+            self.seen.append(amount)
+            return self.total
     """
 )
 
@@ -91,11 +105,12 @@ def test_an_undocumented_function_gets_its_instruction_from_its_own_executed_cal
     where = Provenance(source_uri="test:", path="m.py")
     snippet = Snippet(id=content_id(MODULE), code=MODULE, provenance=where)
     functions = [f for f in Reformat(settings).run([snippet]) if isinstance(f, Function)]
-    assert sorted(f.entry_point for f in functions) == ["scale_all", "shout"]
+    assert [f.entry_point for f in functions] == ["scale_all", "shout", "add"]
     instructed = [r for r in Summarize(settings).run(functions) if isinstance(r, Instructed)]
-    assert [r.instruction_source for r in instructed] == ["examples", "examples"]
+    assert [r.instruction_source for r in instructed] == ["examples", "examples", "examples"]
     with_inputs = [r for r in Testgen(settings).run(instructed) if isinstance(r, WithInputs)]
-    scale, shout = sorted(Execute(settings).run(with_inputs), key=lambda r: r.id != instructed[0].id)
+    by_id = {r.id: r for r in Execute(settings).run(with_inputs)}
+    scale, shout, add = (by_id[r.id] for r in instructed)
     assert isinstance(scale, Executed), scale
     text = scale.instruction
     assert text.startswith("Implement the Python function `scale_all(values, factor)`.")
@@ -110,6 +125,24 @@ def test_an_undocumented_function_gets_its_instruction_from_its_own_executed_cal
         assert encode_input(list(args)) in {c.input for c in scale.test_cases}
     # Its output is printed: results alone would not specify it, so it is dropped with the reason.
     assert isinstance(shout, Rejected) and shout.drop_reason == "no_instruction_source"
+    # A method: the instance is built, the method called, and its attributes shown afterwards,
+    # each as the original's run left them.
+    assert isinstance(add, Executed), add
+    assert add.instruction.startswith(
+        "Implement the Python class `Tally` with the method `add(self, amount)`."
+    )
+    lines = add.instruction.splitlines()
+    built = [
+        i
+        for i, line in enumerate(lines)
+        if line.startswith(">>> obj = Tally(") and "raises" not in lines[i + 2]
+    ]
+    assert len(built) >= 2
+    for i in built:
+        start = ast.literal_eval(lines[i].removeprefix(">>> obj = Tally"))
+        amount = ast.literal_eval(lines[i + 1].removeprefix(">>> obj.add"))
+        assert ast.literal_eval(lines[i + 2]) == start + amount and lines[i + 3] == ">>> vars(obj)"
+        assert ast.literal_eval(lines[i + 4]) == {"total": start + amount, "seen": [amount]}
 
     off = PipelineSettings(summarize=SummarizeSettings(example_docs=False))
     rejected = list(Summarize(off).run(functions))
@@ -123,3 +156,33 @@ def test_an_iterator_that_ends_is_shown_as_the_list_of_its_items() -> None:
         Case(input=encode_input([[4]]), expected='{"__iter_cut__": [[4, 4], 1, "ab", false]}'),
     ]
     assert ex.examples(iterated, "walk") == [">>> list(walk([3]))\n[3]", ">>> list(walk([1, 2]))\n[1, 2]"]
+
+
+def test_a_method_example_builds_the_instance_and_shows_its_state_afterwards() -> None:
+    def method_case(titles: list, title: str, lent: int, books: list) -> Case:
+        state = {"books": books, "lent": [title]}
+        expected = canonical_json({"returned": lent, "state": state})
+        return Case(input=encode_input([[titles], {}, [title], {}]), expected=expected)
+
+    cases = [method_case(["a", "b"], "a", 1, ["b"]), method_case(["x"], "x", 1, [])]
+    lines = ex.examples(cases, "borrow", "method", "Shelf")
+    assert lines[1] == (
+        ">>> obj = Shelf(['a', 'b'])\n>>> obj.borrow('a')\n1\n>>> vars(obj)\n{'books': ['b'], 'lent': ['a']}"
+    )
+    assert len(lines) == 2  # same result, different state: both say something
+    # An attribute that is not a literal (an object) cannot be shown: no example from it.
+    opaque = Case(
+        input=cases[0].input,
+        expected='{"__dict__": [["returned", 1], ["state", {"__object__": ["T", null]}]]}',
+    )
+    assert ex.examples([opaque, cases[1]], "borrow", "method", "Shelf") == []
+    prop = Case(
+        input=encode_input([[["a"]], {}, [], {}]), expected=canonical_json({"returned": 2, "state": {}})
+    )
+    other = Case(
+        input=encode_input([[["b", "c"]], {}, [], {}]), expected=canonical_json({"returned": 3, "state": {}})
+    )
+    assert (
+        ex.examples([prop, other], "size", "property", "Shelf")[0]
+        == ">>> obj = Shelf(['a'])\n>>> obj.size\n2"
+    )
