@@ -3,7 +3,7 @@
 Much real code explains a helper in a comment block above its `def` (or first thing in its
 body) instead of a docstring. Such a block becomes the sample's `comment`, which the offline
 summarizer uses when there is no docstring. Not every comment is documentation: banners,
-tool directives, licence text and commented-out code are not, nor is a block of fewer than
+tool directives, TODO/FIXME notes, licence text and commented-out code are not, nor is a block of fewer than
 `MIN_WORDS` words.
 """
 
@@ -15,7 +15,10 @@ import re
 from codemint import safe_ast
 
 MIN_WORDS = 5
-_DIRECTIVE = re.compile(r"^(?:noqa|type:|pragma|fmt:|pylint:|mypy:|-\*-|isort:|ruff:)", re.IGNORECASE)
+# Tool directives, and notes about work left (a TODO says what the code does not do yet).
+_DIRECTIVE = re.compile(
+    r"^(?:noqa|type:|pragma|fmt:|pylint:|mypy:|-\*-|isort:|ruff:|(?:todo|fixme|xxx|hack)\b)", re.IGNORECASE
+)
 _NOT_DOC = re.compile(r"\b(?:copyright|license|licence|spdx)\b", re.IGNORECASE)
 _BANNER = re.compile(r"^[\W_]*$")
 
