@@ -2,7 +2,9 @@
 
 Runs the real pipeline (`codemint run`) twice per corpus in the same invocation:
   baseline - only standalone public functions, every method/closure/private helper dropped,
-             no triviality floor, the plain sandbox image (what codemint did before issue 13);
+             no triviality floor, the plain sandbox image, instructions from docstrings only
+             (no protocol, inherited, comment or example instructions): codemint before
+             issue 13, apart from input generation, which both modes share;
   new      - the defaults: methods with their class, lifted closures, used private helpers,
              trivial bodies dropped, the package's environment in a derived sandbox image.
 Prints, per corpus and mode: reformat kept, execute kept, verify kept, final rows, the
