@@ -7,7 +7,8 @@ Layout under the output directory:
     summarization/, repair/, translation/, rl/    the other tasks and the RL data (task_export.py)
     README.md                                     dataset card (sources, licenses, funnel, settings)
     manifest.json                                 counts and sha256 of every file (written last)
-Every row also carries id, entry_point, signature, test_cases, provenance and pass_fraction.
+Every row also carries id, entry_point, signature, instruction_source, test_cases, provenance
+and pass_fraction.
 The code is the verified candidate (`candidate_code`). Each file is written atomically.
 `messages/` and `alpaca/` are the generation task (config `generation` and `generation_alpaca`).
 Rows are `Verified` rows (generation only) or the derive stage's `TaskRow`s (every task).
@@ -49,6 +50,7 @@ _COMMON = [
     pa.field("id", pa.string(), nullable=False),
     pa.field("entry_point", pa.string(), nullable=False),
     pa.field("signature", pa.string(), nullable=False),
+    pa.field("instruction_source", pa.string(), nullable=False),
     _VERIFIED.field("test_cases"),
     _VERIFIED.field("provenance"),
     pa.field("pass_fraction", pa.float64(), nullable=False),
@@ -91,6 +93,7 @@ def _common(rec: Verified) -> dict[str, Any]:
         "id": rec.id,
         "entry_point": rec.entry_point,
         "signature": rec.signature,
+        "instruction_source": rec.instruction_source,
         "test_cases": [c.model_dump() for c in rec.test_cases],
         "provenance": rec.provenance.model_dump(),
         "pass_fraction": rec.pass_fraction,
@@ -232,13 +235,15 @@ def dataset_card(
         "- `messages/` (config `generation`): chat format, `messages` = [user: instruction, "
         "assistant: the code in a ```` ```python ```` block].",
         "- `alpaca/` (config `generation_alpaca`): `instruction`, `input` (empty), `output` (the code).",
-        "- Both also carry `id`, `entry_point`, `signature`, `test_cases` (input and expected value "
+        "- Both also carry `id`, `entry_point`, `signature`, `instruction_source` (see Instructions), "
+        "`test_cases` (input and expected value "
         "or exception, JSON, and `covered_lines`: the lines of the original the test executes), "
         "`provenance` (source, path, lines, revision, license), `pass_fraction` and the tests' "
         "adequacy: `mutation_score`, `mutants`, `mutants_killed`, `mutants_equivalent`, "
         "`line_coverage`, `branch_coverage`.",
         "- Parquet and JSON lines of the same rows; `manifest.json` has counts and sha256 digests.",
         "",
+        *instruction_section(rows),
         *task_sections(len(rows), counts, tasks, rl),
         "## Sources",
         "",
@@ -287,6 +292,35 @@ def dataset_card(
         "",
     ]
     return "\n".join(lines)
+
+
+INSTRUCTION_SOURCES = {
+    "docstring": "the function's docstring under its signature",
+    "protocol": "the data model's description of a special method, with its class's docstring",
+    "inherited": "the docstring of the method it overrides",
+    "comment": "a comment block documenting the function",
+    "examples": "no words of its own: the signature and a few of the original's executed calls "
+    "with their results (filter these out for instructions written in prose)",
+    "llm": "written by the LLM from the code and kept on its self-evaluation score",
+}
+
+
+def instruction_section(rows: Sequence[Verified]) -> list[str]:
+    """Rows per `instruction_source`, so users can filter by where the instruction came from."""
+    counts = Counter(r.instruction_source for r in rows)
+    return [
+        "## Instructions",
+        "",
+        "`instruction_source` says where each row's instruction came from.",
+        "",
+        "| instruction_source | meaning | rows |",
+        "|---|---|---|",
+        *(
+            f"| {_cell(k)} | {_cell(INSTRUCTION_SOURCES.get(k, '-'))} | {n} |"
+            for k, n in counts.most_common()
+        ),
+        "",
+    ]
 
 
 TASK_DOCS = {

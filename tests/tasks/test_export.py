@@ -12,7 +12,7 @@ import pytest
 from factories import CLAMP, HEX, MEDIAN, PARSE, WRAP, verified, write_shards
 
 from codemint import store
-from codemint.curation.export import generation_task_row, split_of
+from codemint.curation.export import INSTRUCTION_SOURCES, generation_task_row, split_of
 from codemint.records import RepairDetail, SummaryDetail, TaskRow, TranslationDetail, to_table
 from codemint.settings import CurationSettings, LLMSettings, PipelineSettings
 from codemint.tasks.export import export_dataset
@@ -93,6 +93,7 @@ def test_loads_with_datasets(
         row = parquet["train"][0]
         rec = by_id[row["id"]]
         assert row["entry_point"] == rec.entry_point
+        assert row["instruction_source"] == rec.instruction_source
         assert row["provenance"]["source_uri"] == rec.provenance.source_uri
         assert [c["input"] for c in row["test_cases"]] == [c.input for c in rec.test_cases]
         if fmt == "messages":
@@ -147,6 +148,9 @@ def test_card_states_funnel_sources_licenses_settings(exported: tuple[Path, dict
     assert f"| PSF-2.0 | {psf} |" in card and f"| unknown | {len(data) - psf} |" in card
     assert f"| package:textwrap | 3.11.9 | PSF-2.0 | {psf} |" in card
     assert "0.1.0+abc" in card
+    sources = Counter(r.instruction_source for r in data)
+    for source, n in sources.items():  # rows per instruction source, with what it means
+        assert f"| {source} | {INSTRUCTION_SOURCES[source]} | {n} |" in card
     splits = manifest["splits"]
     assert f"rows: {len(data)} (train {splits['train']}, validation {splits['validation']})" in card
     settings = json.loads(re.search(r"```json\n(.*?)\n```", card, re.S).group(1))  # type: ignore[union-attr]
