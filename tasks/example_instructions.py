@@ -11,8 +11,9 @@ ends is shown as `list(f(...))` and its items. A method's example builds the ins
 (`>>> vars(obj)`), which its tests compare too.
 
 A row is kept only when at least `MIN_SHOWN` examples read back as Python literals and their
-outcomes differ (a constant shown twice specifies nothing). Calls that print or change their
-arguments are not shown: examples of results would not show what they do.
+results differ (a constant shown twice specifies nothing, nor does a method that returns the
+same on instances built differently). Calls that print or change their arguments are not
+shown: examples of results would not show what they do.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def _blank(value: Any) -> bool:
 @dataclass(frozen=True)
 class _Example:
     lines: tuple[str, ...]  # the call's lines, its result, and for a method the state after
-    outcome: str  # what distinct examples must differ in: the result (and the state)
+    result: str  # what distinct examples must differ in: the returned value
     rank: tuple[bool, bool, int]  # blank result, blank arguments, length: smaller shows more
 
 
@@ -146,27 +147,28 @@ def _example(case: TestCase, entry_point: str, kind: str, class_name: str | None
     if size > MAX_EXAMPLE_CHARS * (2 if kind in CLASS_KINDS else 1):
         return None
     blank_args = all(_blank(v) for v in [*decoded[0], *decoded[1].values()])
-    return _Example(lines, "\n".join((result, *after)), (_blank(value), blank_args, size))
+    return _Example(lines, result, (_blank(value), blank_args, size))
 
 
 def examples(
     cases: list[TestCase], entry_point: str, kind: str = "function", class_name: str | None = None
 ) -> list[str]:
     """Up to SHOWN doctest-style examples of normal returns, then one raised exception if
-    there is one. Distinct outcomes first; among them, calls whose arguments and result are
-    not all blank, then the shortest."""
+    there is one. Distinct results first; among them, calls whose arguments and result are
+    not all blank, then the shortest. A method's examples must differ in what it returns, not
+    only in the state they were built with (a no-op on three instances specifies nothing)."""
     ranked = sorted(
         (e for c in cases if (e := _example(c, entry_point, kind, class_name)) is not None),
         key=lambda e: e.rank,
     )
     picked: list[_Example] = []
-    for e in ranked:  # distinct outcomes first: they say more about the code
-        if len(picked) < SHOWN and all(e.outcome != p.outcome for p in picked):
+    for e in ranked:  # distinct results first: they say more about the code
+        if len(picked) < SHOWN and all(e.result != p.result for p in picked):
             picked.append(e)
     for e in ranked:
         if len(picked) < SHOWN and e not in picked:
             picked.append(e)
-    if len(picked) < MIN_SHOWN or len({p.outcome for p in picked}) < 2:
+    if len(picked) < MIN_SHOWN or len({p.result for p in picked}) < 2:
         return []
     lines = ["\n".join(p.lines) for p in picked]
     for case in cases:
