@@ -190,9 +190,10 @@ class Execute(Stage[WithInputs, Executed]):
                 return self.reject(
                     rec.id,
                     "no_instruction_source",
-                    "no docstring, and its examples do not specify it (fewer than "
-                    f"{example_instructions.MIN_SHOWN} literal calls with different results, or "
-                    "output or argument changes examples would not show)",
+                    "no docstring, and its examples do not specify it: fewer than "
+                    f"{example_instructions.MIN_SHOWN} calls that read back as literals and "
+                    "return different results (calls that print or change their arguments "
+                    "are not shown)",
                     record=rec,
                 )
             fields["instruction"] = instruction_for(rec, doc)
