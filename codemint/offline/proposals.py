@@ -103,7 +103,11 @@ _BASE_VALUES: dict[str, list[Any]] = {
 FUNCTION: TypeSpec = ("fn",)
 # A class argument: one of the builtin types among those builtins.
 TYPE: TypeSpec = ("type",)
-_TYPE_NAMES = {"cls", "klass", "typ", "tp", "type", "type_obj", "typeobj", "kls", "base_type", "target_type"}
+# Not every `*_type` is a class (`content_type`, `mime_type` are texts): names, not suffixes.
+_TYPE_NAMES = {
+    "cls", "klass", "kls", "typ", "tp", "type", "type_obj", "typeobj", "base_type", "target_type",
+    "exc_type", "etype", "obj_type", "base_cls", "parent_cls", "subclass", "superclass",
+}  # fmt: skip
 _TYPE_ATTRIBUTES = {"__mro__", "__subclasses__", "__bases__", "mro", "__base__"}
 _FUNCTION_NAMES = {
     "func", "fn", "f", "function", "key", "keyfunc", "pred", "predicate", "callback", "transform",
@@ -500,7 +504,7 @@ def _type_checks(func: ast.FunctionDef) -> list[tuple[str, TypeSpec]]:
 
 def _name_spec(name: str) -> TypeSpec | None:
     lowered = name.lower().strip("_")
-    if lowered in _TYPE_NAMES or lowered.endswith(("_type", "_cls", "_class")):
+    if lowered in _TYPE_NAMES or lowered.endswith("_cls"):
         return TYPE
     if lowered in _FUNCTION_NAMES or lowered.endswith(("func", "_fn", "_key", "_pred", "callback")):
         return FUNCTION

@@ -124,8 +124,9 @@ def test_parameters_used_as_classes_get_builtin_types() -> None:
     assert specs["target"][0] == ("type",) and ("type",) not in specs["value"]
     values = proposals.values_for(("type",), proposals.BodyLiterals(), random.Random(0), 3)
     assert values == [int, str, list]
-    g = _func("def subclasses(cls, exc_type): return cls")
-    assert {name: s[0] for name, s, _ in proposals.hypotheses(g)} == {"cls": ("type",), "exc_type": ("type",)}
+    g = _func("def subclasses(cls, exc_type, content_type): return cls")
+    first = {name: s[0] for name, s, _ in proposals.hypotheses(g)}
+    assert first["cls"] == first["exc_type"] == ("type",) and first["content_type"] != ("type",)
 
 
 def test_star_args_get_one_to_three_items_of_the_type_their_name_suggests() -> None:
