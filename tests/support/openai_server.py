@@ -677,6 +677,11 @@ class PipelineResponder:
         cases = self._cases(user, k)
         return Reply(content=json.dumps({"inputs": cases}))
 
+    def _kill_mutants(self, request: dict[str, Any], user: str) -> Reply:
+        # The same well-formed inputs as proposals: whether they catch a mutant is the
+        # sandbox's finding, not the model's claim.
+        return self._propose_inputs(request, user)
+
     def _input_generator(self, request: dict[str, Any], user: str) -> Reply:
         cases = self._cases(user, 6)
         source = (
