@@ -62,6 +62,31 @@ def describe(provenance: Provenance | None) -> str:
     return where
 
 
+def unencodable_field(model: BaseModel) -> str | None:
+    """The dotted path of the first text in `model` that UTF-8 cannot encode, if any."""
+
+    def walk(value: Any, path: str) -> str | None:
+        if isinstance(value, str):
+            if value.isascii():
+                return None
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return path
+            return None
+        if isinstance(value, dict):
+            items: Iterable[tuple[Any, Any]] = value.items()
+        else:
+            items = enumerate(value) if isinstance(value, list) else ()
+        for key, item in items:
+            found = walk(item, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
+        return None
+
+    return walk(model.model_dump(), "")
+
+
 class Stage(abc.ABC, Generic[InT, OutT]):
     name: ClassVar[str]
     input_model: ClassVar[type[BaseModel]]
@@ -165,6 +190,13 @@ class Stage(abc.ABC, Generic[InT, OutT]):
         for out in self.run(valid_inputs()):
             if isinstance(out, Rejected):
                 rejected.append(out)
+            elif (field := unencodable_field(out)) is not None:
+                # Parquet holds UTF-8 only: one such row must not cost the shard its other rows.
+                where = getattr(out, "provenance", None)
+                row_id = str(getattr(out, "id", "?"))
+                detail = f"{field}: text with a lone surrogate, which UTF-8 cannot hold"
+                bad = self.reject(row_id, "unencodable_text", detail, provenance=where, status="quarantined")
+                rejected.append(bad)
             else:
                 kept.append(out)
 

@@ -12,7 +12,7 @@ import abc
 import asyncio
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from codemint.settings import ExecLimits
 
@@ -42,6 +42,15 @@ class CallOutcome(BaseModel):
     stdout: str = ""
     stderr: str = ""
     duration_s: float = 0.0
+
+    @field_validator("result", "exc_type", "exc_message", "args_after", "stdout", "stderr")
+    @classmethod
+    def _utf8_text(cls, value: str | None) -> str | None:
+        # Code can print lone surrogates (bytes decoded with surrogateescape); JSON carries
+        # them, UTF-8 (Parquet, the records' JSON) cannot: they become their `\udcXX` escape.
+        if value is None or value.isascii():
+            return value
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class ExecResult(BaseModel):

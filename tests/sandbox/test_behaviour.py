@@ -106,6 +106,27 @@ def test_kwargs_stdout_and_order(sandbox: Sandbox) -> None:
     assert all(o.duration_s > 0 for o in res.outcomes)
 
 
+def test_lone_surrogates_in_printed_text_and_messages_arrive_as_utf8_escapes(sandbox: Sandbox) -> None:
+    # Bytes decoded with surrogateescape print as lone surrogates, which no UTF-8 file (the
+    # stages' Parquet) can hold: they arrive as their `\\udcXX` escapes.
+    code = (
+        "def f(raw):\n"
+        "    text = bytes(raw).decode('utf-8', 'surrogateescape')\n"
+        "    print(text)\n"
+        "    if raw[0] > 0xF0:\n"
+        "        raise ValueError(text)\n"
+        "    return len(text)\n"
+    )
+    inputs = [encode_input([[0xE3, 0x61]]), encode_input([[0xFE]])]
+    (res,) = sandbox.run_batch([ExecJob(job_id="surrogates", code=code, entry_point="f", inputs=inputs)])
+    printed, raised = res.outcomes
+    assert (printed.status, printed.result, printed.stdout) == ("ok", "2", "\\udce3a\n")
+    assert (raised.status, raised.exc_type, raised.stdout) == ("error", "ValueError", "\\udcfe\n")
+    for outcome in res.outcomes:
+        for text in (outcome.stdout, outcome.exc_message, outcome.stderr):
+            (text or "").encode("utf-8")  # raises on a lone surrogate
+
+
 def test_import_failure_and_missing_entry_point_are_per_input_errors(sandbox: Sandbox) -> None:
     code = "import numpy_not_here\ndef f():\n    pass\n"
     job = ExecJob(job_id="imp", code=code, entry_point="f", inputs=["{}", "{}"])
