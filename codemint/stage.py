@@ -169,6 +169,21 @@ class Stage(abc.ABC, Generic[InT, OutT]):
                     status="quarantined",
                 )
 
+    def _quarantine_unencodable(self, rows: list[BaseModel], rejected: list[Rejected]) -> list[BaseModel]:
+        """The rows UTF-8 can hold; the others go to `rejected`, quarantined with the field."""
+        writable: list[BaseModel] = []
+        for out in rows:
+            field = unencodable_field(out)
+            if field is None:
+                writable.append(out)
+                continue
+            detail = f"{field}: text with a lone surrogate, which UTF-8 cannot hold"
+            where = getattr(out, "provenance", None)
+            row_id = str(getattr(out, "id", "?"))
+            bad = self.reject(row_id, "unencodable_text", detail, provenance=where, status="quarantined")
+            rejected.append(bad)
+        return writable
+
     def process_shard(self, input_path: Path, output_dir: Path, shard: int) -> ShardResult:
         started = time.perf_counter()
         self.metrics.clear()
@@ -190,20 +205,20 @@ class Stage(abc.ABC, Generic[InT, OutT]):
         for out in self.run(valid_inputs()):
             if isinstance(out, Rejected):
                 rejected.append(out)
-            elif (field := unencodable_field(out)) is not None:
-                # Parquet holds UTF-8 only: one such row must not cost the shard its other rows.
-                where = getattr(out, "provenance", None)
-                row_id = str(getattr(out, "id", "?"))
-                detail = f"{field}: text with a lone surrogate, which UTF-8 cannot hold"
-                bad = self.reject(row_id, "unencodable_text", detail, provenance=where, status="quarantined")
-                rejected.append(bad)
             else:
                 kept.append(out)
 
+        try:
+            kept_table = to_table(kept, self.output_model)
+        except UnicodeEncodeError:
+            # Parquet holds UTF-8 only: one such row must not cost the shard its other rows.
+            # Rare, so the rows are searched only when the shard's table cannot be built.
+            kept = self._quarantine_unencodable(kept, rejected)
+            kept_table = to_table(kept, self.output_model)
         kept_file = store.kept_path(output_dir, shard)
         rejected_file = store.rejected_path(output_dir, shard)
         store.write_table(rejected_file, to_table(list(rejected), Rejected))
-        store.write_table(kept_file, to_table(kept, self.output_model))
+        store.write_table(kept_file, kept_table)
         dropped = Counter(f"{r.status}:{r.drop_reason}" for r in rejected)
         result = ShardResult(
             stage=self.name,

@@ -133,11 +133,10 @@ class Derive(Stage[Verified, TaskRow]):
             if "generation" in self.cfg.kinds:
                 yield generation_task_row(rec)
             if "summarization" in self.cfg.kinds:
-                row = summarization_row(rec)
                 if rec.instruction_source == example_instructions.PENDING:
                     # Its instruction is the code's own calls: no summary of what it does.
                     self.metrics["summarization_skipped:examples_instruction"] += 1
-                elif row is None:
+                elif (row := summarization_row(rec)) is None:
                     self.metrics["summarization_unparsable"] += 1
                 else:
                     yield row

@@ -65,14 +65,17 @@ def call_text(input_text: str, entry_point: str) -> str | None:
     return None if shown is None else f"{entry_point}({shown})"
 
 
-def _call_lines(input_text: str, entry_point: str, kind: str, class_name: str | None) -> list[str] | None:
-    """The doctest lines of a test's call: one for a function, the instance's construction
-    and the call for a method (the harness's `[init_args, init_kwargs, args, kwargs]`)."""
+def _call_lines(
+    decoded: tuple[list[Any], dict[str, Any]] | None, entry_point: str, kind: str, class_name: str | None
+) -> list[str] | None:
+    """The doctest lines of a test's call (decoded input): one for a function, the instance's
+    construction and the call for a method (the harness's `[init_args, init_kwargs, args, kwargs]`)."""
+    if decoded is None:
+        return None
     if kind not in CLASS_KINDS or class_name is None:
-        call = call_text(input_text, entry_point)
-        return None if call is None else [f">>> {call}"]
-    decoded = _decoded(input_text)
-    if decoded is None or len(decoded[0]) != 4:
+        shown = _arguments(*decoded)
+        return None if shown is None else [f">>> {entry_point}({shown})"]
+    if len(decoded[0]) != 4:
         return None
     init_args, init_kwargs, args, kwargs = decoded[0]
     if not (isinstance(init_args, list) and isinstance(args, list)):
@@ -121,8 +124,8 @@ class _Example:
 def _example(case: TestCase, entry_point: str, kind: str, class_name: str | None) -> _Example | None:
     if case.expected is None:
         return None
-    calls = _call_lines(case.input, entry_point, kind, class_name)
     decoded = _decoded(case.input)
+    calls = _call_lines(decoded, entry_point, kind, class_name)
     value, result, iterated = _result(case.expected)
     if calls is None or decoded is None or result is None:
         return None
@@ -173,7 +176,7 @@ def examples(
     lines = ["\n".join(p.lines) for p in picked]
     for case in cases:
         if case.exception is not None:
-            calls = _call_lines(case.input, entry_point, kind, class_name)
+            calls = _call_lines(_decoded(case.input), entry_point, kind, class_name)
             if calls is not None and sum(len(c) for c in calls) <= MAX_EXAMPLE_CHARS:
                 lines.append("\n".join([*calls, f"raises {case.exception}"]))
                 break
