@@ -16,6 +16,7 @@ import base64
 import builtins
 import enum
 import hashlib
+import io
 import json
 import math
 import re
@@ -65,6 +66,13 @@ _mappingproxy_get = _mappingproxy.get
 _int_repr = int.__repr__
 _Enum = enum.Enum
 _float_repr = float.__repr__
+# In-memory files: what code that reads or writes a file object takes as an input.
+_BytesIO = io.BytesIO
+_StringIO = io.StringIO
+_bytesio_getvalue = io.BytesIO.getvalue
+_stringio_getvalue = io.StringIO.getvalue
+_bytesio_tell = io.BytesIO.tell
+_stringio_tell = io.StringIO.tell
 # Restored in the child before encoding, so a job that rebinds builtins.isinstance & co.
 # cannot change the serializer's behaviour.
 _BUILTINS_SNAPSHOT = dict(builtins.__dict__)
@@ -205,6 +213,8 @@ def _encode(obj: Any, depth: int, od: int = 0, active: dict[int, int] | None = N
             return {"__bytearray__": _b64encode(bytes(obj)).decode("ascii")}
         if t is complex:
             return {"__complex__": [_encode_float(obj.real), _encode_float(obj.imag)]}
+        if t is _BytesIO or t is _StringIO:
+            return _encode_stream(obj, t)
         if t in _function_types:
             name = _FUNCTION_IDS.get(_id(obj))
             if name is not None and _FUNCTIONS[name] is obj:
@@ -220,6 +230,40 @@ def _encode(obj: Any, depth: int, od: int = 0, active: dict[int, int] | None = N
     except BaseException:
         pass
     return _repr_form(obj)
+
+
+def _encode_stream(obj: Any, t: type) -> Any:
+    """`{"__stream__": ["bytes" | "text", contents, position]}` for an in-memory file (bytes
+    as base64); a closed one is `{"__stream__": [kind, null, null]}`."""
+    try:
+        if t is _BytesIO:
+            raw = _b64encode(_bytesio_getvalue(obj)).decode("ascii")
+            kind, contents, position = "bytes", raw, _bytesio_tell(obj)
+        else:
+            kind, contents, position = "text", _stringio_getvalue(obj), _stringio_tell(obj)
+    except ValueError:  # closed
+        return {"__stream__": ["bytes" if t is _BytesIO else "text", None, None]}
+    return {"__stream__": [kind, contents, position]}
+
+
+def _decode_stream(payload: Any) -> Any:
+    parts = _expect_list("__stream__", payload)
+    if _len(parts) != 3 or parts[0] not in ("bytes", "text"):
+        raise ValueError('__stream__ expects ["bytes" | "text", contents, position]')
+    kind, contents, position = parts
+    if contents is None and position is None:
+        closed = _BytesIO() if kind == "bytes" else _StringIO()
+        closed.close()
+        return closed
+    if _type(contents) is not str or _type(position) is not int or position < 0:
+        raise ValueError("__stream__ expects text contents and a position >= 0")
+    stream: Any
+    if kind == "bytes":
+        stream = _BytesIO(_b64decode(contents.encode("ascii", "strict"), validate=True))
+    else:
+        stream = _StringIO(contents)
+    stream.seek(position)
+    return stream
 
 
 def _encode_container(obj: Any, t: type, d: int, od: int, active: dict[int, int]) -> Any:
@@ -407,7 +451,8 @@ def _decode_construct(payload: Any, construct: Constructor | None) -> Any:
 
 def decode_value(data: Any, construct: Constructor | None = None) -> Any:
     """Inverse of `encode_value` for values that can be inputs (no iterators, reprs, objects).
-    `__new__` tags become `Construct` placeholders, or instances when `construct` is given."""
+    `__new__` tags become `Construct` placeholders, or instances when `construct` is given;
+    `__stream__` tags become fresh `io.BytesIO` / `io.StringIO` objects at their position."""
     t = _type(data)
     if data is None or t in (bool, int, str):
         return data
@@ -449,6 +494,8 @@ def decode_value(data: Any, construct: Constructor | None = None) -> Any:
         return raw if tag == "__bytes__" else bytearray(raw)
     if tag == "__new__":
         return _decode_construct(payload, construct)
+    if tag == "__stream__":
+        return _decode_stream(payload)
     if tag == "__fn__":
         if _type(payload) is not str or payload not in _FUNCTIONS:
             raise ValueError(f"__fn__ names no allowed builtin: {payload!r:.40}")

@@ -38,6 +38,7 @@ from codemint.tasks.reformat_classes import (
     uses_receiver,
 )
 from codemint.tasks.reformat_comments import doc_comment
+from codemint.tasks.reformat_names import free_names
 from codemint.tasks.reformat_nested import lift, nested_functions
 from codemint.tasks.reformat_trivial import trivial_reason
 
@@ -71,55 +72,6 @@ def _bound_names(node: ast.AST) -> set[str]:
         elif isinstance(child, ast.Import | ast.ImportFrom):
             names.update(alias.asname or alias.name.split(".")[0] for alias in child.names)
     return names
-
-
-def free_names(node: ast.AST) -> set[str]:
-    """Names read in `node` that it does not bind itself (a conservative approximation)."""
-    loaded: set[str] = set()
-    bound: set[str] = set()
-    for child in ast.walk(node):
-        if isinstance(child, ast.Name):
-            (loaded if isinstance(child.ctx, ast.Load) else bound).add(child.id)
-        elif isinstance(child, ast.arg):
-            bound.add(child.arg)
-        elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and child is not node:
-            bound.add(child.name)
-        elif isinstance(child, ast.Import | ast.ImportFrom):
-            bound.update(alias.asname or alias.name.split(".")[0] for alias in child.names)
-        elif isinstance(child, ast.ExceptHandler) and child.name:
-            bound.add(child.name)
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        bound.discard(node.name)  # recursion refers to the module-level name, which is itself
-        loaded.discard(node.name)
-    # `global x` then `x = ...` rebinds the module's x: it must come along, not count as local.
-    declared = {name for g in ast.walk(node) if isinstance(g, ast.Global) for name in g.names}
-    bound -= declared
-    loaded |= declared
-    # Defaults, annotations and decorators are evaluated where the function is defined, so a
-    # parameter does not bind them: `def f(x, fmt=fmt)` needs the module-level `fmt`.
-    assigned = bound - {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}
-    outside = {
-        n.id
-        for f in ast.walk(node)
-        if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
-        for part in _evaluated_outside(f)
-        for n in ast.walk(part)
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-    }
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        outside.discard(node.name)
-    return (loaded - bound) | (outside - assigned)
-
-
-def _evaluated_outside(f: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> list[ast.AST]:
-    a = f.args
-    parts: list[ast.AST] = [*a.defaults, *(d for d in a.kw_defaults if d is not None)]
-    if not isinstance(f, ast.Lambda):
-        parts += f.decorator_list
-        parts += [x.annotation for x in (*a.posonlyargs, *a.args, *a.kwonlyargs) if x.annotation is not None]
-        if f.returns is not None:
-            parts.append(f.returns)
-    return parts
 
 
 def _absolute_module(module: str | None, level: int, package: str | None) -> str | None:

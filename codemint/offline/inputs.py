@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import doctest
+import io
 import random
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -132,7 +133,35 @@ _NAME_HINTS: list[tuple[tuple[str, ...], str]] = [
 ]
 
 
-def _literal(node: ast.expr) -> Any:
+_STREAMS: dict[str, tuple[type, type]] = {"BytesIO": (io.BytesIO, bytes), "StringIO": (io.StringIO, str)}
+
+
+def stream_of(value: Any) -> tuple[str, Any, int] | None:
+    """(kind, contents, position) of an open in-memory file, else None: how two stream
+    inputs compare (they have no equality of their own)."""
+    if type(value) not in (io.BytesIO, io.StringIO) or value.closed:
+        return None
+    return type(value).__name__, value.getvalue(), value.tell()
+
+
+def literal_value(node: ast.expr) -> Any:
+    """A literal, or an in-memory file built from one (`io.BytesIO(b'...')`, `StringIO('...')`,
+    `io.BytesIO()`): what docstring examples pass to code that reads a file object."""
+    if isinstance(node, ast.Call) and not node.keywords and len(node.args) <= 1:
+        func = node.func
+        name = (
+            func.id
+            if isinstance(func, ast.Name)
+            else func.attr
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "io"
+            else None
+        )
+        if name in _STREAMS:
+            cls, content = _STREAMS[name]
+            value = ast.literal_eval(node.args[0]) if node.args else content()
+            if type(value) is not content:
+                raise ValueError(f"{name} of {type(value).__name__}")
+            return cls(value)
     return ast.literal_eval(node)
 
 
@@ -163,8 +192,8 @@ def doctest_inputs(docstring: str | None, entry_point: str) -> Iterator[Args]:
             if name != entry_point or any(isinstance(a, ast.Starred) for a in node.args):
                 continue
             try:
-                args = [_literal(a) for a in node.args]
-                kwargs = {kw.arg: _literal(kw.value) for kw in node.keywords if kw.arg is not None}
+                args = [literal_value(a) for a in node.args]
+                kwargs = {kw.arg: literal_value(kw.value) for kw in node.keywords if kw.arg is not None}
             except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 continue
             if len(kwargs) == len(node.keywords):
@@ -329,7 +358,7 @@ def _candidates(
         return values, "annotations"
     if default is not None:
         try:
-            value = _literal(default)
+            value = literal_value(default)
         except (ValueError, TypeError, SyntaxError):
             value = ...
         if value is not ... and value is not None:
@@ -443,6 +472,9 @@ def mutate_value(v: Any, rng: random.Random) -> Any:
     if isinstance(v, dict) and v:
         key = rng.choice(sorted(v, key=repr))
         return rng.choice([{k: x for k, x in v.items() if k != key}, {**v, key: mutate_value(v[key], rng)}])
+    if type(v) in (io.BytesIO, io.StringIO) and not v.closed:  # an in-memory file: its contents
+        value = v.getvalue()
+        return type(v)(_mutate_bytes(value, rng) if isinstance(value, bytes) else _mutate_str(value, rng))
     if isinstance(v, Construct) and v.args:  # an instance input: mutate one constructor argument
         i = rng.randrange(len(v.args))
         args = [*v.args[:i], mutate_value(v.args[i], rng), *v.args[i + 1 :]]

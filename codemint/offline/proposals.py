@@ -21,6 +21,7 @@ then asks for more inputs of the winning assignment (`inputs_for`).
 from __future__ import annotations
 
 import ast
+import io
 import itertools
 import random
 import re
@@ -29,8 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from codemint import safe_ast
-from codemint.codec import Construct
-from codemint.offline.inputs import Args, doctest_inputs
+from codemint.codec import Construct, encode_input
+from codemint.offline.inputs import Args, doctest_inputs, literal_value, stream_of
 
 # A type hypothesis: a name and element specs ("list", ("int",)) ...; scalars have no elements.
 TypeSpec = tuple[Any, ...]
@@ -112,6 +113,27 @@ _TYPE_ATTRIBUTES = {"__mro__", "__subclasses__", "__bases__", "mro", "__base__"}
 _FUNCTION_NAMES = {
     "func", "fn", "f", "function", "key", "keyfunc", "pred", "predicate", "callback", "transform",
     "mapper", "callable", "fun", "g", "func1", "func2", "validator", "converter",
+}  # fmt: skip
+# A file object the code reads or writes: an in-memory file of bytes or text (codec `__stream__`).
+BYTES_STREAM: TypeSpec = ("stream", "bytes")
+TEXT_STREAM: TypeSpec = ("stream", "text")
+_STREAM_METHODS = {
+    "read", "readline", "readlines", "readinto", "read1", "peek", "write", "writelines", "seek",
+    "tell", "flush", "truncate", "getvalue",
+}  # fmt: skip
+_STREAM_NAMES = {
+    "fp", "fh", "fo", "fobj", "fileobj", "file_obj", "fileobject", "stream", "fin", "fout", "infile",
+    "outfile", "fsrc", "fdst", "fpin", "fpout", "instream", "outstream", "in_file", "out_file",
+}  # fmt: skip
+_STREAM_CONTENTS: dict[str, list[Any]] = {
+    "bytes": [
+        b"abc\ndef\n", b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b", b"", b"hello world",
+        b"\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8", b"12345678\n", b"'abc'\n", b"\x80\x04K\x01.",
+    ],
+    "text": [
+        "line one\nline two\n", "", "abc", "key = value\n# comment\n", "hello world",
+        "1 2 3\n4 5 6\n",
+    ],
 }  # fmt: skip
 _ANNOTATION_ALIASES = {
     "List": "list", "Sequence": "list", "Iterable": "list", "MutableSequence": "list",
@@ -203,8 +225,8 @@ def _literal_args(call: ast.Call) -> Args | None:
     if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
         return None
     try:
-        args = [ast.literal_eval(a) for a in call.args]
-        kwargs = {str(k.arg): ast.literal_eval(k.value) for k in call.keywords}
+        args = [literal_value(a) for a in call.args]
+        kwargs = {str(k.arg): literal_value(k.value) for k in call.keywords}
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return None
     return args, kwargs
@@ -218,7 +240,7 @@ def docstring_examples(docstring: str | None, entry_point: str, params: list[str
     seen: set[str] = set()
 
     def fresh(args: Args) -> bool:
-        key = repr(args)
+        key = encode_input(*args)  # canonical: in-memory files have no equality of their own
         if key in seen:
             return False
         seen.add(key)
@@ -285,6 +307,8 @@ def annotation_spec(annotation: ast.expr | None, classes: Classes = _NO_CLASSES)
             return [*annotation_spec(annotation.slice, classes), ("None",)]
         if base == "Union":
             return [t for e in elts for t in annotation_spec(e, classes)]
+        if base == "IO":  # IO[bytes] / IO[str]
+            return [BYTES_STREAM if ast.unparse(annotation.slice) == "bytes" else TEXT_STREAM]
         base = _ANNOTATION_ALIASES.get(base, base)
         inner = [(annotation_spec(e, classes) or [INT])[0] for e in elts if not isinstance(e, ast.Constant)]
         if base in ("list", "set"):
@@ -309,6 +333,10 @@ def annotation_spec(annotation: ast.expr | None, classes: Classes = _NO_CLASSES)
         return [("tuple", INT, INT)]
     if name in classes:
         return [classes[name]]
+    if name in ("BinaryIO", "BytesIO", "BufferedReader", "BufferedIOBase", "RawIOBase"):
+        return [BYTES_STREAM]
+    if name in ("TextIO", "StringIO", "TextIOWrapper", "TextIOBase", "IO"):
+        return [TEXT_STREAM, BYTES_STREAM] if name == "IO" else [TEXT_STREAM]
     return [(name,)] if name in _BASE_VALUES else []
 
 
@@ -361,6 +389,15 @@ _SEQUENCE_CALLS = {
 }  # fmt: skip
 
 
+def _binary_hint(node: ast.AST) -> bool:
+    """A bytes constant, or a name that decodes or unpacks binary data (`x.decode`, `_unpack`,
+    `int.from_bytes`): a file object in this body is probably opened in binary mode."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, bytes)
+    ident = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
+    return any(word in ident.lower() for word in ("decode", "unpack", "from_bytes", "crc32", "bytes"))
+
+
 def _usage_votes(func: ast.FunctionDef) -> dict[str, dict[TypeSpec, int]]:
     params = {a.arg for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]}
     votes: dict[str, dict[TypeSpec, int]] = {p: {} for p in params}
@@ -386,10 +423,14 @@ def _usage_votes(func: ast.FunctionDef) -> dict[str, dict[TypeSpec, int]]:
             and isinstance(node.target, ast.Name)
         ):
             loop_vars[node.target.id] = node.iter.id
+    wants_bytes = any(_binary_hint(n) for n in ast.walk(func))
     for node in ast.walk(func):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             attr, name = node.attr, node.value.id
-            if attr in str_methods and attr != "join":
+            if attr in _STREAM_METHODS:  # a file object: bytes or text, whichever returns normally
+                vote(name, BYTES_STREAM, 3 + wants_bytes)
+                vote(name, TEXT_STREAM, 3 + (not wants_bytes))
+            elif attr in str_methods and attr != "join":
                 vote(name, STR, 2)
             elif attr in list_methods:
                 vote(name, ("list", INT))
@@ -506,6 +547,8 @@ def _name_spec(name: str) -> TypeSpec | None:
     lowered = name.lower().strip("_")
     if lowered in _TYPE_NAMES or lowered.endswith("_cls"):
         return TYPE
+    if lowered in _STREAM_NAMES:
+        return BYTES_STREAM
     if lowered in _FUNCTION_NAMES or lowered.endswith(("func", "_fn", "_key", "_pred", "callback")):
         return FUNCTION
     if lowered in _TEXT_NAMES or lowered.endswith(
@@ -627,6 +670,14 @@ def values_for(spec: TypeSpec, lits: BodyLiterals, rng: random.Random, count: in
     elif kind == "tuple":
         parts = [values_for(e, lits, rng, 4) for e in spec[1:]]
         pool = [tuple(p[i % len(p)] for p in parts) for i in range(4)] if parts and all(parts) else [()]
+    elif kind == "stream":  # fresh in-memory files; body literals as lines of the contents
+        texts = [t for t in lits.strings if t and "\n" not in t][:6]
+        derived = ["\n".join(texts) + "\n"] if texts else []
+        if spec[1] == "bytes":
+            contents = [t.encode("latin-1", "replace") for t in derived] + _STREAM_CONTENTS["bytes"]
+            pool = [io.BytesIO(c) for c in contents]
+        else:
+            pool = [io.StringIO(c) for c in derived + _STREAM_CONTENTS["text"]]
     elif kind == "new":  # an instance of the code's record class, built in the sandbox
         parts = [values_for(f, lits, rng, 4) or [None] for _, f in spec[2]]
         pool = [Construct(spec[1], [p[(i + k) % len(p)] for k, p in enumerate(parts)], {}) for i in range(3)]
@@ -641,7 +692,10 @@ def values_for(spec: TypeSpec, lits: BodyLiterals, rng: random.Random, count: in
 
 
 def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and repr(a) == repr(b)
+    if type(a) is not type(b):
+        return False
+    stream = stream_of(a)
+    return stream == stream_of(b) if stream is not None else repr(a) == repr(b)
 
 
 def _hashable(items: list[Any]) -> bool:

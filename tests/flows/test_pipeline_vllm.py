@@ -91,7 +91,7 @@ def test_llm_pipeline_on_a_real_server_and_a_rerun_sends_nothing(
     # Second run with the Prefect cache gone: every stage runs again, every LLM call (the
     # failed ones too) is answered by the request cache. The server counts no request.
     shutil.rmtree(results_dir(tmp_path / "runs" / run_id))
-    before = vllm_server.requests_total()
+    before = vllm_server.settled_requests_total()
     again = run(settings, run_id)
     assert vllm_server.requests_total() == before
     assert [f["rows_kept"] for f in again["summary"]["funnel"]] == [

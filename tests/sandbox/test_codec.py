@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import math
@@ -305,3 +306,30 @@ def test_allowed_builtins_travel_as_function_arguments_and_nothing_else_does() -
         with pytest.raises(ValueError, match="no allowed builtin"):
             decode_value({"__fn__": name})
     assert "__fn__" not in canonical_json(print)  # not allowed: written by its repr, as before
+
+
+def test_in_memory_files_travel_with_their_contents_and_position() -> None:
+    binary = io.BytesIO(b"\x00abc\n")
+    binary.seek(2)
+    text = encode_input([binary, io.StringIO("one\ntwo")])
+    assert json.loads(text)["args"] == [
+        {"__stream__": ["bytes", "AGFiYwo=", 2]},
+        {"__stream__": ["text", "one\ntwo", 0]},
+    ]
+    (b, t), _ = decode_input(text)
+    assert type(b) is io.BytesIO and (b.getvalue(), b.tell(), b.read()) == (b"\x00abc\n", 2, b"bc\n")
+    assert type(t) is io.StringIO and t.readline() == "one\n"
+    assert encode_value(t) == {"__stream__": ["text", "one\ntwo", 4]}  # reading moved it: a new state
+    closed = io.BytesIO(b"x")
+    closed.close()
+    assert encode_value(closed) == {"__stream__": ["bytes", None, None]}
+    assert decode_value(encode_value(closed)).closed
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [["file", "", 0], ["bytes", "!!", 0], ["text", "x", -1], ["text", 3, 0], ["text", "x"], "x"],
+)
+def test_malformed_in_memory_files_are_refused(payload: Any) -> None:
+    with pytest.raises(ValueError):
+        decode_input(json.dumps({"args": [{"__stream__": payload}]}))

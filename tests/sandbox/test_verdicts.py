@@ -4,11 +4,12 @@ state a job leaves behind (IPC objects, keys, hostile work dirs, chmods) reaches
 
 from __future__ import annotations
 
+import io
 import json
 
 from sandbox_support import FAST, assert_healthy, run_one, sandbox
 
-from codemint.codec import Construct, encode_input
+from codemint.codec import Construct, canonical_json, encode_input
 from codemint.records import TestCase as Case
 from codemint.sandbox.api import CallOutcome, ExecJob, Sandbox
 from codemint.tasks.execute import behaviour_fields, outcome_key
@@ -158,6 +159,38 @@ def test_inputs_can_be_instances_of_the_codes_own_classes(sandbox: Sandbox) -> N
     (good, bad) = _outcomes(sandbox, jobs)
     assert all(passes(c, o) for c, o in zip(expected, good, strict=True))
     assert passes(expected[0], bad[0]) and not passes(expected[1], bad[1])
+
+
+def test_in_memory_files_are_inputs_and_what_is_read_or_written_counts(sandbox: Sandbox) -> None:
+    # A reader of a binary file object: the value and how far it read are both the outcome.
+    reader = "def f(fp):\n    size = fp.read(1)[0]\n    return fp.read(size)\n"
+    inputs = [encode_input([io.BytesIO(b"\x02abc")]), encode_input([io.BytesIO(b"\x00z")])]
+    (outs,) = _outcomes(sandbox, _jobs(reader, inputs, 1, "rd"))
+    assert [o.result for o in outs] == [canonical_json(b"ab"), canonical_json(b"")]
+    assert outs[0].args_after == encode_input([_at(io.BytesIO(b"\x02abc"), 3)])
+    expected = [
+        Case(input=t, expected=o.result, args_after=o.args_after) for t, o in zip(inputs, outs, strict=True)
+    ]
+    candidates = {
+        "same": ("def f(fp):\n    n = fp.read(1)[0]\n    return fp.read(n)\n", True),
+        "reads_all": ("def f(fp):\n    data = fp.read()\n    return data[1 : 1 + data[0]]\n", False),
+    }
+    # A writer: what it wrote to the output file is compared, though it returns None.
+    writer = "def f(src, dst):\n    dst.write(src.read().upper())\n"
+    w_inputs = [encode_input([io.StringIO("ab\n"), io.StringIO()])]
+    (w_outs,) = _outcomes(sandbox, _jobs(writer, w_inputs, 1, "wr"))
+    assert w_outs[0].args_after == encode_input([_at(io.StringIO("ab\n"), 3), _at(io.StringIO("AB\n"), 3)])
+    w_expected = Case(input=w_inputs[0], expected=w_outs[0].result, args_after=w_outs[0].args_after)
+    for name, (code, ok) in candidates.items():
+        (got,) = _outcomes(sandbox, _jobs(code, inputs, 1, name))
+        assert all(passes(c, o) for c, o in zip(expected, got, strict=True)) is ok, name
+    (lower,) = _outcomes(sandbox, _jobs(writer.replace("upper", "lower"), w_inputs, 1, "wl"))
+    assert not passes(w_expected, lower[0])
+
+
+def _at(stream: io.IOBase, position: int) -> io.IOBase:
+    stream.seek(position)
+    return stream
 
 
 IPC_LEFTOVERS = (

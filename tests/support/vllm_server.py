@@ -201,6 +201,24 @@ class VLLMServer:
                     out[match.group(1)] = float(match.group(2))
         return out
 
+    def settled_requests_total(self, timeout_s: float = 60.0) -> int:
+        """`requests_total` once nothing is running or waiting and the count holds still: a
+        request a client gave up on (timed out, then retried) is counted when the server
+        finishes it, which on a loaded machine can be after the run that sent it ended."""
+        deadline = time.monotonic() + timeout_s
+        last = -1
+        while True:
+            busy = sum(
+                v
+                for k, v in self.metrics().items()
+                if k.startswith(("vllm:num_requests_running", "vllm:num_requests_waiting"))
+            )
+            total = self.requests_total()
+            if (busy == 0 and total == last) or time.monotonic() > deadline:
+                return total
+            last = total
+            time.sleep(0.5)
+
     def requests_total(self) -> int:
         """Model requests the server answered, with any status, as its HTTP metrics count them:
         chat completions, tokenize and embeddings (not /health, /metrics or /v1/models)."""

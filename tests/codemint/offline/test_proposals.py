@@ -219,3 +219,39 @@ def test_record_class_parameters_get_instances_of_their_required_fields() -> Non
     assert isinstance(seg, Construct) and seg.name == "Segment"
     assert all(isinstance(a, Construct) and a.name == "Point" and len(a.args) == 2 for a in seg.args)
     assert isinstance(pts, list)
+
+
+def test_file_objects_get_in_memory_files_binary_or_text() -> None:
+    reader = _func(
+        '''
+        def read_uint2(f):
+            r"""
+            >>> import io
+            >>> read_uint2(io.BytesIO(b'\\xff\\x00'))
+            255
+            >>> read_uint2(io.BytesIO(b'\\xff'))
+            Traceback (most recent call last):
+            ValueError: not enough data in stream to read uint2
+            """
+            data = f.read(2)
+            if len(data) == 2:
+                return _unpack("<H", data)[0]
+            raise ValueError("not enough data in stream to read uint2")
+        '''
+    )
+    specs = {name: s for name, s, _ in proposals.hypotheses(reader)}
+    assert specs["f"][:2] == [proposals.BYTES_STREAM, proposals.TEXT_STREAM]  # `_unpack`: binary first
+    examples = list(proposals.docstring_examples(ast.get_docstring(reader), "read_uint2", ["f"]))
+    assert [type(a[0]).__name__ for a, _ in examples] == ["BytesIO", "BytesIO"]
+    assert [a[0].getvalue() for a, _ in examples] == [b"\xff\x00", b"\xff"]
+    parser = _func("def parse(fp):\n    for line in fp.readlines():\n        yield line.split('=')\n")
+    assert proposals.hypotheses(parser)[0][1][0] == proposals.TEXT_STREAM
+    p = proposals.plan(parser)
+    values = proposals.inputs_for(p, (proposals.TEXT_STREAM,), random.Random(0), 6)
+    contents = [args[0].getvalue() for args, _ in values]
+    assert len(set(contents)) == len(contents) >= 4 and "=\n" in contents[0]  # body literals as lines
+    annotated = _func("def f(src: BinaryIO, dst: 'IO[str]', n: int):\n    pass")
+    specs = {name: s for name, s, _ in proposals.hypotheses(annotated)}
+    assert specs["src"] == [proposals.BYTES_STREAM] and specs["dst"] == [proposals.TEXT_STREAM]
+    named = _func("def copy(fsrc, fdst, length=0):\n    helper(fsrc, fdst)\n")
+    assert proposals.hypotheses(named)[0][1][0] == proposals.BYTES_STREAM

@@ -1,0 +1,76 @@
+"""The names a piece of code reads from the module it stands in: what must be carried with it.
+
+The compiler's own scope analysis (`symtable`) decides, per scope, whether a name is local,
+an enclosing function's or the module's: a name one method assigns (`time = ...`) is still
+the module's `time` in another method or in a default value. One case it reports as local is
+read from the module all the same: a class body that reads a name before binding it
+(`_template = _template`), since class bodies look names up as they run.
+"""
+
+from __future__ import annotations
+
+import ast
+import symtable
+
+
+def free_names(node: ast.AST) -> set[str]:
+    """Names `node` reads but does not bind at its own top level: its module's names."""
+    try:
+        table = symtable.symtable(ast.unparse(node), "<snippet>", "exec")
+    except SyntaxError:  # `nonlocal` of a name bound outside the snippet: it cannot stand alone
+        return set()
+    symbols = table.get_symbols()
+    bound = {s.get_name() for s in symbols if s.is_assigned() or s.is_imported()}
+    needed = {s.get_name() for s in symbols if s.is_referenced()}
+    pending = list(table.get_children())
+    while pending:
+        scope = pending.pop()
+        pending.extend(scope.get_children())
+        # `not is_local()`: 3.11 takes any scope named "top" (a method `top`) for the module's.
+        needed |= {s.get_name() for s in scope.get_symbols() if s.is_global() and not s.is_local()}
+    for cls in ast.walk(node):
+        if isinstance(cls, ast.ClassDef):
+            needed |= _read_before_bound(cls)
+    return needed - bound
+
+
+def _read_before_bound(cls: ast.ClassDef) -> set[str]:
+    """Names the class body reads before it binds them itself (the module's, at that point)."""
+    bound: set[str] = set()
+    early: set[str] = set()
+    for stmt in cls.body:
+        loads, stores = _class_level_names(stmt)
+        if isinstance(stmt, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Expr):
+            early |= loads - bound  # `x = x`: the value is read before the name is bound
+        else:  # a loop or block binds before it reads (`for x in ...: use(x)`), as a rule
+            early |= loads - bound - stores
+        bound |= stores
+    return early & bound
+
+
+def _class_level_names(stmt: ast.stmt) -> tuple[set[str], set[str]]:
+    """Names a class-body statement reads and binds in the class scope itself: not inside a
+    nested function, class or comprehension, apart from what is evaluated where it stands
+    (decorators, defaults, bases, a comprehension's first iterable)."""
+    loads: set[str] = set()
+    stores: set[str] = set()
+    pending: list[ast.AST] = [stmt]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            stores.add(node.name)
+            outside: list[ast.AST] = list(node.decorator_list)
+            if isinstance(node, ast.ClassDef):
+                outside += [*node.bases, *(k.value for k in node.keywords)]
+            else:
+                outside += [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
+            pending.extend(outside)
+        elif isinstance(node, ast.Lambda):
+            pending.extend([*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)])
+        elif isinstance(node, ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
+            pending.append(node.generators[0].iter)
+        else:
+            if isinstance(node, ast.Name):
+                (loads if isinstance(node.ctx, ast.Load) else stores).add(node.id)
+            pending.extend(ast.iter_child_nodes(node))
+    return loads, stores
