@@ -245,6 +245,38 @@ def test_a_default_that_names_a_module_global_carries_it() -> None:
     assert funcs["describe"].original_code.startswith("from inspect import formatannotation\n")
 
 
+def test_a_method_carries_the_module_names_its_class_reads_whatever_other_methods_bind() -> None:
+    # `run` binds a local `time`, which must not hide the module's `time` that `__init__`'s
+    # default needs; the class body reads `_styles` before binding its own.
+    code = textwrap.dedent(
+        '''
+        import time
+        _styles = "table { border: 0 }"
+
+        class Scheduler:
+            _styles = _styles
+
+            def __init__(self, delayfunc=time.sleep):
+                self.delayfunc = delayfunc
+                self.queue = []
+
+            def run(self, events):
+                """Run the events in time order; return their actions' results."""
+                done = []
+                for time, action in sorted(events):
+                    done.append((time, action.upper(), self._styles))
+                return done
+        '''
+    )
+    funcs, _ = reformat(code)
+    carried = funcs["run"].original_code
+    assert carried.startswith("import time\n") and '_styles = "table' in carried
+    namespace: dict[str, object] = {}
+    exec(compile(carried, "run", "exec"), namespace)
+    scheduler = namespace["Scheduler"]()  # type: ignore[operator]
+    assert scheduler.run([(2, "b"), (1, "a")])[0] == (1, "A", "table { border: 0 }")
+
+
 def test_a_global_the_function_rebinds_is_carried() -> None:
     code = textwrap.dedent(
         '''
