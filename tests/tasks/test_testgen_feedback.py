@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,19 @@ def overlap(a: Interval, b: Interval) -> int:
     return max(0, min(a.hi, b.hi) - max(a.lo, b.lo))
 '''
 
+READER = '''
+def read_record(fp):
+    """Read one record from a binary file: a byte giving its length, then that many bytes."""
+    header = fp.read(1)
+    if not header:
+        raise EOFError("no record")
+    size = header[0]
+    data = fp.read(size)
+    if len(data) < size:
+        raise ValueError("truncated record")
+    return data
+'''
+
 
 def _settings(tmp_path: Path, feedback: bool) -> PipelineSettings:
     settings = PipelineSettings(runs_dir=tmp_path / "runs")
@@ -71,7 +85,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, W
     tmp = tmp_path_factory.mktemp("fb")
     rows = [
         Instructed(**{k: v for k, v in verified(code).model_dump().items() if k in Instructed.model_fields})
-        for code in (MOONS, COUNT, SLOW, RECORD)
+        for code in (MOONS, COUNT, SLOW, RECORD, READER)
     ]
     out = {}
     for feedback in (False, True):
@@ -122,6 +136,24 @@ def test_dataclass_parameters_get_instances_that_run_and_verify(
     assert isinstance(executed, Executed), executed
     results = {c.expected for c in executed.test_cases if c.exception is None}
     assert "0" in results and len(results) >= 3
+    (checked,) = Verify(settings).run([executed])
+    assert isinstance(checked, Verified), checked
+
+
+def test_file_object_parameters_get_in_memory_files_whose_reads_are_tested(
+    generated: dict[str, dict[str, WithInputs]], tmp_path: Path
+) -> None:
+    row = generated["feedback"]["read_record"]
+    files = [a[0] for a in _args(row)]
+    assert all(type(f) in (io.BytesIO, io.StringIO) for f in files)
+    assert sum(type(f) is io.BytesIO for f in files) >= 3  # `header[0]`: the binary ones run
+    settings = _settings(tmp_path, True)
+    (executed,) = Execute(settings).run([row])
+    assert isinstance(executed, Executed), executed
+    normal = [c for c in executed.test_cases if c.exception is None]
+    assert len({c.expected for c in normal}) >= 3
+    # How far the record was read is part of every test: the file's state after the call.
+    assert all(c.args_after is not None and '"__stream__"' in c.args_after for c in normal)
     (checked,) = Verify(settings).run([executed])
     assert isinstance(checked, Verified), checked
 
