@@ -17,8 +17,8 @@ def free_names(node: ast.AST) -> set[str]:
     """Names `node` reads but does not bind at its own top level: its module's names."""
     try:
         table = symtable.symtable(ast.unparse(node), "<snippet>", "exec")
-    except SyntaxError:  # `nonlocal` of a name bound outside the snippet: it cannot stand alone
-        return set()
+    except SyntaxError:  # code the compiler refuses on its own (`nonlocal` of an outside name):
+        return set()  # nothing to carry; it fails where it runs and is dropped there with why
     symbols = table.get_symbols()
     bound = {s.get_name() for s in symbols if s.is_assigned() or s.is_imported()}
     needed = {s.get_name() for s in symbols if s.is_referenced()}

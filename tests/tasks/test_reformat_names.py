@@ -58,3 +58,7 @@ def test_a_method_named_top_is_not_taken_for_the_module_scope() -> None:
             return self._longcmd('TOP %s %s' % (which, howmuch), LIMIT)
     """
     assert _names(code) == {"LIMIT"}
+
+
+def test_code_the_compiler_refuses_carries_nothing_instead_of_raising() -> None:
+    assert _names("def g():\n    nonlocal x\n    x = LIMIT\n") == set()
