@@ -242,6 +242,11 @@ def dataset_card(
         "adequacy: `mutation_score`, `mutants`, `mutants_killed`, `mutants_equivalent`, "
         "`line_coverage`, `branch_coverage`.",
         "- Parquet and JSON lines of the same rows; `manifest.json` has counts and sha256 digests.",
+        "- Test values (inputs, expected values, arguments after the call) are codemint's value "
+        "format: plain JSON where it suffices, else one-key tag objects such as `__tuple__`, "
+        "`__dict__`, `__bytes__` (base64), `__new__` (an instance of the code's own class) and "
+        "`__stream__` (an in-memory file: kind, contents, position); "
+        "`codemint.codec.decode_input` reads them.",
         "",
         *instruction_section(rows),
         *task_sections(len(rows), counts, tasks, rl),

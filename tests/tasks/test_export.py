@@ -132,6 +132,7 @@ def test_card_states_funnel_sources_licenses_settings(exported: tuple[Path, dict
     assert "config_name: generation_alpaca" in card and "path: alpaca/validation.parquet" in card
     # The configured tasks have a config even when this export has no rows of theirs.
     assert "config_name: rl" in card and "config_name: repair" in card
+    assert "`__stream__`" in card and "codemint.codec.decode_input" in card  # how test values read
     assert "config_name: translation" not in card and "**translation**" not in card  # not configured
     assert manifest["tasks"]["repair"] == {"train": 0, "validation": 0}
     funnel = card.split("## Funnel", 1)[1].split("##", 1)[0]
