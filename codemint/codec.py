@@ -286,7 +286,9 @@ def _encode_container(obj: Any, t: type, d: int, od: int, active: dict[int, int]
 
 
 def _encode_iterator(obj: Any, d: int, od: int, active: dict[int, int]) -> Any:
-    """`{"__iter__": items}` when the iterator ends within ITER_LIMIT items; else
+    """`{"__iter__": items}` when the iterator ends within ITER_LIMIT items;
+    `{"__iter_raised__": [items, exception type, message]}` when it raises instead of ending
+    (a generator's error surfaces only as it is consumed); else
     `{"__iter_cut__": [first items, more items seen, sha256 of their text, ended]}`, which
     never equals a complete one and differs when any later item (up to the hash cap) does."""
     items: list[Any] = []
@@ -295,6 +297,10 @@ def _encode_iterator(obj: Any, d: int, od: int, active: dict[int, int]) -> Any:
             item = _next(obj)
         except StopIteration:
             return {"__iter__": items}
+        except MemoryError:
+            raise
+        except Exception as exc:
+            return {"__iter_raised__": [items, type_name(_type(exc)), exc_message(exc)]}
         items.append(_encode(item, d, od, active))
     digest = _sha256()
     more = 0
@@ -305,6 +311,14 @@ def _encode_iterator(obj: Any, d: int, od: int, active: dict[int, int]) -> Any:
         except StopIteration:
             if i == 0:
                 return {"__iter__": items}  # exactly ITER_LIMIT items: complete
+            ended = True
+            break
+        except MemoryError:
+            raise
+        except Exception as exc:  # raised past the shown items: part of the digest
+            digest.update(
+                f"raised {type_name(_type(exc))}: {exc_message(exc)}".encode("utf-8", "surrogatepass")
+            )
             ended = True
             break
         more += 1
@@ -505,7 +519,7 @@ def decode_value(data: Any, construct: Constructor | None = None) -> Any:
         if _len(parts) != 2 or not all(_type(p) in (int, float) for p in parts):
             raise ValueError("__complex__ expects [re, im]")
         return complex(parts[0], parts[1])
-    if tag in ("__iter__", "__iter_cut__", "__repr__", "__object__", "__cycle__"):
+    if tag in ("__iter__", "__iter_cut__", "__iter_raised__", "__repr__", "__object__", "__cycle__"):
         raise ValueError(f"{tag} values cannot be used as inputs")
     raise ValueError(f"unknown codec tag {tag!r}")
 

@@ -141,6 +141,29 @@ def test_iterators_are_capped_with_a_marker_and_a_digest_of_the_rest() -> None:
     assert canonical_json(itertools.count()) == canonical_json(itertools.count())
 
 
+def test_an_iterator_that_raises_is_encoded_with_its_items_and_the_exception() -> None:
+    def fails(after: int, exc: Exception) -> Any:
+        yield from range(after)
+        raise exc
+
+    assert encode_value(fails(2, ValueError("bad at 0x7f01"))) == {
+        "__iter_raised__": [[0, 1], "ValueError", "bad at 0x"]
+    }
+    # Which exception, where, and after what: each tells two generators apart.
+    texts = {
+        canonical_json(fails(2, ValueError("bad"))),
+        canonical_json(fails(2, TypeError("bad"))),
+        canonical_json(fails(1, ValueError("bad"))),
+        canonical_json(fails(2, ValueError("other"))),
+        canonical_json(fails(1500, ValueError("bad"))),
+        canonical_json(fails(1500, TypeError("bad"))),
+        canonical_json(iter(range(1500))),
+    }
+    assert len(texts) == 7
+    with pytest.raises(ValueError, match="cannot be used as inputs"):
+        decode_value(encode_value(fails(0, KeyError("k"))))
+
+
 def test_fallbacks_for_failures() -> None:
     class Bad:
         def __repr__(self) -> str:

@@ -188,6 +188,41 @@ def test_in_memory_files_are_inputs_and_what_is_read_or_written_counts(sandbox: 
     assert not passes(w_expected, lower[0])
 
 
+def test_a_generator_that_raises_as_it_is_consumed_is_compared_by_items_and_exception(
+    sandbox: Sandbox,
+) -> None:
+    # The error surfaces only while the result is consumed, after the call returned.
+    original = "def f(xs):\n    for x in xs:\n        yield 10 // x\n"
+    inputs = [encode_input([[5, 2]]), encode_input([[5, 0, 1]])]
+    (outs,) = _outcomes(sandbox, _jobs(original, inputs, 1, "gen"))
+    assert [o.status for o in outs] == ["ok", "ok"]
+    assert (
+        outs[1].result == '{"__iter_raised__":[[2],"ZeroDivisionError","integer division or modulo by zero"]}'
+    )
+    expected = [Case(input=t, expected=o.result) for t, o in zip(inputs, outs, strict=True)]
+    candidates = {
+        "same": ("def f(xs):\n    return (10 // x for x in xs)\n", True),
+        "raises_before_any_item": (
+            "def f(xs):\n"
+            "    if 0 in xs:\n"
+            "        raise ZeroDivisionError('integer division or modulo by zero')\n"
+            "    yield from (10 // x for x in xs)\n",
+            False,
+        ),
+        "other_error": (
+            "def f(xs):\n"
+            "    for x in xs:\n"
+            "        if not x:\n"
+            "            raise ValueError(x)\n"
+            "        yield 10 // x\n",
+            False,
+        ),
+    }
+    for name, (code, ok) in candidates.items():
+        (got,) = _outcomes(sandbox, _jobs(code, inputs, 1, name))
+        assert all(passes(c, o) for c, o in zip(expected, got, strict=True)) is ok, name
+
+
 def _at(stream: io.IOBase, position: int) -> io.IOBase:
     stream.seek(position)
     return stream
