@@ -235,14 +235,14 @@ def _encode(obj: Any, depth: int, od: int = 0, active: dict[int, int] | None = N
 def _encode_stream(obj: Any, t: type) -> Any:
     """`{"__stream__": ["bytes" | "text", contents, position]}` for an in-memory file (bytes
     as base64); a closed one is `{"__stream__": [kind, null, null]}`."""
+    kind = "bytes" if t is _BytesIO else "text"
     try:
         if t is _BytesIO:
-            raw = _b64encode(_bytesio_getvalue(obj)).decode("ascii")
-            kind, contents, position = "bytes", raw, _bytesio_tell(obj)
+            contents, position = _b64encode(_bytesio_getvalue(obj)).decode("ascii"), _bytesio_tell(obj)
         else:
-            kind, contents, position = "text", _stringio_getvalue(obj), _stringio_tell(obj)
+            contents, position = _stringio_getvalue(obj), _stringio_tell(obj)
     except ValueError:  # closed
-        return {"__stream__": ["bytes" if t is _BytesIO else "text", None, None]}
+        return {"__stream__": [kind, None, None]}
     return {"__stream__": [kind, contents, position]}
 
 

@@ -104,6 +104,9 @@ class ModuleIndex:
         self.defs: dict[str, list[_Definition]] = {}
         self.unresolvable: dict[str, str] = {}  # name -> why it cannot be carried
         self.star_import = False
+        # Free names of the module's own statements, by id: every sample of the module that
+        # needs a statement (a large class, say) would otherwise analyse it again.
+        self._free: dict[int, set[str]] = {}
         for stmt in tree.body:
             self._index(stmt, package)
 
@@ -149,6 +152,13 @@ class ModuleIndex:
         for name in names:
             self._add(name, definition)
 
+    def _free_names(self, stmt: ast.AST) -> set[str]:
+        """`free_names` of a statement the index holds, worked out once."""
+        key = id(stmt)
+        if key not in self._free:
+            self._free[key] = free_names(stmt)
+        return self._free[key]
+
     def closure(self, node: ast.AST) -> tuple[list[_Definition], str | None]:
         """Definitions `node` needs, transitively; or the first name that cannot be resolved."""
         needed: dict[int, _Definition] = {}
@@ -156,7 +166,7 @@ class ModuleIndex:
         seen_names: set[str] = set()
         while pending:
             current = pending.pop()
-            for name in sorted(free_names(current)):
+            for name in sorted(free_names(current) if current is node else self._free_names(current)):
                 if name in seen_names or name in BUILTIN_NAMES:
                     continue
                 seen_names.add(name)

@@ -472,8 +472,8 @@ def mutate_value(v: Any, rng: random.Random) -> Any:
     if isinstance(v, dict) and v:
         key = rng.choice(sorted(v, key=repr))
         return rng.choice([{k: x for k, x in v.items() if k != key}, {**v, key: mutate_value(v[key], rng)}])
-    if type(v) in (io.BytesIO, io.StringIO) and not v.closed:  # an in-memory file: its contents
-        value = v.getvalue()
+    if (stream := stream_of(v)) is not None:  # an open in-memory file: a fresh one, contents mutated
+        value = stream[1]
         return type(v)(_mutate_bytes(value, rng) if isinstance(value, bytes) else _mutate_str(value, rng))
     if isinstance(v, Construct) and v.args:  # an instance input: mutate one constructor argument
         i = rng.randrange(len(v.args))
