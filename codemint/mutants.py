@@ -2,9 +2,9 @@
 
 Pure and deterministic: the same code, entry point, cap and seed give the same mutants in
 the same order. Used to measure how well a row's tests tell right from wrong (adequacy) and
-to build buggy variants for repair data. Only the entry point's body is mutated; helpers,
-imports and classes it depends on are left alone, so every mutant differs from the original
-in the function the tests call.
+to build buggy variants for repair data. Only the entry point's body is mutated (a method's,
+in its class, when a class is named); helpers, imports, classes and the class's other
+methods are left alone, so every mutant differs from the original in what the tests call.
 
 Operators (names as reported on each mutant):
 - `arith`: `+ - * / // % **` and bit operators swapped for a neighbour (`+`<->`-`, `*`<->`/`, ...)
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import difflib
 import random
 from collections.abc import Iterator
@@ -73,6 +74,13 @@ class Mutant:
     line: int  # line of the mutated node in the original source
     description: str
     code: str  # the full source with one node of the entry point changed
+    end_line: int = 0  # last line of the mutated node (0: same as `line`)
+
+    @property
+    def lines(self) -> range:
+        """The original's lines the changed node spans: an input that runs none of them
+        cannot tell this mutant from the original."""
+        return range(self.line, max(self.line, self.end_line) + 1)
 
     def diff(self, original: str, context: int = 2) -> str:
         """A unified diff of the original against this mutant (for prompts and reports)."""
@@ -96,6 +104,7 @@ class _Site:
     variant: int
     line: int
     description: str
+    end_line: int = 0
 
 
 def _walk(
@@ -142,6 +151,8 @@ def _sites(func: ast.FunctionDef) -> list[_Site]:
         if docstring is not None and (node is docstring or node is docstring.value):
             continue
         line = getattr(node, "lineno", func.lineno)
+        end = getattr(node, "end_lineno", None) or line
+        before = len(sites)
         if isinstance(node, ast.BinOp) and type(node.op) in _ARITH_SWAP:
             new = _ARITH_SWAP[type(node.op)]
             sites.append(_Site(path, "arith", 0, line, f"{type(node.op).__name__} -> {new.__name__}"))
@@ -192,6 +203,7 @@ def _sites(func: ast.FunctionDef) -> list[_Site]:
             sites.append(_Site(path, "break_continue", 0, line, "break -> continue"))
         elif isinstance(node, ast.Continue):
             sites.append(_Site(path, "break_continue", 0, line, "continue -> break"))
+        sites[before:] = [dataclasses.replace(site, end_line=end) for site in sites[before:]]
     return sites
 
 
@@ -240,22 +252,31 @@ def _replace(root: ast.AST, path: tuple[tuple[str, int | None], ...], new: ast.A
         getattr(parent, field)[index] = new
 
 
-def _find(tree: ast.Module, entry_point: str) -> int | None:
-    for i, node in enumerate(tree.body):
-        if isinstance(node, ast.FunctionDef) and node.name == entry_point:
-            return i
-    return None
+def _function(body: list[ast.stmt], name: str) -> ast.FunctionDef | None:
+    # The first definition, as `codemint.samples.find_method` picks a method (a property's
+    # getter comes before its setter of the same name).
+    return next((n for n in body if isinstance(n, ast.FunctionDef) and n.name == name), None)
 
 
-def count_sites(code: str, entry_point: str) -> int:
+def find_target(tree: ast.Module, entry_point: str, class_name: str | None = None) -> ast.FunctionDef | None:
+    """The top-level function `entry_point`, or with `class_name` that class's method."""
+    if class_name is None:
+        return _function(tree.body, entry_point)
+    cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == class_name), None)
+    return None if cls is None else _function(cls.body, entry_point)
+
+
+def count_sites(code: str, entry_point: str, class_name: str | None = None) -> int:
     """How many mutants `generate` could return before the cap."""
-    tree = safe_ast.parse(code)
-    position = _find(tree, entry_point)
-    return 0 if position is None else len(_sites(tree.body[position]))
+    func = find_target(safe_ast.parse(code), entry_point, class_name)
+    return 0 if func is None else len(_sites(func))
 
 
-def generate(code: str, entry_point: str, *, max_mutants: int = 30, seed: int = 0) -> list[Mutant]:
-    """Up to `max_mutants` distinct mutants of `entry_point` in `code`.
+def generate(
+    code: str, entry_point: str, *, max_mutants: int = 30, seed: int = 0, class_name: str | None = None
+) -> list[Mutant]:
+    """Up to `max_mutants` distinct mutants of `entry_point` in `code` (with `class_name`, of
+    that class's method `entry_point`).
 
     Each mutant is the original source with only the mutated node's text replaced, so its
     diff against the original is one small hunk and the rest keeps its formatting. When
@@ -263,13 +284,12 @@ def generate(code: str, entry_point: str, *, max_mutants: int = 30, seed: int = 
     operators (round-robin) so one kind of change does not crowd out the rest. Mutants equal
     to the original or to another mutant (compared as ASTs) and mutants that do not compile
     are skipped. Raises SyntaxError if `code` does not parse; returns [] if the entry point
-    is not a top-level function.
+    is not a top-level function (or a method of the named class).
     """
     tree = safe_ast.parse(code)
-    position = _find(tree, entry_point)
-    if position is None:
+    func = find_target(tree, entry_point, class_name)
+    if func is None:
         return []
-    func = tree.body[position]
     sites = _sites(func)
     chosen = _spread(sites, max_mutants, seed)
     lines = code.encode("utf-8").splitlines(keepends=True)
@@ -289,7 +309,9 @@ def generate(code: str, entry_point: str, *, max_mutants: int = 30, seed: int = 
         if dump in seen:
             continue
         seen.add(dump)
-        mutants.append(Mutant(sites.index(site), site.operator, site.line, site.description, text))
+        mutants.append(
+            Mutant(sites.index(site), site.operator, site.line, site.description, text, site.end_line)
+        )
     return mutants
 
 

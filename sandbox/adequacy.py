@@ -5,9 +5,16 @@ For a batch of suites (code, entry point, inputs), in three sandbox batches:
 2. each mutant (`codemint.mutants`) runs the whole suite in one job, each test capped at a
    multiple of the original's time on it (with a floor); a mutant is killed when some
    test's outcome differs from the original's, or its job dies (timeout, memory);
-3. survivors run on extra inputs (typed proposals from the signature and body, and seeded
-   mutations of the suite's inputs) next to the original; a survivor that matches the
-   original there too is reported as (likely) equivalent.
+3. survivors are checked for equivalence on extra inputs (typed proposals from the signature
+   and body, and seeded mutations of the suite's inputs): the original runs them traced, and
+   a survivor is reported as (likely) equivalent only when at least
+   `equivalence_min_reaching` of them run its changed lines and it matches the original on
+   all of those. Extra inputs that never reach the change prove nothing about it, so a
+   mutant no input reaches stays a survivor.
+The mutation score is killed over every mutant the sandbox ran: nothing is excused in it;
+equivalents are counted apart (and `mutation_score_excused` leaves them out).
+A method sample (`codemint/samples.py`) is measured the same way: mutants of its method in
+its class, the harness appended to the original and to each mutant, inputs the harness's.
 Outcomes are compared here, in the host, as canonical texts.
 """
 
@@ -25,6 +32,7 @@ from codemint.codec import decode_input, encode_input
 from codemint.coverage_map import CoverageMap, coverage_map
 from codemint.offline import proposals
 from codemint.offline.inputs import mutate
+from codemint.samples import CLASS_KINDS, runnable
 from codemint.sandbox.api import ExecJob, ExecLimits, Sandbox
 from codemint.sandbox.suite import SuiteRun, TestOutcome, parse, suite_job
 
@@ -35,6 +43,23 @@ class Suite:
     code: str
     entry_point: str
     inputs: list[str]
+    # A method sample's kind and class: it runs through the harness and its inputs are the
+    # harness's `[init_args, init_kwargs, args, kwargs]`.
+    sample_kind: str = "function"
+    class_name: str | None = None
+    # The instance attributes its tests compare (`codemint.samples.compared_state`; None: all).
+    state_attributes: list[str] | None = None
+    # Inputs for the equivalence check; None: proposed here from the function's signature.
+    extra_inputs: list[str] | None = None
+
+    @property
+    def target_class(self) -> str | None:
+        """The class whose method is mutated, or None for a top-level function."""
+        return self.class_name if self.sample_kind in CLASS_KINDS else None
+
+    def runnable(self, code: str) -> tuple[str, str]:
+        """(code, entry point) to run `code` (the original or a mutant) as this suite's tests do."""
+        return runnable(code, self.sample_kind, self.entry_point, self.class_name, self.state_attributes)
 
 
 @dataclass
@@ -42,6 +67,8 @@ class MutantResult:
     mutant: mutant_gen.Mutant
     status: str  # "killed", "survived", "equivalent", "unknown" (the sandbox could not run it)
     killing_tests: list[int] = field(default_factory=list)  # known only when run in full
+    reached: bool = False  # some test of the suite runs its changed lines
+    reaching_extras: int = 0  # extra inputs that run its changed lines (equivalence evidence)
 
 
 @dataclass
@@ -61,8 +88,24 @@ class Measurement:
         return sum(1 for m in self.mutants if m.status == "equivalent")
 
     @property
+    def scored(self) -> int:
+        """Mutants the sandbox ran (an `unknown` one says nothing about the tests)."""
+        return sum(1 for m in self.mutants if m.status != "unknown")
+
+    @property
+    def unreached(self) -> int:
+        """Survivors whose changed lines no test runs: the tests cannot see them at all."""
+        return sum(1 for m in self.mutants if m.status == "survived" and not m.reached)
+
+    @property
     def mutation_score(self) -> float | None:
-        counted = sum(1 for m in self.mutants if m.status in ("killed", "survived"))
+        """Killed over every mutant run: none excused."""
+        return self.killed / self.scored if self.scored else None
+
+    @property
+    def mutation_score_excused(self) -> float | None:
+        """Killed over the mutants not shown equivalent."""
+        counted = self.scored - self.equivalent
         return self.killed / counted if counted else None
 
     def covered_lines(self) -> list[list[int]]:
@@ -87,6 +130,8 @@ class MeasureConfig:
     time_factor: float = 10.0
     time_floor_s: float = 0.2
     stop_early: bool = True  # False: run every test on every mutant (to know which tests kill it)
+    # Extra inputs that must run a survivor's changed lines (and agree) for it to be equivalent.
+    equivalence_min_reaching: int = 2
 
 
 def budgets_for(original: Sequence[TestOutcome], factor: float, floor: float) -> list[float]:
@@ -109,8 +154,11 @@ def differs(original: Sequence[TestOutcome], run: SuiteRun) -> tuple[bool | None
 
 
 def _extra_inputs(suite: Suite, count: int, seed: str) -> list[str]:
-    """Inputs independent of how strong the suite is: half typed proposals from the
-    signature and body (`codemint.offline.proposals`), half mutations of the suite's inputs."""
+    """Inputs independent of how strong the suite is: the suite's own `extra_inputs` when it
+    has them (a method's, made by the caller), else half typed proposals from the signature
+    and body (`codemint.offline.proposals`), half mutations of the suite's inputs."""
+    if suite.extra_inputs is not None:
+        return [t for t in dict.fromkeys(suite.extra_inputs) if t not in suite.inputs][:count]
     rng = random.Random(seed)
     out: list[str] = []
 
@@ -158,6 +206,32 @@ def _duration(run: SuiteRun) -> float:
     return sum(o.seconds for o in run.outcomes)
 
 
+def target_source(suite: Suite) -> str:
+    """Code in which the suite's target is the top-level function `entry_point` at its own
+    line numbers, as `coverage_map` reads it: a method is lifted out of its class (its lines
+    dedented by the class's indentation, every other line left blank)."""
+    if suite.target_class is None:
+        return suite.code
+    func = mutant_gen.find_target(safe_ast.parse(suite.code), suite.entry_point, suite.target_class)
+    if func is None or func.end_lineno is None:
+        return ""
+    lines = suite.code.splitlines()
+    out = [""] * len(lines)
+    indent = func.col_offset
+    for i in range(func.lineno - 1, func.end_lineno):
+        line = lines[i]
+        # a line of a multi-line string may start left of the indentation: kept as it is
+        out[i] = line[indent:] if not line[:indent].strip() else line
+    return "\n".join(out) + "\n"
+
+
+def _coverage_map(suite: Suite) -> CoverageMap:
+    try:
+        return coverage_map(target_source(suite), suite.entry_point)
+    except SyntaxError:
+        return CoverageMap(frozenset(), ())
+
+
 def measure(
     sandbox: Sandbox, suites: Sequence[Suite], cfg: MeasureConfig, limits: ExecLimits
 ) -> list[Measurement]:
@@ -166,8 +240,7 @@ def measure(
     jobs = [
         suite_job(
             f"{s.key}#orig",
-            s.code,
-            s.entry_point,
+            *s.runnable(s.code),
             s.inputs,
             budgets=[limits.timeout_s] * len(s.inputs),
             expect=None,
@@ -182,13 +255,16 @@ def measure(
     owners: list[tuple[int, mutant_gen.Mutant]] = []
     for n, (suite, original) in enumerate(zip(suites, originals, strict=True)):
         try:
-            cmap = coverage_map(suite.code, suite.entry_point)
             found = mutant_gen.generate(
-                suite.code, suite.entry_point, max_mutants=cfg.max_mutants, seed=cfg.seed
+                suite.code,
+                suite.entry_point,
+                max_mutants=cfg.max_mutants,
+                seed=cfg.seed,
+                class_name=suite.target_class,
             )
         except SyntaxError:
-            cmap, found = CoverageMap(frozenset(), ()), []
-        results.append(Measurement(suite, original, [], cmap, _duration(original)))
+            found = []
+        results.append(Measurement(suite, original, [], _coverage_map(suite), _duration(original)))
         if original.job_status != "ok" or len(original.outcomes) != len(suite.inputs):
             continue
         budgets = budgets_for(original.outcomes, cfg.time_factor, cfg.time_floor_s)
@@ -197,8 +273,7 @@ def measure(
             mutant_jobs.append(
                 suite_job(
                     f"{suite.key}#m{k}",
-                    mutant.code,
-                    suite.entry_point,
+                    *suite.runnable(mutant.code),
                     suite.inputs,
                     budgets=budgets,
                     expect=expect,
@@ -213,7 +288,8 @@ def measure(
         m = results[n]
         told, tests = differs(m.original.outcomes, run)
         status = "unknown" if told is None else "killed" if told else "survived"
-        entry = MutantResult(mutant, status, tests)
+        covered = {line for o in m.original.outcomes for line in o.lines}
+        entry = MutantResult(mutant, status, tests, reached=any(line in covered for line in mutant.lines))
         m.mutants.append(entry)
         m.seconds += _duration(run)
         if status == "survived":
@@ -240,45 +316,54 @@ def _check_equivalence(
     }
     extras = {n: e for n, e in extras.items() if e}
     order = sorted(extras)
+    # Traced: which extra inputs run each survivor's changed lines.
     base_jobs = [
         suite_job(
             f"{results[n].suite.key}#extra",
-            results[n].suite.code,
-            results[n].suite.entry_point,
+            *results[n].suite.runnable(results[n].suite.code),
             extras[n],
             budgets=[limits.timeout_s] * len(extras[n]),
             expect=None,
-            trace=False,
+            trace=True,
             base=limits,
         )
         for n in order
     ]
-    base_runs = dict(zip(order, (parse(r, trace=False) for r in sandbox.run_batch(base_jobs)), strict=True))
+    base_runs = dict(zip(order, (parse(r, trace=True) for r in sandbox.run_batch(base_jobs)), strict=True))
     jobs: list[ExecJob] = []
-    owners: list[tuple[int, MutantResult]] = []
+    owners: list[tuple[int, MutantResult, list[TestOutcome]]] = []
     for n in order:
         base = base_runs[n]
+        results[n].seconds += _duration(base)
         if base.job_status != "ok" or len(base.outcomes) != len(extras[n]):
             continue
-        # Inputs the original itself timed out on cannot tell anything apart.
-        budgets = budgets_for(base.outcomes, cfg.time_factor, cfg.time_floor_s)
+        suite = results[n].suite
         for k, entry in enumerate(survivors[n]):
+            # Inputs the original itself timed out on cannot tell anything apart.
+            reaching = [
+                i
+                for i, o in enumerate(base.outcomes)
+                if o.kind not in ("timeout", "memory") and any(line in o.lines for line in entry.mutant.lines)
+            ]
+            entry.reaching_extras = len(reaching)
+            if not reaching or len(reaching) < cfg.equivalence_min_reaching:
+                continue  # nothing ran the change: no evidence it is equivalent
+            originals = [base.outcomes[i] for i in reaching]
             jobs.append(
                 suite_job(
-                    f"{results[n].suite.key}#eq{k}",
-                    entry.mutant.code,
-                    results[n].suite.entry_point,
-                    extras[n],
-                    budgets=budgets,
-                    expect=expectation(base.outcomes),
+                    f"{suite.key}#eq{k}",
+                    *suite.runnable(entry.mutant.code),
+                    [extras[n][i] for i in reaching],
+                    budgets=budgets_for(originals, cfg.time_factor, cfg.time_floor_s),
+                    expect=expectation(originals),
                     trace=False,
                     base=limits,
                 )
             )
-            owners.append((n, entry))
+            owners.append((n, entry, originals))
     runs = [parse(r, trace=False) for r in sandbox.run_batch(jobs)] if jobs else []
-    for (n, entry), run in zip(owners, runs, strict=True):
+    for (n, entry, originals), run in zip(owners, runs, strict=True):
         results[n].seconds += _duration(run)
-        told, _ = differs(base_runs[n].outcomes, run)
+        told, _ = differs(originals, run)
         if told is False:
             entry.status = "equivalent"

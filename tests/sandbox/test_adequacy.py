@@ -37,9 +37,35 @@ MAGNITUDE = textwrap.dedent(
     """
     def magnitude(v):
         x = abs(v)
+        x = abs(x)
         if x >= 0:
             return x
         return -x
+    """
+)
+
+SIGN = textwrap.dedent(
+    """
+    def sign_label(n):
+        if n < 0:
+            return "negative"
+        if n == 0:
+            return "zero"
+        return "positive"
+    """
+)
+
+TALLY = textwrap.dedent(
+    """
+    class Tally:
+        def __init__(self, start=0):
+            self.total = start
+
+        def add(self, k):
+            if k < 0:
+                raise ValueError("negative")
+            self.total += k
+            return self.total
     """
 )
 
@@ -86,18 +112,71 @@ def test_strong_suite_kills_more_than_weak_and_reports_lines(box: Sandbox) -> No
     assert all(m.status in ("killed", "survived") for m in s.mutants)
 
 
-def test_equivalent_mutants_are_reported_apart(box: Sandbox) -> None:
+def test_only_mutants_whose_line_extra_inputs_reach_are_excused(box: Sandbox) -> None:
     suite = Suite("mag", MAGNITUDE, "magnitude", _inputs(3, -4, 0))
+    cfg = MeasureConfig(max_mutants=40, equivalence_inputs=20)
+    (m,) = measure(box, [suite], cfg, LIMITS)
+    by_site = {(r.mutant.line, r.mutant.operator): r for r in m.mutants}
+    # `x = abs(x)` (line 4; the source starts with a blank line) is redundant: deleting it
+    # changes nothing, and the extra inputs that run line 4 show that
+    redundant = by_site[(4, "delete")]
+    assert redundant.status == "equivalent" and redundant.reaching_extras >= cfg.equivalence_min_reaching
+    # `return -x` is unreachable (x >= 0 always holds): no input runs it, so nothing shows
+    # its mutant equivalent: it stays a survivor and counts against the score
+    unreachable = by_site[(7, "return_none")]
+    assert unreachable.status == "survived" and not unreachable.reached and unreachable.reaching_extras == 0
+    assert m.unreached >= 1
+    assert all(
+        r.reaching_extras >= cfg.equivalence_min_reaching for r in m.mutants if r.status == "equivalent"
+    )
+    # the score counts every mutant run; the excused figure leaves the equivalents out
+    assert m.scored == len(m.mutants) and m.mutation_score == m.killed / len(m.mutants)
+    assert m.mutation_score_excused == m.killed / (len(m.mutants) - m.equivalent)
+    assert m.mutation_score < m.mutation_score_excused
+
+
+def test_extra_inputs_that_never_reach_a_mutant_do_not_excuse_it(box: Sandbox) -> None:
+    # The tests and the extra inputs are all positive: lines 4 and 6 never run. Before, every
+    # survivor that matched on the extra inputs was excused, and this suite scored 1.0.
+    suite = Suite("sign", SIGN, "sign_label", _inputs(1, 2, 7), extra_inputs=_inputs(3, 4, 10, 11))
     (m,) = measure(box, [suite], MeasureConfig(max_mutants=40, equivalence_inputs=20), LIMITS)
-    equivalent = [(r.mutant.line, r.mutant.operator) for r in m.mutants if r.status == "equivalent"]
-    # `return -x` is unreachable (x >= 0 always holds): changing it changes nothing
-    assert (6, "return_none") in equivalent  # the source starts with a blank line
-    # `x >= 0` -> `x > 0` survives the int tests, but the extra inputs include floats, where
-    # it returns -0.0 for 0.0: not equivalent, and not excused
-    assert all(line == 6 for line, _ in equivalent)
-    assert m.equivalent == len(equivalent) and m.mutation_score is not None
-    assert m.mutation_score == m.killed / (len(m.mutants) - m.equivalent)
-    assert any(r.status == "survived" for r in m.mutants) or m.mutation_score == 1.0
+    unreached = [r for r in m.mutants if r.mutant.line in (4, 6)]
+    assert len(unreached) == 4  # a constant and `return None` on each line
+    assert all(r.status == "survived" and not r.reached and r.reaching_extras == 0 for r in unreached)
+    assert m.unreached == 4
+    assert m.mutation_score is not None and m.mutation_score <= 0.5
+    # with extra inputs that do run those lines, their mutants are told apart there: survivors still
+    (again,) = measure(
+        box,
+        [Suite("sign", SIGN, "sign_label", _inputs(1, 2, 7), extra_inputs=_inputs(-3, -1, 0, 0.0))],
+        MeasureConfig(max_mutants=40, equivalence_inputs=20),
+        LIMITS,
+    )
+    told = [r for r in again.mutants if r.mutant.line in (4, 6)]
+    assert all(r.status == "survived" and r.reaching_extras >= 1 for r in told)
+    assert again.mutation_score == m.mutation_score
+
+
+def test_a_method_suite_is_measured_on_mutants_of_its_method(box: Sandbox) -> None:
+    inputs = [
+        encode_input([[0], {}, [3], {}]),
+        encode_input([[5], {}, [2], {}]),
+        encode_input([[1], {}, [-1], {}]),
+    ]
+    suite = Suite("tally", TALLY, "add", inputs, sample_kind="method", class_name="Tally")
+    (m,) = measure(box, [suite], MeasureConfig(max_mutants=40, equivalence_inputs=20), LIMITS)
+    assert m.original.job_status == "ok" and [o.kind for o in m.original.outcomes] == ["ok", "ok", "error"]
+    assert m.original.outcomes[0].value is not None and '"state"' in m.original.outcomes[0].value
+    # every mutant changes `add` (lines 6-10), none the constructor
+    assert len(m.mutants) == 7 and all(6 <= r.mutant.line <= 10 for r in m.mutants)
+    by_description = {r.mutant.description: r.status for r in m.mutants}
+    # the instance's state is compared: deleting `self.total += k` is caught although
+    # `return self.total` still returns a number
+    assert by_description["delete augassign"] == "killed"
+    assert by_description["Add= -> Sub="] == "killed"
+    assert m.mutation_score is not None and 0.5 <= m.mutation_score < 1.0
+    # coverage of the method's own statements (the harness and constructor are not counted)
+    assert m.line_coverage == 1.0 and m.branch_coverage == 1.0
 
 
 def test_a_looping_mutant_is_killed_within_its_time_budget(box: Sandbox) -> None:
