@@ -151,6 +151,13 @@ class ExecuteSettings(BaseModel):
     # Exception tests beyond this share of a row's tests are discarded (one per exception
     # type is kept first), whatever strategy proposed the inputs.
     max_exception_share: float = Field(default=0.25, ge=0.0, lt=1.0)
+    # Tests judge only what the prompt asks for (tasks/execute_checks.py): tests expecting
+    # sandbox-only values go, argument state is compared only when changing it is the code's
+    # job, and rows a trivially wrong solution passes are dropped. Off: a baseline to measure.
+    outcome_checks: bool = True
+    # Distinct outcomes (everything a test compares) a row's normal tests must show, unless
+    # they are all bools (then both True and False).
+    min_distinct_outcomes: int = Field(default=3, ge=1)
 
 
 class VerifySettings(BaseModel):

@@ -10,8 +10,12 @@ type passes it), and such tests are capped at `max_exception_share` of the row's
 Inputs that time out, run out of memory or are killed are discarded, not turned into tests.
 When the original cannot even import what it needs, the sample is dropped as
 `missing_import` naming the module, so a sandbox image lacking a package shows up as such
-rather than as bad samples. A row summarize could only give a provisional instruction
-(`instruction_source` "examples") gets its instruction here, from its tests
+rather than as bad samples. With `execute.outcome_checks` (tasks/execute_checks.py) a test
+expecting what only the sandbox knows is dropped, the arguments are compared only when
+changing them is the code's job, and a row whose tests a trivially wrong solution passes is
+dropped (`constant_outcome`, `identity_outcome`, `one_sided_predicate`,
+`few_distinct_outcomes`). A row summarize could only give a provisional instruction
+(`instruction_source` "examples") gets its instruction here, from its kept tests
 (tasks/example_instructions.py), or is dropped as `no_instruction_source`.
 """
 
@@ -29,7 +33,7 @@ from codemint.sandbox.images import image_identity
 from codemint.settings import ExecuteSettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
-from codemint.tasks import example_instructions
+from codemint.tasks import example_instructions, execute_checks
 from codemint.tasks.summarize import instruction_for
 
 IMPORT_ERRORS = {"ModuleNotFoundError", "ImportError"}
@@ -152,7 +156,10 @@ class Execute(Stage[WithInputs, Executed]):
                 )
             kept.append(j)
         with_stdout, with_args = behaviour_fields(runs, kept)
+        if with_args and self.cfg.outcome_checks:
+            with_args = self._args_are_its_job(rec, [runs[0][j] for j in kept])
         cases: list[TestCase] = []
+        unproducible = 0
         for j in kept:
             first, text = runs[0][j], rec.test_inputs[j]
             case = TestCase(
@@ -164,6 +171,10 @@ class Execute(Stage[WithInputs, Executed]):
                 case.expected = first.result
             else:
                 case.exception = first.exc_type
+            if self.cfg.outcome_checks and (why := execute_checks.sandbox_only(case)) is not None:
+                self.metrics[f"test_dropped:{why}"] += 1  # no prompt can say what to produce
+                unproducible += 1
+                continue
             cases.append(case)
         for status, n in statuses.items():
             self.metrics[f"original_{status}"] += n
@@ -178,9 +189,14 @@ class Execute(Stage[WithInputs, Executed]):
                 rec.id,
                 "too_few_tests",
                 f"{ok} normal-return tests < {self.cfg.min_tests}"
-                f" ({len(cases) - ok} raising, {discarded} discarded)",
+                f" ({len(cases) - ok} raising, {discarded} discarded"
+                f"{f', {unproducible} expecting sandbox-only values' if unproducible else ''})",
                 record=rec,
             )
+        if self.cfg.outcome_checks:
+            trivial = execute_checks.trivial_outcomes(cases, rec.sample_kind, self.cfg.min_distinct_outcomes)
+            if trivial is not None:
+                return self.reject(rec.id, trivial[0], trivial[1], record=rec)
         cases, capped = cap_exception_tests(cases, self.cfg.max_exception_share)
         self.metrics["exception_tests_capped"] += capped
         fields = rec.model_dump()
@@ -204,6 +220,17 @@ class Execute(Stage[WithInputs, Executed]):
             discarded_inputs=discarded,
             sandbox_image=image_identity(self.settings.sandbox),
         )
+
+    def _args_are_its_job(self, rec: WithInputs, outcomes: list[CallOutcome]) -> bool:
+        """Whether the arguments' state after the call is part of what the code must do: its
+        words say it changes them, it returns None on every normal input (mutation is its only
+        effect), or an argument is an in-memory file. Otherwise a solver could not know."""
+        if execute_checks.says_it_mutates(rec.instruction, rec.docstring, rec.comment):
+            return True
+        if execute_checks.has_stream(rec.test_inputs):
+            return True
+        results = [o.result for o in outcomes if o.status == "ok" and o.result is not None]
+        return execute_checks.returns_none(results, rec.sample_kind)
 
 
 # The Prefect task of this stage: cached on content, retried once (codemint/stage_task.py).
