@@ -19,6 +19,16 @@ from codemint.settings import ExecLimits
 CallStatus = Literal["ok", "error", "timeout", "memory", "killed", "output_limit"]
 
 
+class HiddenOriginal(BaseModel):
+    """Names of the module a row came from that its job must not reach (`sandbox/zygote.py`):
+    the row's own function or class, which a candidate could otherwise import instead of
+    writing it. Aliases of the same objects in other loaded modules (a package's re-export,
+    `os.path` for posixpath, accelerators such as `_heapq`) are hidden with them."""
+
+    module: str  # dotted import name, e.g. "statistics", "json.decoder"
+    names: list[str]
+
+
 class ExecJob(BaseModel):
     job_id: str
     code: str
@@ -29,6 +39,8 @@ class ExecJob(BaseModel):
     # Which of the runner's zygote interpreters forks the job processes: each number has its
     # own hash seed, so repeats on different numbers cannot share hash-ordered behaviour.
     zygote: int = Field(default=0, ge=0, le=3)
+    # The row's original, out of the job's reach (None: nothing to hide).
+    hide: HiddenOriginal | None = None
 
 
 class CallOutcome(BaseModel):

@@ -9,7 +9,7 @@ Protocol (as a long-lived process,
 `python3 -I runner.py [--scratch DIR] [--wipe DIR]... [--child-uid UID] [--tag OWNER]
 [--wipe-namespace]`):
 the runner first writes one line `{"ready": true, ...}`, then reads jobs as JSON lines on
-stdin ({"job_id", "code", "entry_point", "inputs", "limits", "zygote"}) and writes one JSON
+stdin ({"job_id", "code", "entry_point", "inputs", "limits", "zygote", "hide"}) and writes one JSON
 line per job in the ExecResult shape (plus "dirty": true when cleanup failed and the worker
 should be recycled). It exits on EOF.
 
@@ -352,7 +352,8 @@ class Runner:
             number = int(job.get("zygote") or 0)
             if not 0 <= number < MAX_ZYGOTES:
                 raise ValueError(f"zygote must be in [0, {MAX_ZYGOTES})")
-            outcomes = [self.run_input(code, entry_point, str(text), limits, number) for text in inputs]
+            hide = zygote.hidden_original(job.get("hide"))
+            outcomes = [self.run_input(code, entry_point, str(text), limits, number, hide) for text in inputs]
         except Exception as exc:
             return {
                 "job_id": job_id,
@@ -363,7 +364,13 @@ class Runner:
         return {"job_id": job_id, "outcomes": outcomes, "infra_error": None, "dirty": self.dirty}
 
     def run_input(
-        self, code: str, entry_point: str, input_text: str, limits: Limits, number: int = 0
+        self,
+        code: str,
+        entry_point: str,
+        input_text: str,
+        limits: Limits,
+        number: int = 0,
+        hide: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         self._counter += 1
         workdir = os.path.join(self.scratch, f"job-{os.getpid()}-{self._counter}")
@@ -396,6 +403,7 @@ class Runner:
                 "limits": limits.as_dict(),
                 "workdir": workdir,
                 "child_uid": self.child_uid,
+                "hide": hide,
             }
             # A job process that died before reading is reported from its exit below.
             with contextlib.suppress(OSError):

@@ -283,6 +283,257 @@ def main() -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- the hidden original
+#
+# A row's candidate must write the row's function, not import it from the module the row came
+# from. Before the job's code runs, the job process makes the row's function or class (and
+# every alias of it in a loaded module, and the same name in a stdlib accelerator such as
+# `_heapq`) unreachable by attribute: `M.f`, `from M import f`, `import_module`, `sys.modules`
+# and `os.path.f` all raise. The module's own functions keep their globals, so the module (and
+# the runner's codec, which binds what it uses at import) still works. Re-imports and reloads
+# come back concealed (a meta path finder wraps the loader). Not a boundary against a
+# determined job: loading the file by path under another name, `object.__getattribute__` or a
+# function's `__globals__` still reach it.
+
+_getframe = sys._getframe
+# A module's real namespace, whatever its class's attribute lookup says.
+_MODULE_DICT_SLOT: Any = vars(types.ModuleType)["__dict__"]
+
+
+def _module_dict(module: Any) -> dict[str, Any]:
+    namespace: dict[str, Any] = _MODULE_DICT_SLOT.__get__(module)
+    return namespace
+
+
+_ModuleType = types.ModuleType
+
+
+def hidden_original(spec: Any) -> dict[str, Any] | None:
+    """A job's `hide` field validated: {"module": dotted name, "names": [identifiers]} or None."""
+    if spec is None:
+        return None
+    if (
+        _type(spec) is not dict
+        or _type(spec.get("module")) is not str
+        or _type(spec.get("names")) is not list
+    ):
+        raise TypeError("hide must be {'module': str, 'names': [str, ...]}")
+    names = spec["names"]
+    if not all(_type(n) is str and n.isidentifier() for n in names):
+        raise TypeError("hide names must be identifiers")
+    if not all(part.isidentifier() for part in spec["module"].split(".")):
+        raise TypeError("hide module must be a dotted name")
+    return {"module": spec["module"], "names": list(names)}
+
+
+def _import_system_globals() -> tuple[dict[str, Any], ...]:
+    """Globals of the import machinery, which must see a concealed module's real namespace
+    (a reload executes the module's code in it)."""
+    found = []
+    for name in ("_frozen_importlib", "_frozen_importlib_external"):
+        module = sys.modules.get(name)
+        if module is not None:
+            found.append(_module_dict(module))
+    return tuple(found)
+
+
+def _concealing_class(
+    base: type, module_name: str, hidden: set[str], trusted: tuple[dict[str, Any], ...]
+) -> type:
+    """A subclass of `base` (the module's type) whose attribute lookup refuses `hidden`."""
+    base_get: Any = base.__getattribute__
+    base_set: Any = base.__setattr__
+
+    def __getattribute__(self: Any, name: str) -> Any:
+        if name in hidden:
+            raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+        if name == "__dict__":
+            real = base_get(self, name)
+            caller = _getframe(1).f_globals
+            if any(caller is g for g in trusted):
+                return real
+            return {k: v for k, v in real.items() if k not in hidden}
+        if name == "__all__":
+            try:
+                return [n for n in base_get(self, name) if n not in hidden]
+            except AttributeError:
+                public = [n for n in _module_dict(self) if not n.startswith("_")]
+                if not hidden.intersection(public):
+                    raise
+                # Without __all__, `import *` would take every public name: list them but these.
+                return [n for n in public if n not in hidden]
+        return base_get(self, name)
+
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        if name == "__class__":
+            raise TypeError(f"module {module_name!r}: its class cannot be changed")
+        base_set(self, name, value)
+
+    namespace = {
+        "__getattribute__": __getattribute__,
+        "__setattr__": __setattr__,
+        "__codemint_hidden__": hidden,
+        "__module__": base.__module__,
+        "__qualname__": base.__qualname__,
+    }
+    return _type(base.__name__, (base,), namespace)
+
+
+def conceal(module: Any, names: set[str] | frozenset[str], trusted: tuple[dict[str, Any], ...]) -> None:
+    """Make `names` unreachable as attributes of `module` (idempotent, adds to earlier names)."""
+    cls = _type(module)
+    hidden = cls.__dict__.get("__codemint_hidden__")
+    if _type(hidden) is set:
+        hidden.update(names)
+        return
+    name = _module_dict(module).get("__name__")
+    module.__class__ = _concealing_class(cls, str(name), set(names), trusted)
+
+
+class _Reconcealing:
+    """A loader that conceals the names again after executing a (re)imported module."""
+
+    def __init__(self, loader: Any, owner: OriginalConcealer, fullname: str) -> None:
+        self._loader = loader
+        self._owner = owner
+        self._fullname = fullname
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+    def create_module(self, spec: Any) -> Any:
+        create = getattr(self._loader, "create_module", None)
+        return create(spec) if create is not None else None
+
+    def exec_module(self, module: Any) -> None:
+        self._owner.executing(self._fullname, True)
+        try:
+            self._loader.exec_module(module)
+        finally:
+            self._owner.executing(self._fullname, False)
+        self._owner.loaded(self._fullname)
+
+
+class OriginalConcealer:
+    """Keeps a row's original out of the job's reach, now and whenever its module is (re)loaded.
+
+    Installed first on `sys.meta_path`: the module (or its top-level package, whose import
+    re-exports it) is concealed when its import finishes, so a job that never imports it does
+    not pay for importing it."""
+
+    def __init__(self, module: str, names: list[str]) -> None:
+        self.module = module
+        self.names = frozenset(names)
+        self.top = module.partition(".")[0]
+        last = module.rpartition(".")[2]
+        # The C accelerator of a stdlib module holds same-named versions (_heapq.heappush).
+        accelerator = f"_{last}"
+        self.accelerator = (
+            accelerator
+            if self.top in sys.stdlib_module_names and accelerator in sys.stdlib_module_names
+            else None
+        )
+        self.watched = {self.module, self.top} | ({self.accelerator} if self.accelerator else set())
+        self.trusted = _import_system_globals()
+        self._top_running = False
+
+    # -- meta path finder
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname not in self.watched:
+            return None
+        for finder in list(sys.meta_path):
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec = find(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _Reconcealing(spec.loader, self, fullname)
+                return spec
+        return None
+
+    def executing(self, fullname: str, running: bool) -> None:
+        if fullname == self.top:
+            self._top_running = running
+
+    def loaded(self, fullname: str) -> None:
+        """After `fullname` was executed by an import or a reload."""
+        if fullname == self.accelerator:
+            module = sys.modules.get(fullname)
+            if module is not None:
+                conceal(module, self.names, self.trusted)
+            return
+        if fullname == self.module and self.top != self.module and self._top_running:
+            return  # its package is still importing (and re-exporting it): conceal after
+        if fullname == self.top and self.module not in sys.modules:
+            with contextlib.suppress(Exception):
+                __import__(self.module)
+        self.apply()
+
+    # -- concealment
+
+    def install(self) -> None:
+        sys.meta_path.insert(0, self)
+        if self.module in sys.modules:
+            self.apply()
+
+    def apply(self) -> None:
+        module = sys.modules.get(self.module)
+        if module is None:
+            return
+        targets: dict[int, tuple[Any, set[str]]] = {id(module): (module, set(self.names))}
+        namespace = _module_dict(module)
+        originals = [namespace[n] for n in self.names if n in namespace]
+        if self.accelerator is not None:
+            with contextlib.suppress(Exception):
+                accel = __import__(self.accelerator)
+                targets[id(accel)] = (accel, set(self.names))
+                accel_ns = _module_dict(accel)
+                originals += [accel_ns[n] for n in self.names if n in accel_ns]
+        # Aliases: every loaded module holding one of these objects, under any name.
+        wanted = {id(obj) for obj in originals if callable(obj)}
+        runner = _runner_modules()
+        for other in list(sys.modules.values()):
+            if not isinstance(other, _ModuleType) or id(other) in runner:
+                continue
+            try:
+                items = list(_module_dict(other).items())
+            except Exception:
+                continue
+            held = {k for k, v in items if id(v) in wanted}
+            if held:
+                targets.setdefault(id(other), (other, set()))[1].update(held)
+        _bind_runner_modules({i for i in targets})
+        for target, names in targets.values():
+            with contextlib.suppress(Exception):
+                conceal(target, names, self.trusted)
+
+
+def _runner_modules() -> set[int]:
+    return {id(m) for m in (sys.modules.get(__name__), codec) if m is not None}
+
+
+def _bind_runner_modules(concealed: set[int]) -> None:
+    """The runner's own code (this module, the codec) keeps full modules: its references to a
+    module about to be concealed become private copies of it."""
+    for owner in (globals(), _module_dict(codec)):
+        for key, value in list(owner.items()):
+            if isinstance(value, _ModuleType) and id(value) in concealed:
+                copy = _ModuleType(value.__name__)
+                _module_dict(copy).update(_module_dict(value))
+                owner[key] = copy
+
+
+def conceal_original(spec: dict[str, Any] | None) -> None:
+    """Apply a job's `hide` (see `hidden_original`); a module that fails to import is left to
+    fail again when the job imports it."""
+    if not spec or not spec["names"]:
+        return
+    with contextlib.suppress(Exception):
+        OriginalConcealer(spec["module"], spec["names"]).install()
+
+
 # --------------------------------------------------------------------------- the job process
 
 
@@ -298,9 +549,12 @@ def job_main(fds: list[int]) -> None:
         code, entry_point, input_text = job["code"], job["entry_point"], job["input"]
         limits = Limits(job["limits"])
         child_uid = job.get("child_uid")
+        hide = hidden_original(job.get("hide"))
         _lock_down(limits, job["workdir"], child_uid, (out_w, err_w, res_w))
     except BaseException:
         os._exit(125)
+    # After the lock-down (a reload runs the module's code), before the job's code.
+    conceal_original(hide)
     message = call_entry_point(code, entry_point, input_text)
     finish(message)
 
