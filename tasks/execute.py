@@ -194,7 +194,9 @@ class Execute(Stage[WithInputs, Executed]):
                 record=rec,
             )
         if self.cfg.outcome_checks:
-            trivial = execute_checks.trivial_outcomes(cases, rec.sample_kind, self.cfg.min_distinct_outcomes)
+            trivial = execute_checks.trivial_outcomes(
+                cases, rec.sample_kind, self.cfg.min_distinct_outcomes, execute_checks.effect_is_its_job(rec)
+            )
             if trivial is not None:
                 return self.reject(rec.id, trivial[0], trivial[1], record=rec)
         cases, capped = cap_exception_tests(cases, self.cfg.max_exception_share)
@@ -225,9 +227,7 @@ class Execute(Stage[WithInputs, Executed]):
         """Whether the arguments' state after the call is part of what the code must do: its
         words say it changes them, it returns None on every normal input (mutation is its only
         effect), or an argument is an in-memory file. Otherwise a solver could not know."""
-        if execute_checks.says_it_mutates(rec.instruction, rec.docstring, rec.comment):
-            return True
-        if execute_checks.has_stream(rec.test_inputs):
+        if execute_checks.effect_is_its_job(rec):
             return True
         results = [o.result for o in outcomes if o.status == "ok" and o.result is not None]
         return execute_checks.returns_none(results, rec.sample_kind)

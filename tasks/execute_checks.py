@@ -18,11 +18,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from codemint.codec import canonical_json, canonical_text, decode_input
-from codemint.records import TestCase
+from codemint.records import TestCase, WithInputs
 from codemint.samples import CLASS_KINDS
 
 # --- values a solver cannot produce from the prompt -----------------------------------------
@@ -119,7 +119,7 @@ def sandbox_only(case: TestCase) -> str | None:
 _MUTATION_WORDS = re.compile(
     r"\b(?:in[- ]?place|modif(?:y|ies|ied|ying)|mutat(?:e|es|ed|ing)|destructive(?:ly)?"
     r"|(?:sort|fill|write|read|clear|shuffle|swap|consume|drain|discard|reverse|delete|rewind"
-    r"|seek|truncate|flush)(?:s|es)?"
+    r"|seek|truncate|flush|add|increment|register|record|store|reset|assign)(?:s|es)?"
     r"|\w*(?:append|insert|remove|push|pop|update|extend)(?:s|es)?)\b"
     r"|\w\s*(?:[-+*/|&^%@]|//|<<|>>)=\s*\w",
     re.IGNORECASE,
@@ -177,6 +177,12 @@ def has_stream(inputs: list[str]) -> bool:
     return any('"__stream__"' in text for text in inputs)
 
 
+def effect_is_its_job(rec: WithInputs) -> bool:
+    """Whether changing what it is given (arguments, a method's instance) is part of what the
+    row asks for, as far as its words and inputs tell: they say so, or it reads or writes files."""
+    return says_it_mutates(rec.instruction, rec.docstring, rec.comment) or has_stream(rec.test_inputs)
+
+
 # --- rows whose tests a trivially wrong solution passes -------------------------------------
 
 
@@ -208,12 +214,35 @@ def _returned_argument(outcomes: list[Outcome], normal: list[TestCase], sample_k
     return bool(common)
 
 
-def trivial_outcomes(cases: list[TestCase], sample_kind: str, min_distinct: int) -> tuple[str, str] | None:
-    """(drop reason, detail) when a trivially wrong solution passes every normal-return test."""
+def _state_is_its_effect(outcomes: list[Outcome], normal: list[TestCase], documented: bool) -> bool:
+    """Whether a method's instance state after the call shows what the method did, rather than
+    only how the instance was built (a solution that leaves the instance alone gets that part
+    right for free): its words say it changes things, it returns None or `self` every time, or
+    two tests built alike end in different states."""
+    if documented or all(o.value in ('"<self>"', "null") for o in outcomes):
+        return True
+    seen: dict[str, str | None] = {}
+    for o, case in zip(outcomes, normal, strict=True):
+        try:
+            built = canonical_json(decode_input(case.input)[0][:2])  # [init_args, init_kwargs]
+        except (ValueError, RecursionError):
+            return True
+        if seen.setdefault(built, o.state) != o.state:
+            return True
+    return False
+
+
+def trivial_outcomes(
+    cases: list[TestCase], sample_kind: str, min_distinct: int, documented_effect: bool = False
+) -> tuple[str, str] | None:
+    """(drop reason, detail) when a trivially wrong solution passes every normal-return test.
+    `documented_effect`: the code's words say it changes its arguments or instance."""
     normal = [c for c in cases if c.exception is None]
     outcomes = [outcome(c, sample_kind) for c in normal]
     if not outcomes:
         return None
+    if sample_kind in CLASS_KINDS and not _state_is_its_effect(outcomes, normal, documented_effect):
+        outcomes = [replace(o, state=None) for o in outcomes]
     values = {o.value for o in outcomes}
     rests = {o.rest for o in outcomes}
     predicate = values <= {"true", "false"}

@@ -269,6 +269,20 @@ def test_method_outcomes_are_the_returned_value_and_the_state() -> None:
     assert trivial_outcomes(always, "method", 3)[0] == "one_sided_predicate"  # type: ignore[index]
 
 
+def test_a_method_state_that_only_shows_how_the_instance_was_built_tells_nothing() -> None:
+    # Like statistics.NormalDist.__neg__ on the stdlib run: the result's attributes are private
+    # (not compared), the state differs only because each instance was built with other values.
+    neg = [method_case([mu, 1.0], [], "<NormalDist>", {"_mu": mu, "_sigma": 1.0}) for mu in (0.0, 1.5, -2.0)]
+    assert trivial_outcomes(neg, "method", 3) == (
+        "constant_outcome", 'all 3 normal tests expect "<NormalDist>"'
+    )  # fmt: skip
+    # Instances built alike end differently: the call changed the state, which a solution must match.
+    bump = [method_case([0], [k], 1, {"n": k}) for k in (1, 2, 3)]
+    assert trivial_outcomes(bump, "method", 3) is None
+    # Built differently, but its words say it changes the instance.
+    assert trivial_outcomes(neg, "method", 3, documented_effect=True) is None
+
+
 def test_a_method_returning_none_has_its_argument_state_compared(monkeypatch: pytest.MonkeyPatch) -> None:
     code = """
     class Sink:
