@@ -127,6 +127,7 @@ _MUTATION_WORDS = re.compile(
 
 
 def says_it_mutates(*texts: str | None) -> bool:
+    """Whether any of the texts (instruction, docstring, comment) says the code changes things."""
     return any(text and _MUTATION_WORDS.search(text) for text in texts)
 
 
@@ -148,7 +149,9 @@ def _method_parts(expected: str) -> tuple[str, str | None]:
     """(returned, state) of a method harness's `{"returned": ..., "state": ...}` result."""
     data = json.loads(expected)
     pairs = data.get("__dict__") if isinstance(data, dict) else None
-    fields = {p[0]: p[1] for p in pairs or [] if isinstance(p, list) and len(p) == 2}
+    fields = {
+        p[0]: p[1] for p in pairs or [] if isinstance(p, list) and len(p) == 2 and isinstance(p[0], str)
+    }
     if "returned" not in fields:
         return expected, None
     state = fields.get("state")
