@@ -114,6 +114,10 @@ class Instructed(Function):
     # docstring), "comment" (a documenting comment block), "examples" (the original's own
     # calls and results, written by execute) or "llm"
     instruction_source: str
+    # The code the target works in, shown beside the instruction (codemint/prompt_context.py):
+    # "" when it needs nothing else; None when prompts show no context (summarize.context_prompts
+    # off): then a method row's tests compare the instance's whole state.
+    context_code: str | None = None
     instruction_score: float | None = None  # calibrated self-evaluation (llm strategy)
     instruction_p_yes: float | None = None  # P(yes | instruction, its own code)
     instruction_p_yes_baseline: float | None = None  # P(yes | instruction, another function's code)

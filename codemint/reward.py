@@ -45,6 +45,8 @@ class Target:
     entry_point: str
     sample_kind: str = "function"
     class_name: str | None = None
+    # The instance attributes a method's tests compare (the ground truth's; None: all of them).
+    state_attributes: tuple[str, ...] | None = None
 
     def defined_in(self, code: str) -> bool:
         if self.sample_kind in CLASS_KINDS and self.class_name:
@@ -53,7 +55,7 @@ class Target:
 
     def job(self, code: str) -> tuple[str, str]:
         """(code to run, entry point to call): methods through the same harness as verify."""
-        return runnable(code, self.sample_kind, self.entry_point, self.class_name)
+        return runnable(code, self.sample_kind, self.entry_point, self.class_name, self.state_attributes)
 
 
 def extract_code(solution_str: str, target: Target | str) -> str | None:
@@ -82,8 +84,12 @@ def _defines(target: Target, code: str) -> bool:
 def parse_ground_truth(ground_truth: str | dict[str, Any]) -> tuple[Target, list[TestCase]]:
     data = json.loads(ground_truth) if isinstance(ground_truth, str) else ground_truth
     try:
+        shown = data.get("state_attributes")
         target = Target(
-            str(data["entry_point"]), str(data.get("sample_kind") or "function"), data.get("class_name")
+            str(data["entry_point"]),
+            str(data.get("sample_kind") or "function"),
+            data.get("class_name"),
+            None if shown is None else tuple(str(name) for name in shown),
         )
         cases = [TestCase.model_validate(c) for c in data["test_cases"]]
     except (KeyError, TypeError, ValueError) as exc:

@@ -4,16 +4,21 @@ A method sample's code is its (trimmed) class plus dependencies; `entry_point` n
 method and `class_name` the class. To run it, the stages append a small trusted harness that
 builds the instance, calls the method and returns both the return value and the instance's
 state afterwards, so a candidate that returns the right value but leaves the object in a
-different state fails. One input is `[init_args, init_kwargs, args, kwargs]`.
+different state fails. The state compared is the attributes the row's prompt shows
+(`state_attributes`, from `codemint.prompt_context.shown_attributes` on the reference code):
+a test never checks an attribute the solver was not shown. One input is
+`[init_args, init_kwargs, args, kwargs]`.
 """
 
 from __future__ import annotations
 
 import ast
 import inspect
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from codemint import safe_ast
+from codemint.prompt_context import cut_docstring, shown_attributes
 
 METHOD_HARNESS = "__codemint_call_method__"
 
@@ -28,7 +33,8 @@ def __codemint_state__(obj):
         for name in [slots] if isinstance(slots, str) else slots:
             if name not in ("__dict__", "__weakref__") and hasattr(obj, name):
                 state[name] = getattr(obj, name)
-    return {k: ("<self>" if v is obj else v) for k, v in state.items()}
+    shown = STATE_SHOWN
+    return {k: ("<self>" if v is obj else v) for k, v in state.items() if shown is None or k in shown}
 
 
 def __codemint_call_method__(init_args, init_kwargs, args, kwargs):
@@ -53,8 +59,15 @@ def method_attribute(class_name: str, method: str) -> str:
     return method
 
 
-def runnable(code: str, sample_kind: str, entry_point: str, class_name: str | None) -> tuple[str, str]:
-    """(code to run, entry point to call) for a sample's code: methods go through the harness."""
+def runnable(
+    code: str,
+    sample_kind: str,
+    entry_point: str,
+    class_name: str | None,
+    state_attributes: Sequence[str] | None = None,
+) -> tuple[str, str]:
+    """(code to run, entry point to call) for a sample's code: methods go through the harness,
+    which returns the instance's attributes named in `state_attributes` (None: all of them)."""
     if sample_kind not in CLASS_KINDS or not class_name:
         return code, entry_point
     attr = repr(method_attribute(class_name, entry_point))
@@ -64,7 +77,36 @@ def runnable(code: str, sample_kind: str, entry_point: str, class_name: str | No
         call = "getattr(obj, METHOD_ATTR)" + ("" if sample_kind == "property" else "(*args, **kwargs)")
         harness = _HARNESS.replace("CALL", call)
     harness = harness.replace("CLASS_NAME", class_name).replace("METHOD_ATTR", attr)
+    shown = "None" if state_attributes is None else repr(frozenset(state_attributes))
+    harness = harness.replace("STATE_SHOWN", shown)  # last: names are not placeholders
     return code.rstrip("\n") + "\n" + harness, METHOD_HARNESS
+
+
+class SampleRow(Protocol):
+    """What `compared_state` reads of a row (an `Instructed` row or any later one)."""
+
+    @property
+    def original_code(self) -> str: ...
+    @property
+    def sample_kind(self) -> str: ...
+    @property
+    def entry_point(self) -> str: ...
+    @property
+    def class_name(self) -> str | None: ...
+    @property
+    def context_code(self) -> str | None: ...
+
+
+def compared_state(row: SampleRow) -> list[str] | None:
+    """The instance attributes a row's tests compare: those its prompt's context shows
+    (from the reference code), or None (the whole state) for a row whose prompt shows no
+    context (`summarize.context_prompts` off, or rows made before it) and non-method rows."""
+    if row.sample_kind not in CLASS_KINDS or not row.class_name or row.context_code is None:
+        return None
+    try:
+        return shown_attributes(row.original_code, row.class_name, row.entry_point)
+    except (SyntaxError, ValueError, RecursionError):
+        return None
 
 
 def find_class(code: str, name: str) -> ast.ClassDef | None:
@@ -130,15 +172,18 @@ def constructor_signature(cls: ast.ClassDef) -> ast.FunctionDef | None:
 
 
 def method_instruction(
-    code: str, class_name: str, signature: str, docstring: str, kind: str = "method"
+    code: str, class_name: str, signature: str, docstring: str, kind: str = "method", context: bool = False
 ) -> str:
-    """Instruction for a method sample: the class to write, its constructor, the method(s)."""
+    """Instruction for a method sample: the class to write, its constructor, the method(s).
+    With `context` (the prompt shows the class context beside it), the class docstring is cut
+    to its first paragraph and the other methods are not listed: the context shows those it uses."""
     cls = find_class(code, class_name)
     methods: list[str] = []
     class_doc = ""
     init_sig = ""
     if cls is not None:
-        class_doc = inspect.cleandoc(ast.get_docstring(cls) or "")
+        class_doc = ast.get_docstring(cls) or ""
+        class_doc = cut_docstring(class_doc) if context else inspect.cleandoc(class_doc)
         for node in cls.body:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 if node.name == "__init__":
@@ -150,7 +195,7 @@ def method_instruction(
     parts = [f"Implement the Python class `{class_name}` with {what} `{target}`."]
     if init_sig:
         parts.append(f"Its constructor is `{init_sig}`.")
-    if methods:
+    if methods and not context:
         parts.append("It also needs the methods " + ", ".join(f"`{m}`" for m in methods) + ".")
     text = " ".join(parts)
     if class_doc:

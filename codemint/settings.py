@@ -67,6 +67,12 @@ class SummarizeSettings(BaseModel):
     # None of these: the instruction is written after execution from the original's own calls
     # and results (tasks/example_instructions.py); off, such code is dropped.
     example_docs: bool = True
+    # The prompt shows the context the code works in (a function's helpers, constants,
+    # imports and exception classes; a method's class: header, cut docstring, constructor and
+    # the methods it uses) beside the instruction, and a method row's tests compare only the
+    # instance attributes that context shows (codemint/prompt_context.py). Off: the bare
+    # instruction with the whole class docstring, and the instance's whole state compared.
+    context_prompts: bool = True
     # LLM strategy: candidates per sample and the self-evaluation threshold.
     candidates: int = 3
     # Calibrated score (codemint/llm/instructions.py): 0.5 means the model cannot tell the

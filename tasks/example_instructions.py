@@ -7,8 +7,8 @@ execution, execute states the task the way a programming-by-example problem does
 signature and a few of the original's own calls with their results (`>>> f(2, 3)` / `5`).
 The shown calls are real tests of the row, and the other tests still verify. An iterator that
 ends is shown as `list(f(...))` and its items. A method's example builds the instance
-(`>>> obj = C(...)`), calls the method, and shows the instance's attributes afterwards
-(`>>> vars(obj)`), which its tests compare too.
+(`>>> obj = C(...)`), calls the method, and shows each attribute its tests compare afterwards
+(`>>> obj.total`): with context prompts those the prompt's context shows, not all of `vars(obj)`.
 
 A row is kept only when at least `MIN_SHOWN` examples read back as Python literals and their
 results differ (a constant shown twice specifies nothing, nor does a method that returns the
@@ -139,11 +139,14 @@ def _example(case: TestCase, entry_point: str, kind: str, class_name: str | None
         result = "obj" if returned == "<self>" else _literal(returned)
         if result is None:
             return None
-        if state:  # the instance's attributes after the call: the tests compare them too
-            state_text = _literal(state)
-            if state_text is None:
+        if state:  # the attributes the tests compare (those the prompt shows), after the call
+            if not isinstance(state, dict):
                 return None
-            after = [">>> vars(obj)", state_text]
+            for name, attr in state.items():
+                attr_text = _literal(attr)
+                if attr_text is None or not (isinstance(name, str) and name.isidentifier()):
+                    return None
+                after += [f">>> obj.{name}", attr_text]
         value = (returned, state)
     lines = (*calls, result, *after)
     size = sum(len(line) for line in lines)

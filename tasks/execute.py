@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 
 from codemint.records import Executed, Rejected, TestCase, WithInputs
-from codemint.samples import runnable
+from codemint.samples import compared_state, runnable
 from codemint.sandbox import result_fingerprint, shared_sandbox
 from codemint.sandbox.api import CallOutcome, ExecJob
 from codemint.sandbox.images import image_identity
@@ -108,7 +108,8 @@ class Execute(Stage[WithInputs, Executed]):
         repeats = max(1, self.cfg.repeats)
         jobs: list[ExecJob] = []
         for rec in records:
-            code, entry = runnable(rec.original_code, rec.sample_kind, rec.entry_point, rec.class_name)
+            shown = compared_state(rec)  # only the attributes the prompt shows
+            code, entry = runnable(rec.original_code, rec.sample_kind, rec.entry_point, rec.class_name, shown)
             jobs.extend(
                 ExecJob(
                     job_id=f"{rec.id}#{r}",

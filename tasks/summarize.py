@@ -8,6 +8,10 @@ execution, from the original's own calls and results (`examples`, see
 tasks/example_instructions.py), or, with that setting off, are dropped as
 `no_instruction_source`. The `llm` strategy
 (Inverse-Instruct) summarizes the code itself and self-evaluates the candidates.
+
+Every strategy also records the context the prompt shows beside the instruction
+(`context_code`, codemint/prompt_context.py; setting `summarize.context_prompts`), and code
+from a platform-specific module (ntpath, posixpath, ...) says whose path rules apply.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from codemint.inherited_docs import inherited_doc
 from codemint.llm import instructions
 from codemint.llm.errors import LLMError
 from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm_traced
+from codemint.prompt_context import context_code, platform_note
 from codemint.records import Function, Instructed, Rejected
 from codemint.samples import CLASS_KINDS, method_instruction, protocol_doc
 from codemint.settings import SummarizeSettings
@@ -33,11 +38,33 @@ def docstring_instruction(signature: str, docstring: str) -> str:
     return f"Implement the Python function `{signature.removeprefix('def ')}`.\n\n{body}"
 
 
-def instruction_for(rec: Function, doc: str) -> str:
-    """The offline instruction: the signature (and, for a method, its class) and `doc`."""
+def instruction_for(rec: Function, doc: str, context: bool | None = None) -> str:
+    """The offline instruction: the signature (and, for a method, its class) and `doc`, and
+    whose path rules apply for code of a platform-specific module. `context`: the prompt shows
+    the code's context beside it (None: as the row says, by its `context_code`)."""
+    if context is None:
+        context = getattr(rec, "context_code", None) is not None
     if rec.sample_kind in CLASS_KINDS and rec.class_name:
-        return method_instruction(rec.code, rec.class_name, rec.signature, doc, rec.sample_kind)
-    return docstring_instruction(rec.signature, doc)
+        text = method_instruction(rec.code, rec.class_name, rec.signature, doc, rec.sample_kind, context)
+    else:
+        text = docstring_instruction(rec.signature, doc)
+    return with_platform_note(text, rec)
+
+
+def with_platform_note(text: str, rec: Function) -> str:
+    note = platform_note(rec.provenance.path)
+    return text if note is None else f"{text}\n\n{note}"
+
+
+def prompt_context(rec: Function, on: bool) -> str | None:
+    """The context the row's prompt shows (None when `summarize.context_prompts` is off)."""
+    if not on:
+        return None
+    try:
+        method_of = rec.class_name if rec.sample_kind in CLASS_KINDS else None
+        return context_code(rec.original_code, rec.entry_point, method_of)
+    except (SyntaxError, ValueError, RecursionError):
+        return ""  # the code parsed for reformat; a context that cannot be cut shows nothing
 
 
 class Summarize(Stage[Function, Instructed]):
@@ -76,11 +103,15 @@ class Summarize(Stage[Function, Instructed]):
                 source = "inherited"
             if not doc and rec.comment and self.cfg.comment_docs:
                 doc, source = rec.comment, "comment"  # the author's own words, in a comment
+            context = prompt_context(rec, self.cfg.context_prompts)
             if not doc and self.cfg.example_docs and rec.sample_kind in example_instructions.KINDS:
                 # Execute replaces the provisional words with the original's own examples.
-                pending = instruction_for(rec, "(examples follow execution)")
+                pending = instruction_for(rec, "(examples follow execution)", self.cfg.context_prompts)
                 yield Instructed(
-                    **rec.model_dump(), instruction=pending, instruction_source=example_instructions.PENDING
+                    **rec.model_dump(),
+                    instruction=pending,
+                    instruction_source=example_instructions.PENDING,
+                    context_code=context,
                 )
                 continue
             if not doc:
@@ -91,8 +122,9 @@ class Summarize(Stage[Function, Instructed]):
                 continue
             yield Instructed(
                 **rec.model_dump(),
-                instruction=instruction_for(rec, doc),
+                instruction=instruction_for(rec, doc, self.cfg.context_prompts),
                 instruction_source=source,
+                context_code=context,
             )
 
     def run_llm(self, records: list[Function]) -> Iterator[Instructed | Rejected]:
@@ -119,8 +151,9 @@ class Summarize(Stage[Function, Instructed]):
             else:
                 yield Instructed(
                     **rec.model_dump(),
-                    instruction=result.instruction,
+                    instruction=with_platform_note(result.instruction, rec),
                     instruction_source="llm",
+                    context_code=prompt_context(rec, cfg.context_prompts),
                     instruction_score=result.score,
                     instruction_p_yes=result.p_yes,
                     instruction_p_yes_baseline=result.p_yes_baseline,

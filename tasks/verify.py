@@ -16,7 +16,7 @@ from codemint.llm import solutions
 from codemint.llm.errors import LLMError
 from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm_traced
 from codemint.records import Executed, LLMProvenance, Rejected, TestCase, Verified, merge_llm
-from codemint.samples import runnable
+from codemint.samples import compared_state, runnable
 from codemint.sandbox import result_fingerprint, shared_sandbox
 from codemint.sandbox.api import CallOutcome, ExecJob
 from codemint.settings import VerifySettings
@@ -108,7 +108,8 @@ class Verify(Stage[Executed, Verified]):
         owners: list[tuple[Executed, Candidate]] = []
         for rec in records:
             for n, cand in enumerate(by_record[rec.id]):
-                code, entry = runnable(cand.code, rec.sample_kind, rec.entry_point, rec.class_name)
+                shown = compared_state(rec)  # from the reference code, never the candidate's
+                code, entry = runnable(cand.code, rec.sample_kind, rec.entry_point, rec.class_name, shown)
                 jobs.append(
                     ExecJob(
                         job_id=f"{rec.id}#{cand.kind}{n}",

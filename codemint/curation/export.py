@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from codemint import store
 from codemint.curation.task_export import TASK_CONFIGS, write_rl, write_task_configs
-from codemint.curation.task_prompts import fenced
+from codemint.curation.task_prompts import context_block, fenced, with_context
 from codemint.records import TaskRow, Verified, arrow_schema, content_id
 
 FORMATS = ("messages", "alpaca")
@@ -83,7 +83,7 @@ def generation_task_row(rec: Verified) -> TaskRow:
         **rec.model_dump(),
         task="generation",
         task_id=content_id(f"generation:{rec.id}:"),
-        prompt=rec.instruction,
+        prompt=with_context(rec.instruction, rec.context_code),
         response=fenced(rec.candidate_code),
     )
 
@@ -105,11 +105,13 @@ def format_row(rec: Verified, fmt: str) -> dict[str, Any]:
     common = _common(rec)
     if fmt == "messages":
         messages = [
-            {"role": "user", "content": rec.instruction},
+            {"role": "user", "content": with_context(rec.instruction, rec.context_code)},
             {"role": "assistant", "content": fenced(rec.candidate_code)},
         ]
         return {"id": rec.id, "messages": messages, **common}
-    return {"id": rec.id, "instruction": rec.instruction, "input": "", "output": rec.candidate_code, **common}
+    context = context_block(rec.context_code) or ""  # Alpaca's `input`: the code it works in
+    row = {"id": rec.id, "instruction": rec.instruction, "input": context, "output": rec.candidate_code}
+    return row | common
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:

@@ -22,6 +22,7 @@ import pyarrow as pa
 from codemint import store
 from codemint.curation.task_prompts import generation_prompt
 from codemint.records import TaskRow, arrow_schema
+from codemint.samples import compared_state
 
 TASK_CONFIGS = ("summarization", "repair", "translation")
 RL_TASKS = ("generation", "repair")  # tasks a reward from the tests can score
@@ -161,7 +162,9 @@ def ground_truth(row: TaskRow) -> str:
     tests = [c.model_dump(mode="json", exclude={"covered_lines"}) for c in row.test_cases]
     # Method samples name their class and kind: the reward calls them through verify's harness.
     target = {"entry_point": row.entry_point, "sample_kind": row.sample_kind, "class_name": row.class_name}
-    return json.dumps({**target, "test_cases": tests}, sort_keys=True)
+    # The instance attributes the tests compare (those the prompt shows; None: all of them).
+    shown = {"state_attributes": compared_state(row)}
+    return json.dumps({**target, **shown, "test_cases": tests}, sort_keys=True)
 
 
 def covered_lines(row: TaskRow) -> list[list[int]] | None:
@@ -173,7 +176,7 @@ def covered_lines(row: TaskRow) -> list[list[int]] | None:
 
 
 def rl_record(row: TaskRow, split: str, index: int) -> dict[str, Any]:
-    prompt = generation_prompt(row.instruction) if row.task == "generation" else row.prompt
+    prompt = generation_prompt(row.instruction, row.context_code) if row.task == "generation" else row.prompt
     return {
         "data_source": f"codemint/{row.task}",
         "prompt": [{"role": "user", "content": prompt}],

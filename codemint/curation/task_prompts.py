@@ -15,9 +15,31 @@ def fenced(code: str, language: str = "python") -> str:
     return f"```{language}\n{code.strip(chr(10))}\n```"
 
 
-def generation_prompt(instruction: str) -> str:
-    """The RL prompt of a generation row: the instruction, and where the answer must go."""
-    return f"{instruction.rstrip()}\n\n{ANSWER_FORMAT}"
+CONTEXT_LEAD = (
+    "It works in this context. Your answer is run on its own, so write it complete: "
+    "it must define everything it uses from this code."
+)
+ANSWER_FORMAT_CONTEXT = "Answer with the complete code in one ```python code block."
+
+
+def context_block(context: str | None) -> str | None:
+    """The context code as the prompt shows it, apart from the instruction (None: none to show)."""
+    if not context or not context.strip():
+        return None
+    return f"{CONTEXT_LEAD}\n\n{fenced(context)}"
+
+
+def with_context(instruction: str, context: str | None = None) -> str:
+    """The user turn of a generation row: the instruction, then the context code block."""
+    block = context_block(context)
+    return instruction.rstrip() if block is None else f"{instruction.rstrip()}\n\n{block}"
+
+
+def generation_prompt(instruction: str, context: str | None = None) -> str:
+    """The RL prompt of a generation row: the instruction, the context code it works in (the
+    row's `context_code`), and where the answer must go."""
+    answer = ANSWER_FORMAT if context_block(context) is None else ANSWER_FORMAT_CONTEXT
+    return f"{with_context(instruction, context)}\n\n{answer}"
 
 
 def summarization_prompt(code: str, entry_point: str, target: str) -> str:
