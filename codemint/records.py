@@ -164,14 +164,23 @@ class Verified(Executed):
     judge_passed: bool | None = None  # set by the optional judge stage
     judge_score: float | None = None
     judge_reasons: str | None = None
-    # Adequacy of the tests (adequacy stage): share of non-equivalent mutants of the
-    # original that some test tells apart, and line/branch coverage of the entry point.
-    mutation_score: float | None = None
-    mutants: int = 0
+    # Adequacy of the tests (adequacy stage): share of the original's mutants (of the method,
+    # for a method sample) that some test tells apart, and line/branch coverage of the entry point.
+    mutation_score: float | None = None  # killed / all mutants run: none excused
+    mutation_score_excused: float | None = None  # killed / (mutants - equivalent)
+    mutants: int = 0  # mutants run (one the sandbox could not run says nothing of the tests)
     mutants_killed: int = 0
-    mutants_equivalent: int = 0  # survived every test and many extra inputs: reported apart
+    # Survived the tests, and extra inputs that run its changed lines agree with the original.
+    mutants_equivalent: int = 0
+    mutants_unreached: int = 0  # survived, and no test runs its changed lines
     line_coverage: float | None = None
     branch_coverage: float | None = None
+    # What the floor judged the row by: "mutants" (the mutation score), or "coverage" (line
+    # coverage: too few mutants to score); None when not measured.
+    adequacy_basis: str | None = None
+    # Whether the row clears the floor (`adequacy.min_mutation_score` / `min_line_coverage`):
+    # False rows are exported in the `weak` config; None when no floor applied.
+    adequate: bool | None = None
     adequacy_seconds: float | None = None  # sandbox time spent measuring this row
 
 

@@ -179,14 +179,22 @@ class AdequacySettings(BaseModel):
     enabled: bool = True
     max_mutants: int = 20
     seed: int = 0
-    # Survivors are re-run on this many extra inputs (mutations of the tests' inputs); a
-    # mutant that still matches the original everywhere is reported as equivalent.
+    # Survivors are re-run on this many extra inputs (typed proposals and mutations of the
+    # tests' inputs); a mutant is reported as equivalent only when at least
+    # `equivalence_min_reaching` of them run its changed lines and it matches the original there.
     equivalence_inputs: int = 20
+    equivalence_min_reaching: int = Field(default=2, ge=1)
     # Per-test time budget for a mutant: this multiple of the original's time, at least the floor.
     time_factor: float = 10.0
     time_floor_s: float = 0.2
-    # Drop rows whose mutation score is below this (None: keep every row, report only).
-    min_mutation_score: float | None = Field(default=None, ge=0.0, le=1.0)
+    # The quality floor: a row whose mutation score (killed over all mutants, none excused) is
+    # below it is exported in the `weak` config, out of `generation` and `rl`; it is not
+    # dropped. None: no floor at all (every row is exported as before, e.g. for a baseline).
+    min_mutation_score: float | None = Field(default=0.5, ge=0.0, le=1.0)
+    # A row with fewer mutants than this cannot be scored fairly by them: it is judged by the
+    # line coverage of its entry point instead (`adequacy_basis` "coverage"; None: no floor there).
+    min_mutants: int = Field(default=3, ge=1)
+    min_line_coverage: float | None = Field(default=0.8, ge=0.0, le=1.0)
 
 
 class JudgeSettings(BaseModel):

@@ -4,6 +4,9 @@ Layout under the output directory:
     messages/{train,validation}.{parquet,jsonl}   [{role: user, content: instruction},
                                                    {role: assistant, content: ```python code```}]
     alpaca/{train,validation}.{parquet,jsonl}     instruction, input "", output (the code)
+    weak/, examples/                              generation rows held out of messages/, alpaca/ and
+                                                  rl/ (messages layout): tests below the adequacy
+                                                  floor; instructions that are only example calls
     summarization/, repair/, translation/, rl/    the other tasks and the RL data (task_export.py)
     README.md                                     dataset card (sources, licenses, funnel, settings)
     manifest.json                                 counts and sha256 of every file (written last)
@@ -28,7 +31,14 @@ from typing import Any
 import pyarrow as pa
 
 from codemint import store
-from codemint.curation.task_export import TASK_CONFIGS, write_rl, write_task_configs
+from codemint.curation.task_export import (
+    HELD_OUT_CONFIGS,
+    TASK_CONFIGS,
+    exported,
+    generation_config,
+    write_rl,
+    write_task_configs,
+)
 from codemint.curation.task_prompts import context_block, fenced, with_context
 from codemint.records import TaskRow, Verified, arrow_schema, content_id
 
@@ -36,11 +46,15 @@ FORMATS = ("messages", "alpaca")
 # Per-row test adequacy (adequacy stage); per test, `test_cases[].covered_lines`.
 ADEQUACY_FIELDS = (
     "mutation_score",
+    "mutation_score_excused",
     "mutants",
     "mutants_killed",
     "mutants_equivalent",
+    "mutants_unreached",
     "line_coverage",
     "branch_coverage",
+    "adequacy_basis",
+    "adequate",
 )
 # Config name of each format directory in the card (the formats are the generation task).
 FORMAT_CONFIGS = {"messages": "generation", "alpaca": "generation_alpaca"}
@@ -163,25 +177,71 @@ def _distribution(values: Sequence[float]) -> str:
     )
 
 
-def adequacy_section(rows: Sequence[Verified]) -> list[str]:
-    """Distribution of the tests' adequacy figures over the rows (measured rows only)."""
+def _floor_text(adequacy: Mapping[str, Any] | None) -> str:
+    if adequacy is None:
+        return "The floor's settings are not recorded with this export."
+    score, coverage = adequacy.get("min_mutation_score"), adequacy.get("min_line_coverage")
+    if score is None:
+        return "No floor was applied (`adequacy.min_mutation_score` is null): no row is in `weak`."
+    few = adequacy.get("min_mutants")
+    by_coverage = (
+        f"judged by its line coverage instead, which must be at least {coverage}"
+        if coverage is not None
+        else "not judged"
+    )
+    return (
+        f"The floor: a mutation score of at least {score}, killed over all mutants "
+        f"(`adequacy_basis` `mutants`); a row with fewer than {few} mutants is {by_coverage} "
+        "(`adequacy_basis` `coverage`). `adequate` says whether a row clears it. Rows below it, "
+        "and rows whose tests could not be measured, are in the `weak` config, not in "
+        "`generation` or `rl`."
+    )
+
+
+def adequacy_section(rows: Sequence[Verified], adequacy: Mapping[str, Any] | None = None) -> list[str]:
+    """The tests' adequacy over the rows (measured rows only): the score over all mutants,
+    the equivalents apart, and the floor (`adequacy` settings) that sends rows to `weak`."""
     measures = {
         "mutation_score": [r.mutation_score for r in rows if r.mutation_score is not None],
+        "mutation_score_excused": [
+            r.mutation_score_excused for r in rows if r.mutation_score_excused is not None
+        ],
         "line_coverage": [r.line_coverage for r in rows if r.line_coverage is not None],
         "branch_coverage": [r.branch_coverage for r in rows if r.branch_coverage is not None],
     }
+    for config in ("generation", *HELD_OUT_CONFIGS):
+        scores = [r.mutation_score for r in rows if generation_config(r) == config]
+        if any(s is not None for s in scores):
+            measures[f"mutation_score ({config})"] = [s for s in scores if s is not None]
     mutants = sum(r.mutants for r in rows)
     killed = sum(r.mutants_killed for r in rows)
     equivalent = sum(r.mutants_equivalent for r in rows)
+    unreached = sum(r.mutants_unreached for r in rows)
+    basis = Counter(r.adequacy_basis or "not measured" for r in rows)
+    verdicts = Counter(r.adequate for r in rows)
+    min_reaching = (adequacy or {}).get("equivalence_min_reaching", "several")
     return [
         "## Test adequacy",
         "",
-        "How well each row's tests tell the original code from its mutants (small changes: "
-        "operators, comparisons, constants, deleted statements), and how much of the function "
-        "they execute. Mutants that matched the original on the tests and on extra random "
-        "inputs are counted as equivalent and left out of the score.",
+        "How well each row's tests tell the original code from its mutants (small changes to the "
+        "function, or to the method of a method row: operators, comparisons, constants, deleted "
+        "statements), and how much of it they execute.",
         "",
-        f"- mutants: {mutants}, killed {killed}, equivalent {equivalent}",
+        "- `mutation_score` is the mutants the tests kill over **all** of the row's mutants: "
+        "none is excused.",
+        f"- `mutants_equivalent` counts, apart, the mutants that survived the tests while at "
+        f"least {min_reaching} extra inputs that run the changed line gave the same results as "
+        "the original: likely equivalent. A mutant no extra input reaches is never counted as "
+        "equivalent. `mutation_score_excused` = killed / (mutants - equivalent).",
+        "- `mutants_unreached` counts the survivors whose changed line no test runs.",
+        f"- {_floor_text(adequacy)}",
+        "",
+        f"- mutants: {mutants}, killed {killed}"
+        + (f" ({killed / mutants:.3f} over all)" if mutants else "")
+        + f", equivalent {equivalent}, unreached {unreached}",
+        "- rows by basis: " + ", ".join(f"{k} {n}" for k, n in sorted(basis.items())),
+        f"- rows: {verdicts[True]} clear the floor, {verdicts[False]} are below it (`weak`), "
+        f"{verdicts[None]} not judged",
         "",
         "| figure | rows | mean | min | p25 | median | p75 |",
         "|---|---|---|---|---|---|---|",
@@ -198,7 +258,11 @@ def dataset_card(
     split: Mapping[str, Any],
     tasks: Mapping[str, Mapping[str, int]] | None = None,
     rl: Mapping[str, int] | None = None,
+    held_out: Mapping[str, Mapping[str, int]] | None = None,
 ) -> str:
+    """The card of the dataset: `rows` are every exported function's generation row (all
+    configs), `counts` the `generation` config's rows per split, `held_out` those of the
+    `weak` and `examples` configs."""
     licenses = Counter(r.provenance.license or "unknown" for r in rows)
     sources = Counter(
         (r.provenance.source_uri, r.provenance.revision or "", r.provenance.license or "unknown")
@@ -207,7 +271,9 @@ def dataset_card(
     single = next(iter(licenses)) if len(licenses) == 1 else None
     card_license = single.lower() if single and single != "unknown" else "other"
     tasks = dict(tasks or {})
-    directories = {FORMAT_CONFIGS[fmt]: fmt for fmt in FORMATS} | {t: t for t in tasks}
+    held_out = {c: dict((held_out or {}).get(c, {})) for c in HELD_OUT_CONFIGS}
+    directories = {FORMAT_CONFIGS[fmt]: fmt for fmt in FORMATS} | {c: c for c in HELD_OUT_CONFIGS}
+    directories |= {t: t for t in tasks}
     if rl is not None:
         directories["rl"] = "rl"
     configs = "".join(
@@ -227,9 +293,18 @@ def dataset_card(
         "# codemint instruction-tuning dataset",
         "",
         f"{len(rows)} Python functions from real code, each with an instruction and test cases "
-        "from executing the original in a sandbox; every response passed verification against them.",
+        "from executing the original in a sandbox; every response passed verification against them. "
+        f"Config `generation` has {sum(counts.values())} of them; `weak` has "
+        f"{sum(held_out['weak'].values())} (tests below the adequacy floor) and `examples` "
+        f"{sum(held_out['examples'].values())} (instructions that are only examples of calls): "
+        "see Formats and Test adequacy.",
         "",
-        f"- rows: {len(rows)} (train {counts.get('train', 0)}, validation {counts.get('validation', 0)})",
+        f"- rows: {len(rows)}; `generation` {sum(counts.values())} (train {counts.get('train', 0)}, "
+        f"validation {counts.get('validation', 0)})"
+        + "".join(
+            f"; `{c}` {sum(n.values())} (train {n.get('train', 0)}, validation {n.get('validation', 0)})"
+            for c, n in held_out.items()
+        ),
         f"- code version: `{code_version}`",
         "",
         "## Formats",
@@ -237,12 +312,20 @@ def dataset_card(
         "- `messages/` (config `generation`): chat format, `messages` = [user: instruction, "
         "assistant: the code in a ```` ```python ```` block].",
         "- `alpaca/` (config `generation_alpaca`): `instruction`, `input` (empty), `output` (the code).",
+        "- `weak/` (config `weak`) and `examples/` (config `examples`): generation rows in the "
+        "`messages` layout, kept out of `generation`, `generation_alpaca` and `rl`. `weak`: the "
+        "row's tests are below the adequacy floor (`adequate` false; see Test adequacy): a "
+        "wrong solution could pass them. `examples`: the instruction is only the signature and "
+        "example calls with their results (`instruction_source` `examples`), which show some "
+        "tests' answers; a row an LLM wrote an instruction for is `llm` and in `generation`. "
+        "A row that is both is in `weak`.",
         "- Both also carry `id`, `entry_point`, `signature`, `instruction_source` (see Instructions), "
         "`test_cases` (input and expected value "
         "or exception, JSON, and `covered_lines`: the lines of the original the test executes), "
         "`provenance` (source, path, lines, revision, license), `pass_fraction` and the tests' "
-        "adequacy: `mutation_score`, `mutants`, `mutants_killed`, `mutants_equivalent`, "
-        "`line_coverage`, `branch_coverage`.",
+        "adequacy: `mutation_score` (killed over all mutants), `mutation_score_excused`, "
+        "`mutants`, `mutants_killed`, `mutants_equivalent`, `mutants_unreached`, "
+        "`line_coverage`, `branch_coverage`, `adequacy_basis` and `adequate`.",
         "- Parquet and JSON lines of the same rows; `manifest.json` has counts and sha256 digests.",
         "- Test values (inputs, expected values, arguments after the call) are codemint's value "
         "format: plain JSON where it suffices, else one-key tag objects such as `__tuple__`, "
@@ -251,7 +334,7 @@ def dataset_card(
         "`codemint.codec.decode_input` reads them.",
         "",
         *instruction_section(rows),
-        *task_sections(len(rows), counts, tasks, rl),
+        *task_sections(len(rows), counts, tasks, rl, held_out),
         "## Sources",
         "",
         "| source | revision | license | rows |",
@@ -282,7 +365,8 @@ def dataset_card(
         lines.append(
             f"| {_cell(stage['stage'])} | {stage['rows_in']} | {stage['rows_kept']} | {_cell(dropped)} |"
         )
-    lines += ["", *adequacy_section(rows)]
+    adequacy = settings.get("adequacy")
+    lines += ["", *adequacy_section(rows, adequacy if isinstance(adequacy, Mapping) else None)]
     lines += [
         "",
         "## Split",
@@ -331,7 +415,15 @@ def instruction_section(rows: Sequence[Verified]) -> list[str]:
 
 
 TASK_DOCS = {
-    "generation": "instruction -> the verified code (configs `generation`, `generation_alpaca`).",
+    "generation": "instruction -> the verified code (configs `generation`, `generation_alpaca`); "
+    "only functions whose tests clear the adequacy floor and whose instruction is more than "
+    "example calls.",
+    "weak": "generation rows whose tests are below the adequacy floor (or could not be measured "
+    "under it). Their summarization and repair rows are in those configs (a summary does not "
+    "rest on the tests; a repair row has a test that catches its bug) and their repair rows "
+    "are in `rl`; their translations are withheld (weak tests are all that checked them).",
+    "examples": "generation rows whose instruction is only the signature and example calls "
+    "(no summarization rows; their repair rows are in `repair` and `rl`).",
     "summarization": "the code with its docstrings stripped -> its docstring (`target` "
     "`docstring`) or its instruction (`instruction`); `instruction_source` and "
     "`instruction_score` (the LLM's self-evaluation) say where the summary came from.",
@@ -353,9 +445,10 @@ def task_sections(
     counts: Mapping[str, int],
     tasks: Mapping[str, Mapping[str, int]],
     rl: Mapping[str, int] | None,
+    held_out: Mapping[str, Mapping[str, int]] | None = None,
 ) -> list[str]:
     """The card's sections on the tasks (rows per task and split) and the RL data."""
-    table = {"generation": dict(counts), **tasks}
+    table = {"generation": dict(counts), **(held_out or {}), **tasks}
     lines = [
         "## Tasks",
         "",
@@ -384,7 +477,8 @@ def task_sections(
         "## RL data",
         "",
         f"`rl/` (config `rl`; train {rl.get('train', 0)}, validation {rl.get('validation', 0)}) "
-        "is in verl's layout: `data_source` (`codemint/generation` or `codemint/repair`), "
+        "is in verl's layout, the `generation` config's rows and every repair row: "
+        "`data_source` (`codemint/generation` or `codemint/repair`), "
         "`prompt` (chat messages), `ability` (`code`), `reward_model` {`style`: `rule`, "
         "`ground_truth`: JSON of the entry point and the test cases}, `extra_info` {`split`, "
         "`index`, `id`, `function_id`, `task`, `entry_point`, `provenance`, `covered_lines` "
@@ -429,15 +523,24 @@ def export(
     tasks_by_split: dict[str, list[TaskRow]] = {s: [] for s in SPLITS}
     for row in sorted(task_rows, key=lambda r: (r.id, r.task, r.task_id)):
         tasks_by_split[split_of(row.id, seed, validation_fraction)].append(row)
-    by_split: dict[str, list[Verified]] = {
-        s: [r for r in split_rows if r.task == "generation"] for s, split_rows in tasks_by_split.items()
+    # Each function's generation row is in one config: generation, weak or examples.
+    configs: dict[str, dict[str, list[Verified]]] = {
+        c: {s: [] for s in SPLITS} for c in ("generation", *HELD_OUT_CONFIGS)
     }
+    for s, split_rows in tasks_by_split.items():
+        for r in split_rows:
+            if r.task == "generation":
+                configs[generation_config(r)][s].append(r)
+    by_split = configs["generation"]
     files: dict[str, dict[str, Any]] = {}
-    for fmt in FORMATS:
-        for split, recs in by_split.items():
+    # The held-out configs are in the messages layout, in folders named after them.
+    layouts = [(fmt, fmt, by_split) for fmt in FORMATS]
+    layouts += [("messages", c, configs[c]) for c in HELD_OUT_CONFIGS]
+    for fmt, folder, config_rows in layouts:
+        for split, recs in config_rows.items():
             table_rows = [format_row(r, fmt) for r in recs]
-            parquet = out_dir / fmt / f"{split}.parquet"
-            jsonl = out_dir / fmt / f"{split}.jsonl"
+            parquet = out_dir / folder / f"{split}.parquet"
+            jsonl = out_dir / folder / f"{split}.jsonl"
             store.write_table(parquet, pa.Table.from_pylist(table_rows, schema=SCHEMAS[fmt]))
             write_jsonl(jsonl, table_rows)
             for path in (parquet, jsonl):
@@ -450,16 +553,22 @@ def export(
     rl_files, rl_counts = write_rl(tasks_by_split, out_dir)
     files |= task_files | rl_files
     counts = {s: len(r) for s, r in by_split.items()}
+    held_out = {c: {s: len(configs[c][s]) for s in SPLITS} for c in HELD_OUT_CONFIGS}
+    withheld = sum(1 for r in task_rows if r.task in tasks and not exported(r))
     split_info = {"seed": seed, "validation_fraction": validation_fraction}
-    card = dataset_card(rows, counts, funnel, settings, code_version, split_info, task_counts, rl_counts)
+    card = dataset_card(
+        rows, counts, funnel, settings, code_version, split_info, task_counts, rl_counts, held_out
+    )
     store.write_text(out_dir / "README.md", card)
     files["README.md"] = {"bytes": len(card.encode()), "sha256": store.file_digest(out_dir / "README.md")}
     manifest = {
-        "rows": len(rows),
-        "splits": counts,
+        "rows": len(rows),  # functions, in every config
+        "splits": {s: sum(len(configs[c][s]) for c in configs) for s in SPLITS},
         "split": split_info,
         "formats": list(FORMATS),
         "tasks": {"generation": counts, **task_counts},
+        "held_out": held_out,  # generation rows in the `weak` and `examples` configs
+        "translations_withheld": withheld,  # translations of weak rows
         "rl": rl_counts,
         "files": files,
         "licenses": dict(Counter(r.provenance.license or "unknown" for r in rows).most_common()),

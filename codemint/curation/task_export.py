@@ -8,6 +8,13 @@ Layout under the dataset directory (each a `datasets` config named in the card):
                                                          reward_model, extra_info
 A task row's split is its function's (`split_of` on the verified row's id), so no function
 is in train through one task and in validation through another.
+
+A function's generation row goes to one of three configs (`generation_config`): `weak` when
+its tests are below the adequacy floor, `examples` when its instruction is only examples of
+calls, else `generation`. Only `generation` rows are RL rows. Of its other task rows,
+summarization and repair rows are kept whatever its config (a summary does not rest on the
+tests; a repair row carries a test that catches its bug), and a translation of a weak row is
+withheld: the tests that passed it cannot tell the function from many of its mutants.
 """
 
 from __future__ import annotations
@@ -21,11 +28,33 @@ import pyarrow as pa
 
 from codemint import store
 from codemint.curation.task_prompts import generation_prompt
-from codemint.records import TaskRow, arrow_schema
+from codemint.records import TaskRow, Verified, arrow_schema
 from codemint.samples import compared_state
 
 TASK_CONFIGS = ("summarization", "repair", "translation")
 RL_TASKS = ("generation", "repair")  # tasks a reward from the tests can score
+# Configs of generation rows kept out of `generation` and `rl` (see `generation_config`).
+WEAK, EXAMPLES = "weak", "examples"
+HELD_OUT_CONFIGS = (WEAK, EXAMPLES)
+
+
+def generation_config(row: Verified) -> str:
+    """The config of a function's generation row: `weak` (tests below the adequacy floor, or
+    not measurable under it), `examples` (an instruction of example calls only, which shows
+    its tests' answers), else `generation`."""
+    if row.adequate is False:
+        return WEAK
+    if row.instruction_source == "examples":
+        return EXAMPLES
+    return "generation"
+
+
+def exported(row: TaskRow) -> bool:
+    """Whether a derived task row is written to its task's config (translations of weak rows
+    are withheld: weak tests are all that checked them)."""
+    return not (row.task == "translation" and row.adequate is False)
+
+
 _ROW = arrow_schema(TaskRow)
 _MESSAGE = pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string())])
 _COMMON = [
@@ -236,7 +265,7 @@ def write_task_configs(
     for task in tasks:
         counts[task] = {}
         for split, rows in rows_by_split.items():
-            records = [task_record(r) for r in rows if r.task == task]
+            records = [task_record(r) for r in rows if r.task == task and exported(r)]
             _write(out_dir, task, split, records, TASK_SCHEMAS[task], write_jsonl, files)
             counts[task][split] = len(records)
     return files, counts
@@ -248,7 +277,13 @@ def write_rl(
     files: FileInfo = {}
     counts: dict[str, int] = {}
     for split, rows in rows_by_split.items():
-        chosen = [r for r in rows if r.task in RL_TASKS]
+        # A reward needs tests that tell right from wrong and a prompt that does not show the
+        # answers: the generation rows of `weak` and `examples` functions are not RL rows.
+        chosen = [
+            r
+            for r in rows
+            if r.task in RL_TASKS and (r.task != "generation" or generation_config(r) == "generation")
+        ]
         records = [rl_record(r, split, i) for i, r in enumerate(chosen)]
         _write(out_dir, "rl", split, records, RL_SCHEMA, None, files)
         counts[split] = len(records)

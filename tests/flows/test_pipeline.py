@@ -252,7 +252,11 @@ def test_dataset_is_exported_and_loads_with_datasets(first_run: tuple) -> None:
     rows = final_rows(Path(summary.run_dir))
     train = datasets.load_dataset("parquet", data_files=str(out / "messages" / "train.parquet"))["train"]
     valid = datasets.load_dataset("json", data_files=str(out / "messages" / "validation.jsonl"))["train"]
-    assert len(train) + len(valid) == len(rows) == manifest["rows"]
+    # Every final row is exported once: in `generation` (messages/), or held out in `weak`
+    # (tests below the adequacy floor) or `examples` (an instruction of example calls only).
+    assert len(train) + len(valid) == sum(manifest["tasks"]["generation"].values())
+    held = sum(sum(n.values()) for n in manifest["held_out"].values())
+    assert len(train) + len(valid) + held == len(rows) == manifest["rows"]
     assert train[0]["messages"][0]["role"] == "user"
 
 
@@ -279,7 +283,10 @@ def test_open_run_gives_funnel_and_rows_as_dataframes(first_run: tuple) -> None:
     assert {"syntax_error", "corrupt_parquet"} <= set(quarantined["drop_reason"])
     drops = run.drops()
     assert drops["rows"].sum() == funnel["rows_dropped"].sum()
-    assert len(run.dataset("train")) + len(run.dataset("validation")) == by_stage.loc["select", "rows_kept"]
+    exported = sum(
+        len(run.dataset(s, c)) for s in ("train", "validation") for c in ("messages", "weak", "examples")
+    )
+    assert exported == by_stage.loc["select", "rows_kept"]
     with pytest.raises(KeyError, match="no stage 'nope'"):
         run.kept("nope")
 
@@ -305,7 +312,11 @@ def test_task_configs_and_rl_load_by_name_and_the_card_counts_them(first_run: tu
     assert set(tasks) == {"generation", "summarization", "repair"}
     # An instruction made of executed calls summarizes nothing: no summarization row for it.
     by_examples = sum(1 for r in rows if r["instruction_source"] == "examples")
-    assert sum(tasks["generation"].values()) == n
+    held = {c: sum(v.values()) for c, v in manifest["held_out"].items()}
+    weak = [r for r in rows if r["adequate"] is False]
+    examples = [r for r in rows if r["adequate"] is not False and r["instruction_source"] == "examples"]
+    assert held == {"weak": len(weak), "examples": len(examples)}
+    assert sum(tasks["generation"].values()) == n - held["weak"] - held["examples"]
     assert sum(tasks["summarization"].values()) == n - by_examples
     assert sum(tasks["repair"].values()) >= n // 2  # most functions have a bug their tests catch
     for task, counts in tasks.items():

@@ -153,7 +153,14 @@ def test_card_states_funnel_sources_licenses_settings(exported: tuple[Path, dict
     for source, n in sources.items():  # rows per instruction source, with what it means
         assert f"| {source} | {INSTRUCTION_SOURCES[source]} | {n} |" in card
     splits = manifest["splits"]
-    assert f"rows: {len(data)} (train {splits['train']}, validation {splits['validation']})" in card
+    # Unmeasured rows with docstring instructions: all in `generation`, none held out.
+    rows_line = f"- rows: {len(data)}; `generation` {len(data)} (train {splits['train']}, "
+    assert rows_line + f"validation {splits['validation']}); `weak` 0 (train 0, validation 0)" in card
+    assert manifest["tasks"]["generation"] == splits
+    assert manifest["held_out"] == {c: {"train": 0, "validation": 0} for c in ("weak", "examples")}
+    # The held-out configs are in the card even when empty.
+    assert "config_name: weak\n" in card and "path: weak/validation.parquet" in card
+    assert "config_name: examples\n" in card and "path: examples/train.parquet" in card
     settings = json.loads(re.search(r"```json\n(.*?)\n```", card, re.S).group(1))  # type: ignore[union-attr]
     assert settings["curation"]["validation_fraction"] == 0.25
     assert settings["llm"]["api_key"] == "<redacted>" and "sk-secret-value" not in card
@@ -299,3 +306,85 @@ def test_rl_rows_carry_per_test_covered_lines_when_measured() -> None:
     )
     # What a test checks is its input and expected outcome, not the lines it ran.
     assert ground_truth(measured) == ground_truth(rec) and "covered_lines" not in ground_truth(measured)
+
+
+def test_weak_and_examples_rows_have_configs_of_their_own_out_of_generation_and_rl(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    datasets = pytest.importorskip("datasets")
+    data = task_rows()
+    functions = list(dict.fromkeys(r.id for r in data))
+    translated = [r.id for r in data if r.task == "translation"]
+    split = {f: split_of(f, 1, 0.3) for f in functions}
+    free = [f for f in functions if f not in translated]
+    # Both splits of each held-out config get rows: `datasets` cannot read an empty split's file.
+    train, validation = (
+        [f for f in free if split[f] == "train"],
+        [f for f in free if split[f] == "validation"],
+    )
+    assert len(train) >= 4 and len(validation) >= 2
+    # Weak tests: two translated functions, one by coverage, one whose instruction is also
+    # examples (weak wins); examples instructions: one per split; one LLM instruction over
+    # examples (a real instruction: generation). Derived rows carry their function's fields,
+    # as derive makes them.
+    changes: dict[str, dict[str, object]] = {
+        translated[0]: {"adequate": False, "adequacy_basis": "mutants", "mutation_score": 0.2},
+        translated[1]: {"adequate": False, "adequacy_basis": "mutants", "mutation_score": 0.4},
+        train[0]: {"adequate": False, "adequacy_basis": "coverage", "line_coverage": 0.5},
+        validation[0]: {"instruction_source": "examples", "adequate": False},
+        train[1]: {"instruction_source": "examples", "adequate": True},
+        validation[1]: {"instruction_source": "examples", "adequate": None},
+        train[2]: {"instruction_source": "llm", "adequate": True},
+    }
+    weak = {translated[0], translated[1], train[0], validation[0]}
+    examples = {train[1], validation[1]}
+    generation = set(functions) - weak - examples
+    data = [r.model_copy(update=changes.get(r.id, {"adequate": True})) for r in data]
+    paths = write_task_shards(tmp_path / "derive", [data])
+    cfg = PipelineSettings(curation=CurationSettings(validation_fraction=0.3, split_seed=1))
+    cfg.tasks.kinds.append("translation")
+    out = tmp_path / "dataset"
+    manifest = export_dataset(cfg, list(paths), out, {"funnel": FUNNEL, "code_version": "x"})
+
+    def rows_of(config: str) -> list[dict]:
+        return [r for s in ("train", "validation") for r in store.read_rows(out / config / f"{s}.parquet")]
+
+    assert {r["id"] for r in rows_of("messages")} == {r["id"] for r in rows_of("alpaca")} == generation
+    assert {r["id"] for r in rows_of("weak")} == weak and {r["id"] for r in rows_of("examples")} == examples
+    assert all(r["adequate"] is False for r in rows_of("weak"))
+    assert all(r["instruction_source"] == "examples" for r in rows_of("examples"))
+    assert manifest["rows"] == len(functions) == sum(manifest["splits"].values())
+    assert sum(manifest["tasks"]["generation"].values()) == len(generation)
+    assert {c: sum(n.values()) for c, n in manifest["held_out"].items()} == {"weak": 4, "examples": 2}
+    # RL: generation rows of `generation` functions only; every repair row (it has a test that
+    # catches its bug), weak and examples functions' included.
+    rl = rows_of("rl")
+    assert {
+        r["extra_info"]["function_id"] for r in rl if r["extra_info"]["task"] == "generation"
+    } == generation
+    repairs = [r for r in data if r.task == "repair"]
+    assert any(r.id in weak | examples for r in repairs)
+    assert sorted(r["extra_info"]["id"] for r in rl if r["extra_info"]["task"] == "repair") == sorted(
+        r.task_id for r in repairs
+    )
+    assert len(rows_of("repair")) == len(repairs)
+    # Summaries do not rest on the tests: weak functions keep theirs. Translations of weak
+    # functions are withheld (the weak tests are all that checked them).
+    assert {r["function_id"] for r in rows_of("summarization")} == set(functions)
+    assert {r["function_id"] for r in rows_of("translation")} == set(translated) - weak
+    assert manifest["translations_withheld"] == len(set(translated) & weak) == 2
+
+    card = (out / "README.md").read_text()
+    cache = str(tmp_path / "hf-cache")
+    for config, ids in (("weak", weak), ("examples", examples)):
+        assert f"config_name: {config}\n" in card and f"path: {config}/train.parquet" in card
+        counts = manifest["held_out"][config]
+        assert f"| {config} | {counts['train']} | {counts['validation']} | {len(ids)} |" in card
+        loaded = datasets.load_dataset(str(out), config, cache_dir=cache)
+        assert {s: loaded[s].num_rows for s in loaded} == counts
+        assert {row["id"] for s in loaded for row in loaded[s]} == ids
+        assert loaded["train"][0]["messages"][0]["role"] == "user"
+    assert "**weak**" in card and "translations are withheld" in card and "**examples**" in card
+    assert f"Config `generation` has {len(generation)} of them; `weak` has 4 (tests below" in card
