@@ -41,10 +41,38 @@ def cut_docstring(text: str, limit: int = MAX_CLASS_DOC_CHARS) -> str:
     return head[: ends[-1]] if ends else head.rsplit(" ", 1)[0] + " ..."
 
 
+_GONE = "\0"  # a source line a cut docstring replaced
+
+
 def _segment(lines: list[str], node: ast.stmt) -> str:
     """A statement's source lines, decorators included, indentation kept."""
     start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
-    return "\n".join(lines[start - 1 : node.end_lineno])
+    return "\n".join(line for line in lines[start - 1 : node.end_lineno] if line != _GONE)
+
+
+def _docstring_lines(text: str, indent: str = "    ") -> str:
+    quote = "'''" if '"""' in text else '"""'
+    prefix = "r" if "\\" in text and not text.endswith("\\") else ""
+    body = "\n".join((indent + line) if line else "" for line in text.splitlines())
+    return f"{indent}{prefix}{quote}\n{body}\n{indent}{quote}"
+
+
+def _source_lines(tree: ast.Module, code: str) -> list[str]:
+    """The code's lines, every class docstring longer than its cut replaced by the cut:
+    a class's long story is not what one of its methods, or a function using it, needs."""
+    lines = code.splitlines()
+    for cls in ast.walk(tree):
+        doc = ast.get_docstring(cls) if isinstance(cls, ast.ClassDef) else None
+        if not isinstance(cls, ast.ClassDef) or doc is None or cut_docstring(doc) == inspect.cleandoc(doc):
+            continue
+        node = cls.body[0]
+        end = node.end_lineno or node.lineno
+        own_lines = node.lineno > cls.lineno and lines[end - 1].rstrip().endswith(("'", '"'))
+        if not own_lines or lines[end - 1][: node.col_offset].strip():
+            continue  # shares a line with other code: left as it is
+        lines[node.lineno - 1] = _docstring_lines(cut_docstring(doc), " " * node.col_offset)
+        lines[node.lineno : end] = [_GONE] * (end - node.lineno)
+    return lines
 
 
 def _bound_names(stmt: ast.stmt) -> set[str]:
@@ -83,11 +111,12 @@ def _loaded_names(nodes: Iterable[ast.AST]) -> set[str]:
 
 def _join(parts: list[str]) -> str:
     """Parts one blank line apart, runs of one-line statements (imports, constants) together."""
-    out = ""
+    out, single = "", False
     for part in (p.strip("\n") for p in parts):
+        one_line = "\n" not in part
         if out:
-            out += "\n" if "\n" not in part and "\n" not in out.rsplit("\n\n", 1)[-1] else "\n\n"
-        out += part
+            out += "\n" if one_line and single else "\n\n"
+        out, single = out + part, one_line
     return out
 
 
@@ -123,7 +152,7 @@ def _docstring_stmt(tree: ast.Module, stmt: ast.stmt) -> bool:
 def function_context(original_code: str, entry_point: str) -> str:
     """Everything a function sample's code defines besides the target (already only what it needs)."""
     tree = safe_ast.parse(original_code)
-    lines = original_code.splitlines()
+    lines = _source_lines(tree, original_code)
     parts = [
         _segment(lines, s)
         for s in tree.body
@@ -205,13 +234,6 @@ def _class_header(cls: ast.ClassDef) -> str:
     return ast.unparse(ast.fix_missing_locations(copy)).rsplit("\n", 1)[0]
 
 
-def _docstring_lines(text: str) -> str:
-    quote = "'''" if '"""' in text else '"""'
-    prefix = "r" if "\\" in text and not text.endswith("\\") else ""
-    body = "\n".join(("    " + line) if line else "" for line in text.splitlines())
-    return f"    {prefix}{quote}\n{body}\n    {quote}"
-
-
 def _render_class(
     cls: ast.ClassDef, lines: list[str], methods: list[FuncDef], target: FuncDef | None, cut: bool
 ) -> str:
@@ -238,7 +260,7 @@ def _render_class(
 def method_context(original_code: str, class_name: str, entry_point: str, cut_doc: bool = True) -> str:
     """The class context of a method sample (see the module docstring), as code."""
     tree = safe_ast.parse(original_code)
-    lines = original_code.splitlines()
+    lines = _source_lines(tree, original_code) if cut_doc else original_code.splitlines()
     ctx = _ClassContext(tree, class_name, entry_point)
     if not ctx.chain:
         return function_context(original_code, entry_point)

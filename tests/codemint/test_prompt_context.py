@@ -16,6 +16,7 @@ from codemint.prompt_context import (
     shown_attributes,
 )
 from codemint.records import Function, Provenance, Snippet, content_id
+from codemint.samples import method_attribute
 from codemint.settings import PipelineSettings
 from codemint.tasks.reformat import Reformat
 
@@ -151,6 +152,14 @@ def test_a_long_class_docstring_is_cut_to_its_first_paragraph_at_a_sentence() ->
     assert len(doc) > 3000 and len(cut_docstring(doc)) <= MAX_CLASS_DOC_CHARS
 
 
+def test_a_function_context_cuts_the_long_docstring_of_a_class_it_uses() -> None:
+    close = sample("difflib", "get_close_matches", "function")
+    context = context_code(close.original_code, "get_close_matches")
+    assert '"gestalt pattern matching".' in context and "human-friendly diff" not in context
+    assert "def find_longest_match(" in context  # the code it runs is all there
+    ast.parse(context)
+
+
 def test_platform_specific_modules_say_whose_path_rules_apply() -> None:
     assert "Windows path rules" in (platform_note("ntpath.py") or "")
     assert "Windows path rules" in (platform_note("Lib/nturl2path.py") or "")
@@ -165,6 +174,7 @@ def test_every_method_row_context_parses_and_shows_each_attribute_its_tests_comp
     for module in ("calendar", "difflib", "textwrap", "shlex", "string", "statistics", "html.parser"):
         for f in stdlib_samples(module):
             if f.class_name is None or f.sample_kind == "function":
+                ast.parse(context_code(f.original_code, f.entry_point))
                 continue
             rows += 1
             context = context_code(f.original_code, f.entry_point, f.class_name)
@@ -176,3 +186,55 @@ def test_every_method_row_context_parses_and_shows_each_attribute_its_tests_comp
                 declared = re.search(rf"^\s+{re.escape(name)}\s*:", context, re.MULTILINE) is not None
                 assert shown or declared or name in docstring, (module, f.entry_point, name)
     assert rows >= 40
+
+
+def _unresolved_globals(code: str) -> set[str]:
+    """Global names some scope of `code` reads that neither the code nor builtins define."""
+    import builtins
+    import symtable
+
+    top = symtable.symtable(code, "<answer>", "exec")
+    defined = {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported()}
+    defined |= {t.get_name() for t in top.get_children()}
+    missing: set[str] = set()
+    pending = [top]
+    while pending:
+        table = pending.pop()
+        pending.extend(table.get_children())
+        for s in table.get_symbols():
+            if s.is_referenced() and (s.is_global() or table is top) and not s.is_assigned():
+                missing.add(s.get_name())
+    return {n for n in missing - defined if not hasattr(builtins, n) and n != "__class__"}
+
+
+def test_the_reference_answer_made_of_the_context_and_the_target_defines_all_it_uses() -> None:
+    # The row's own solution, written into the shown context where the marker says, reads no
+    # name the context leaves out and calls no method of its class that the context omits.
+    checked = 0
+    for module in ("calendar", "difflib", "textwrap", "shlex", "html.parser", "fnmatch", "string"):
+        for f in stdlib_samples(module):
+            if f.class_name is None or f.sample_kind == "function":
+                continue
+            context = context_code(f.original_code, f.entry_point, f.class_name)
+            tree = ast.parse(f.original_code)
+            (cls,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == f.class_name]
+            target = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == f.entry_point)
+            marker = next(line for line in context.splitlines() if line.endswith(": the method to write"))
+            lines = f.original_code.splitlines()
+            start = min([target.lineno, *(d.lineno for d in target.decorator_list)])
+            answer = context.replace(marker, "\n".join(lines[start - 1 : target.end_lineno]))
+            assert _unresolved_globals(answer) == set(), (module, f.entry_point)
+            namespace: dict[str, object] = {}
+            exec(compile(answer, f"<{module}.{f.entry_point}>", "exec"), namespace)
+            built = namespace[f.class_name]
+            methods = {
+                m.name
+                for c in ast.walk(tree)
+                if isinstance(c, ast.ClassDef)
+                for m in c.body
+                if isinstance(m, ast.FunctionDef)
+            }
+            for name in {n.attr for n in ast.walk(target) if isinstance(n, ast.Attribute)} & methods:
+                assert hasattr(built, method_attribute(f.class_name, name)), (module, f.entry_point, name)
+            checked += 1
+    assert checked >= 30
