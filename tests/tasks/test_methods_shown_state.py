@@ -9,7 +9,9 @@ import textwrap
 from sandbox_support import IMAGE, require_docker
 
 from codemint.codec import decode_value
-from codemint.curation.task_prompts import generation_prompt
+from codemint.curation.export import generation_task_row
+from codemint.curation.task_export import ground_truth
+from codemint.curation.task_prompts import fenced, generation_prompt
 from codemint.records import (
     Executed,
     Function,
@@ -20,7 +22,8 @@ from codemint.records import (
     WithInputs,
     content_id,
 )
-from codemint.settings import PipelineSettings, SummarizeSettings
+from codemint.reward import compute_score
+from codemint.settings import PipelineSettings, SandboxSettings, SummarizeSettings
 from codemint.tasks.execute import Execute
 from codemint.tasks.reformat import Reformat
 from codemint.tasks.summarize import Summarize
@@ -99,6 +102,13 @@ def test_a_candidate_without_the_private_cache_passes_and_every_compared_attribu
     # Shown state still counts: a candidate that leaves the total alone fails.
     no_total = without(without_cache, "self.total += n")
     assert no_total != without_cache and verify(row, no_total) is None
+
+    # The RL reward compares what verify compares: the ground truth names the shown state.
+    truth = ground_truth(generation_task_row(passed))
+    assert json.loads(truth)["state_attributes"] == ["counts", "total"]
+    box = SandboxSettings(backend="docker", image=IMAGE, workers=1)
+    assert compute_score("codemint/generation", fenced(without_cache), truth, sandbox=box) == 1.0
+    assert compute_score("codemint/generation", fenced(no_total), truth, sandbox=box) < 1.0
 
 
 def test_with_context_prompts_off_the_whole_state_is_compared() -> None:
