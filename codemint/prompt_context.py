@@ -356,3 +356,29 @@ def platform_note(path: str) -> str | None:
     stem = re.split(r"[\\/]", path)[-1].removesuffix(".py")
     rules = PLATFORM_MODULES.get(stem)
     return None if rules is None else f"This code comes from `{stem}.py`: {rules}."
+
+
+# --- how a prompt shows it (the LLM strategies and the exported rows alike) ---
+
+
+def fenced(code: str, language: str = "python") -> str:
+    return f"```{language}\n{code.strip(chr(10))}\n```"
+
+
+CONTEXT_LEAD = (
+    "It works in this context. Your answer is run on its own, so write it complete: "
+    "it must define everything it uses from this code."
+)
+
+
+def context_block(context: str | None) -> str | None:
+    """The context code as the prompt shows it, apart from the instruction (None: none to show)."""
+    if not context or not context.strip():
+        return None
+    return f"{CONTEXT_LEAD}\n\n{fenced(context)}"
+
+
+def with_context(instruction: str, context: str | None = None) -> str:
+    """The user turn of a generation row: the instruction, then the context code block."""
+    block = context_block(context)
+    return instruction.rstrip() if block is None else f"{instruction.rstrip()}\n\n{block}"

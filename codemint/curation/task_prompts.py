@@ -6,33 +6,11 @@ a template changes the derive stage's code version and so its cache key.
 
 from __future__ import annotations
 
+from codemint.prompt_context import context_block, fenced, with_context
 from codemint.records import TestCase
 
 ANSWER_FORMAT = "Answer with the complete function in one ```python code block."
-
-
-def fenced(code: str, language: str = "python") -> str:
-    return f"```{language}\n{code.strip(chr(10))}\n```"
-
-
-CONTEXT_LEAD = (
-    "It works in this context. Your answer is run on its own, so write it complete: "
-    "it must define everything it uses from this code."
-)
 ANSWER_FORMAT_CONTEXT = "Answer with the complete code in one ```python code block."
-
-
-def context_block(context: str | None) -> str | None:
-    """The context code as the prompt shows it, apart from the instruction (None: none to show)."""
-    if not context or not context.strip():
-        return None
-    return f"{CONTEXT_LEAD}\n\n{fenced(context)}"
-
-
-def with_context(instruction: str, context: str | None = None) -> str:
-    """The user turn of a generation row: the instruction, then the context code block."""
-    block = context_block(context)
-    return instruction.rstrip() if block is None else f"{instruction.rstrip()}\n\n{block}"
 
 
 def generation_prompt(instruction: str, context: str | None = None) -> str:

@@ -1,5 +1,6 @@
 """Regenerated solutions (verify candidate `regenerated`): fresh code written by the LLM from
-the kept instruction alone; the verify stage keeps one only if it reproduces the original."""
+the kept instruction and the context code its prompt shows (as a trainee sees the row); the
+verify stage keeps one only if it reproduces the original."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from codemint.llm.client import LLMClient
 from codemint.llm.errors import LLMError
 from codemint.llm.runtime import per_item
 from codemint.llm.strategies import LLMResult
+from codemint.prompt_context import with_context
 from codemint.records import Executed
 from codemint.settings import VerifySettings
 
@@ -23,5 +25,7 @@ async def regenerated(
     n = max(1, cfg.regenerate_n)
     return await per_item(
         records,
-        lambda rec: strategies.regenerate(client, rec.instruction, rec.entry_point, rec.signature, n),
+        lambda rec: strategies.regenerate(
+            client, with_context(rec.instruction, rec.context_code), rec.entry_point, rec.signature, n
+        ),
     )
