@@ -7,7 +7,10 @@ as `codemint.codec`. It is the single definition of the format; there is no seco
 `encode_value` turns a value into JSON-able data in which every JSON object is a tag
 (`{"__tuple__": [...]}`, `{"__dict__": [[k, v], ...]}`, ...); `canonical_json` is its
 canonical text, so equal values of the same types give equal strings. `decode_value` /
-`decode_input` turn the tags that can be inputs back into values.
+`decode_input` turn the tags that can be inputs back into values. Input text (`encode_input`)
+keeps dicts in insertion order, so a function gets its dict arguments in the test's order;
+results and argument states (`encode_state`) have dicts in canonical key order.
+Whether two values are equal for a test is decided by `codemint.verdict`, host side.
 """
 
 from __future__ import annotations
@@ -187,10 +190,13 @@ class Construct:
         return f"{self.name}({', '.join(parts)})"
 
 
-def _encode(obj: Any, depth: int, od: int = 0, active: dict[int, int] | None = None) -> Any:
+def _encode(
+    obj: Any, depth: int, od: int = 0, active: dict[int, int] | None = None, ordered: bool = False
+) -> Any:
     """`active`: the containers being encoded on the way down to `obj` (id -> depth), so a
     container that holds itself is written as `{"__cycle__": levels up}` instead of being
-    followed around its cycle (a doubly linked list would branch at every cell)."""
+    followed around its cycle (a doubly linked list would branch at every cell).
+    `ordered`: dicts keep their insertion order (inputs) instead of the canonical key order."""
     t = _type(obj)
     if obj is None or t is bool or t is str:
         return obj
@@ -198,8 +204,8 @@ def _encode(obj: Any, depth: int, od: int = 0, active: dict[int, int] | None = N
         active = {}
     if t is Construct:
         d = depth + 1
-        kw = [[k, _encode(v, d, od, active)] for k, v in _sorted(obj.kwargs.items())]
-        return {"__new__": [obj.name, [_encode(a, d, od, active) for a in obj.args], kw]}
+        kw = [[k, _encode(v, d, od, active, ordered)] for k, v in _sorted(obj.kwargs.items())]
+        return {"__new__": [obj.name, [_encode(a, d, od, active, ordered) for a in obj.args], kw]}
     if depth > MAX_DEPTH:
         return _repr_form(obj)
     try:
@@ -224,7 +230,7 @@ def _encode(obj: Any, depth: int, od: int = 0, active: dict[int, int] | None = N
             return {"__cycle__": depth - active[key]}
         active[key] = depth
         try:
-            return _encode_container(obj, t, depth + 1, od, active)
+            return _encode_container(obj, t, depth + 1, od, active, ordered)
         finally:
             del active[key]
     except BaseException:
@@ -266,17 +272,23 @@ def _decode_stream(payload: Any) -> Any:
     return stream
 
 
-def _encode_container(obj: Any, t: type, d: int, od: int, active: dict[int, int]) -> Any:
+def _encode_container(
+    obj: Any, t: type, d: int, od: int, active: dict[int, int], ordered: bool = False
+) -> Any:
     if t is list:
-        return [_encode(x, d, od, active) for x in list.copy(obj)]
+        return [_encode(x, d, od, active, ordered) for x in list.copy(obj)]
     if t is tuple:
-        return {"__tuple__": [_encode(x, d, od, active) for x in obj]}
+        return {"__tuple__": [_encode(x, d, od, active, ordered) for x in obj]}
     if t is set or t is frozenset:
-        items = _sorted((_encode(x, d, od, active) for x in obj), key=_canon)
+        items = _sorted((_encode(x, d, od, active, ordered) for x in obj), key=_canon)
         return {"__set__" if t is set else "__frozenset__": items}
     if t is dict:
-        pairs = [[_encode(k, d, od, active), _encode(v, d, od, active)] for k, v in list(_dict_items(obj))]
-        pairs.sort(key=lambda kv: _canon(kv[0]))
+        pairs = [
+            [_encode(k, d, od, active, ordered), _encode(v, d, od, active, ordered)]
+            for k, v in list(_dict_items(obj))
+        ]
+        if not ordered:  # a result's dict: key order is no part of its value (==)
+            pairs.sort(key=lambda kv: _canon(kv[0]))
         return {"__dict__": pairs}
     if _hasattr(t, "__next__"):
         return _encode_iterator(obj, d, od, active)
@@ -553,7 +565,18 @@ def decode_input(text: str, construct: Constructor | None = None) -> tuple[list[
 
 
 def encode_input(args: list[Any] | tuple[Any, ...], kwargs: dict[str, Any] | None = None) -> str:
-    """Canonical input text for `decode_input`."""
+    """Input text for `decode_input`: canonical, except that dicts and the keyword arguments
+    keep their insertion order, so a function that iterates a dict argument (or **kwargs) sees
+    the test's order (`decode_input` keeps it)."""
+    parts = [_canon(_encode(a, 0, ordered=True)) for a in args]
+    named = [_enc_str(k) + ":" + _canon(_encode(v, 0, ordered=True)) for k, v in (kwargs or {}).items()]
+    return '{"args":[' + ",".join(parts) + '],"kwargs":{' + ",".join(named) + "}}"
+
+
+def encode_state(args: list[Any] | tuple[Any, ...], kwargs: dict[str, Any] | None = None) -> str:
+    """The arguments' state after a call, as input text with dicts in canonical key order (as
+    in results): the order a call inserts keys in can follow the hash seed (a set's order), and
+    a state, like a result, is compared regardless of dict order."""
     data = {
         "args": [encode_value(a) for a in args],
         "kwargs": {k: encode_value(v) for k, v in (kwargs or {}).items()},

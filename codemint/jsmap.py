@@ -5,7 +5,8 @@ strings, lists and tuples (arrays), dicts with string keys (objects); as an expe
 also a finished iterator (an array). Everything else (sets, bytes, NaN, big ints, instances
 ...) has no faithful JSON form: a test that needs one is not run against a translation.
 Compared values must match in type family (bool is not a number, null is not a list) and
-numbers numerically, since JavaScript has one number type (Python's 2 and 2.0 are both 2).
+numbers numerically, since JavaScript has one number type (Python's 2 and 2.0 are both 2),
+and floats within the verdict's tolerance (`codemint.verdict.numbers_equal`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from codemint.records import TestCase
+from codemint.verdict import numbers_equal
 
 MAX_SAFE_INT = 2**53 - 1
 # The tag the JavaScript harness writes for a value JSON cannot hold (NaN, Map, a function ...):
@@ -58,7 +60,7 @@ def json_equal(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
+        return numbers_equal(a, b)  # verify's number rule: float tolerance, 2 == 2.0
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict) and isinstance(b, dict):

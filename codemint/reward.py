@@ -30,7 +30,7 @@ from codemint.samples import CLASS_KINDS, find_class, runnable
 from codemint.sandbox import shared_sandbox
 from codemint.sandbox.api import ExecJob, ExecResult
 from codemint.settings import PipelineSettings, SandboxSettings
-from codemint.tasks.verify import passes  # the verdict verify uses, not a copy of it
+from codemint.verdict import passes  # the verdict verify uses, not a copy of it
 
 Mode = Literal["continuous", "all_or_nothing"]
 MODES: tuple[Mode, ...] = ("continuous", "all_or_nothing")

@@ -12,7 +12,8 @@ caught (a mutant stuck in a loop costs one budget, not one per test).
 
 The runner is unchanged: it encodes the harness's return value with the codec like any
 other. The verdicts (which mutant differs from the original on which test) are decided
-here, in the trusted host, by comparing canonical texts of those outcomes.
+here, in the trusted host, on the canonical texts of those outcomes by the verdict's value
+rule (`codemint.verdict`), the one verify applies to candidates.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from codemint.codec import canonical_text, decode_input
 from codemint.sandbox.api import ExecJob, ExecLimits, ExecResult
+from codemint.verdict import same_value
 
 ENTRY = "__codemint_suite__"
 FILENAME = "<codemint>"
@@ -50,6 +52,20 @@ def _type_name(tp):
     if type(module) is not str or type(qual) is not str:
         return "<unknown>"
     return qual if module == "builtins" else module + "." + qual
+
+
+def _consume(iterator):
+    # As the codec encodes an iterator (so a mutant is told apart as verify would tell a
+    # candidate): its items, or its items and the exception type when consuming it raises.
+    items = []
+    try:
+        for item in _itertools.islice(iterator, 1000):
+            items.append(item)
+    except MemoryError:
+        raise
+    except Exception as exc:
+        return ["iter_raised", [items, _type_name(type(exc))]]
+    return ["iter", items]
 
 
 def __codemint_suite__(code, entry_point, tests, budgets, expect, trace, adaptive=None):
@@ -98,7 +114,7 @@ def __codemint_suite__(code, entry_point, tests, budgets, expect, trace, adaptiv
                     _sys.settrace(_global)
                 value = fn(*args, **kwargs)
                 if hasattr(type(value), "__next__"):
-                    outcome = ["iter", list(_itertools.islice(value, 1000))]
+                    outcome = _consume(value)
                 else:
                     outcome = ["ok", value]
             finally:
@@ -128,6 +144,31 @@ def __codemint_suite__(code, entry_point, tests, budgets, expect, trace, adaptiv
 '''
 
 
+_NORMAL = ("ok", "iter")
+
+
+@dataclass(frozen=True, eq=False)
+class OutcomeKey:
+    """What a mutant must reproduce to survive a test: the same kind and exception type, or a
+    value equal by the verdict's rule (`codemint.verdict`: 2 and 2.0, float tolerance ...),
+    so a mutant is killed exactly when verify would fail it as a candidate."""
+
+    kind: str
+    value: str | None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, OutcomeKey):
+            return NotImplemented
+        if self.kind != other.kind:
+            return False
+        if self.kind in _NORMAL:
+            return same_value(self.value, other.value)
+        return self.value == other.value
+
+    def __hash__(self) -> int:  # equal keys share their kind (and exception type)
+        return hash((self.kind, None if self.kind in _NORMAL else self.value))
+
+
 @dataclass
 class TestOutcome:
     kind: str  # "ok", "iter", "error", "timeout", "memory"
@@ -137,13 +178,13 @@ class TestOutcome:
     arcs: list[tuple[int, int]] = field(default_factory=list)
 
     @property
-    def key(self) -> tuple[str, str | None]:
+    def key(self) -> OutcomeKey:
         """What a mutant must reproduce to survive this test."""
-        return self.kind, self.value
+        return OutcomeKey(self.kind, self.value)
 
     @property
     def normal(self) -> bool:
-        return self.kind in ("ok", "iter")
+        return self.kind in _NORMAL
 
 
 @dataclass
@@ -216,6 +257,8 @@ def parse(result: ExecResult, trace: bool) -> SuiteRun:
             value: str | None = _canon(payload)
         elif kind == "iter":
             value = _canon({"__iter__": payload})
+        elif kind == "iter_raised":  # the codec's form, message left empty: it is not compared
+            kind, value = "iter", _canon({"__iter_raised__": [payload[0], payload[1], ""]})
         elif kind == "error":
             value = payload if isinstance(payload, str) else None
         else:

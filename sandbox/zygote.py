@@ -662,12 +662,13 @@ def call_entry_point(code: str, entry_point: str, input_text: str) -> dict[str, 
             "exc_message": codec.exc_message(exc),
         }
     try:
-        after = codec.encode_input(args, kwargs)
+        # Unchanged: the same text in input order. The state is reported in canonical dict
+        # order, as results are (a call's key insertion order can follow the hash seed).
+        # An input with constructed instances is not in the state format: always report it.
+        if constructed or codec.encode_input(args, kwargs) != input_text:
+            message["args_after"] = codec.encode_state(args, kwargs)
     except BaseException:
-        after = None
-    # An input with constructed instances is not in the state format: always report it.
-    if after is not None and (constructed or after != input_text):
-        message["args_after"] = after
+        pass
     return message
 
 

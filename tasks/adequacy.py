@@ -29,6 +29,7 @@ from codemint.settings import AdequacySettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
 from codemint.tasks.testgen_methods import method_inputs
+from codemint.verdict import same_value
 
 
 def measure_config(cfg: AdequacySettings) -> MeasureConfig:
@@ -126,7 +127,7 @@ class Adequacy(Stage[Verified, Verified]):
             1
             for case, o in zip(rec.test_cases, m.original.outcomes, strict=True)
             if (o.kind == "error" and case.exception != o.value)
-            or (o.normal and case.expected != o.value)
+            or (o.normal and not same_value(o.value, case.expected))
             or not (o.normal or o.kind == "error")
         )
         self.metrics["tests_differing_in_suite_run"] += mismatched

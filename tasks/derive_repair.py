@@ -16,7 +16,7 @@ from codemint import mutants
 from codemint.records import RepairDetail, TestCase, Verified
 from codemint.sandbox.api import CallOutcome, ExecJob, ExecLimits, ExecResult, Sandbox
 from codemint.settings import TasksSettings
-from codemint.tasks.verify import passes
+from codemint.verdict import passes
 
 _MESSAGE_CHARS = 300
 _DEFINITE = ("ok", "error")  # outcomes that are behaviour, not resource exhaustion

@@ -1,7 +1,8 @@
 """Verify: run the candidate code on every test case and keep the fraction it passes.
 
-A test passes when the candidate returns the same canonical value as the original, or
-raises the same exception type, and, where the test records them, prints the same stdout
+A test passes when the candidate returns a value equal to the original's (`codemint.verdict`:
+2 equals 2.0, floats within a tolerance, dicts and sets in any order), or raises the same
+exception type, and, where the test records them, prints the same stdout
 and leaves its arguments in the same state. The comparison happens here, in the trusted
 process, on the serialized outcomes: nothing the executed code prints or overrides can forge it.
 """
@@ -15,13 +16,14 @@ from typing import Any
 from codemint.llm import solutions
 from codemint.llm.errors import LLMError
 from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm_traced
-from codemint.records import Executed, LLMProvenance, Rejected, TestCase, Verified, merge_llm
+from codemint.records import Executed, LLMProvenance, Rejected, Verified, merge_llm
 from codemint.samples import compared_state, runnable
 from codemint.sandbox import result_fingerprint, shared_sandbox
-from codemint.sandbox.api import CallOutcome, ExecJob
+from codemint.sandbox.api import ExecJob
 from codemint.settings import VerifySettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
+from codemint.verdict import passes  # the one verdict (reward, repair, adequacy use it too)
 
 
 @dataclass(frozen=True)
@@ -30,18 +32,6 @@ class Candidate:
     code: str
     model: str | None = None
     prompt_version: str | None = None
-
-
-def passes(case: TestCase, outcome: CallOutcome) -> bool:
-    """Same return value (or exception type), and where the test records them, the same
-    stdout and the same state of the arguments after the call."""
-    if case.stdout is not None and outcome.stdout != case.stdout:
-        return False
-    if case.args_after is not None and (outcome.args_after or case.input) != case.args_after:
-        return False
-    if case.exception is not None:
-        return outcome.status == "error" and outcome.exc_type == case.exception
-    return outcome.status == "ok" and outcome.result == case.expected
 
 
 class Verify(Stage[Executed, Verified]):

@@ -11,9 +11,22 @@ from collections import OrderedDict
 from typing import Any
 
 import pytest
+from sandbox_support import run_one, sandbox
 
 from codemint import codec
-from codemint.codec import canonical_json, decode_input, decode_value, encode_input, encode_value
+from codemint.codec import (
+    canonical_json,
+    decode_input,
+    decode_value,
+    encode_input,
+    encode_state,
+    encode_value,
+)
+from codemint.records import TestCase as Case
+from codemint.sandbox.api import Sandbox
+from codemint.verdict import passes
+
+__all__ = ["sandbox"]  # the fixture, imported from the shared module
 
 
 class Point:
@@ -356,3 +369,58 @@ def test_in_memory_files_travel_with_their_contents_and_position() -> None:
 def test_malformed_in_memory_files_are_refused(payload: Any) -> None:
     with pytest.raises(ValueError):
         decode_input(json.dumps({"args": [{"__stream__": payload}]}))
+
+
+def test_inputs_keep_dict_insertion_order_while_results_and_states_are_canonical() -> None:
+    value = {"b": 1, "a": [{"z": 0.5, "y": (1, {"q": 1, "p": 2})}]}
+    text = encode_input([value], {"z": 1, "a": 2})
+    assert text == (
+        '{"args":[{"__dict__":[["b",1],["a",[{"__dict__":[["z",0.5],["y",{"__tuple__":[1,'
+        '{"__dict__":[["q",1],["p",2]]}]}]]}]]]}],"kwargs":{"z":1,"a":2}}'
+    )
+    (arg,), kwargs = decode_input(text)
+    assert (
+        list(arg) == ["b", "a"]
+        and list(arg["a"][0]) == ["z", "y"]
+        and list(arg["a"][0]["y"][1]) == ["q", "p"]
+    )
+    assert list(kwargs) == ["z", "a"]
+    assert encode_input([arg], kwargs) == text  # decoding and encoding again changes nothing
+    # A result and a state after the call: dicts (and keywords) in canonical key order.
+    assert canonical_json(value).startswith('{"__dict__":[["a",[{"__dict__":[["y",')
+    assert encode_state([value], kwargs) == (
+        '{"args":[{"__dict__":[["a",[{"__dict__":[["y",{"__tuple__":[1,{"__dict__":[["p",2],'
+        '["q",1]]}]}],["z",0.5]]}]],["b",1]]}],"kwargs":{"a":2,"z":1}}'
+    )
+    assert encode_state([1, (2,)], {"k": {3}}) == encode_input([1, (2,)], {"k": {3}})  # no dict: one text
+
+
+def test_a_function_iterating_a_dict_input_sees_the_tests_order(sandbox: Sandbox) -> None:
+    code = "def f(d, **kw):\n    return [list(d), list(kw)]\n"
+    out = run_one(sandbox, code, {"b": 1, "a": 2, "c": 3}, kwargs={"z": 1, "y": 2})
+    assert out.status == "ok", out
+    assert json.loads(out.result or "") == [["b", "a", "c"], ["z", "y"]]
+    assert out.args_after is None  # left as it came: the same text as the input
+    # A call that changes its dict argument: the state in canonical order.
+    added = run_one(sandbox, "def f(d):\n    d['a'] = 0\n", {"b": 1})
+    assert added.args_after == encode_state([{"a": 0, "b": 1}])
+
+
+def test_a_candidate_returning_an_equal_float_passes_verify(sandbox: Sandbox) -> None:
+    original = run_one(
+        sandbox, "def f(n, d):\n    d['z'] = n\n    d['a'] = 1\n    return n // 2 + 1\n", 3, {}
+    )
+    assert (original.status, original.result) == ("ok", "2")
+    case = Case(input=encode_input([3, {}]), expected=original.result, args_after=original.args_after)
+    verdicts = {}
+    for name, body in {
+        "float": "d['a'] = 1.0\n    d['z'] = float(n)\n    return n / 2 + 0.5",
+        "tolerance": "d['a'] = 0.1 + 0.2 + 0.7\n    d['z'] = n\n    return 0.1 * 3 / 0.3 * 2",
+        "bool": "d['z'] = n\n    d['a'] = 1\n    return n > 2",
+        "wrong": "d['z'] = n\n    d['a'] = 1\n    return n / 2",
+        "wrong state": "d['z'] = n\n    d['a'] = 1.001\n    return 2",
+    }.items():
+        outcome = run_one(sandbox, f"def f(n, d):\n    {body}\n", 3, {})
+        assert outcome.status == "ok", outcome
+        verdicts[name] = passes(case, outcome)
+    assert verdicts == {"float": True, "tolerance": True, "bool": False, "wrong": False, "wrong state": False}

@@ -36,7 +36,8 @@ def run(rec: Executed, threshold: float = 1.0) -> Verified | Rejected:
 def test_passes_compares_values_and_exception_types() -> None:
     value = records.TestCase(input="{}", expected="2")
     error = records.TestCase(input="{}", exception="ValueError")
-    assert passes(value, ok("2")) and not passes(value, ok("2.0")) and not passes(value, raised("ValueError"))
+    assert passes(value, ok("2")) and passes(value, ok("2.0")) and not passes(value, raised("ValueError"))
+    assert not passes(value, ok("true")) and not passes(value, ok("2.5"))
     assert passes(error, raised("ValueError")) and not passes(error, raised("TypeError"))
     assert not passes(error, ok("null")) and not passes(value, CallOutcome(status="timeout"))
 

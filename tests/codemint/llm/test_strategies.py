@@ -131,7 +131,7 @@ def test_propose_inputs_converts_and_drops_individually(server: OpenAIServer) ->
         "not a list",  # not JSON
         "[[4, 4], 9]",  # JSON text of an argument list: accepted
         [[3, 1, 2]],  # duplicate
-        [{"b": 2, "a": 1}, 0],  # a dict arrives tagged
+        [{"b": 2, "a": 1}, 0],  # a dict arrives tagged, in the order the model wrote it
     ]
     server.responder = fixed(json.dumps({"inputs": inputs}))
     result = call(server, lambda c: st.propose_inputs(c, CODE, "running_max", SIG, 8))
@@ -139,7 +139,7 @@ def test_propose_inputs_converts_and_drops_individually(server: OpenAIServer) ->
         '{"args":[[3,1,2]],"kwargs":{}}',
         '{"args":[[1,5],-1],"kwargs":{}}',
         '{"args":[[4,4],9],"kwargs":{}}',
-        '{"args":[{"__dict__":[["a",1],["b",2]]},0],"kwargs":{}}',
+        '{"args":[{"__dict__":[["b",2],["a",1]]},0],"kwargs":{}}',
     ]
     assert sorted(result.dropped) == sorted([errors.BAD_ARITY, errors.BAD_ARITY, errors.MALFORMED_JSON])
     schema = server.requests[0]["response_format"]["json_schema"]["schema"]
