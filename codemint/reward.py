@@ -13,6 +13,12 @@ the fraction of tests passed (`mode="continuous"`) or 1.0 only when all pass
 (`mode="all_or_nothing"`); a completion without the function scores 0.0. `compute_scores`
 scores many completions in one sandbox batch.
 
+The ground truth's `environment` (codemint/row_environment.py) says where the tests were
+recorded: a package row runs in the derived image of its requirement set (built once if
+missing, as the pipeline builds it), and the row's own function or class is hidden in the
+module it came from (`sandbox.hide_original`, on by default), so importing the original
+instead of writing it scores 0.0.
+
 This module sits above the stages (like the flows): it is an entry point for trainers.
 """
 
@@ -26,6 +32,7 @@ from typing import Any, Literal
 
 from codemint.llm.codetext import code_blocks, defines_function
 from codemint.records import TestCase
+from codemint.row_environment import RowEnvironment, sandbox_for
 from codemint.samples import CLASS_KINDS, find_class, runnable
 from codemint.sandbox import shared_sandbox
 from codemint.sandbox.api import ExecJob, ExecResult
@@ -99,6 +106,19 @@ def parse_ground_truth(ground_truth: str | dict[str, Any]) -> tuple[Target, list
     return target, cases
 
 
+def parse_environment(ground_truth: str | dict[str, Any]) -> RowEnvironment:
+    """The ground truth's `environment` (image, requirement set, what to hide); a ground truth
+    exported before it was recorded gets the plain sandbox and hides nothing."""
+    data = json.loads(ground_truth) if isinstance(ground_truth, str) else ground_truth
+    env = data.get("environment") if isinstance(data, dict) else None
+    if env is None:
+        return RowEnvironment()
+    try:
+        return RowEnvironment.model_validate(env)
+    except ValueError as exc:
+        raise ValueError(f"ground_truth has a malformed environment: {exc}") from exc
+
+
 def score(cases: Sequence[TestCase], result: ExecResult | None, mode: Mode) -> float:
     """Pass fraction (or all-or-nothing) of one run; an unrun or failed job scores 0.0."""
     if result is None or result.infra_error or len(result.outcomes) != len(cases):
@@ -126,27 +146,31 @@ def compute_scores(
     if len(solution_strs) != len(ground_truths):
         raise ValueError(f"{len(solution_strs)} completions but {len(ground_truths)} ground truths")
     settings = _sandbox_settings(sandbox)
-    parsed = [parse_ground_truth(g) for g in ground_truths]
-    jobs: list[ExecJob] = []
-    owners: list[int] = []
-    for i, (text, (target, cases)) in enumerate(zip(solution_strs, parsed, strict=True)):
+    data = [json.loads(g) if isinstance(g, str) else g for g in ground_truths]
+    parsed = [parse_ground_truth(d) for d in data]
+    # Jobs per sandbox: each row runs where its tests were recorded (its package's image).
+    batches: dict[str, tuple[SandboxSettings, list[ExecJob], list[int]]] = {}
+    for i, (text, (target, cases), truth) in enumerate(zip(solution_strs, parsed, data, strict=True)):
         code = extract_code(text, target)
         if code is None:
             continue
+        env = parse_environment(truth)
+        box = sandbox_for(env, settings)
         run_code, entry_point = target.job(code)
-        jobs.append(
-            ExecJob(
-                job_id=f"reward-{i}",
-                code=run_code,
-                entry_point=entry_point,
-                inputs=[c.input for c in cases],
-                limits=settings.limits,
-            )
+        job = ExecJob(
+            job_id=f"reward-{i}",
+            code=run_code,
+            entry_point=entry_point,
+            inputs=[c.input for c in cases],
+            limits=box.limits,
+            hide=env.hide if box.hide_original else None,
         )
+        _, jobs, owners = batches.setdefault(box.model_dump_json(), (box, [], []))
+        jobs.append(job)
         owners.append(i)
     results: list[ExecResult | None] = [None] * len(parsed)
-    if jobs:
-        for i, result in zip(owners, shared_sandbox(settings).run_batch(jobs), strict=True):
+    for box, jobs, owners in batches.values():
+        for i, result in zip(owners, shared_sandbox(box).run_batch(jobs), strict=True):
             results[i] = result
     return [score(cases, results[i], mode) for i, (_, cases) in enumerate(parsed)]
 

@@ -146,6 +146,9 @@ class SandboxSettings(BaseModel):
     limits: ExecLimits = Field(default_factory=ExecLimits)
     # Runs from installed packages get a derived image with those exact versions (sandbox/images.py).
     package_env: bool = True
+    # Jobs of execute, verify and the reward cannot reach the row's own function or class in
+    # the module it came from (codemint/original_module.py); off: a baseline that can.
+    hide_original: bool = True
 
 
 class ExecuteSettings(BaseModel):

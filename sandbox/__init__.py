@@ -65,8 +65,10 @@ def image_digest(settings: SandboxSettings) -> str:
 
 def result_fingerprint(settings: SandboxSettings) -> list[object]:
     """What changes the outcome of an execution (limits, the image's content), not its speed;
-    part of the cache key of every stage that runs code."""
-    return [settings.limits.model_dump(mode="json"), image_digest(settings)]
+    part of the cache key of every stage that runs code. Hiding the row's original changes
+    what a candidate (and the original) can import."""
+    hide = {"hide_original": settings.hide_original}
+    return [settings.limits.model_dump(mode="json"), image_digest(settings), hide]
 
 
 def open_sandbox(settings: SandboxSettings) -> Sandbox:

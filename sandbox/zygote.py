@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import functools
 import json
 import os
 import resource
@@ -306,6 +307,8 @@ def _module_dict(module: Any) -> dict[str, Any]:
 
 
 _ModuleType = types.ModuleType
+_partial = functools.partial
+_object_getattribute = object.__getattribute__
 
 
 def hidden_original(spec: Any) -> dict[str, Any] | None:
@@ -491,7 +494,8 @@ class OriginalConcealer:
                 targets[id(accel)] = (accel, set(self.names))
                 accel_ns = _module_dict(accel)
                 originals += [accel_ns[n] for n in self.names if n in accel_ns]
-        # Aliases: every loaded module holding one of these objects, under any name.
+        # Aliases: every loaded module holding one of these objects, under any name, bare or
+        # wrapped once (a partial, a decorator's __wrapped__, toolz.curried's curry objects).
         wanted = {id(obj) for obj in originals if callable(obj)}
         runner = _runner_modules()
         for other in list(sys.modules.values()):
@@ -501,13 +505,33 @@ class OriginalConcealer:
                 items = list(_module_dict(other).items())
             except Exception:
                 continue
-            held = {k for k, v in items if id(v) in wanted}
+            held = {k for k, v in items if id(v) in wanted or _wraps(v, wanted)}
             if held:
                 targets.setdefault(id(other), (other, set()))[1].update(held)
         _bind_runner_modules({i for i in targets})
         for target, names in targets.values():
             with contextlib.suppress(Exception):
                 conceal(target, names, self.trusted)
+
+
+def _wraps(value: Any, wanted: set[int]) -> bool:
+    """Whether `value` wraps one of the `wanted` objects: a partial of it, or an object whose
+    own attributes hold it or a partial of it (read from its instance dict, running no code
+    of its class)."""
+    if _type(value) is _partial:
+        return id(value.func) in wanted
+    if isinstance(value, _ModuleType | type):
+        return False
+    try:
+        attrs = _object_getattribute(value, "__dict__")
+    except Exception:
+        return False
+    if _type(attrs) is not dict:
+        return False
+    for inner in attrs.values():
+        if id(inner) in wanted or (_type(inner) is _partial and id(inner.func) in wanted):
+            return True
+    return False
 
 
 def _runner_modules() -> set[int]:

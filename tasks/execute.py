@@ -25,6 +25,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
+from codemint.original_module import hidden_for
 from codemint.records import Executed, Rejected, TestCase, WithInputs
 from codemint.samples import compared_state, runnable
 from codemint.sandbox import result_fingerprint, shared_sandbox
@@ -119,6 +120,8 @@ class Execute(Stage[WithInputs, Executed]):
                     limits=self.settings.sandbox.limits,
                     # Each run on its own zygote: another hash seed, nothing shared with the other.
                     zygote=r % 4,
+                    # Tests are recorded as candidates will face them: without the original.
+                    hide=hidden_for(rec, self.settings.sandbox),
                 )
                 for r in range(repeats)
             )

@@ -16,6 +16,7 @@ from typing import Any
 from codemint.llm import solutions
 from codemint.llm.errors import LLMError
 from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm_traced
+from codemint.original_module import hidden_for
 from codemint.records import Executed, LLMProvenance, Rejected, Verified, merge_llm
 from codemint.samples import compared_state, runnable
 from codemint.sandbox import result_fingerprint, shared_sandbox
@@ -107,6 +108,7 @@ class Verify(Stage[Executed, Verified]):
                         entry_point=entry,
                         inputs=[c.input for c in rec.test_cases],
                         limits=self.settings.sandbox.limits,
+                        hide=hidden_for(rec, self.settings.sandbox),
                     )
                 )
                 owners.append((rec, cand))

@@ -193,7 +193,12 @@ def ground_truth(row: TaskRow) -> str:
     target = {"entry_point": row.entry_point, "sample_kind": row.sample_kind, "class_name": row.class_name}
     # The instance attributes the tests compare (those the prompt shows; None: all of them).
     shown = {"state_attributes": compared_state(row)}
-    return json.dumps({**target, **shown, "test_cases": tests}, sort_keys=True)
+    from codemint.row_environment import row_environment
+
+    # Where the tests were recorded (image, its requirement set) and what a completion must
+    # not import (the row's own function or class): the reward runs under the same conditions.
+    environment = {"environment": row_environment(row).model_dump(mode="json")}
+    return json.dumps({**target, **shown, **environment, "test_cases": tests}, sort_keys=True)
 
 
 def covered_lines(row: TaskRow) -> list[list[int]] | None:

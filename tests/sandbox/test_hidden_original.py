@@ -11,7 +11,7 @@ import os.path
 import statistics
 
 import pytest
-from sandbox_support import FAST, sandbox
+from sandbox_support import FAST, IMAGE, require_docker, sandbox
 
 from codemint.codec import canonical_json, encode_input
 from codemint.sandbox.api import CallOutcome, ExecJob, HiddenOriginal, Sandbox
@@ -249,3 +249,27 @@ def test_a_malformed_hide_is_refused_by_the_runner(hide: dict[str, object]) -> N
 
     with pytest.raises(TypeError):
         hidden_original(hide)
+
+
+def test_a_package_row_hides_its_reexports_and_wrappers_in_the_packages_image() -> None:
+    """toolz.itertoolz.pluck is also `toolz.pluck` (a re-export) and `toolz.curried.pluck` (a
+    curry object wrapping it): all three are out of reach, the rest of toolz works."""
+    require_docker()
+    from codemint.sandbox import open_sandbox
+    from codemint.sandbox.images import ensure_env_image, requirement_set
+    from codemint.settings import SandboxSettings
+
+    image = ensure_env_image(IMAGE, requirement_set(["toolz"]))
+    hide = HiddenOriginal(module="toolz.itertoolz", names=["pluck"])
+    tricks = {
+        "reexport": "import toolz\ndef pluck(i, s):\n    return list(toolz.pluck(i, s))\n",
+        "module": "from toolz.itertoolz import pluck as p\ndef pluck(i, s):\n    return list(p(i, s))\n",
+        "curried": "from toolz.curried import pluck as p\ndef pluck(i, s):\n    return list(p(i, s))\n",
+    }
+    written = "from toolz import take\ndef pluck(i, s):\n    return [x[i] for x in take(len(s), s)]\n"
+    args: list[object] = [1, [[1, 2], [3, 4]]]
+    jobs = [_job(n, c, "pluck", args, hide) for n, c in [*tricks.items(), ("written", written)]]
+    with open_sandbox(SandboxSettings(backend="docker", image=image, workers=1, limits=FAST)) as box:
+        out = _run(box, jobs)
+        _unreached_only_when_hidden(box, jobs, out, list(tricks))
+    assert (out["written"].status, out["written"].result) == ("ok", canonical_json([2, 4]))
