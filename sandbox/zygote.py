@@ -516,21 +516,22 @@ class OriginalConcealer:
 
 def _wraps(value: Any, wanted: set[int]) -> bool:
     """Whether `value` wraps one of the `wanted` objects: a partial of it, or an object whose
-    own attributes hold it or a partial of it (read from its instance dict, running no code
-    of its class)."""
-    if _type(value) is _partial:
-        return id(value.func) in wanted
-    if isinstance(value, _ModuleType | type):
-        return False
+    instance dict holds it or a partial of it. Never raises (module attributes can be
+    proxies that fail on any access)."""
     try:
+        kind = _type(value)
+        if kind is _partial:
+            return id(value.func) in wanted
+        if issubclass(kind, _ModuleType | type):
+            return False
         attrs = _object_getattribute(value, "__dict__")
+        if _type(attrs) is not dict:
+            return False
+        for inner in attrs.values():
+            if id(inner) in wanted or (_type(inner) is _partial and id(inner.func) in wanted):
+                return True
     except Exception:
-        return False
-    if _type(attrs) is not dict:
-        return False
-    for inner in attrs.values():
-        if id(inner) in wanted or (_type(inner) is _partial and id(inner.func) in wanted):
-            return True
+        pass
     return False
 
 

@@ -273,3 +273,27 @@ def test_a_package_row_hides_its_reexports_and_wrappers_in_the_packages_image() 
         out = _run(box, jobs)
         _unreached_only_when_hidden(box, jobs, out, list(tricks))
     assert (out["written"].status, out["written"].result) == ("ok", canonical_json([2, 4]))
+
+
+def test_hiding_survives_loaded_modules_holding_objects_that_fail_on_access(sandbox: Sandbox) -> None:
+    # A proxy that raises on every attribute (its __class__ too) sits in a loaded module when
+    # textwrap's import finishes and the loaded modules are scanned for aliases.
+    code = (
+        "import sys, types\n"
+        "class Proxy:\n"
+        "    @property\n"
+        "    def __class__(self):\n"
+        "        raise RuntimeError('outside its context')\n"
+        "    def __getattribute__(self, name):\n"
+        "        raise RuntimeError('outside its context')\n"
+        "hostile = types.ModuleType('hostile')\n"
+        "hostile.proxy = Proxy()\n"
+        "sys.modules['hostile'] = hostile\n"
+        "import textwrap\n"
+        "def f(s):\n"
+        "    return textwrap.dedent(s)\n"
+    )
+    hide = HiddenOriginal(module="textwrap", names=["dedent"])
+    out = _run(sandbox, [_job("proxy", code, "f", ["  a"], hide), _job("control", code, "f", ["  a"], None)])
+    assert (out["proxy"].status, out["proxy"].exc_type) == ("error", "AttributeError"), out["proxy"]
+    assert (out["control"].status, out["control"].result) == ("ok", canonical_json("a"))
