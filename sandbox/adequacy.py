@@ -109,7 +109,10 @@ class Measurement:
         return self.killed / counted if counted else None
 
     def covered_lines(self) -> list[list[int]]:
-        return [o.lines for o in self.original.outcomes]
+        """Per test, the lines of the suite's code it runs (not those of a method's harness,
+        appended after the code)."""
+        last = len(self.suite.code.splitlines())
+        return [[line for line in o.lines if line <= last] for o in self.original.outcomes]
 
     @property
     def line_coverage(self) -> float | None:

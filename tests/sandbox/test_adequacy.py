@@ -177,6 +177,9 @@ def test_a_method_suite_is_measured_on_mutants_of_its_method(box: Sandbox) -> No
     assert m.mutation_score is not None and 0.5 <= m.mutation_score < 1.0
     # coverage of the method's own statements (the harness and constructor are not counted)
     assert m.line_coverage == 1.0 and m.branch_coverage == 1.0
+    # per test, lines of the row's code: the constructor's and the method's, not the harness's
+    assert all(m.covered_lines()) and {4, 7, 10} <= set(m.covered_lines()[0])
+    assert max(line for lines in m.covered_lines() for line in lines) <= len(TALLY.splitlines())
 
 
 def test_a_looping_mutant_is_killed_within_its_time_budget(box: Sandbox) -> None:

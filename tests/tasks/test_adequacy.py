@@ -168,6 +168,8 @@ def test_a_method_row_is_measured_on_mutants_of_its_method(tmp_path: Path) -> No
     assert out.mutants == 7 and out.mutation_score is not None and out.adequacy_basis == "mutants"
     assert out.mutants_killed >= 5 and out.adequate is True
     assert out.line_coverage == 1.0 and all(c.covered_lines for c in out.test_cases)
+    # lines of the row's original code (its harness, appended to run it, is not the row's)
+    assert all(1 <= n <= len(row.original_code.splitlines()) for c in out.test_cases for n in c.covered_lines)
 
 
 @pytest.mark.parametrize(
