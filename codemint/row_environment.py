@@ -61,15 +61,19 @@ def sandbox_for(env: RowEnvironment, base: SandboxSettings) -> SandboxSettings:
     once if missing) on the docker backend with `package_env` on; else `base` unchanged."""
     if not env.requirements or not base.package_env or base.backend == "local":
         return base
+    key = (base.image, tuple(env.requirements))
+    with _images_lock:  # verl scores one completion per call: find the image once
+        if key not in _images:
+            _images[key] = _derived_image(base, env.requirements)
+        image = _images[key]
+    return base.model_copy(update={"image": image})
+
+
+def _derived_image(base: SandboxSettings, requirements: list[str]) -> str:
     from codemint.sandbox import resolved_backend
     from codemint.sandbox.images import ensure_env_image
 
     if resolved_backend(base) != "docker":
-        log.warning("reward: no Docker; %s runs without its package environment", env.requirements)
-        return base
-    key = (base.image, tuple(env.requirements))
-    with _images_lock:
-        if key not in _images:
-            _images[key] = ensure_env_image(base.image, list(env.requirements))
-        image = _images[key]
-    return base.model_copy(update={"image": image})
+        log.warning("reward: no Docker; %s runs without its package environment", requirements)
+        return base.image
+    return ensure_env_image(base.image, list(requirements))
