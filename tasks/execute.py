@@ -12,8 +12,9 @@ When the original cannot even import what it needs, the sample is dropped as
 `missing_import` naming the module, so a sandbox image lacking a package shows up as such
 rather than as bad samples. With `execute.outcome_checks` (tasks/execute_checks.py) a test
 expecting what only the sandbox knows is dropped, the arguments are compared only when
-changing them is the code's job, and a row whose tests a trivially wrong solution passes is
-dropped (`constant_outcome`, `identity_outcome`, `one_sided_predicate`,
+changing them is the code's job, a test expecting an exception the prompt does not define
+or name is dropped (tasks/stated_exceptions.py), and a row whose tests a trivially wrong
+solution passes is dropped (`constant_outcome`, `identity_outcome`, `one_sided_predicate`,
 `few_distinct_outcomes`). A row summarize could only give a provisional instruction
 (`instruction_source` "examples") gets its instruction here, from its kept tests
 (tasks/example_instructions.py), or is dropped as `no_instruction_source`.
@@ -34,7 +35,7 @@ from codemint.sandbox.images import image_identity
 from codemint.settings import ExecuteSettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
-from codemint.tasks import example_instructions, execute_checks
+from codemint.tasks import example_instructions, execute_checks, stated_exceptions
 from codemint.tasks.summarize import instruction_for
 
 IMPORT_ERRORS = {"ModuleNotFoundError", "ImportError"}
@@ -164,6 +165,7 @@ class Execute(Stage[WithInputs, Executed]):
             with_args = self._args_are_its_job(rec, [runs[0][j] for j in kept])
         cases: list[TestCase] = []
         unproducible = 0
+        prompt = f"{rec.instruction}\n{rec.context_code or ''}"
         for j in kept:
             first, text = runs[0][j], rec.test_inputs[j]
             case = TestCase(
@@ -179,12 +181,18 @@ class Execute(Stage[WithInputs, Executed]):
                 self.metrics[f"test_dropped:{why}"] += 1  # no prompt can say what to produce
                 unproducible += 1
                 continue
+            if self.cfg.outcome_checks and stated_exceptions.unstated_exception(
+                case.exception, case.expected, rec.original_code, prompt, rec.entry_point
+            ):
+                # A correct solution may fail this junk another way, or not at all.
+                self.metrics["test_dropped:unstated_exception"] += 1
+                continue
             cases.append(case)
         for status, n in statuses.items():
             self.metrics[f"original_{status}"] += n
         ok = sum(1 for c in cases if c.exception is None)
-        if cases and not ok:
-            raised = Counter(c.exception for c in cases).most_common(2)
+        if kept and all(runs[0][j].status == "error" for j in kept):
+            raised = Counter(runs[0][j].exc_type for j in kept).most_common(2)
             return self.reject(
                 rec.id, "no_normal_returns", f"original raised on every input: {raised}", record=rec
             )

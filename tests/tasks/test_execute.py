@@ -20,7 +20,10 @@ MODULE = "codemint.tasks.execute"
 
 def row(n_inputs: int = 4) -> WithInputs:
     base = verified(CLAMP, n_tests=n_inputs)
-    return WithInputs.model_validate(base.model_dump(include=set(WithInputs.model_fields)))
+    rec = WithInputs.model_validate(base.model_dump(include=set(WithInputs.model_fields)))
+    # The prompt names the exceptions these tests raise: only stated exceptions become tests.
+    rec.instruction += " Raises ValueError, KeyError or TypeError on bad input."
+    return rec
 
 
 def run(rec: WithInputs, **cfg: int) -> Executed | Rejected:

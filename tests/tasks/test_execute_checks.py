@@ -366,3 +366,35 @@ def test_jobs_are_unchanged_by_the_checks(monkeypatch: pytest.MonkeyPatch) -> No
     rec = fn_row("def f(x):\n    return x - 1\n", [[1], [2], [3]])
     (out,) = Execute(PipelineSettings()).run([rec])
     assert isinstance(out, Executed) and [j.inputs for j in seen] == [rec.test_inputs] * 2
+
+
+PARSE = '''
+class ParseError(ValueError):
+    pass
+
+def parse_pair(text):
+    """Split "key=value" into (key, value); raises ParseError without "="."""
+    if "=" not in text:
+        raise ParseError(text)
+    key, value = text.split("=", 1)
+    return key.strip(), value.strip()
+'''
+
+
+def test_exception_tests_the_prompt_does_not_state_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fake_sandbox import raised
+
+    inputs = [["a=1"], ["b = 2"], ["c=3=4"], ["nothing"], [5], [None]]
+    outcomes = [
+        *returned(("a", "1"), ("b", "2"), ("c", "3=4")),
+        raised("__codemint__.ParseError"),  # the code's own class, named by the docstring
+        raised("TypeError"),  # junk input: another correct solution may fail otherwise
+        raised("AttributeError"),
+    ]
+    rec = fn_row(PARSE, inputs, doc='Split "key=value" into (key, value); raises ParseError without "=".')
+    out, metrics = run(monkeypatch, rec, outcomes, max_exception_share=0.5)
+    assert isinstance(out, Executed)
+    assert [c.exception for c in out.test_cases if c.exception] == ["__codemint__.ParseError"]
+    assert metrics["test_dropped:unstated_exception"] == 2
+    out, metrics = run(monkeypatch, rec, outcomes, max_exception_share=0.5, outcome_checks=False)
+    assert isinstance(out, Executed) and len([c for c in out.test_cases if c.exception]) == 3
