@@ -20,9 +20,8 @@ import sys
 import sysconfig
 from pathlib import Path, PurePosixPath
 
-from codemint.records import Function, Provenance
+from codemint.records import Function, HiddenOriginal, Provenance
 from codemint.samples import CLASS_KINDS
-from codemint.sandbox.api import HiddenOriginal
 from codemint.settings import SandboxSettings
 
 

@@ -147,10 +147,24 @@ class TestCase(BaseModel):
     args_after: str | None = None
 
 
+class HiddenOriginal(BaseModel):
+    """Names of the module a row came from that its job must not reach (`sandbox/zygote.py`):
+    the row's own function or class, which a candidate could otherwise import instead of
+    writing it. Aliases of the same objects in other loaded modules (a package's re-export,
+    `os.path` for posixpath, accelerators such as `_heapq`) are hidden with them."""
+
+    module: str  # dotted import name, e.g. "statistics", "json.decoder"
+    names: list[str]
+
+
 class Executed(WithInputs):
     test_cases: list[TestCase]
     discarded_inputs: int = 0  # inputs that timed out, ran out of memory or were killed
     sandbox_image: str | None = None  # the image (and its digest) the original ran in
+    # The requirement set that image was derived for (`name==version`; empty: the plain image)
+    # and what of the row's module its jobs could not reach: where a reward must run it.
+    environment_requirements: list[str] = []
+    hidden: HiddenOriginal | None = None
 
 
 class Verified(Executed):
@@ -295,6 +309,7 @@ def to_table(rows: list[BaseModel], model: type[BaseModel]) -> pa.Table:
 __all__ = [
     "Executed",
     "Function",
+    "HiddenOriginal",
     "Instructed",
     "LLMProvenance",
     "PromptUse",

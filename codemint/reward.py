@@ -25,23 +25,27 @@ This module sits above the stages (like the flows): it is an entry point for tra
 from __future__ import annotations
 
 import json
+import logging
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from codemint.llm.codetext import code_blocks, defines_function
 from codemint.records import TestCase
-from codemint.row_environment import RowEnvironment, sandbox_for
+from codemint.row_environment import RowEnvironment
 from codemint.samples import CLASS_KINDS, find_class, runnable
-from codemint.sandbox import shared_sandbox
+from codemint.sandbox import resolved_backend, shared_sandbox
 from codemint.sandbox.api import ExecJob, ExecResult
+from codemint.sandbox.images import ensure_env_image
 from codemint.settings import PipelineSettings, SandboxSettings
 from codemint.verdict import passes  # the verdict verify uses, not a copy of it
 
 Mode = Literal["continuous", "all_or_nothing"]
 MODES: tuple[Mode, ...] = ("continuous", "all_or_nothing")
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,30 @@ def score(cases: Sequence[TestCase], result: ExecResult | None, mode: Mode) -> f
     if mode == "all_or_nothing":
         return 1.0 if passed == len(cases) else 0.0
     return passed / len(cases)
+
+
+_images: dict[tuple[str, tuple[str, ...]], str] = {}
+_images_lock = threading.Lock()
+
+
+def sandbox_for(env: RowEnvironment, base: SandboxSettings) -> SandboxSettings:
+    """`base` with the image `env` needs: the derived image for its requirement set (built
+    once if missing) on the docker backend with `package_env` on; else `base` unchanged."""
+    if not env.requirements or not base.package_env or base.backend == "local":
+        return base
+    key = (base.image, tuple(env.requirements))
+    with _images_lock:  # verl scores one completion per call: find the image once
+        if key not in _images:
+            _images[key] = _derived_image(base, env.requirements)
+        image = _images[key]
+    return base.model_copy(update={"image": image})
+
+
+def _derived_image(base: SandboxSettings, requirements: list[str]) -> str:
+    if resolved_backend(base) != "docker":
+        log.warning("reward: no Docker; %s runs without its package environment", requirements)
+        return base.image
+    return ensure_env_image(base.image, list(requirements))
 
 
 def _sandbox_settings(sandbox: SandboxSettings | None) -> SandboxSettings:

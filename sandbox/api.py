@@ -14,19 +14,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from codemint.records import HiddenOriginal as HiddenOriginal  # a job names it: re-exported
 from codemint.settings import ExecLimits
 
 CallStatus = Literal["ok", "error", "timeout", "memory", "killed", "output_limit"]
-
-
-class HiddenOriginal(BaseModel):
-    """Names of the module a row came from that its job must not reach (`sandbox/zygote.py`):
-    the row's own function or class, which a candidate could otherwise import instead of
-    writing it. Aliases of the same objects in other loaded modules (a package's re-export,
-    `os.path` for posixpath, accelerators such as `_heapq`) are hidden with them."""
-
-    module: str  # dotted import name, e.g. "statistics", "json.decoder"
-    names: list[str]
 
 
 class ExecJob(BaseModel):

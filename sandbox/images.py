@@ -11,6 +11,7 @@ interpreter (see `image_identity`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import logging
@@ -24,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from codemint.original_module import source_module
+from codemint.records import Provenance
 from codemint.sandbox.api import SandboxUnavailableError
 
 if TYPE_CHECKING:  # settings imports sandbox.api: a runtime import here would be circular
@@ -222,3 +225,23 @@ def image_identity(settings: SandboxSettings) -> str:
 
 
 _identities: dict[str, str] = {}
+
+
+def _derived(image: str) -> bool:
+    """Whether a recorded image is a package environment image (`<repo>-env:<hash>@...`)."""
+    return "-env:" in image.split("@", 1)[0]
+
+
+@functools.lru_cache(maxsize=256)
+def _requirements_of(top: str) -> tuple[str, ...]:
+    return tuple(requirement_set([top]))
+
+
+def environment_requirements(provenance: Provenance, image: str) -> list[str]:
+    """The requirement set a row's reward must run under: its package's exact installed
+    versions when its original ran in a derived image, else none (the plain image)."""
+    module = source_module(provenance)
+    if module is None or not _derived(image):
+        return []
+    return list(_requirements_of(module.split(".")[0]))
+

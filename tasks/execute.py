@@ -31,7 +31,7 @@ from codemint.records import Executed, Rejected, TestCase, WithInputs
 from codemint.samples import compared_state, runnable
 from codemint.sandbox import result_fingerprint, shared_sandbox
 from codemint.sandbox.api import CallOutcome, ExecJob
-from codemint.sandbox.images import image_identity
+from codemint.sandbox.images import environment_requirements, image_identity
 from codemint.settings import ExecuteSettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
@@ -228,11 +228,15 @@ class Execute(Stage[WithInputs, Executed]):
                 )
             fields["instruction"] = instruction_for(rec, doc)
             self.metrics["example_instructions"] += 1
+        image = image_identity(self.settings.sandbox)
         return Executed(
             **fields,
             test_cases=cases,
             discarded_inputs=discarded,
-            sandbox_image=image_identity(self.settings.sandbox),
+            sandbox_image=image,
+            # Where a reward must run it: the same image and nothing of the original in reach.
+            environment_requirements=environment_requirements(rec.provenance, image),
+            hidden=hidden_for(rec, self.settings.sandbox),
         )
 
     def _args_are_its_job(self, rec: WithInputs, outcomes: list[CallOutcome]) -> bool:

@@ -21,11 +21,12 @@ from codemint import mutants
 from codemint.codec import canonical_json, encode_input
 from codemint.curation.export import generation_task_row
 from codemint.curation.task_export import ground_truth
+from codemint.original_module import hidden_original
 from codemint.records import TestCase as Case
 from codemint.records import Verified
 from codemint.reward import compute_score, compute_scores, extract_code
 from codemint.samples import CLASS_KINDS
-from codemint.sandbox.images import requirement_set
+from codemint.sandbox.images import environment_requirements, requirement_set
 from codemint.settings import AdequacySettings, PipelineSettings, TasksSettings
 
 CLAMP_CALLS = [([[1, 5, 9], 2, 8], {}), ([[0, 10], 0, 10], {}), ([[3], 4, 4], {}), ([[1], 5, 2], {})]
@@ -137,8 +138,18 @@ def _from_module(rec: Verified, source_uri: str, path: str, line: int, image: st
     return rec.model_copy(update={"provenance": prov, "sandbox_image": image})
 
 
+def _recorded(rec: Verified) -> Verified:
+    """The row with its environment recorded, as execute records it (tasks/execute.py)."""
+    return rec.model_copy(
+        update={
+            "environment_requirements": environment_requirements(rec.provenance, rec.sandbox_image or ""),
+            "hidden": hidden_original(rec.provenance, rec.sample_kind, rec.entry_point, rec.class_name),
+        }
+    )
+
+
 def _environment(rec: Verified) -> dict[str, Any]:
-    env: dict[str, Any] = json.loads(ground_truth(generation_task_row(rec)))["environment"]
+    env: dict[str, Any] = json.loads(ground_truth(generation_task_row(_recorded(rec))))["environment"]
     return env
 
 
@@ -234,7 +245,7 @@ def test_default_reward_hides_the_original_and_runs_in_the_rows_package_environm
         inspect.getsourcelines(statistics.median)[1],
         PLAIN_IMAGE,
     )
-    median_truth = ground_truth(generation_task_row(median))
+    median_truth = ground_truth(generation_task_row(_recorded(median)))
 
     inputs = [encode_input([key, seq]) for key, seq in COUNTBY_CALLS]
     cases = [
@@ -247,7 +258,7 @@ def test_default_reward_hides_the_original_and_runs_in_the_rows_package_environm
     countby = _from_module(
         countby, "pypi:toolz", "toolz/recipes.py", inspect.getsourcelines(recipes.countby)[1], ENV_IMAGE
     )
-    countby_truth = ground_truth(generation_task_row(countby))
+    countby_truth = ground_truth(generation_task_row(_recorded(countby)))
 
     texts = [
         completion(MEDIAN),

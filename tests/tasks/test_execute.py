@@ -10,9 +10,9 @@ import pytest
 from factories import CLAMP, verified
 from fake_sandbox import install, ok, raised, status
 
-from codemint.records import Executed, Rejected, WithInputs
+from codemint.records import Executed, Provenance, Rejected, WithInputs
 from codemint.sandbox.api import CallOutcome, ExecJob
-from codemint.settings import ExecuteSettings, PipelineSettings
+from codemint.settings import ExecuteSettings, PipelineSettings, SandboxSettings
 from codemint.tasks.execute import Execute
 
 MODULE = "codemint.tasks.execute"
@@ -118,3 +118,20 @@ def test_inputs_reach_the_sandbox_as_written(monkeypatch: pytest.MonkeyPatch) ->
     rec = row(3)
     run(rec)
     assert [json.loads(t) for t in box.jobs[0].inputs] == [json.loads(t) for t in rec.test_inputs]
+
+
+def test_the_row_records_where_a_reward_must_run_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import inspect
+    import statistics
+
+    install(monkeypatch, MODULE, lambda job: [ok("1"), ok("2"), ok("3"), ok("4")])
+    line = inspect.getsourcelines(statistics.median)[1]
+    prov = Provenance(source_uri="stdlib:statistics", path="statistics.py", line_start=line)
+    rec = row(4).model_copy(update={"provenance": prov, "entry_point": "median"})
+    out = run(rec)
+    assert isinstance(out, Executed)
+    # The original is out of the jobs' reach, and the row says so for the reward.
+    assert out.hidden is not None and (out.hidden.module, out.hidden.names) == ("statistics", ["median"])
+    assert out.environment_requirements == []  # the plain image: nothing to rebuild
+    off = Execute(PipelineSettings(sandbox=SandboxSettings(hide_original=False))).run([rec])
+    assert [o.hidden for o in off if isinstance(o, Executed)] == [None]
