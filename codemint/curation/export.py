@@ -249,6 +249,27 @@ def adequacy_section(rows: Sequence[Verified], adequacy: Mapping[str, Any] | Non
     ]
 
 
+# What a test compares: the rule codemint.verdict applies in verify, the reward and adequacy.
+TEST_RULES = [
+    "## What a test compares",
+    "",
+    "A test passes when a solution returns a value equal to the original's, or raises the same "
+    "exception type (not its message); where the test records them, it also prints the same "
+    "stdout and leaves its arguments in the same state (`args_after`). Numbers compare as users "
+    "compare them: an int equals the same float (`2` and `2.0`) anywhere inside a value, a bool "
+    "is not a number, floats match within a relative tolerance of 1e-9 (1e-12 absolute near "
+    "zero), NaN equals NaN. Container kinds must match (a list is not a tuple); dicts and sets "
+    "compare regardless of order. A method row compares the returned value and only the instance "
+    "attributes the prompt's context shows. Tests expect only what the prompt states: no memory "
+    "addresses, sandbox names or environment values, and an exception only when the prompt "
+    "defines or names its class. The row's own function (a method row: its class) cannot be "
+    "imported from the module it came from while its tests run, so importing the original earns "
+    "nothing. `codemint.reward.compute_score` applies the same rule in the environment the tests "
+    "were recorded in.",
+    "",
+]
+
+
 def dataset_card(
     rows: Sequence[Verified],
     counts: Mapping[str, int],
@@ -309,9 +330,12 @@ def dataset_card(
         "",
         "## Formats",
         "",
-        "- `messages/` (config `generation`): chat format, `messages` = [user: instruction, "
-        "assistant: the code in a ```` ```python ```` block].",
-        "- `alpaca/` (config `generation_alpaca`): `instruction`, `input` (empty), `output` (the code).",
+        "- `messages/` (config `generation`): chat format, `messages` = [user: instruction, then "
+        "the context code it works in as a ```` ```python ```` block (`context_code`: the helpers, "
+        "constants and exception classes it uses; a method's class context), assistant: the code "
+        "in a ```` ```python ```` block].",
+        "- `alpaca/` (config `generation_alpaca`): `instruction`, `input` (the context block, "
+        "empty when there is none), `output` (the code).",
         "- `weak/` (config `weak`) and `examples/` (config `examples`): generation rows in the "
         "`messages` layout, kept out of `generation`, `generation_alpaca` and `rl`. `weak`: the "
         "row's tests are below the adequacy floor (`adequate` false; see Test adequacy): a "
@@ -333,6 +357,7 @@ def dataset_card(
         "`__stream__` (an in-memory file: kind, contents, position); "
         "`codemint.codec.decode_input` reads them.",
         "",
+        *TEST_RULES,
         *instruction_section(rows),
         *task_sections(len(rows), counts, tasks, rl, held_out),
         "## Sources",

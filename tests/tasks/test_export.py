@@ -133,6 +133,9 @@ def test_card_states_funnel_sources_licenses_settings(exported: tuple[Path, dict
     # The configured tasks have a config even when this export has no rows of theirs.
     assert "config_name: rl" in card and "config_name: repair" in card
     assert "`__stream__`" in card and "codemint.codec.decode_input" in card  # how test values read
+    # What a test compares, numbers included: the rule verify and the reward apply.
+    rules = card.split("## What a test compares", 1)[1].split("\n## ", 1)[0]
+    assert "`2` and `2.0`" in rules and "1e-9" in rules and "exception type" in rules
     assert "config_name: translation" not in card and "**translation**" not in card  # not configured
     assert manifest["tasks"]["repair"] == {"train": 0, "validation": 0}
     funnel = card.split("## Funnel", 1)[1].split("##", 1)[0]
