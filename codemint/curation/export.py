@@ -270,6 +270,13 @@ TEST_RULES = [
 ]
 
 
+def _listed_splits(rows: Mapping[str, int] | None) -> list[str]:
+    """The splits a config lists: those with rows (`datasets` refuses to load an empty split's
+    file); a config with no rows at all lists every split, so its name and files stay visible."""
+    filled = [s for s in SPLITS if (rows or {}).get(s, 0) > 0]
+    return filled or list(SPLITS)
+
+
 def dataset_card(
     rows: Sequence[Verified],
     counts: Mapping[str, int],
@@ -297,9 +304,14 @@ def dataset_card(
     directories |= {t: t for t in tasks}
     if rl is not None:
         directories["rl"] = "rl"
+    rows_in = {FORMAT_CONFIGS[fmt]: counts for fmt in FORMATS} | held_out | tasks
+    if rl is not None:
+        rows_in["rl"] = rl
     configs = "".join(
         f"- config_name: {name}\n  data_files:\n"
-        + "".join(f"  - split: {s}\n    path: {folder}/{s}.parquet\n" for s in SPLITS)
+        + "".join(
+            f"  - split: {s}\n    path: {folder}/{s}.parquet\n" for s in _listed_splits(rows_in.get(name))
+        )
         for name, folder in directories.items()
     )
     lines = [
@@ -539,7 +551,7 @@ def export(
     """Write the dataset; returns the manifest (also written, last, as manifest.json).
 
     `tasks` names the task configs to write besides generation (each written even when it
-    has no rows, so it loads); None writes those the rows have.
+    has no rows, so its files exist; the card lists only splits with rows); None writes those the rows have.
     """
     task_rows = as_task_rows(rows)
     rows = [r for r in task_rows if r.task == "generation"]

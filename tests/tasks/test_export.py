@@ -175,6 +175,23 @@ def test_empty_shard_list_exports_empty_dataset(tmp_path: Path) -> None:
     assert store.read_column(tmp_path / "empty" / "alpaca" / "train.parquet", "id") == []
 
 
+def test_a_config_lists_only_splits_with_rows_so_it_loads(tmp_path: Path) -> None:
+    import datasets
+
+    data = [r.model_copy(update={"adequate": False}) if i < 3 else r for i, r in enumerate(rows())]
+    paths = write_shards(tmp_path / "select", [data])
+    cfg = PipelineSettings(curation=CurationSettings(validation_fraction=0.0))  # nothing in validation
+    out = tmp_path / "dataset"
+    manifest = export_dataset(cfg, list(paths), out, {"funnel": FUNNEL})
+    assert manifest["held_out"]["weak"] == {"train": 3, "validation": 0}
+    card = (out / "README.md").read_text()
+    weak = card.split("- config_name: weak\n", 1)[1].split("- config_name:", 1)[0]
+    assert "weak/train.parquet" in weak and "validation" not in weak
+    # `datasets` refuses an empty split's file: listing only filled splits lets the config load.
+    loaded = datasets.load_dataset(str(out), "weak", cache_dir=str(tmp_path / "hf-cache"))
+    assert {s: loaded[s].num_rows for s in loaded} == {"train": 3}
+
+
 def task_rows() -> list[TaskRow]:
     """Generation, summarization, repair and translation rows of 12 functions, as derive makes them."""
     out: list[TaskRow] = []
