@@ -551,7 +551,8 @@ def export(
     """Write the dataset; returns the manifest (also written, last, as manifest.json).
 
     `tasks` names the task configs to write besides generation (each written even when it
-    has no rows, so its files exist; the card lists only splits with rows); None writes those the rows have.
+    has no rows, so its files exist; the card lists only splits with rows); None writes those
+    the rows have.
     """
     task_rows = as_task_rows(rows)
     rows = [r for r in task_rows if r.task == "generation"]

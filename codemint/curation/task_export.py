@@ -263,8 +263,9 @@ def write_task_configs(
     tasks: Sequence[str],
     write_jsonl: Callable[[Path, list[dict[str, Any]]], None],
 ) -> tuple[FileInfo, dict[str, dict[str, int]]]:
-    """One config per task in `tasks` (written even when empty; the card lists only its splits with rows, which `datasets` loads);
-    returns the files written and rows per task and split."""
+    """One config per task in `tasks` (written even when empty; the card lists only its
+    splits with rows, which `datasets` loads); returns the files written and rows per task
+    and split."""
     files: FileInfo = {}
     counts: dict[str, dict[str, int]] = {}
     for task in tasks:
