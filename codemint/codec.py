@@ -66,6 +66,15 @@ _object_getattribute = object.__getattribute__
 _type_getattribute = type.__getattribute__
 _mappingproxy = type(type.__dict__)
 _mappingproxy_get = _mappingproxy.get
+_mappingproxy_items = _mappingproxy.items
+# A type's own namespace and MRO, read through type's descriptors (a metaclass cannot fake them),
+# and the descriptors instance state lives behind: slots and the instance dict.
+_type_dict = type.__dict__["__dict__"].__get__
+_type_mro = type.__dict__["__mro__"].__get__
+_member_descriptor = _type(type.__dict__["__mro__"])
+_member_get = _member_descriptor.__get__
+_getset_descriptor = _type(type.__dict__["__dict__"])
+_getset_get = _getset_descriptor.__get__
 _int_repr = int.__repr__
 _Enum = enum.Enum
 _float_repr = float.__repr__
@@ -221,7 +230,7 @@ def _encode(
             return {"__complex__": [_encode_float(obj.real), _encode_float(obj.imag)]}
         if t is _BytesIO or t is _StringIO:
             return _encode_stream(obj, t)
-        if t in _function_types:
+        if t is _function_types[0] or t is _function_types[1]:  # `in` would call a metaclass's __eq__
             name = _FUNCTION_IDS.get(_id(obj))
             if name is not None and _FUNCTIONS[name] is obj:
                 return {"__fn__": name}
@@ -340,7 +349,7 @@ def _encode_iterator(obj: Any, d: int, od: int, active: dict[int, int]) -> Any:
 
 def _is_plain_instance(t: type) -> bool:
     """Instances whose repr says nothing about their state (object's default repr), and every
-    instance of a class the job defined: these are encoded by type and public state."""
+    instance of a class the job defined: these are encoded by type and state."""
     try:
         if _type_getattribute(t, "__module__") == JOB_MODULE:
             return True
@@ -349,34 +358,56 @@ def _is_plain_instance(t: type) -> bool:
         return False
 
 
-def _public_state(obj: Any, t: type) -> list[tuple[str, Any]]:
-    """Public attributes (instance dict) and filled slots, read without the class's hooks."""
-    state: dict[str, Any] = {}
+def _mro(t: type) -> tuple[type, ...]:
     try:
-        mro = _type_getattribute(t, "__mro__")
+        mro = _type_mro(t)
     except BaseException:
-        mro = ()
+        return ()
+    return mro if _type(mro) is tuple else ()
+
+
+def _derives(mro: tuple[type, ...], base: type) -> bool:
+    # By identity: `base in mro` would call a metaclass's __eq__.
+    return any(klass is base for klass in mro)
+
+
+def _instance_state(obj: Any, mro: tuple[type, ...], public_only: bool = False) -> list[tuple[str, Any]]:
+    """The instance's state: its filled slots along the MRO and its instance dict (private
+    names included: `NormalDist` keeps `_mu` and `_sigma` in slots), sorted by name. Read
+    through the C-level descriptors themselves, so no hook of the class (`__getattribute__`,
+    a property shadowing a slot or `__dict__`, a metaclass) runs and none can forge it."""
+    state: dict[str, Any] = {}
+    inst: Any = None
     for klass in mro:
         try:
-            namespace = _type_getattribute(klass, "__dict__")
-            slots = _mappingproxy_get(namespace, "__slots__", ()) if _type(namespace) is _mappingproxy else ()
+            namespace = _type_dict(klass)
+            if _type(namespace) is not _mappingproxy:
+                continue
+            if inst is None:
+                found = _mappingproxy_get(namespace, "__dict__")
+                if _type(found) is _getset_descriptor:  # not a property standing in for it
+                    found = _getset_get(found, obj)
+                    inst = found if _type(found) is dict else None
+            if _mappingproxy_get(namespace, "__slots__") is None:
+                continue
+            entries = list(_mappingproxy_items(namespace))
         except BaseException:
             continue
-        for name in (slots,) if _type(slots) is str else slots:
-            if _type(name) is not str or name.startswith("_") or name in state:
+        # A slot's member descriptor sits in its class's namespace under the mangled name, however
+        # `__slots__` was spelled (a str, a sequence, a dict of docstrings as in NormalDist).
+        for name, value in entries:
+            if _type(value) is not _member_descriptor or _type(name) is not str or name in state:
                 continue
             try:
-                state[name] = _object_getattribute(obj, name)
+                state[name] = _member_get(value, obj)
             except BaseException:
-                continue  # an empty slot
-    try:
-        inst = _object_getattribute(obj, "__dict__")
-    except BaseException:
-        inst = None
-    if _type(inst) is dict:
+                continue  # an empty slot (or a descriptor of another class)
+    if inst is not None:
         for name, value in list(_dict_items(inst)):
-            if _type(name) is str and not name.startswith("_"):
+            if _type(name) is str and name not in state:  # a slot wins, as in attribute access
                 state[name] = value
+    if public_only:
+        return _sorted((k, v) for k, v in _dict_items(state) if not k.startswith("_"))
     return _sorted(_dict_items(state))
 
 
@@ -397,14 +428,11 @@ _BASE_VALUE: list[tuple[type, Any]] = [
 
 
 def _base_value(obj: Any, t: type) -> tuple[bool, Any]:
-    try:
-        mro = _type_getattribute(t, "__mro__")
-    except BaseException:
-        return False, None
-    if _Enum in mro:  # members differ by name only (their attributes are private)
+    mro = _mro(t)
+    if _derives(mro, _Enum):  # members differ by name only (their attributes are private)
         return True, _object_getattribute(obj, "_name_")
     for base, read in _BASE_VALUE:
-        if base in mro:
+        if _derives(mro, base):
             return True, read(obj)
     return False, None
 
@@ -416,8 +444,11 @@ def _object_form(obj: Any, t: type, d: int, od: int, active: dict[int, int]) -> 
     tname = type_name(t)
     if od >= OBJECT_DEPTH:
         return {"__object__": [tname, None]}
-    pairs = [[name, _encode(value, d, od + 1, active)] for name, value in _public_state(obj, t)]
     has_base, value = _base_value(obj, t)
+    mro = _mro(t)
+    # An enum member is its name; its private attributes are the enum's machinery.
+    state = _instance_state(obj, mro, public_only=_derives(mro, _Enum))
+    pairs = [[name, _encode(value, d, od + 1, active)] for name, value in state]
     if has_base:
         pairs.insert(0, ["__value__", _encode(value, d, od + 1, active)])
     return {"__object__": [tname, pairs]}

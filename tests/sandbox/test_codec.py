@@ -11,9 +11,9 @@ from collections import OrderedDict
 from typing import Any
 
 import pytest
-from sandbox_support import run_one, sandbox
+from sandbox_support import FAST, run_one, sandbox
 
-from codemint import codec
+from codemint import codec, samples
 from codemint.codec import (
     canonical_json,
     decode_input,
@@ -23,7 +23,7 @@ from codemint.codec import (
     encode_value,
 )
 from codemint.records import TestCase as Case
-from codemint.sandbox.api import Sandbox
+from codemint.sandbox.api import ExecJob, Sandbox
 from codemint.verdict import passes
 
 __all__ = ["sandbox"]  # the fixture, imported from the shared module
@@ -95,7 +95,7 @@ class Slotted:
 
     def __init__(self, value: object) -> None:
         self.value = value
-        self._hidden = id(self)
+        self._hidden = 7
 
 
 class Linked:
@@ -113,12 +113,14 @@ class Sneaky(Point):
     __hash__ = None  # type: ignore[assignment]
 
 
-def test_instances_encode_their_type_and_public_state() -> None:
+def test_instances_encode_their_type_and_state() -> None:
     assert encode_value(Point(1)) == {"__object__": [f"{__name__}.Point", [["x", 1]]]}
     assert canonical_json(Point(1)) != canonical_json(Point(2))
     assert canonical_json(Point([1, (2,)])) == canonical_json(Point([1, (2,)]))
-    # Slots count, private names and empty slots do not; the class's own hooks are bypassed.
-    assert encode_value(Slotted("v")) == {"__object__": [f"{__name__}.Slotted", [["value", "v"]]]}
+    # Slots count, private ones too; empty slots do not; the class's own hooks are bypassed.
+    assert encode_value(Slotted("v")) == {
+        "__object__": [f"{__name__}.Slotted", [["_hidden", 7], ["value", "v"]]]
+    }
     assert canonical_json(Sneaky(1)) != canonical_json(Sneaky(2))
     # Same state, different class: different.
     assert canonical_json(Sneaky(1)).replace("Sneaky", "Point") == canonical_json(Point(1))
@@ -131,6 +133,134 @@ def test_instances_encode_their_type_and_public_state() -> None:
     text = canonical_json(chain)
     assert text.count("__object__") == 7 and text.endswith('Linked",null]}' + "]]]}" * 6)
     assert canonical_json(Linked(Linked(Point(1)))) != canonical_json(Linked(Linked(Point(2))))
+
+
+class Dist:
+    """statistics.NormalDist's layout: slots given as a dict of docstrings, private names."""
+
+    __module__ = codec.JOB_MODULE  # the code's own class: encoded by state whatever its repr says
+    __slots__ = {"_mu": "mean", "_sigma": "standard deviation"}
+
+    def __init__(self, mu: float, sigma: float) -> None:
+        self._mu = mu
+        self._sigma = sigma
+
+    def __repr__(self) -> str:
+        return "Dist()"
+
+
+class Base:
+    __slots__ = "a"  # one slot, as a str
+
+
+class Middle(Base):
+    __slots__ = ["__m", "__weakref__", "unset"]  # a mangled name (_Middle__m), one never filled
+
+
+class Leaf(Middle):
+    __slots__ = ("__dict__", "_c")
+
+
+class Meta(type):
+    """A metaclass that would hide the class's layout from anything that asks it."""
+
+    def __eq__(cls, other: object) -> bool:
+        raise AssertionError("the metaclass's __eq__ ran")
+
+    __hash__ = type.__hash__
+
+    @property
+    def __mro__(cls) -> tuple[type, ...]:
+        raise AssertionError("the metaclass's __mro__ ran")
+
+
+class Hooked(Base, metaclass=Meta):
+    __slots__ = ("__dict__", "b")
+
+    @property
+    def a(self) -> int:  # shadows Base's slot
+        raise AssertionError("a property ran")
+
+    def __getattribute__(self, name: str) -> object:
+        raise AssertionError("__getattribute__ ran")
+
+
+class StandIn:
+    @property
+    def __dict__(self) -> dict[str, Any]:  # type: ignore[override]
+        raise AssertionError("a property standing in for __dict__ ran")
+
+
+def test_slots_of_every_spelling_along_the_mro_are_state() -> None:
+    # NormalDist's __neg__ returning an un-negated copy differed from the right one by no byte.
+    assert encode_value(Dist(1.0, 2.0)) == {
+        "__object__": ["__codemint__.Dist", [["_mu", 1.0], ["_sigma", 2.0]]]
+    }
+    assert canonical_json(Dist(-1.0, 2.0)) != canonical_json(Dist(1.0, 2.0))
+    half = Dist.__new__(Dist)
+    half._mu = 1.0  # _sigma never set: left out, not an error
+    assert encode_value(half) == {"__object__": ["__codemint__.Dist", [["_mu", 1.0]]]}
+    leaf = Leaf()
+    leaf.a, leaf._Middle__m, leaf._c = 1, 2, 3  # type: ignore[attr-defined]
+    leaf.extra, leaf._private = 4, 5  # type: ignore[attr-defined]
+    pairs = [["_Middle__m", 2], ["_c", 3], ["_private", 5], ["a", 1], ["extra", 4]]
+    assert encode_value(leaf) == {"__object__": [f"{__name__}.Leaf", pairs]}
+    # Slots and the instance dict are read through their own descriptors: no hook runs.
+    hooked = object.__new__(Hooked)
+    Base.__dict__["a"].__set__(hooked, 1)
+    object.__setattr__(hooked, "b", 2)
+    object.__setattr__(hooked, "c", 3)
+    assert encode_value(hooked) == {"__object__": [f"{__name__}.Hooked", [["a", 1], ["b", 2], ["c", 3]]]}
+    # A property in place of __dict__ is not called (the dict only it would reach is not read).
+    stand_in = StandIn()
+    object.__setattr__(stand_in, "x", 1)
+    assert encode_value(stand_in) == {"__object__": [f"{__name__}.StandIn", []]}
+
+
+def test_named_tuples_dataclasses_and_enums_keep_their_values() -> None:
+    ns: dict[str, Any] = {"__name__": codec.JOB_MODULE}
+    source = (
+        "import dataclasses, enum, typing\n"
+        "class P(typing.NamedTuple):\n    x: int\n    y: int = 0\n"
+        "@dataclasses.dataclass\nclass D:\n    x: int\n    _y: int = 0\n"
+        "@dataclasses.dataclass(slots=True)\nclass S:\n    x: int\n    _y: int = 0\n"
+        "class E(enum.Enum):\n    A = 1\n    B = 2\n"
+        "    def __init__(self, v):\n        self.label = str(v)\n"
+    )
+    # Compiled apart: this module's `from __future__ import annotations` would make them text.
+    exec(compile(source, "<job>", "exec", dont_inherit=True), ns)
+    assert encode_value(ns["P"](1, 2)) == {
+        "__object__": ["__codemint__.P", [["__value__", {"__tuple__": [1, 2]}]]]
+    }
+    for cls in ("D", "S"):
+        assert encode_value(ns[cls](1, 2)) == {"__object__": [f"__codemint__.{cls}", [["_y", 2], ["x", 1]]]}
+    # An enum member is its name and public attributes, not the enum's private machinery.
+    assert encode_value(ns["E"].B) == {"__object__": ["__codemint__.E", [["__value__", "B"], ["label", "2"]]]}
+
+
+def test_a_returned_instance_and_the_method_harness_state_hold_the_same_attributes() -> None:
+    code = (
+        "class Base:\n    __slots__ = 'a'\n"
+        "class Dist(Base):\n"
+        "    __slots__ = {'_mu': 'mean', '_sigma': 'sd', 'unset': 'never set', '__dict__': ''}\n"
+        "    def __init__(self, mu, sigma):\n"
+        "        self._mu, self._sigma, self.a, self._seen = mu, sigma, 1, [mu]\n"
+        "    def __neg__(self):\n"
+        "        return Dist(-self._mu, self._sigma)\n"
+    )
+    run, entry = samples.runnable(code, "method", "__neg__", "Dist")
+    ns: dict[str, Any] = {"__name__": codec.JOB_MODULE}
+    exec(run, ns)
+    out = encode_value(ns[entry]([1.0, 2.0], {}, [], {}))
+    ((_, returned), (_, state)) = out["__dict__"]
+    assert returned == {
+        "__object__": [
+            "__codemint__.Dist",
+            [["_mu", -1.0], ["_seen", [-1.0]], ["_sigma", 2.0], ["a", 1]],
+        ]
+    }
+    assert state == {"__dict__": [["_mu", 1.0], ["_seen", [1.0]], ["_sigma", 2.0], ["a", 1]]}
+    assert [name for name, _ in returned["__object__"][1]] == [name for name, _ in state["__dict__"]]
 
 
 def test_objects_and_cut_iterators_cannot_be_inputs() -> None:
@@ -424,3 +554,55 @@ def test_a_candidate_returning_an_equal_float_passes_verify(sandbox: Sandbox) ->
         assert outcome.status == "ok", outcome
         verdicts[name] = passes(case, outcome)
     assert verdicts == {"float": True, "tolerance": True, "bool": False, "wrong": False, "wrong state": False}
+
+
+NORMAL_DIST = (
+    "class NormalDist:\n"
+    "    __slots__ = {'_mu': 'Arithmetic mean', '_sigma': 'Standard deviation'}\n"
+    "    def __init__(self, mu=0.0, sigma=1.0):\n"
+    "        self._mu = float(mu)\n"
+    "        self._sigma = float(sigma)\n"
+    "    def __eq__(self, other):\n"
+    "        return (self._mu, self._sigma) == (other._mu, other._sigma)\n"
+    "    __hash__ = None\n"
+    "    def __repr__(self):\n"
+    "        return f'{type(self).__name__}(mu={self._mu!r}, sigma={self._sigma!r})'\n"
+    "    def __neg__(self):\n"
+    "        BODY\n"
+)
+
+
+def test_a_slotted_instance_returned_without_its_state_change_fails_verify(sandbox: Sandbox) -> None:
+    # statistics.NormalDist.__neg__ on the default run: an un-negated copy passed every test.
+    inputs = [encode_input([[mu, sigma], {}, [], {}]) for mu, sigma in ((1.0, 2.0), (-3.5, 0.5), (7, 1))]
+
+    def run(body: str) -> list[Any]:
+        code, entry = samples.runnable(NORMAL_DIST.replace("BODY", body), "method", "__neg__", "NormalDist")
+        (res,) = sandbox.run_batch(
+            [ExecJob(job_id="nd", code=code, entry_point=entry, inputs=inputs, limits=FAST)]
+        )
+        assert res.infra_error is None, res.infra_error
+        assert all(o.status == "ok" for o in res.outcomes), res.outcomes
+        return res.outcomes
+
+    original = run("return NormalDist(-self._mu, self._sigma)")
+    assert json.loads(original[0].result or "")["__dict__"][0] == [
+        "returned",
+        {"__object__": ["__codemint__.NormalDist", [["_mu", -1.0], ["_sigma", 2.0]]]},
+    ]
+    cases = [Case(input=i, expected=o.result) for i, o in zip(inputs, original, strict=True)]
+    verdicts = {}
+    for name, body in {
+        "right": "return NormalDist(-self._mu, self._sigma)",
+        "right by another route": "new = object.__new__(NormalDist)\n"
+        "        new._mu, new._sigma = 0.0 - self._mu, self._sigma\n        return new",
+        "un-negated copy": "return NormalDist(self._mu, self._sigma)",
+        "sigma negated too": "return NormalDist(-self._mu, -self._sigma)",
+    }.items():
+        verdicts[name] = [passes(c, o) for c, o in zip(cases, run(body), strict=True)]
+    assert verdicts == {
+        "right": [True] * 3,
+        "right by another route": [True] * 3,
+        "un-negated copy": [False] * 3,
+        "sigma negated too": [False] * 3,
+    }
