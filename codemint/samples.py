@@ -31,6 +31,8 @@ def __codemint_state__(obj):
     for klass in type(obj).__mro__:
         slots = klass.__dict__.get("__slots__", ())
         for name in [slots] if isinstance(slots, str) else slots:
+            if name.startswith("__") and not name.endswith("__"):  # stored mangled, as `__x` attributes
+                name = "_" + klass.__name__.lstrip("_") + name
             if name not in ("__dict__", "__weakref__") and hasattr(obj, name):
                 state[name] = getattr(obj, name)
     shown = STATE_SHOWN

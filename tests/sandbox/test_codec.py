@@ -240,11 +240,12 @@ def test_named_tuples_dataclasses_and_enums_keep_their_values() -> None:
 
 def test_a_returned_instance_and_the_method_harness_state_hold_the_same_attributes() -> None:
     code = (
-        "class Base:\n    __slots__ = 'a'\n"
+        "class Base:\n    __slots__ = ('a', '__m')\n"
         "class Dist(Base):\n"
         "    __slots__ = {'_mu': 'mean', '_sigma': 'sd', 'unset': 'never set', '__dict__': ''}\n"
         "    def __init__(self, mu, sigma):\n"
         "        self._mu, self._sigma, self.a, self._seen = mu, sigma, 1, [mu]\n"
+        "        self._Base__m = 0  # a private slot of the base, stored mangled\n"
         "    def __neg__(self):\n"
         "        return Dist(-self._mu, self._sigma)\n"
     )
@@ -256,10 +257,12 @@ def test_a_returned_instance_and_the_method_harness_state_hold_the_same_attribut
     assert returned == {
         "__object__": [
             "__codemint__.Dist",
-            [["_mu", -1.0], ["_seen", [-1.0]], ["_sigma", 2.0], ["a", 1]],
+            [["_Base__m", 0], ["_mu", -1.0], ["_seen", [-1.0]], ["_sigma", 2.0], ["a", 1]],
         ]
     }
-    assert state == {"__dict__": [["_mu", 1.0], ["_seen", [1.0]], ["_sigma", 2.0], ["a", 1]]}
+    assert state == {
+        "__dict__": [["_Base__m", 0], ["_mu", 1.0], ["_seen", [1.0]], ["_sigma", 2.0], ["a", 1]]
+    }
     assert [name for name, _ in returned["__object__"][1]] == [name for name, _ in state["__dict__"]]
 
 
