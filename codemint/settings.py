@@ -118,6 +118,9 @@ class TestgenSettings(BaseModel):
     # Quality rules for the kept inputs.
     min_normal_tests: int = 10
     max_exception_share: float = Field(default=0.25, ge=0.0, lt=1.0)
+    # Drop inputs outside what the annotations and docstring state a parameter accepts
+    # (codemint/offline/contracts.py); off: a baseline that keeps them.
+    contract_inputs: bool = True
     # Adaptive time limits: after the first inputs, cap each at a multiple of their time.
     adaptive_first_inputs: int = 3
     adaptive_time_factor: float = 20.0

@@ -21,6 +21,7 @@ from codemint.llm.client import LLMClient
 from codemint.llm.errors import LLMError
 from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm_traced
 from codemint.llm.strategies import LLMResult
+from codemint.offline.contracts import row_contract
 from codemint.offline.inputs import Args, doctest_inputs, mutate, signature_inputs
 from codemint.records import Instructed, LLMProvenance, Rejected, WithInputs, merge_llm
 from codemint.samples import CLASS_KINDS
@@ -184,8 +185,16 @@ class Testgen(Stage[Instructed, WithInputs]):
                 reason = f"{type(inputs).__name__}: {inputs}"
                 yield self.reject(rec.id, "testgen_error", reason, record=rec)
                 continue
+            proposed = bool(inputs.texts)
+            if self.cfg.contract_inputs:
+                inputs = self.within_contract(rec, inputs)
             if not inputs.texts:
-                yield self.reject(rec.id, "no_test_inputs", "no strategy could propose an input", record=rec)
+                why = (
+                    "every input was outside the documented contract"
+                    if proposed
+                    else "no strategy could propose an input"
+                )
+                yield self.reject(rec.id, "no_test_inputs", why, record=rec)
                 continue
             for source in inputs.sources:
                 self.metrics[f"inputs_from_{source}"] += 1
@@ -194,6 +203,19 @@ class Testgen(Stage[Instructed, WithInputs]):
                 test_inputs=inputs.texts,
                 input_sources=inputs.sources,
             )
+
+    def within_contract(self, rec: Instructed, inputs: InputSet) -> InputSet:
+        """The inputs inside what the row's annotations and docstring state it accepts
+        (codemint/offline/contracts.py): on the others a correct alternative may differ."""
+        contract = row_contract(rec.original_code, rec.entry_point, rec.sample_kind, rec.class_name)
+        kept = InputSet(inputs.cap, inputs.max_chars)
+        for text, source in zip(inputs.texts, inputs.sources, strict=True):
+            violation = contract.violation(text)
+            if violation is None:
+                kept.add_text(text, source)
+            else:
+                self.metrics[f"input_outside_contract:{violation.kind}"] += 1
+        return kept
 
     def feedback(self, records: list[Instructed], gathered: dict[str, InputSet | Exception]) -> None:
         """Replace each row's inputs by those that run normally and add coverage or kill a
