@@ -6,6 +6,11 @@ to build buggy variants for repair data. Only the entry point's body is mutated 
 in its class, when a class is named); helpers, imports, classes and the class's other
 methods are left alone, so every mutant differs from the original in what the tests call.
 
+Every mutant is an edit of the original source text at the bug's own tokens (an operator, a
+literal, a name, whole lines of a removed statement): the rest keeps its comments, quotes,
+blank lines and parentheses, so buggy and original code differ only in the bug's span
+(`Mutant.start`/`end`). Each edit is checked to parse to exactly the intended AST change.
+
 Operators (names as reported on each mutant):
 - `arith`: `+ - * / // % **` and bit operators swapped for a neighbour (`+`<->`-`, `*`<->`/`, ...)
 - `compare`: `< <= > >= == != in not in is is not` to the off-by-one or negated comparison
@@ -14,20 +19,25 @@ Operators (names as reported on each mutant):
 - `const`: an int `n` -> `n + 1` / `n - 1` (`0` <-> `1`), `True` <-> `False`, a non-empty
   string -> `""`, an empty string -> `"x"`
 - `augassign`: `+=` <-> `-=` and similar
-- `delete`: a simple statement (assignment, expression, augmented assignment) replaced by
-  `pass`
+- `delete`: a simple statement (assignment, expression, augmented assignment) on lines of
+  its own removed, when its block keeps another statement
+- `missing_branch`: an `if` statement, an `elif` branch or an `else` branch removed
 - `return_none`: `return x` -> `return None`
 - `break_continue`: `break` <-> `continue`
 - `index`: `x[i]` -> `x[i + 1]` for a plain subscript index that is a name or constant
+- `slice`: `x[a:b]` -> `x[a:b - 1]` (or `x[a + 1:]` without an upper bound)
+- `range`: `range(n)` -> `range(n - 1)`, the stop of a one- or two-argument range
+- `variable`: a parameter or local read where another one is meant (the next one bound)
+- `swap_args`: the first two positional arguments of a call swapped
 """
 
 from __future__ import annotations
 
 import ast
 import copy
-import dataclasses
 import difflib
 import random
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -64,6 +74,19 @@ _COMPARE_SWAPS: dict[type[ast.cmpop], tuple[type[ast.cmpop], ...]] = {
 
 _SIMPLE_STATEMENTS = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr)
 
+_OP_TEXT: dict[type[ast.AST], str] = {
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
+    ast.Pow: "**", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<",
+    ast.RShift: ">>", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==",
+    ast.NotEq: "!=", ast.In: "in", ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not",
+    ast.And: "and", ast.Or: "or",
+}  # fmt: skip
+# Swapping their arguments changes nothing: never a bug.
+_SYMMETRIC_CALLS = frozenset({"max", "min"})
+
+Path = tuple[tuple[str, int | None], ...]
+Edit = tuple[int, int, str]  # (start, end, replacement), character offsets in the source
+
 
 @dataclass(frozen=True)
 class Mutant:
@@ -75,6 +98,10 @@ class Mutant:
     description: str
     code: str  # the full source with one node of the entry point changed
     end_line: int = 0  # last line of the mutated node (0: same as `line`)
+    # The bug's span: the original's characters [start, end) are all that differ; the rest
+    # of `code` is the original's text (`code[:start]` and its last `len(original) - end`).
+    start: int = 0
+    end: int = 0
 
     @property
     def lines(self) -> range:
@@ -99,7 +126,7 @@ class Mutant:
 class _Site:
     """A mutation site: the node's path from the function, the operator and the variant."""
 
-    path: tuple[tuple[str, int | None], ...]
+    path: Path
     operator: str
     variant: int
     line: int
@@ -107,9 +134,66 @@ class _Site:
     end_line: int = 0
 
 
-def _walk(
-    node: ast.AST, path: tuple[tuple[str, int | None], ...]
-) -> Iterator[tuple[ast.AST, tuple[tuple[str, int | None], ...]]]:
+class _Source:
+    """The original text, with AST positions (line, UTF-8 byte column) as character offsets."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        # Lines as the parser counts them (\n, \r\n, \r), not str.splitlines (\x0c, \u2028...).
+        self.lines = re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", text)
+        self.starts = [0]
+        for line in self.lines:
+            self.starts.append(self.starts[-1] + len(line))
+
+    def offset(self, lineno: int, col: int) -> int:
+        line = self.lines[lineno - 1] if lineno <= len(self.lines) else ""
+        return self.starts[lineno - 1] + len(line.encode("utf-8")[:col].decode("utf-8"))
+
+    def span(self, node: ast.AST) -> tuple[int, int]:
+        end_line, end_col = getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)
+        if end_line is None or end_col is None:
+            raise ValueError("node has no end position")
+        return self.offset(node.lineno, node.col_offset), self.offset(end_line, end_col)  # type: ignore[attr-defined]
+
+    def words(self, start: int, end: int) -> list[tuple[int, int]]:
+        """The tokens between two nodes other than brackets, comments and line breaks: the
+        operator or keyword that joins them."""
+        out: list[tuple[int, int]] = []
+        i, text = start, self.text
+        while i < end:
+            if text[i] == "#":
+                while i < end and text[i] not in "\r\n":
+                    i += 1
+            elif text[i] in " \t\f\r\n()\\":
+                i += 1
+            else:
+                j = i
+                while j < end and text[j] not in " \t\f\r\n()#\\":
+                    j += 1
+                out.append((i, j))
+                i = j
+        return out
+
+    def operator_edit(self, start: int, end: int, old: str, new: str) -> Edit:
+        """Replace the operator `old` found between two nodes with `new`."""
+        found = self.words(start, end)
+        if not found or " ".join(self.text[a:b] for a, b in found) != old:
+            raise ValueError(f"operator {old!r} not found")
+        return found[0][0], found[-1][1], new
+
+    def whole_lines(self, first: int, last: int, start: int, end: int) -> Edit:
+        """Remove lines `first`..`last`, which must hold nothing but [start, end) and a comment."""
+        line_start = self.starts[first - 1]
+        tail = self.text[end : self.starts[min(last, len(self.lines))]]
+        if self.text[line_start:start].strip() or not (tail.strip() == "" or tail.lstrip().startswith("#")):
+            raise ValueError("the statement shares its lines")
+        return line_start, self.starts[min(last, len(self.lines))], ""
+
+    def line_text(self, lineno: int) -> str:
+        return self.lines[lineno - 1] if 0 < lineno <= len(self.lines) else ""
+
+
+def _walk(node: ast.AST, path: Path) -> Iterator[tuple[ast.AST, Path]]:
     """Every node under `node` with its path of (field, index) steps, in a fixed order."""
     yield node, path
     if isinstance(node, ast.JoinedStr):  # f-string positions are unreliable before 3.12
@@ -123,7 +207,7 @@ def _walk(
             yield from _walk(value, (*path, (field, None)))
 
 
-def _resolve(root: ast.AST, path: tuple[tuple[str, int | None], ...]) -> ast.AST:
+def _resolve(root: ast.AST, path: Path) -> ast.AST:
     node = root
     for field, index in path:
         value = getattr(node, field)
@@ -131,11 +215,56 @@ def _resolve(root: ast.AST, path: tuple[tuple[str, int | None], ...]) -> ast.AST
     return node
 
 
-def _in_annotation(path: tuple[tuple[str, int | None], ...]) -> bool:
+def _in_annotation(path: Path) -> bool:
     return any(field in ("annotation", "returns") for field, _ in path)
 
 
-def _sites(func: ast.FunctionDef) -> list[_Site]:
+def _siblings(func: ast.AST, path: Path) -> list[ast.AST]:
+    """The statement list holding the node at `path` ([] when it is not in one)."""
+    field, index = path[-1]
+    if index is None:
+        return []
+    value = getattr(_resolve(func, path[:-1]), field)
+    return value if isinstance(value, list) and all(isinstance(v, ast.stmt) for v in value) else []
+
+
+def _bound_names(func: ast.FunctionDef) -> tuple[list[str], dict[str, int]]:
+    """The parameters, and the locals with the line of their first binding (`self`/`cls` not:
+    any other name in their place only fails on attribute access)."""
+    a = func.args
+    params = [p.arg for p in (*a.posonlyargs, *a.args, a.vararg, *a.kwonlyargs, a.kwarg) if p is not None]
+    params = [p for p in params if p not in ("self", "cls")]
+    local: dict[str, int] = {}
+    for node in ast.walk(func):
+        named = isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+        if named and node.id not in params and node.id not in ("self", "cls"):  # type: ignore[attr-defined]
+            local[node.id] = min(local.get(node.id, node.lineno), node.lineno)
+    return params, local
+
+
+def _other_name(name: str, line: int, params: list[str], local: dict[str, int]) -> str | None:
+    """The next name bound before `line` after `name`, in binding order (cyclic)."""
+    order = params + sorted(local, key=lambda n: (local[n], n))
+    if name not in order:
+        return None
+    usable = [n for n in order if n in params or local[n] < line]
+    if name not in usable or len(usable) < 2:
+        return None
+    return usable[(usable.index(name) + 1) % len(usable)]
+
+
+def _is_elif(src: _Source, node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and src.text.startswith("elif", src.offset(node.lineno, node.col_offset))
+
+
+def _off_by_one(node: ast.expr, delta: int) -> ast.expr:
+    """`node + delta` as the AST the edit's text parses to (a literal int is changed in place)."""
+    if isinstance(node, ast.Constant) and type(node.value) is int and node.value + delta >= 0:
+        return ast.Constant(node.value + delta)
+    return ast.BinOp(left=node, op=ast.Add() if delta > 0 else ast.Sub(), right=ast.Constant(1))
+
+
+def _sites(func: ast.FunctionDef, src: _Source) -> list[_Site]:
     sites: list[_Site] = []
     docstring = (
         func.body[0]
@@ -145,6 +274,7 @@ def _sites(func: ast.FunctionDef) -> list[_Site]:
         and isinstance(func.body[0].value.value, str)
         else None
     )
+    params, local = _bound_names(func)
     for node, path in _walk(func, ()):
         if not path or path[0][0] != "body" or _in_annotation(path):
             continue
@@ -152,62 +282,86 @@ def _sites(func: ast.FunctionDef) -> list[_Site]:
             continue
         line = getattr(node, "lineno", func.lineno)
         end = getattr(node, "end_lineno", None) or line
-        before = len(sites)
+        found: list[tuple[str, str, int]] = []
+
+        def add(operator: str, description: str, variant: int = 0) -> None:
+            found.append((operator, description, variant))  # noqa: B023 (called at once)
+
         if isinstance(node, ast.BinOp) and type(node.op) in _ARITH_SWAP:
-            new = _ARITH_SWAP[type(node.op)]
-            sites.append(_Site(path, "arith", 0, line, f"{type(node.op).__name__} -> {new.__name__}"))
+            add("arith", f"{type(node.op).__name__} -> {_ARITH_SWAP[type(node.op)].__name__}")
         elif isinstance(node, ast.AugAssign) and type(node.op) in _ARITH_SWAP:
-            new = _ARITH_SWAP[type(node.op)]
-            sites.append(_Site(path, "augassign", 0, line, f"{type(node.op).__name__}= -> {new.__name__}="))
+            add("augassign", f"{type(node.op).__name__}= -> {_ARITH_SWAP[type(node.op)].__name__}=")
         if isinstance(node, ast.Compare):
             for i, op in enumerate(node.ops):
                 for variant, new_op in enumerate(_COMPARE_SWAPS.get(type(op), ())):
-                    sites.append(
-                        _Site(
-                            path,
-                            "compare",
-                            i * 10 + variant,
-                            line,
-                            f"{type(op).__name__} -> {new_op.__name__}",
-                        )
-                    )
+                    add("compare", f"{type(op).__name__} -> {new_op.__name__}", i * 10 + variant)
         elif isinstance(node, ast.BoolOp):
-            other = "Or" if isinstance(node.op, ast.And) else "And"
-            sites.append(_Site(path, "boolop", 0, line, f"{type(node.op).__name__} -> {other}"))
+            add("boolop", f"{type(node.op).__name__} -> {'Or' if isinstance(node.op, ast.And) else 'And'}")
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            sites.append(_Site(path, "not", 0, line, "not x -> x"))
+            add("not", "not x -> x")
         elif isinstance(node, ast.Constant) and path[-1][0] != "kind":
             value = node.value
             if isinstance(value, bool):
-                sites.append(_Site(path, "const", 0, line, f"{value} -> {not value}"))
+                add("const", f"{value} -> {not value}")
             elif isinstance(value, int):
-                sites.append(_Site(path, "const", 0, line, f"{value} -> {value + 1}"))
+                add("const", f"{value} -> {value + 1}")
                 if value != 0:
-                    sites.append(_Site(path, "const", 1, line, f"{value} -> {value - 1}"))
+                    add("const", f"{value} -> {value - 1}", 1)
             elif isinstance(value, str):
-                sites.append(_Site(path, "const", 0, line, f"{value[:20]!r} -> {'x' if not value else ''!r}"))
-        elif isinstance(node, ast.Subscript) and isinstance(node.slice, (ast.Name, ast.Constant)):
-            if not isinstance(node.ctx, ast.Load):
-                pass
-            elif isinstance(node.slice, ast.Name) or isinstance(node.slice.value, int):
-                sites.append(_Site(path, "index", 0, line, "x[i] -> x[i + 1]"))
+                add("const", f"{value[:20]!r} -> {'x' if not value else ''!r}")
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+            if isinstance(node.slice, ast.Name) or (
+                isinstance(node.slice, ast.Constant) and type(node.slice.value) is int
+            ):
+                add("index", "x[i] -> x[i + 1]")
+            elif isinstance(node.slice, ast.Slice) and node.slice.step is None:
+                if node.slice.upper is not None:
+                    add("slice", "x[a:b] -> x[a:b - 1]")
+                elif node.slice.lower is not None:
+                    add("slice", "x[a:] -> x[a + 1:]", 1)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and path[-1][0] != "func":
+            other = _other_name(node.id, line, params, local)
+            if other is not None:
+                add("variable", f"{node.id} -> {other}")
+        elif isinstance(node, ast.Call):
+            args = node.args
+            name = node.func.id if isinstance(node.func, ast.Name) else None
+            if name == "range" and len(args) in (1, 2) and not any(isinstance(a, ast.Starred) for a in args):
+                add("range", "range(.., n) -> range(.., n - 1)")
+            if (
+                len(args) >= 2
+                and not any(isinstance(a, ast.Starred) for a in args[:2])
+                and name not in _SYMMETRIC_CALLS
+                and ast.dump(args[0]) != ast.dump(args[1])
+            ):
+                add("swap_args", "f(a, b) -> f(b, a)")
+        siblings = _siblings(func, path) if isinstance(node, ast.stmt) else []
         if isinstance(node, _SIMPLE_STATEMENTS) and node is not docstring:
-            sites.append(_Site(path, "delete", 0, line, f"delete {type(node).__name__.lower()}"))
+            if len(siblings) > 1:
+                add("delete", f"delete {type(node).__name__.lower()}")
         elif (
             isinstance(node, ast.Return)
             and node.value is not None
             and not (isinstance(node.value, ast.Constant) and node.value.value is None)
         ):
-            sites.append(_Site(path, "return_none", 0, line, "return x -> return None"))
+            add("return_none", "return x -> return None")
         elif isinstance(node, ast.Break):
-            sites.append(_Site(path, "break_continue", 0, line, "break -> continue"))
+            add("break_continue", "break -> continue")
         elif isinstance(node, ast.Continue):
-            sites.append(_Site(path, "break_continue", 0, line, "continue -> break"))
-        sites[before:] = [dataclasses.replace(site, end_line=end) for site in sites[before:]]
+            add("break_continue", "continue -> break")
+        elif isinstance(node, ast.If):
+            if len(siblings) > 1 and not _is_elif(src, node):
+                add("missing_branch", "if statement removed")
+            if len(node.orelse) == 1 and _is_elif(src, node.orelse[0]):
+                add("missing_branch", "elif branch removed", 1)
+            elif node.orelse:
+                add("missing_branch", "else branch removed", 2)
+        sites += [_Site(path, operator, variant, line, text, end) for operator, text, variant in found]
     return sites
 
 
 def _apply(func: ast.FunctionDef, site: _Site) -> None:
+    """The site's change on the AST: what the text edit must parse to."""
     node = _resolve(func, site.path)
     if site.operator in ("arith", "augassign"):
         assert isinstance(node, (ast.BinOp, ast.AugAssign))
@@ -232,10 +386,32 @@ def _apply(func: ast.FunctionDef, site: _Site) -> None:
         else:
             node.value = "x" if not value else ""
     elif site.operator == "index":
-        assert isinstance(node, ast.Subscript)
-        node.slice = ast.BinOp(left=node.slice, op=ast.Add(), right=ast.Constant(1))
-    elif site.operator == "delete":
-        _replace(func, site.path, ast.Pass())
+        assert isinstance(node, ast.Subscript) and isinstance(node.slice, ast.expr)
+        node.slice = _off_by_one(node.slice, 1)
+    elif site.operator == "slice":
+        assert isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice)
+        if site.variant == 0 and node.slice.upper is not None:
+            node.slice.upper = _off_by_one(node.slice.upper, -1)
+        elif node.slice.lower is not None:
+            node.slice.lower = _off_by_one(node.slice.lower, 1)
+    elif site.operator == "range":
+        assert isinstance(node, ast.Call)
+        stop = len(node.args) - 1 if len(node.args) == 2 else 0
+        node.args[stop] = _off_by_one(node.args[stop], -1)
+    elif site.operator == "variable":
+        assert isinstance(node, ast.Name)
+        node.id = site.description.split(" -> ")[1]
+    elif site.operator == "swap_args":
+        assert isinstance(node, ast.Call)
+        node.args[0], node.args[1] = node.args[1], node.args[0]
+    elif site.operator == "delete" or (site.operator == "missing_branch" and site.variant == 0):
+        field, index = site.path[-1]
+        assert index is not None
+        del getattr(_resolve(func, site.path[:-1]), field)[index]
+    elif site.operator == "missing_branch":
+        assert isinstance(node, ast.If)
+        nested = node.orelse[0]
+        node.orelse = nested.orelse if site.variant == 1 and isinstance(nested, ast.If) else []
     elif site.operator == "return_none":
         assert isinstance(node, ast.Return)
         node.value = ast.Constant(None)
@@ -243,13 +419,128 @@ def _apply(func: ast.FunctionDef, site: _Site) -> None:
         _replace(func, site.path, ast.Continue() if isinstance(node, ast.Break) else ast.Break())
 
 
-def _replace(root: ast.AST, path: tuple[tuple[str, int | None], ...], new: ast.AST) -> None:
+def _replace(root: ast.AST, path: Path, new: ast.AST) -> None:
     parent = _resolve(root, path[:-1])
     field, index = path[-1]
     if index is None:
         setattr(parent, field, new)
     else:
         getattr(parent, field)[index] = new
+
+
+def _number(src: _Source, node: ast.expr, delta: int) -> str:
+    """The text of `node + delta`: a literal int rewritten in its own base, else `x + 1`."""
+    start, end = src.span(node)
+    text = src.text[start:end]
+    if isinstance(node, ast.Constant) and type(node.value) is int and node.value + delta >= 0:
+        value = node.value + delta
+        prefix = text[:2].lower()
+        return {"0x": hex, "0o": oct, "0b": bin}.get(prefix, str)(value)
+    return f"{text} {'+' if delta > 0 else '-'} 1"
+
+
+def _string(text: str, value: str) -> str:
+    """An empty string (or "x") quoted as the literal `text` was."""
+    quote = next((c for c in text if c in "'\""), '"')
+    return f"{quote}{'x' if not value else ''}{quote}"
+
+
+def _edits(src: _Source, func: ast.FunctionDef, site: _Site) -> list[Edit]:
+    """The text edits of the original that make the site's change."""
+    node = _resolve(func, site.path)
+    op = site.operator
+    if op == "arith":
+        assert isinstance(node, ast.BinOp)
+        new = _OP_TEXT[_ARITH_SWAP[type(node.op)]]
+        return [
+            src.operator_edit(src.span(node.left)[1], src.span(node.right)[0], _OP_TEXT[type(node.op)], new)
+        ]
+    if op == "augassign":
+        assert isinstance(node, ast.AugAssign)
+        old, new = _OP_TEXT[type(node.op)] + "=", _OP_TEXT[_ARITH_SWAP[type(node.op)]] + "="
+        return [src.operator_edit(src.span(node.target)[1], src.span(node.value)[0], old, new)]
+    if op == "compare":
+        assert isinstance(node, ast.Compare)
+        i, variant = divmod(site.variant, 10)
+        left = node.left if i == 0 else node.comparators[i - 1]
+        old = type(node.ops[i])
+        new = _OP_TEXT[_COMPARE_SWAPS[old][variant]]
+        return [src.operator_edit(src.span(left)[1], src.span(node.comparators[i])[0], _OP_TEXT[old], new)]
+    if op == "boolop":
+        assert isinstance(node, ast.BoolOp)
+        old = _OP_TEXT[type(node.op)]
+        new = "or" if old == "and" else "and"
+        pairs = zip(node.values, node.values[1:], strict=False)
+        return [src.operator_edit(src.span(a)[1], src.span(b)[0], old, new) for a, b in pairs]
+    if op == "not":
+        assert isinstance(node, ast.UnaryOp)
+        start = rest = src.span(node)[0] + len("not")
+        while rest < len(src.text) and src.text[rest] in " \t\f\r\n\\":
+            rest += 1  # the space after `not` goes with it
+        if src.text[start - 3 : start] != "not" or (rest == start and src.text[rest : rest + 1] != "("):
+            raise ValueError("no `not` keyword")
+        return [(start - 3, rest, "")]
+    start, end = src.span(node)
+    if op == "const":
+        assert isinstance(node, ast.Constant)
+        value = node.value
+        if isinstance(value, bool):
+            return [(start, end, str(not value))]
+        if isinstance(value, int):
+            return [(start, end, _number(src, node, 1 if site.variant == 0 else -1))]
+        return [(start, end, _string(src.text[start:end], value))]
+    if op == "index":
+        assert isinstance(node, ast.Subscript) and isinstance(node.slice, ast.expr)
+        return [(*src.span(node.slice), _number(src, node.slice, 1))]
+    if op == "slice":
+        assert isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice)
+        bound, delta = (node.slice.upper, -1) if site.variant == 0 else (node.slice.lower, 1)
+        assert bound is not None
+        return [(*src.span(bound), _number(src, bound, delta))]
+    if op == "range":
+        assert isinstance(node, ast.Call)
+        stop = node.args[len(node.args) - 1 if len(node.args) == 2 else 0]
+        return [(*src.span(stop), _number(src, stop, -1))]
+    if op == "variable":
+        return [(start, end, site.description.split(" -> ")[1])]
+    if op == "swap_args":
+        assert isinstance(node, ast.Call)
+        (a0, a1), (b0, b1) = src.span(node.args[0]), src.span(node.args[1])
+        return [(a0, a1, src.text[b0:b1]), (b0, b1, src.text[a0:a1])]
+    if op == "delete" or (op == "missing_branch" and site.variant == 0):
+        return [src.whole_lines(node.lineno, node.end_lineno or node.lineno, start, end)]  # type: ignore[attr-defined]
+    if op == "missing_branch":
+        return [_branch_lines(src, node, site.variant)]
+    if op == "return_none":
+        return [(start + len("return"), end, " None")]
+    if op == "break_continue":
+        return [(start, end, "continue" if isinstance(node, ast.Break) else "break")]
+    raise ValueError(f"unknown operator {op}")
+
+
+def _branch_lines(src: _Source, node: ast.AST, variant: int) -> Edit:
+    """Remove an `elif` branch (up to the next branch) or the `else:` line and its body."""
+    assert isinstance(node, ast.If) and node.body and node.orelse
+    if variant == 1:
+        nested = node.orelse[0]
+        assert isinstance(nested, ast.If)
+        first, last_stmt = nested.lineno, nested.body[-1]
+        start = src.offset(first, nested.col_offset)
+    else:
+        last_stmt = node.orelse[-1]
+        body_end = node.body[-1].end_lineno or node.lineno
+        first = next(
+            (
+                n
+                for n in range(node.orelse[0].lineno, body_end, -1)
+                if src.line_text(n).lstrip().startswith("else")
+            ),
+            0,
+        )
+        if not first:
+            raise ValueError("no `else:` line")
+        start = src.starts[first - 1] + len(src.line_text(first)) - len(src.line_text(first).lstrip())
+    return src.whole_lines(first, last_stmt.end_lineno or last_stmt.lineno, start, src.span(last_stmt)[1])
 
 
 def _function(body: list[ast.stmt], name: str) -> ast.FunctionDef | None:
@@ -269,7 +560,7 @@ def find_target(tree: ast.Module, entry_point: str, class_name: str | None = Non
 def count_sites(code: str, entry_point: str, class_name: str | None = None) -> int:
     """How many mutants `generate` could return before the cap."""
     func = find_target(safe_ast.parse(code), entry_point, class_name)
-    return 0 if func is None else len(_sites(func))
+    return 0 if func is None else len(_sites(func, _Source(code)))
 
 
 def generate(
@@ -278,59 +569,59 @@ def generate(
     """Up to `max_mutants` distinct mutants of `entry_point` in `code` (with `class_name`, of
     that class's method `entry_point`).
 
-    Each mutant is the original source with only the mutated node's text replaced, so its
-    diff against the original is one small hunk and the rest keeps its formatting. When
-    there are more candidate sites than the cap, a seeded sample is taken, spread over the
-    operators (round-robin) so one kind of change does not crowd out the rest. Mutants equal
-    to the original or to another mutant (compared as ASTs) and mutants that do not compile
-    are skipped. Raises SyntaxError if `code` does not parse; returns [] if the entry point
-    is not a top-level function (or a method of the named class).
+    Each mutant is the original source with only the bug's tokens edited (or a removed
+    statement's lines), so its diff against the original is one small hunk and the rest keeps
+    its formatting. When there are more candidate sites than the cap, a seeded sample is
+    taken, spread over the operators (round-robin, in a seeded order) so one kind of change
+    does not crowd out the rest. Edits that do not parse to exactly the intended change,
+    mutants equal to the original or to another mutant (compared as ASTs) and mutants that do
+    not compile are skipped. Raises SyntaxError if `code` does not parse; returns [] if the
+    entry point is not a top-level function (or a method of the named class).
     """
     tree = safe_ast.parse(code)
     func = find_target(tree, entry_point, class_name)
     if func is None:
         return []
-    sites = _sites(func)
+    src = _Source(code)
+    sites = _sites(func, src)
     chosen = _spread(sites, max_mutants, seed)
-    lines = code.encode("utf-8").splitlines(keepends=True)
     seen = {ast.dump(tree)}
     mutants: list[Mutant] = []
     for site in chosen:
-        before = _resolve(func, site.path)
         mutated_func = copy.deepcopy(func)
-        _apply(mutated_func, site)
-        after = _resolve(mutated_func, site.path)
         try:
-            text = _splice(lines, before, _render(after))
+            _apply(mutated_func, site)
+            edits = sorted(_edits(src, func, site))
+            text = _splice(code, edits)
             compile(text, "<mutant>", "exec")
-            dump = ast.dump(safe_ast.parse(text))
-        except (SyntaxError, ValueError, RecursionError, AttributeError):
+            mutated = safe_ast.parse(text)
+            got = find_target(mutated, entry_point, class_name)
+            if got is None or ast.dump(got) != ast.dump(mutated_func):
+                continue  # the text does not say what the site means (precedence, layout)
+            dump = ast.dump(mutated)
+        except (SyntaxError, ValueError, RecursionError, AttributeError, AssertionError, IndexError):
             continue
         if dump in seen:
             continue
         seen.add(dump)
+        start, end = edits[0][0], max(e[1] for e in edits)
         mutants.append(
-            Mutant(sites.index(site), site.operator, site.line, site.description, text, site.end_line)
+            Mutant(
+                sites.index(site), site.operator, site.line, site.description, text, site.end_line, start, end
+            )
         )
     return mutants
 
 
-def _render(node: ast.AST) -> str:
-    text = ast.unparse(ast.fix_missing_locations(node))
-    if isinstance(node, ast.expr) and not isinstance(node, (ast.Name, ast.Constant, ast.Attribute, ast.Call)):
-        return f"({text})"
-    return text
-
-
-def _splice(lines: list[bytes], node: ast.AST, text: str) -> str:
-    """The source with `node`'s span (AST offsets count UTF-8 bytes) replaced by `text`."""
-    first, last = node.lineno - 1, node.end_lineno - 1  # type: ignore[attr-defined]
-    start, end = node.col_offset, node.end_col_offset  # type: ignore[attr-defined]
-    if last is None or end is None:
-        raise ValueError("node has no end position")
-    prefix = b"".join(lines[:first]) + lines[first][:start]
-    suffix = lines[last][end:] + b"".join(lines[last + 1 :])
-    return (prefix + text.encode("utf-8") + suffix).decode("utf-8")
+def _splice(code: str, edits: list[Edit]) -> str:
+    """`code` with each (start, end, text) edit made; the edits do not overlap."""
+    out, at = [], 0
+    for start, end, text in edits:
+        if start < at:
+            raise ValueError("overlapping edits")
+        out += [code[at:start], text]
+        at = end
+    return "".join([*out, code[at:]])
 
 
 def _spread(sites: list[_Site], cap: int, seed: int) -> list[_Site]:
@@ -345,6 +636,7 @@ def _spread(sites: list[_Site], cap: int, seed: int) -> list[_Site]:
         rng.shuffle(group)
     chosen: list[_Site] = []
     operators = sorted(by_operator)
+    rng.shuffle(operators)  # a cap below the number of operators must not always favour `arith`
     while len(chosen) < cap:
         for operator in operators:
             if by_operator[operator] and len(chosen) < cap:

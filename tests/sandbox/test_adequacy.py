@@ -168,7 +168,7 @@ def test_a_method_suite_is_measured_on_mutants_of_its_method(box: Sandbox) -> No
     assert m.original.job_status == "ok" and [o.kind for o in m.original.outcomes] == ["ok", "ok", "error"]
     assert m.original.outcomes[0].value is not None and '"state"' in m.original.outcomes[0].value
     # every mutant changes `add` (lines 6-10), none the constructor
-    assert len(m.mutants) == 7 and all(6 <= r.mutant.line <= 10 for r in m.mutants)
+    assert len(m.mutants) == 8 and all(6 <= r.mutant.line <= 10 for r in m.mutants)
     by_description = {r.mutant.description: r.status for r in m.mutants}
     # the instance's state is compared: deleting `self.total += k` is caught although
     # `return self.total` still returns a number
