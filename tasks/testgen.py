@@ -21,6 +21,7 @@ from codemint.llm.client import LLMClient
 from codemint.llm.errors import LLMError
 from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm_traced
 from codemint.llm.strategies import LLMResult
+from codemint.offline import proposals
 from codemint.offline.contracts import row_contract
 from codemint.offline.inputs import Args, doctest_inputs, mutate, signature_inputs
 from codemint.records import Instructed, LLMProvenance, Rejected, WithInputs, merge_llm
@@ -153,7 +154,9 @@ class Testgen(Stage[Instructed, WithInputs]):
             inputs.add_text(text, source)
         if func is not None and ({"annotations", "defaults"} & set(cfg.strategies)):
             budget = max(1, cfg.max_inputs // 2)
-            for args, source in signature_inputs(func, budget, rng):
+            # Texts holding what the code looks for (a separator, an entity), its helpers' too.
+            texts = proposals.text_values(proposals.body_literals(func, safe_ast.parse(rec.code)))
+            for args, source in signature_inputs(func, budget, rng, texts):
                 if source in cfg.strategies:
                     inputs.add(args, source)
         if "mutation" in cfg.strategies and inputs.seeds:

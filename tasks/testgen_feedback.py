@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from codemint import mutants as mutant_gen
+from codemint import safe_ast
 from codemint.codec import decode_input, encode_input
 from codemint.coverage_map import CoverageMap, coverage_map
 from codemint.offline import proposals
@@ -61,6 +62,13 @@ class Row:
         return self.add_text(text, source, cap, max_chars, assignment)
 
     def add_text(self, text: str, source: str, cap: int, max_chars: int, assignment: int = -1) -> bool:
+        if assignment >= 0 and text in self.texts:
+            # a plain strategy proposed it first (the same texts seed both): it still counts
+            # for the type hypothesis, or the type search would not see it return normally
+            k = self.texts.index(text)
+            if self.assignment_of[k] < 0:
+                self.assignment_of[k] = assignment
+            return False
         if len(self.texts) >= cap or len(text) > max_chars or '"__repr__"' in text or text in self.texts:
             return False
         self.texts.append(text)
@@ -219,14 +227,23 @@ def _select(
     cmap: CoverageMap,
     cfg: TestgenSettings,
     learned: int | None,
+    lits: proposals.BodyLiterals | None = None,
 ) -> list[int]:
-    """Greedy over lines, branch outcomes and mutants killed; then the quality rules."""
+    """Greedy over lines, branch outcomes and mutants killed; then the quality rules. The
+    main return's line is reached by a kept normal return whenever a candidate reaches it.
+    What the code looks for (`proposals.held`: a marker or example text in a text argument,
+    items in a container) counts as coverage too; between inputs adding alike, one holding
+    a new mix of it (none of it included), then more of it, then the shorter goes first."""
+    holds = _holds(row, indexes, lits or proposals.BodyLiterals())
+    reach = {i: len(h) for i, h in holds.items()}
     gains: dict[int, set[tuple[object, ...]]] = {}
     for pos, i in enumerate(indexes):
         outcome = row.outcomes[i]
         assert outcome is not None
         gain: set[tuple[object, ...]] = {("line", line) for line in outcome.lines if line in cmap.statements}
         gain |= {("branch", *b) for b in cmap.branch_outcomes(outcome.arcs)}
+        if outcome.normal:  # a separator in a text, a heap with items: reached, not refused
+            gain |= {("holds", h) for h in holds[i]}
         for k, run in enumerate(runs):
             if run.job_status == "infra":
                 continue
@@ -246,22 +263,38 @@ def _select(
         if row.sources[i] in ("doctest", "docstring")
         or (learned is not None and row.assignment_of[i] == learned)
     }
+    every_normal = normal
     if allowed:
         typed = [i for i in normal if _signature(row.texts[i]) in allowed]
         normal = typed or normal
     chosen: list[int] = []
     covered: set[tuple[object, ...]] = set()
     outputs: set[str | None] = set()
+    kinds: set[frozenset[str]] = set()  # what of the looked-for texts each kept input holds
 
     def take(i: int) -> None:
         chosen.append(i)
         covered.update(gains[i])
         outputs.add((row.outcomes[i] or _ZERO).value)
+        kinds.add(frozenset(holds[i]))
 
     # Docstring examples are what the author meant: keep those that return normally first.
     for i in normal:
         if row.sources[i] in ("doctest", "docstring") and len(chosen) < cfg.max_inputs:
             take(i)
+    # The main return is what the function is for: one kept input must get there (of the
+    # agreed argument types when one does).
+    main = main_return_line(row.func) if row.func is not None else None
+
+    def reaches(i: int) -> bool:
+        return main in (row.outcomes[i] or _ZERO).lines
+
+    if main is not None and len(chosen) < cfg.max_inputs and not any(reaches(i) for i in chosen):
+        for group in (normal, every_normal):
+            candidates = [i for i in group if reaches(i)]
+            if candidates:
+                take(max(candidates, key=lambda i: (len(gains[i] - covered), reach[i], -len(row.texts[i]))))
+                break
     pool = [i for i in normal if i not in chosen]
     while pool and len(chosen) < cfg.max_inputs:
         best = max(
@@ -269,6 +302,8 @@ def _select(
             key=lambda i: (
                 len(gains[i] - covered),
                 (row.outcomes[i] or _ZERO).value not in outputs,
+                frozenset(holds[i]) not in kinds,
+                reach[i],
                 -len(row.texts[i]),
             ),
         )
@@ -280,7 +315,15 @@ def _select(
     while (
         pool and sum(1 for i in chosen if i in normal) < cfg.min_normal_tests and len(chosen) < cfg.max_inputs
     ):
-        best = max(pool, key=lambda i: ((row.outcomes[i] or _ZERO).value not in outputs, -len(row.texts[i])))
+        best = max(
+            pool,
+            key=lambda i: (
+                (row.outcomes[i] or _ZERO).value not in outputs,
+                frozenset(holds[i]) not in kinds,  # a plain text too, an empty heap too
+                reach[i],
+                -len(row.texts[i]),
+            ),
+        )
         take(best)
         pool.remove(best)
     # Exception inputs: only those adding something, within the share cap.
@@ -307,6 +350,49 @@ def _select(
     return sorted(chosen)
 
 
+def _holds(row: Row, indexes: list[int], lits: proposals.BodyLiterals) -> dict[int, set[str]]:
+    out: dict[int, set[str]] = {}
+    for i in indexes:
+        try:
+            out[i] = proposals.held(decode_input(row.texts[i]), lits)
+        except ValueError:
+            out[i] = set()
+    return out
+
+
+def _own_nodes(func: ast.FunctionDef) -> list[ast.AST]:
+    """The nodes of a function's body, nested functions, lambdas and classes left out."""
+    out: list[ast.AST] = []
+    stack: list[ast.AST] = list(func.body)
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            stack.extend(ast.iter_child_nodes(node))
+    return out
+
+
+def main_return_line(func: ast.FunctionDef) -> int | None:
+    """The line of what a function is for: its last return of something other than a
+    constant (a fallback `return None` or `return -1` after a loop is not it), else the last
+    statement when the body falls off its end, else its last return."""
+    returns = [n for n in _own_nodes(func) if isinstance(n, ast.Return)]
+    computed = [r for r in returns if r.value is not None and not isinstance(r.value, ast.Constant)]
+    if computed:
+        return max(r.lineno for r in computed)
+    body = func.body[1:] if ast.get_docstring(func) is not None else func.body
+    if body and not isinstance(body[-1], ast.Return | ast.Raise):
+        return body[-1].lineno
+    return max((r.lineno for r in returns), default=None)
+
+
+def _module(code: str) -> ast.Module | None:
+    try:
+        return safe_ast.parse(code)
+    except (SyntaxError, ValueError):
+        return None
+
+
 def feedback_inputs(
     box: Sandbox,
     limits: ExecLimits,
@@ -327,7 +413,7 @@ def feedback_inputs(
             params = [a.arg for a in [*row.func.args.posonlyargs, *row.func.args.args]]
             for args in proposals.docstring_examples(row.docstring, row.entry_point, params):
                 row.add(args, "docstring", cap, max_chars)
-            p = proposals.plan(row.func, proposals.module_classes(row.code))
+            p = proposals.plan(row.func, proposals.module_classes(row.code), _module(row.code))
             plans[n] = p
             assignments[n] = list(proposals.combos(p, cfg.feedback_type_hypotheses))
             per = max(2, (cap // 2) // max(1, len(assignments[n])))
@@ -382,7 +468,8 @@ def feedback_inputs(
         except SyntaxError:
             cmap = CoverageMap(frozenset(), ())
         mutant_runs = [run for _, run in runs.get(n, [])]
-        chosen = _select(row, usable[n], mutant_runs, cmap, cfg, _learned_assignment(row))
+        lits = plans[n].literals if n in plans else proposals.BodyLiterals()
+        chosen = _select(row, usable[n], mutant_runs, cmap, cfg, _learned_assignment(row), lits)
         stats.kept += len(chosen)
         out[row.key] = [(row.texts[i], row.sources[i]) for i in chosen]
     return out

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import random
 
+from codemint import safe_ast
 from codemint.offline import proposals
 from codemint.offline.inputs import Args, doctest_inputs, mutate, signature_inputs
 from codemint.records import Instructed
@@ -46,11 +47,13 @@ def _unique(found: list[tuple[Args, str]]) -> list[tuple[Args, str]]:
     return out
 
 
-def _typed(func: ast.FunctionDef, classes: proposals.Classes, rng: random.Random) -> list[tuple[Args, str]]:
+def _typed(
+    func: ast.FunctionDef, classes: proposals.Classes, rng: random.Random, module: ast.Module | None = None
+) -> list[tuple[Args, str]]:
     """A few inputs for each of the most plausible type assignments of the parameters (read
     from annotations, defaults, names and how the body uses them), as feedback testgen
     proposes them for functions: execute keeps the calls that return normally."""
-    p = proposals.plan(func, classes)
+    p = proposals.plan(func, classes, module)
     return [
         (args, "typed")
         for assignment in proposals.combos(p, TYPE_HYPOTHESES)
@@ -65,6 +68,7 @@ def _side(
     budget: int,
     rng: random.Random,
     classes: proposals.Classes,
+    module: ast.Module | None = None,
 ) -> list[tuple[Args, str]]:
     """Arguments for one call (the constructor or the method): doctest examples, then the
     signature's and typed proposals, alternating."""
@@ -75,8 +79,9 @@ def _side(
         found.append((([], {}), "defaults"))
     if func is not None:
         # Alternating: the signature's guesses and the type search's each get early places.
-        plain = list(signature_inputs(func, budget, rng))
-        typed = _typed(func, classes, rng)
+        texts = proposals.text_values(proposals.body_literals(func, module))
+        plain = list(signature_inputs(func, budget, rng, texts))
+        typed = _typed(func, classes, rng, module)
         for i in range(max(len(plain), len(typed))):
             found.extend(side[i] for side in (plain, typed) if i < len(side))
     return _unique(found)
@@ -141,14 +146,15 @@ def method_inputs(
     class_doc = ast.get_docstring(cls)
     budget = max(2, cap // 2)
     classes = proposals.module_classes(rec.code)
+    module = safe_ast.parse(rec.code)  # find_class parsed it: its helpers' literals seed values
     inits: list[tuple[Args, str]] = [(([], {}), "defaults")]  # a class method: no instance to build
     if rec.sample_kind != "classmethod":
         init_def = constructor_signature(cls)
-        inits = _side(init_def, [class_doc, rec.docstring], rec.class_name, budget, rng, classes)
+        inits = _side(init_def, [class_doc, rec.docstring], rec.class_name, budget, rng, classes, module)
     calls: list[tuple[Args, str]] = [(([], {}), "defaults")]  # a property is read, not called
     call_def = without_receiver(method)
     if rec.sample_kind != "property":
-        calls = _side(call_def, [rec.docstring, class_doc], rec.entry_point, budget, rng, classes)
+        calls = _side(call_def, [rec.docstring, class_doc], rec.entry_point, budget, rng, classes, module)
     if not inits or not calls:
         return []
     out: list[tuple[list, str]] = []

@@ -11,7 +11,7 @@ import ast
 import doctest
 import io
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from codemint import safe_ast
@@ -349,12 +349,16 @@ def _positional(args: ast.arguments) -> list[tuple[ast.arg, ast.expr | None]]:
 
 
 def _candidates(
-    param: ast.arg, default: ast.expr | None, usage: dict[str, str] | None = None
+    param: ast.arg,
+    default: ast.expr | None,
+    usage: dict[str, str] | None = None,
+    texts: Sequence[str] = (),
 ) -> tuple[list[Any], str] | None:
-    """Values for one parameter and the strategy that chose them, or None if nothing is known."""
+    """Values for one parameter and the strategy that chose them, or None if nothing is known.
+    `texts` (what the code looks for, in text) come first for a text parameter."""
     names = _type_names(param.annotation)
     if names:
-        values = [v for t in names for v in _TYPE_SAMPLES[t]]
+        values = [v for t in names for v in (_texts(texts) if t == "str" else _TYPE_SAMPLES[t])]
         return values, "annotations"
     if default is not None:
         try:
@@ -363,18 +367,27 @@ def _candidates(
             value = ...
         if value is not ... and value is not None:
             type_name = type(value).__name__
-            return [value, *(v for v in _TYPE_SAMPLES.get(type_name, []) if v != value)], "defaults"
+            samples = _texts(texts) if type_name == "str" else _TYPE_SAMPLES.get(type_name, [])
+            return [value, *(v for v in samples if v != value)], "defaults"
     hint = (usage or {}).get(param.arg) or _name_hint(param.arg)
     if hint:
-        return list(_TYPE_SAMPLES[hint]), "defaults"
+        return list(_texts(texts) if hint == "str" else _TYPE_SAMPLES[hint]), "defaults"
     if default is None:
         # A required parameter nothing describes: integers are the most common guess.
         return list(_TYPE_SAMPLES["int"]), "defaults"
     return None
 
 
-def signature_inputs(func: ast.FunctionDef, limit: int, rng: random.Random) -> Iterator[tuple[Args, str]]:
-    """Inputs built from annotations, literal defaults and telling parameter names.
+def _texts(texts: Sequence[str]) -> list[str]:
+    """Text samples: the code's own (`proposals.text_values`) first, then the plain ones."""
+    return list(dict.fromkeys([*texts, *_TYPE_SAMPLES["str"]]))
+
+
+def signature_inputs(
+    func: ast.FunctionDef, limit: int, rng: random.Random, texts: Sequence[str] = ()
+) -> Iterator[tuple[Args, str]]:
+    """Inputs built from annotations, literal defaults and telling parameter names; `texts`:
+    strings that hold what the code looks for (`proposals.text_values`), tried first for text.
 
     Parameters with a default that nothing else describes are left out of the call
     (the default is used); a required one that nothing describes gets integers.
@@ -382,7 +395,7 @@ def signature_inputs(func: ast.FunctionDef, limit: int, rng: random.Random) -> I
     per_param: list[tuple[list[Any], str]] = []
     usage = usage_types(func)
     for param, default in _positional(func.args):
-        found = _candidates(param, default, usage)
+        found = _candidates(param, default, usage, texts)
         if found is None:
             if default is not None:
                 break  # the rest keep their defaults
@@ -393,7 +406,7 @@ def signature_inputs(func: ast.FunctionDef, limit: int, rng: random.Random) -> I
     ]
     kw_values: dict[str, list[Any]] = {}
     for param in required_kwonly:
-        found = _candidates(param, None, usage)
+        found = _candidates(param, None, usage, texts)
         if found is None:
             return
         kw_values[param.arg] = found[0]

@@ -31,6 +31,7 @@ from typing import Any
 
 from codemint import safe_ast
 from codemint.codec import Construct, encode_input
+from codemint.offline import regex_examples
 from codemint.offline.inputs import Args, doctest_inputs, literal_value, stream_of
 
 # A type hypothesis: a name and element specs ("list", ("int",)) ...; scalars have no elements.
@@ -86,6 +87,8 @@ _BASE_VALUES: dict[str, list[Any]] = {
         "abc",
         "Hello World",
         "",
+        # longer than a line: text code (wrapping, shortening) does its work only on such
+        "The quick brown fox jumps over the lazy dog, then naps in the warm afternoon sun.",
         "a",
         "hello, world!",
         "a-b_c 123",
@@ -149,21 +152,89 @@ _ANNOTATION_ALIASES = {
 class BodyLiterals:
     strings: list[str] = field(default_factory=list)
     numbers: list[int | float] = field(default_factory=list)
-    prefixes: list[str] = field(default_factory=list)  # startswith / endswith / split / in arguments
+    # What the code looks for in a text: `startswith` / `split` / `find` / `in` arguments, short
+    # punctuation constants (separators), `os.sep`; generated texts hold them amid plain text.
+    prefixes: list[str] = field(default_factory=list)
+    # Whole example texts: quoted strings and marker-holding words of the docstrings, strings
+    # the code's regular expressions match.
+    samples: list[str] = field(default_factory=list)
 
 
-def body_literals(func: ast.FunctionDef) -> BodyLiterals:
-    """Constants the body compares against or looks for (docstring excluded)."""
-    out = BodyLiterals()
+# String methods whose first argument is what the text is searched for or split on.
+_LOOKED_FOR = {
+    "startswith", "endswith", "split", "rsplit", "partition", "rpartition", "find", "rfind",
+    "index", "rindex", "count", "replace", "strip", "lstrip", "rstrip", "removeprefix",
+    "removesuffix",
+}  # fmt: skip
+_REGEX_CALLS = {"compile", "match", "search", "fullmatch", "sub", "subn", "split", "findall", "finditer"}
+# `os.sep`, `os.path.altsep`, ...: path code looks for these (both platforms' separators).
+_PATH_CONSTANTS = {"sep": ["/", "\\"], "altsep": ["\\", "/"], "pathsep": [":", ";"], "extsep": ["."]}
+_HELPER_DEPTH = 2  # helpers of helpers of the entry point are read too
+
+
+def _body(func: ast.FunctionDef) -> list[ast.stmt]:
     body = func.body
     if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
-        body = body[1:]
-    for stmt in body:
+        return body[1:]
+    return body
+
+
+def _is_marker(text: str) -> bool:
+    """A short constant with no letters or digits: a separator or a mark the code tests for."""
+    return 0 < len(text) <= 3 and not any(ch.isalnum() for ch in text)
+
+
+def _local_texts(nodes: list[ast.stmt]) -> dict[str, str]:
+    """Names assigned a string constant (`sep = '\\\\'`), so `p.find(sep)` is read as a search."""
+    out: dict[str, str] = {}
+    for stmt in nodes:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+                text = node.value.value
+                if isinstance(text, str):
+                    out.update({t.id: text for t in node.targets if isinstance(t, ast.Name)})
+    return out
+
+
+def _texts_of(node: ast.expr, names: dict[str, str]) -> list[str]:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.Name) and node.id in names:
+        return [names[node.id]]
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        return [t for e in node.elts for t in _texts_of(e, names)]
+    return []
+
+
+def _regex_modules(module: ast.Module | None) -> set[str]:
+    """Names `re` is imported as (`import re as _re`)."""
+    out = {"re"}
+    for node in module.body if module is not None else []:
+        if isinstance(node, ast.Import):
+            out |= {a.asname or a.name for a in node.names if a.name == "re"}
+    return out
+
+
+def _scan(nodes: list[ast.stmt], out: BodyLiterals, regex: set[str]) -> None:
+    """Add the constants, looked-for texts and regex examples of `nodes` to `out`."""
+    names = _local_texts(nodes)
+
+    def look_for(texts: list[str]) -> None:
+        for text in texts:
+            if text and text not in out.prefixes:
+                out.prefixes.append(text)
+            if len(text) > 1 and _is_marker(text):  # a set of separators: each one too
+                look_for(list(text))
+
+    for stmt in nodes:
         for node in ast.walk(stmt):
             if isinstance(node, ast.Constant):
                 value = node.value
                 if isinstance(value, str) and len(value) <= 40 and value not in out.strings:
                     out.strings.append(value)
+                    if _is_marker(value.strip() or value):
+                        # distinct characters (`'\\/'`) are a set of separators: each one
+                        look_for(list(value) if len(set(value)) == len(value) else [value])
                 elif (
                     isinstance(value, (int, float))
                     and not isinstance(value, bool)
@@ -171,29 +242,91 @@ def body_literals(func: ast.FunctionDef) -> BodyLiterals:
                     and abs(value) < 10**6
                 ):
                     out.numbers.append(value)
-            elif (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr
-                in (
-                    "startswith",
-                    "endswith",
-                    "split",
-                    "rsplit",
-                    "partition",
-                    "find",
-                    "index",
-                )
-            ):
-                for arg in node.args[:1]:
-                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value:
-                        out.prefixes.append(arg.value)
-                    elif isinstance(arg, ast.Tuple):
-                        out.prefixes.extend(
-                            e.value
-                            for e in arg.elts
-                            if isinstance(e, ast.Constant) and isinstance(e.value, str)
-                        )
+            elif isinstance(node, ast.Compare) and any(isinstance(op, ast.In | ast.NotIn) for op in node.ops):
+                look_for(_texts_of(node.left, names))  # `':' in url`
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args:
+                attr, receiver = node.func.attr, node.func.value
+                if isinstance(receiver, ast.Name) and receiver.id in regex and attr in _REGEX_CALLS:
+                    pattern = node.args[0]
+                    if isinstance(pattern, ast.Constant) and isinstance(pattern.value, str):
+                        found = regex_examples.examples(pattern.value)
+                        out.samples += [s for s in found if s not in out.samples]
+                elif attr in _LOOKED_FOR:
+                    look_for(_texts_of(node.args[0], names))
+            elif isinstance(node, ast.Attribute) and node.attr in _PATH_CONSTANTS:
+                base = ast.unparse(node.value)
+                if base in ("os", "os.path", "path", "posixpath", "ntpath"):
+                    look_for(_PATH_CONSTANTS[node.attr])
+
+
+def _doc_samples(docstring: str | None, markers: list[str], names: set[str]) -> list[str]:
+    """Quoted strings of a docstring (`splitdrive("c:/dir")`) but the parameters' `names`
+    (`'text'` names the argument), then its words holding a marker the code looks for
+    (`&gt;`, `user:pass`)."""
+    if not docstring:
+        return []
+    quoted = re.findall(r"'([^'\n]{1,40})'|\"([^\"\n]{1,40})\"", docstring)
+    out = [a or b for a, b in quoted if (a or b) not in names]
+    marks = [m for m in markers if _is_marker(m) and not m.isspace()]
+    for word in docstring.split():
+        word = word.strip(",.:()[]{}")  # prose punctuation around it (`e.g. &gt;,`)
+        if any(c in word for c in "()'\"`[]{}"):
+            continue  # a piece of code (`f('a:b')`), whose quoted text is taken above
+        if 1 < len(word) <= 40 and any(m in word for m in marks) and any(c.isalnum() for c in word):
+            out.append(word)
+    return list(dict.fromkeys(s for s in out if s.strip()))
+
+
+def _helpers(func: ast.FunctionDef, module: ast.Module) -> tuple[list[ast.FunctionDef], list[ast.stmt]]:
+    """The code's own top-level functions the entry point names (called or passed, helpers of
+    helpers too) and the module-level assignments they read (`_charref = re.compile(...)`)."""
+    functions = {n.name: n for n in module.body if isinstance(n, ast.FunctionDef)}
+    assigned = {
+        t.id: n
+        for n in module.body
+        if isinstance(n, ast.Assign)
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    }
+    found: list[ast.FunctionDef] = []
+    reads: list[ast.stmt] = []
+    frontier = [func]
+    for _ in range(_HELPER_DEPTH):
+        step: list[ast.FunctionDef] = []
+        for f in frontier:
+            for node in ast.walk(f):
+                if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)):
+                    continue
+                helper = functions.get(node.id)
+                if helper is not None and helper is not func and helper not in found:
+                    found.append(helper)
+                    step.append(helper)
+                elif node.id in assigned and assigned[node.id] not in reads:
+                    reads.append(assigned[node.id])
+        frontier = step
+    return found, reads
+
+
+def body_literals(func: ast.FunctionDef, module: ast.Module | None = None) -> BodyLiterals:
+    """Constants the body compares against or looks for (docstring excluded), then, given the
+    module, those of the helpers it names and of the module-level values they read (a pattern,
+    a separator); example texts from the docstrings and the regular expressions."""
+    out = BodyLiterals()
+    regex = _regex_modules(module)
+    _scan(_body(func), out, regex)
+    docs = [ast.get_docstring(func)]
+    params = {a.arg for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]}
+    if module is not None:
+        helpers, reads = _helpers(func, module)
+        for helper in helpers:
+            _scan(_body(helper), out, regex)
+            docs.append(ast.get_docstring(helper))
+        for stmt in reads:  # only patterns and plain texts: a table's values are not looked for
+            value = stmt.value if isinstance(stmt, ast.Assign) else None
+            if isinstance(value, ast.Call | ast.Constant):
+                _scan([stmt], out, regex)
+    for doc in docs:
+        out.samples += [s for s in _doc_samples(doc, out.prefixes, params) if s not in out.samples]
     return out
 
 
@@ -644,10 +777,7 @@ def values_for(spec: TypeSpec, lits: BodyLiterals, rng: random.Random, count: in
     kind = spec[0]
     pool: list[Any] = []
     if kind == "str":
-        derived = [s for s in lits.strings if s]
-        for p in lits.prefixes[:4]:
-            derived += [f"{p}abc", f"abc{p}", f"a{p}b{p}c", p]
-        pool = derived[:12] + _BASE_VALUES["str"]
+        pool = text_values(lits, 6) + _BASE_VALUES["str"]
     elif kind == "int":
         ints = [int(n) for n in lits.numbers if isinstance(n, int) or float(n).is_integer()]
         pool = ints[:6] + [n + 1 for n in ints[:3]] + _BASE_VALUES["int"]
@@ -658,14 +788,17 @@ def values_for(spec: TypeSpec, lits: BodyLiterals, rng: random.Random, count: in
     elif kind in ("list", "set"):
         elem = spec[1] if len(spec) > 1 else INT
         items = values_for(elem, lits, rng, 8)
-        shapes = [[], items[:1], items[:3], items[:5][::-1], [items[0]] * 2 if items else [], items[1:6]]
+        # Populated first: code that indexes, pops or iterates its container does its work only
+        # on items; numbers sorted first (a valid heap, a valid bisect input), empty still tried.
+        shapes = [items[:3], [], items[:1], items[:5][::-1], [items[0]] * 2 if items else [], items[1:6]]
         if elem[0] in ("int", "float"):
+            shapes = [sorted(items[:5], key=float), *shapes]
             shapes += [sorted(items[:6], key=float), [3, 1, 2] if elem[0] == "int" else [2.5, 0.5, 1.0]]
         pool = [s if kind == "list" else set(s) for s in shapes if kind == "list" or _hashable(s)]
     elif kind == "dict":
         keys = values_for(spec[1], lits, rng, 4)
         vals = values_for(spec[2], lits, rng, 4)
-        pool = [{}, dict(zip(keys[:1], vals[:1], strict=False)), dict(zip(keys[:3], vals[:3], strict=False))]
+        pool = [dict(zip(keys[:3], vals[:3], strict=False)), {}, dict(zip(keys[:1], vals[:1], strict=False))]
         pool = [d for d in pool if _hashable(list(d))]
     elif kind == "tuple":
         parts = [values_for(e, lits, rng, 4) for e in spec[1:]]
@@ -689,6 +822,41 @@ def values_for(spec: TypeSpec, lits: BodyLiterals, rng: random.Random, count: in
         if len(out) >= count:
             break
     return out
+
+
+def text_values(lits: BodyLiterals, limit: int = 8) -> list[str]:
+    """Texts that reach what the code looks for, round-robin: example texts (docstrings,
+    regex matches), its markers amid plain text (`a:b:c`, `abc/`, one text holding several:
+    `ab\\cd/ef`) and its string constants; at most `limit`, so plain texts follow."""
+    marks = lits.prefixes[:4]
+    marked = [f"ab{marks[0]}cd{marks[1]}ef"] if len(marks) > 1 else []
+    for variant in ("a{}b{}c", "abc{}", "{}abc", "{}"):
+        marked += [variant.format(m, m) for m in marks]
+    constants = [s for s in lits.strings if s]
+    out: list[str] = []
+    for group in itertools.zip_longest(lits.samples[:4], marked, constants[:4]):
+        out += [t for t in group if t is not None and t not in out]
+    return out[:limit]
+
+
+def held(args: Args, lits: BodyLiterals, markers: int = 6) -> set[str]:
+    """What of the code's looked-for texts an input holds: each marker (the first `markers`)
+    or example text inside a text argument, and `[]k` for a container argument k with items.
+    Feedback selection treats them as goals to cover, like lines."""
+    looked = [m for m in lits.prefixes[:markers] if m.strip()] + lits.samples[:4]
+    out: set[str] = set()
+    values = [*enumerate(args[0]), *args[1].items()]
+    for k, value in values:
+        if isinstance(value, str):
+            out |= {m for m in looked if m in value}
+        elif isinstance(value, list | tuple | dict | set) and value:
+            out.add(f"[]{k}")
+    return out
+
+
+def reach(args: Args, lits: BodyLiterals) -> int:
+    """How much of what the code looks for an input holds (`held`): a tie-break."""
+    return len(held(args, lits))
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -729,9 +897,10 @@ class Plan:
         return out
 
 
-def plan(func: ast.FunctionDef, classes: Classes = _NO_CLASSES) -> Plan:
+def plan(func: ast.FunctionDef, classes: Classes = _NO_CLASSES, module: ast.Module | None = None) -> Plan:
     """What is known of a function's parameters; `classes`: the code's record classes
-    (`module_classes`), so a parameter annotated with one gets instances as inputs."""
+    (`module_classes`), so a parameter annotated with one gets instances as inputs; `module`:
+    the code holding it, whose helpers' literals seed the values too."""
     found = hypotheses(func, classes)
     required = len([*func.args.posonlyargs, *func.args.args]) - len(func.args.defaults)
     kwonly = [
@@ -744,7 +913,7 @@ def plan(func: ast.FunctionDef, classes: Classes = _NO_CLASSES) -> Plan:
         specs=[s for _, s, _ in found],
         defaults=[d for _, _, d in found],
         required=max(0, required - (1 if func.args.args and func.args.args[0].arg == "self" else 0)),
-        literals=body_literals(func),
+        literals=body_literals(func, module),
         kwonly_required=kwonly,
         vararg=_vararg_spec(func.args.vararg),
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -71,6 +73,72 @@ def read_record(fp):
 '''
 
 
+# What the function is for needs an input that holds what it looks for: a ':' (in a helper),
+# an entity (a module-level pattern), a backslash (a helper's separators), a heap with items.
+SPLITPASSWD = """
+def splitpasswd(user):
+    return _splitpasswd(user)
+
+
+def _splitpasswd(user):
+    user, delim, passwd = user.partition(':')
+    return user, (passwd if delim else None)
+"""
+
+UNESCAPE = """
+def unescape(s):
+    if '&' not in s:
+        return s
+    return _charref.sub(_replace, s)
+
+
+import re as _re
+
+_charref = _re.compile(r'&(#[0-9]+;?|[a-z]+;)')
+_names = {'amp;': '&', 'lt;': '<', 'gt;': '>'}
+
+
+def _replace(m):
+    s = m.group(1)
+    if s[0] == '#':
+        return chr(int(s[1:].rstrip(';')))
+    return _names.get(s, '&' + s)
+"""
+
+NTSPLIT = r"""
+def ntsplit(p):
+    seps = _get_bothseps(p)
+    i = len(p)
+    while i and p[i - 1] not in seps:
+        i -= 1
+    head, tail = p[:i], p[i:]
+    return head.rstrip(seps) or head, tail
+
+
+def _get_bothseps(path):
+    return '\\/'
+"""
+
+HEAPPUSH = """
+def heappush(heap, item):
+    heap.append(item)
+    _siftdown(heap, 0, len(heap) - 1)
+
+
+def _siftdown(heap, startpos, pos):
+    newitem = heap[pos]
+    while pos > startpos:
+        parentpos = (pos - 1) >> 1
+        parent = heap[parentpos]
+        if newitem < parent:
+            heap[pos] = parent
+            pos = parentpos
+            continue
+        break
+    heap[pos] = newitem
+"""
+
+
 def _settings(tmp_path: Path, feedback: bool) -> PipelineSettings:
     settings = PipelineSettings(runs_dir=tmp_path / "runs")
     settings.sandbox.backend = "local"
@@ -85,7 +153,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, W
     tmp = tmp_path_factory.mktemp("fb")
     rows = [
         Instructed(**{k: v for k, v in verified(code).model_dump().items() if k in Instructed.model_fields})
-        for code in (MOONS, COUNT, SLOW, RECORD, READER)
+        for code in (MOONS, COUNT, SLOW, RECORD, READER, SPLITPASSWD, UNESCAPE, NTSPLIT, HEAPPUSH)
     ]
     out = {}
     for feedback in (False, True):
@@ -180,3 +248,97 @@ def test_targeted_inputs_mutate_what_reaches_a_surviving_mutant() -> None:
     # mutations (one or two) of the input reaching the survivor's line, 99: those of 1 or 2
     # never exceed 24, so every value above 50 comes from 99
     assert sum(v > 50 for v in values) >= len(values) / 2, values
+
+
+def test_inputs_hold_what_the_code_looks_for(generated: dict[str, dict[str, WithInputs]]) -> None:
+    def texts(name: str) -> list[str]:
+        return [a[0] for a in _args(generated["feedback"][name]) if a and isinstance(a[0], str)]
+
+    # a ':' amid text, so the password part is returned (not only `(user, None)`)
+    assert any(":" in t and t.split(":", 1)[1] for t in texts("splitpasswd"))
+    # an entity the pattern replaces, so `return s` fails a test
+    assert any(re.search(r"&(#[0-9]+;?|[a-z]+;)", t) for t in texts("unescape"))
+    # a backslash path with a part on each side
+    assert any(re.search(r"\w\\\w", t) for t in texts("ntsplit"))
+    # pushes onto heaps that hold items, not only onto []
+    heaps = [a[0] for a in _args(generated["feedback"]["heappush"]) if a]
+    assert sum(1 for h in heaps if isinstance(h, list) and h) >= 3
+
+
+def _func_of(code: str) -> ast.FunctionDef:
+    node = ast.parse(code).body[0]
+    assert isinstance(node, ast.FunctionDef)
+    return node
+
+
+def test_main_return_line() -> None:
+    from codemint.tasks.testgen_feedback import main_return_line
+
+    def line(code: str) -> int | None:
+        return main_return_line(_func_of(code))
+
+    assert line("def f(s):\n    if '&' not in s:\n        return s\n    return g(s)\n") == 4
+    # a fallback `return None` after a loop is not what the function is for
+    assert (
+        line("def f(xs):\n    for x in xs:\n        if x:\n            return x * 2\n    return None\n") == 4
+    )
+    assert line('def f(h, x):\n    """Push."""\n    if not h:\n        return\n    h.append(x)\n') == 5
+    assert line('def f(x):\n    """Doc."""\n    if x:\n        return 1\n    return 0\n') == 5
+    assert line('def f(x):\n    """Only a docstring."""\n') is None
+
+
+def test_selection_keeps_an_input_reaching_the_main_return() -> None:
+    from codemint.coverage_map import coverage_map
+    from codemint.sandbox.suite import TestOutcome
+    from codemint.settings import TestgenSettings
+    from codemint.tasks.testgen_feedback import Row, _select
+
+    code = "def f(s):\n    if '&' not in s:\n        return s\n    return s.replace('&amp;', '&')\n"
+    row = Row("k", code, "f", _func_of(code), None)
+    for text in ("a", "bb", "ccc", "&"):
+        row.add(([text], {}), "typed", 10, 100)
+    row.outcomes = [TestOutcome("ok", f'"{t}"', 0.0, [2, 3]) for t in ("a", "bb", "ccc")]
+    row.outcomes.append(TestOutcome("ok", '"&"', 0.0, [2, 4]))
+    # room for one input: the main return (line 4) is reached before anything else is added
+    cfg = TestgenSettings(max_inputs=1, min_normal_tests=1)
+    chosen = _select(row, [0, 1, 2, 3], [], coverage_map(code, "f"), cfg, None)
+    assert chosen == [3]
+
+
+def test_selection_prefers_inputs_holding_items_between_equals() -> None:
+    from codemint.coverage_map import coverage_map
+    from codemint.offline import proposals
+    from codemint.sandbox.suite import TestOutcome
+    from codemint.settings import TestgenSettings
+    from codemint.tasks.testgen_feedback import Row, _select
+
+    code = "def push(heap, item):\n    heap.append(item)\n    heap.sort()\n"
+    row = Row("k", code, "push", _func_of(code), None)
+    for heap, item in (([], 1), ([], 2), ([0, 5], 3), ([1, 4, 9], 2)):
+        row.add(([heap, item], {}), "typed", 10, 100)
+    row.outcomes = [TestOutcome("ok", "null", 0.0, [2, 3]) for _ in range(4)]  # alike but the heap
+    cfg = TestgenSettings(max_inputs=3, min_normal_tests=2)
+    lits = proposals.body_literals(_func_of(code), ast.parse(code))
+    chosen = _select(row, [0, 1, 2, 3], [], coverage_map(code, "push"), cfg, None, lits)
+    # the shorter text won such ties before: every kept input pushed onto []; now a heap with
+    # items is a goal of its own, and the empty heap stays as the other kind of input
+    heaps = [decode_input(row.texts[i])[0][0] for i in chosen]
+    assert len(heaps) == 2 and [] in heaps and any(heaps)
+
+
+def test_a_typed_proposal_already_proposed_counts_for_its_type() -> None:
+    from codemint.sandbox.suite import TestOutcome
+    from codemint.tasks.testgen_feedback import Row, _learned_assignment
+
+    # the plain strategies and the type search seed texts alike: a text the type search
+    # proposes again still shows that its hypothesis (0, text) returns normally
+    row = Row("k", "def f(s):\n    return s.upper()\n", "f", None, None)
+    for text in ("a:b", "ab:", "x"):
+        row.add(([text], {}), "defaults", 10, 100)
+    for text in ("a:b", "ab:", "x"):
+        assert not row.add(([text], {}), "typed", 10, 100, 0)
+    row.add(([[1]], {}), "typed", 10, 100, 1)
+    row.add(([[2]], {}), "typed", 10, 100, 1)
+    row.outcomes = [TestOutcome("ok", '"A:B"', 0.0)] * 3 + [TestOutcome("ok", "[1]", 0.0)] * 2
+    assert row.assignment_of == [0, 0, 0, 1, 1]
+    assert _learned_assignment(row) == 0

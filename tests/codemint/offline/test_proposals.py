@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import ast
 import random
+import re
 import textwrap
 
 from codemint.codec import Construct
@@ -255,3 +256,150 @@ def test_file_objects_get_in_memory_files_binary_or_text() -> None:
     assert specs["src"] == [proposals.BYTES_STREAM] and specs["dst"] == [proposals.TEXT_STREAM]
     named = _func("def copy(fsrc, fdst, length=0):\n    helper(fsrc, fdst)\n")
     assert proposals.hypotheses(named)[0][1][0] == proposals.BYTES_STREAM
+
+
+# --- inputs reach what the code looks for ---------------------------------------------------
+
+
+def _entry(code: str) -> tuple[ast.FunctionDef, ast.Module]:
+    module = ast.parse(textwrap.dedent(code))
+    first = module.body[0] if not isinstance(module.body[0], ast.Import | ast.Assign) else None
+    func = first or next(n for n in module.body if isinstance(n, ast.FunctionDef))
+    assert isinstance(func, ast.FunctionDef)
+    return func, module
+
+
+def _texts(code: str) -> list[str]:
+    func, module = _entry(code)
+    p = proposals.plan(func, {}, module)
+    return [v for v in proposals.values_for(proposals.STR, p.literals, random.Random(0), 10)]
+
+
+SPLITPASSWD = """
+def splitpasswd(user):
+    return _splitpasswd(user)
+
+def _splitpasswd(user):
+    user, delim, passwd = user.partition(':')
+    return user, (passwd if delim else None)
+"""
+
+UNESCAPE = """
+import re as _re
+
+_charref = _re.compile(r'&(#[0-9]+;?|[a-z]+;)')
+
+def unescape(s):
+    if '&' not in s:
+        return s
+    return _charref.sub(lambda m: '?', s)
+"""
+
+NTSPLIT = """
+def split(p):
+    seps = _get_bothseps(p)
+    i = len(p)
+    while i and p[i-1] not in seps:
+        i -= 1
+    return p[:i], p[i:]
+
+def _get_bothseps(path):
+    return '\\\\/'
+"""
+
+HEAPPUSH = """
+def heappush(heap, item):
+    heap.append(item)
+    _siftdown(heap, 0, len(heap) - 1)
+
+def _siftdown(heap, startpos, pos):
+    newitem = heap[pos]
+    while pos > startpos:
+        parentpos = (pos - 1) >> 1
+        if newitem < heap[parentpos]:
+            heap[pos] = heap[parentpos]
+            pos = parentpos
+            continue
+        break
+    heap[pos] = newitem
+"""
+
+
+def test_a_helpers_separator_is_set_amid_text() -> None:
+    texts = _texts(SPLITPASSWD)
+    # not only the bare ':' of the helper's `partition(':')`: ':' between ordinary text
+    assert any(":" in t and t.strip(":") and t != ":" and any(c.isalpha() for c in t) for t in texts)
+    assert texts[0] != ":" and ":" in texts[0]  # the first value, which other inputs are built on
+
+
+def test_a_module_pattern_gives_texts_it_matches() -> None:
+    func, module = _entry(UNESCAPE)
+    lits = proposals.body_literals(func, module)
+    assert "&" in lits.prefixes
+    texts = _texts(UNESCAPE)
+    matched = [t for t in texts if re.search(r"&(#[0-9]+;?|[a-z]+;)", t)]
+    assert matched and texts.index(matched[0]) < 3  # `&...;`, among the first values
+
+
+def test_path_code_gets_paths_with_each_separator() -> None:
+    texts = _texts(NTSPLIT)
+    assert any("\\" in t and any(c.isalpha() for c in t) for t in texts)  # a backslash path
+    assert any("/" in t and any(c.isalpha() for c in t) for t in texts)
+    assert any(sep in t for t in texts[:2] for sep in "\\/")
+
+
+def test_os_sep_marks_path_code() -> None:
+    func, module = _entry("import os\ndef base(p):\n    return p.rsplit(os.sep, 1)[-1]\n")
+    assert {"/", "\\"} <= set(proposals.body_literals(func, module).prefixes)
+
+
+def test_docstring_quotes_and_marked_words_are_samples() -> None:
+    func, module = _entry(
+        '''
+def unquote(s):
+    """Convert references (e.g. &gt;, &#62;) in s; see splitquery("a?b")."""
+    if '&' in s:
+        return s.replace('&gt;', '>')
+    return s
+'''
+    )
+    samples = proposals.body_literals(func, module).samples
+    assert "a?b" in samples and "&gt;" in samples and "&#62;" in samples
+
+
+def test_a_heap_argument_is_populated_and_sorted_first() -> None:
+    func, module = _entry(HEAPPUSH)
+    p = proposals.plan(func, {}, module)
+    inputs = proposals.inputs_for(p, p.assignments()[0], random.Random(0), 12)
+    heaps = [args[0] for args, _ in inputs]
+    assert heaps[0] and heaps[0] == sorted(heaps[0])  # the base input pushes onto a real heap
+    assert [] in heaps  # the empty heap is still tried
+    assert sum(1 for h in heaps if h) > len(heaps) // 2
+
+
+def test_dicts_are_populated_first() -> None:
+    values = proposals.values_for(
+        ("dict", proposals.STR, proposals.INT), proposals.BodyLiterals(), random.Random(0), 3
+    )
+    assert values[0] and {} in values
+
+
+def test_reach_counts_markers_and_items() -> None:
+    func, module = _entry(SPLITPASSWD)
+    lits = proposals.body_literals(func, module)
+    assert proposals.reach((["user:pw"], {}), lits) == 1
+    assert proposals.reach((["user"], {}), lits) == 0
+    assert proposals.reach(([[1, 2], "x"], {}), proposals.BodyLiterals()) == 1
+    assert proposals.reach(([[], "x"], {}), proposals.BodyLiterals()) == 0
+
+
+def test_quoted_parameter_names_are_not_samples() -> None:
+    func, module = _entry(
+        '''
+def fill(text, width=70):
+    """Wrap 'text' to lines of at most 'width' columns, e.g. "a long line"."""
+    return text.split(' ')
+'''
+    )
+    samples = proposals.body_literals(func, module).samples
+    assert "a long line" in samples and "text" not in samples and "width" not in samples
