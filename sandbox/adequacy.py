@@ -36,6 +36,14 @@ from codemint.samples import CLASS_KINDS, runnable
 from codemint.sandbox.api import ExecJob, ExecLimits, Sandbox
 from codemint.sandbox.suite import SuiteRun, TestOutcome, parse, suite_job
 
+# Appended to the code under test when its tests compare argument state: the outcome is the
+# returned value with the arguments as the call left them, compared as verify compares them.
+WITH_ARGS = """
+
+def __codemint_with_args__(*args, **kwargs):
+    return (ENTRY(*args, **kwargs), list(args), kwargs)
+"""
+
 
 @dataclass
 class Suite:
@@ -51,6 +59,9 @@ class Suite:
     state_attributes: list[str] | None = None
     # Inputs for the equivalence check; None: proposed here from the function's signature.
     extra_inputs: list[str] | None = None
+    # The tests compare the arguments' state after the call (`args_after`): so does the suite,
+    # or a mutant that leaves a heap wrong while returning None would pass every test.
+    compare_args: bool = False
 
     @property
     def target_class(self) -> str | None:
@@ -59,7 +70,11 @@ class Suite:
 
     def runnable(self, code: str) -> tuple[str, str]:
         """(code, entry point) to run `code` (the original or a mutant) as this suite's tests do."""
-        return runnable(code, self.sample_kind, self.entry_point, self.class_name, self.state_attributes)
+        shown = self.state_attributes
+        code, entry = runnable(code, self.sample_kind, self.entry_point, self.class_name, shown)
+        if not self.compare_args:
+            return code, entry
+        return code.rstrip("\n") + "\n" + WITH_ARGS.replace("ENTRY", entry), "__codemint_with_args__"
 
 
 @dataclass

@@ -99,8 +99,9 @@ class Adequacy(Stage[Verified, Verified]):
 
     def _suite(self, rec: Verified) -> Suite:
         inputs = [c.input for c in rec.test_cases]
+        compare_args = any(c.args_after is not None for c in rec.test_cases)
         if rec.sample_kind not in CLASS_KINDS:
-            return Suite(rec.id, rec.original_code, rec.entry_point, inputs)
+            return Suite(rec.id, rec.original_code, rec.entry_point, inputs, compare_args=compare_args)
         # A method runs through the harness (codemint/samples.py), comparing the same instance
         # attributes as verify; its extra inputs are the harness's, made as testgen makes them.
         return Suite(
@@ -112,6 +113,7 @@ class Adequacy(Stage[Verified, Verified]):
             class_name=rec.class_name,
             extra_inputs=method_extras(rec, self.cfg.equivalence_inputs, self.cfg.seed),
             state_attributes=compared_state(rec),
+            compare_args=compare_args,
         )
 
     def _decide(self, rec: Verified, m: Measurement) -> Iterator[Verified | Rejected]:

@@ -211,3 +211,37 @@ def test_a_suite_with_expectations_stops_at_the_first_timeout(box: Sandbox) -> N
     run = parse(result, trace=False)
     # input 3 loops: one budget spent, the rest not run (the original finished every input)
     assert [o.kind for o in run.outcomes] == ["timeout"]
+
+
+PUSH = textwrap.dedent(
+    """
+    def push_sorted(items, item):
+        i = len(items)
+        items.append(item)
+        while i > 0 and items[i - 1] > item:
+            items[i] = items[i - 1]
+            i -= 1
+        items[i] = item
+    """
+)
+
+
+def test_a_suite_whose_tests_compare_arguments_tells_mutants_apart_by_them(box: Sandbox) -> None:
+    """An in-place function returns None: only the state it leaves its arguments in tells a
+    mutant apart, as verify tells a candidate apart by `args_after`."""
+    inputs = [encode_input([[1, 3, 5], 4]), encode_input([[], 2]), encode_input([[2, 7], 1])]
+    cfg = MeasureConfig(max_mutants=20, equivalence_inputs=0)
+    blind, compared = measure(
+        box,
+        [
+            Suite("blind", PUSH, "push_sorted", inputs),
+            Suite("args", PUSH, "push_sorted", inputs, compare_args=True),
+        ],
+        cfg,
+        LIMITS,
+    )
+    assert blind.mutation_score is not None and compared.mutation_score is not None
+    assert len(blind.mutants) == len(compared.mutants) > 3
+    assert compared.mutation_score > blind.mutation_score
+    # The wrapper's lines are not the original's: coverage is reported on the original alone.
+    assert max(line for lines in compared.covered_lines() for line in lines) <= len(PUSH.splitlines())
