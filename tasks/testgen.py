@@ -236,6 +236,8 @@ class Testgen(Stage[Instructed, WithInputs]):
             except SyntaxError:
                 func = None
             row = Row(rec.id, rec.original_code, rec.entry_point, func, rec.docstring, rec.signature)
+            if cfg.contract_inputs:  # candidates outside the contract would be removed below
+                row.contract = row_contract(rec.original_code, rec.entry_point, "function", None)
             for text, source in zip(base.texts, base.sources, strict=True):
                 row.add_text(text, source, cfg.feedback_pool, cfg.max_input_chars)
             rows.append(row)

@@ -30,6 +30,7 @@ from codemint import safe_ast
 from codemint.codec import decode_input, encode_input
 from codemint.coverage_map import CoverageMap, coverage_map
 from codemint.offline import proposals
+from codemint.offline.contracts import RowContract
 from codemint.offline.inputs import mutate
 from codemint.sandbox.api import ExecJob, ExecLimits, Sandbox
 from codemint.sandbox.suite import SuiteRun, TestOutcome, parse, suite_job
@@ -50,6 +51,9 @@ class Row:
     sources: list[str] = field(default_factory=list)
     outcomes: list[TestOutcome | None] = field(default_factory=list)
     assignment_of: list[int] = field(default_factory=list)  # type assignment that proposed it, or -1
+    # What the row states it accepts (codemint/offline/contracts.py): candidates outside it are
+    # not proposed, so the budget fills with inputs testgen keeps (None: no contract applied).
+    contract: RowContract | None = None
 
     def add(self, args: tuple[list[object], dict[str, object]], source: str, cap: int, max_chars: int,
             assignment: int = -1) -> bool:  # fmt: skip
@@ -70,6 +74,8 @@ class Row:
                 self.assignment_of[k] = assignment
             return False
         if len(self.texts) >= cap or len(text) > max_chars or '"__repr__"' in text or text in self.texts:
+            return False
+        if self.contract is not None and self.contract.violation(text) is not None:
             return False
         self.texts.append(text)
         self.sources.append(source)

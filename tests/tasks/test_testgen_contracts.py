@@ -107,3 +107,18 @@ def test_method_inputs_use_the_method_and_constructor_signatures() -> None:
     assert kept.texts == [texts["ok"]] and kept.sources == ["ok"]
     assert testgen.metrics["input_outside_contract:type"] == 2
     assert testgen.metrics["input_outside_contract:range"] == 1
+
+
+def test_feedback_candidates_outside_the_contract_are_not_proposed() -> None:
+    """The feedback pool holds only inputs testgen would keep, so its budget is not spent on
+    inputs removed afterwards."""
+    from codemint.offline.contracts import row_contract
+    from codemint.tasks.testgen_feedback import Row
+
+    row = Row("r", REPEAT, "repeat", None, None, contract=row_contract(REPEAT, "repeat", "function", None))
+    assert row.add_text(encode_input(["ab", 2]), "typed", 10, 1000)
+    assert not row.add_text(encode_input([None, 1]), "typed", 10, 1000)  # word: str
+    assert not row.add_text(encode_input(["ab", -1]), "typed", 10, 1000)  # n must be positive
+    assert row.texts == [encode_input(["ab", 2])]
+    free = Row("f", REPEAT, "repeat", None, None)  # no contract: everything is a candidate
+    assert free.add_text(encode_input([None, 1]), "typed", 10, 1000)
