@@ -236,8 +236,9 @@ def _bound_names(func: ast.FunctionDef) -> tuple[list[str], dict[str, int]]:
     params = [p for p in params if p not in ("self", "cls")]
     local: dict[str, int] = {}
     for node in ast.walk(func):
-        named = isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
-        if named and node.id not in params and node.id not in ("self", "cls"):  # type: ignore[attr-defined]
+        if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)):
+            continue
+        if node.id not in params and node.id not in ("self", "cls"):
             local[node.id] = min(local.get(node.id, node.lineno), node.lineno)
     return params, local
 
@@ -463,9 +464,9 @@ def _edits(src: _Source, func: ast.FunctionDef, site: _Site) -> list[Edit]:
         assert isinstance(node, ast.Compare)
         i, variant = divmod(site.variant, 10)
         left = node.left if i == 0 else node.comparators[i - 1]
-        old = type(node.ops[i])
-        new = _OP_TEXT[_COMPARE_SWAPS[old][variant]]
-        return [src.operator_edit(src.span(left)[1], src.span(node.comparators[i])[0], _OP_TEXT[old], new)]
+        cmp = type(node.ops[i])
+        new = _OP_TEXT[_COMPARE_SWAPS[cmp][variant]]
+        return [src.operator_edit(src.span(left)[1], src.span(node.comparators[i])[0], _OP_TEXT[cmp], new)]
     if op == "boolop":
         assert isinstance(node, ast.BoolOp)
         old = _OP_TEXT[type(node.op)]
@@ -488,7 +489,7 @@ def _edits(src: _Source, func: ast.FunctionDef, site: _Site) -> list[Edit]:
             return [(start, end, str(not value))]
         if isinstance(value, int):
             return [(start, end, _number(src, node, 1 if site.variant == 0 else -1))]
-        return [(start, end, _string(src.text[start:end], value))]
+        return [(start, end, _string(src.text[start:end], str(value)))]
     if op == "index":
         assert isinstance(node, ast.Subscript) and isinstance(node.slice, ast.expr)
         return [(*src.span(node.slice), _number(src, node.slice, 1))]

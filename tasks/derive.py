@@ -77,7 +77,14 @@ def summarization_row(rec: Verified) -> TaskRow | None:
 
 
 def repair_row(rec: Verified, detail: RepairDetail) -> TaskRow:
-    prompt = repair_prompt(detail.buggy_code, rec.entry_point, detail.failing_test, detail.actual)
+    prompt = repair_prompt(
+        detail.buggy_code,
+        rec.entry_point,
+        detail.failing_test,
+        detail.actual,
+        rec.sample_kind,
+        rec.class_name,
+    )
     return task_row(rec, "repair", prompt, fenced(rec.original_code), detail.buggy_code, repair=detail)
 
 
@@ -159,7 +166,12 @@ class Derive(Stage[Verified, TaskRow]):
                 candidates[rec.id].extend(fresh)
         sandbox = shared_sandbox(self.settings.sandbox)
         details, counts = repair_details(
-            records, candidates, sandbox, self.settings.sandbox.limits, self.cfg.repair_per_row
+            records,
+            candidates,
+            sandbox,
+            self.settings.sandbox.limits,
+            self.cfg.repair_per_row,
+            self.settings.sandbox,
         )
         for key, n in counts.items():
             self.metrics[f"repair_variants_{key}"] += n

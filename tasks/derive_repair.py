@@ -13,9 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from codemint import mutants
+from codemint.original_module import hidden_for
 from codemint.records import RepairDetail, TestCase, Verified
+from codemint.samples import CLASS_KINDS, compared_state, runnable
 from codemint.sandbox.api import CallOutcome, ExecJob, ExecLimits, ExecResult, Sandbox
-from codemint.settings import TasksSettings
+from codemint.settings import SandboxSettings, TasksSettings
+from codemint.value_text import result_text
 from codemint.verdict import passes
 
 _MESSAGE_CHARS = 300
@@ -34,19 +37,25 @@ class BugCandidate:
 
 
 def mutation_candidates(rec: Verified, cfg: TasksSettings) -> list[BugCandidate]:
+    # A method sample's bugs are in its method, in its class (its tests run through the harness).
+    target = rec.class_name if rec.sample_kind in CLASS_KINDS else None
     try:
         found = mutants.generate(
-            rec.original_code, rec.entry_point, max_mutants=cfg.repair_mutants, seed=cfg.repair_seed
+            rec.original_code,
+            rec.entry_point,
+            max_mutants=cfg.repair_mutants,
+            seed=cfg.repair_seed,
+            class_name=target,
         )
     except (SyntaxError, ValueError, RecursionError):
         return []
     return [BugCandidate(m.code, "mutation", m.operator, m.description, m.index) for m in found]
 
 
-def actual_text(outcome: CallOutcome) -> str:
-    """What a call did, as a repair prompt shows it."""
+def actual_text(outcome: CallOutcome, sample_kind: str = "function") -> str:
+    """What a call did, as a repair prompt shows it (values as Python, not the codec)."""
     if outcome.status == "ok":
-        return f"returns {outcome.result}"
+        return result_text(outcome.result or "null", sample_kind)
     if outcome.status == "error":
         message = (outcome.exc_message or "").strip()
         if len(message) > _MESSAGE_CHARS:
@@ -88,7 +97,7 @@ def judge_variants(
             bug_kind=cand.kind,
             bug_description=cand.description,
             failing_test=rec.test_cases[shown],
-            actual=actual_text(run.outcomes[shown]),
+            actual=actual_text(run.outcomes[shown], rec.sample_kind),
             tests_failed=len(failed),
             tests_total=len(rec.test_cases),
         )
@@ -119,22 +128,29 @@ def repair_details(
     sandbox: Sandbox,
     limits: ExecLimits,
     per_row: int,
+    settings: SandboxSettings | None = None,
 ) -> tuple[dict[str, list[RepairDetail]], dict[str, int]]:
-    """Run every row's original and its bug candidates in one batch; kept details per row id."""
+    """Run every row's original and its bug candidates in one batch; kept details per row id.
+    Each runs as verify ran the row: a method through the harness comparing the same state,
+    and (given the sandbox `settings`) with the original module hidden."""
     jobs: list[ExecJob] = []
     for rec in records:
         inputs = [c.input for c in rec.test_cases]
         codes = [rec.original_code, *(c.code for c in candidates.get(rec.id, []))]
-        jobs.extend(
-            ExecJob(
-                job_id=f"{rec.id}#bug{n}",
-                code=code,
-                entry_point=rec.entry_point,
-                inputs=inputs,
-                limits=limits,
+        shown = compared_state(rec)
+        hide = hidden_for(rec, settings) if settings is not None else None
+        for n, code in enumerate(codes):
+            run_code, entry = runnable(code, rec.sample_kind, rec.entry_point, rec.class_name, shown)
+            jobs.append(
+                ExecJob(
+                    job_id=f"{rec.id}#bug{n}",
+                    code=run_code,
+                    entry_point=entry,
+                    inputs=inputs,
+                    limits=limits,
+                    hide=hide,
+                )
             )
-            for n, code in enumerate(codes)
-        )
     results = sandbox.run_batch(jobs) if jobs else []
     out: dict[str, list[RepairDetail]] = {}
     totals: dict[str, int] = {}

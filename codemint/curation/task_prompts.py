@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from codemint.prompt_context import context_block, fenced, with_context
 from codemint.records import TestCase
+from codemint.value_text import call_text, result_text
 
 ANSWER_FORMAT = "Answer with the complete function in one ```python code block."
 ANSWER_FORMAT_CONTEXT = "Answer with the complete code in one ```python code block."
@@ -35,24 +36,38 @@ def summarization_prompt(code: str, entry_point: str, target: str) -> str:
     return f"{ask}\n\n{fenced(code)}"
 
 
-def describe_call(case: TestCase, entry_point: str) -> str:
-    return f"`{entry_point}` called with {case.input}"
+def describe_call(
+    case: TestCase, entry_point: str, sample_kind: str = "function", class_name: str | None = None
+) -> str:
+    """The test's call as Python source (never the codec's JSON)."""
+    return call_text(case.input, entry_point, sample_kind, class_name)
 
 
-def expected_text(case: TestCase) -> str:
+def expected_text(case: TestCase, sample_kind: str = "function") -> str:
     if case.exception is not None:
         return f"raises `{case.exception}`"
-    return f"returns {case.expected}"
+    return result_text(case.expected or "null", sample_kind)
 
 
-def repair_prompt(buggy_code: str, entry_point: str, failing: TestCase, actual: str) -> str:
+def repair_prompt(
+    buggy_code: str,
+    entry_point: str,
+    failing: TestCase,
+    actual: str,
+    sample_kind: str = "function",
+    class_name: str | None = None,
+) -> str:
+    """`actual`: what the buggy code did, already as text (`derive_repair.actual_text`)."""
+    method = sample_kind in ("method", "property", "classmethod") and class_name
+    what = f"method `{class_name}.{entry_point}`" if method else f"function `{entry_point}`"
+    answer = ANSWER_FORMAT_CONTEXT if method else ANSWER_FORMAT
     return (
-        f"The Python function `{entry_point}` below has a bug. A test fails:\n\n"
-        f"- input (arguments as JSON): {failing.input}\n"
-        f"- expected: {expected_text(failing)}\n"
+        f"The Python {what} below has a bug. A test fails:\n\n"
+        f"- call: `{describe_call(failing, entry_point, sample_kind, class_name)}`\n"
+        f"- expected: {expected_text(failing, sample_kind)}\n"
         f"- actual: {actual}\n\n"
         f"{fenced(buggy_code)}\n\n"
-        f"Fix the bug. {ANSWER_FORMAT}"
+        f"Fix the bug. {answer}"
     )
 
 

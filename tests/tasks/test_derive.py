@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from factories import CLAMP, MEDIAN, PARSE, verified
 from real_rows import docker_settings, real_row
 
-from codemint import records, store
+from codemint import mutants, records, store
 from codemint.records import TaskRow, Verified, to_table
 from codemint.sandbox import shared_sandbox
 from codemint.sandbox.api import CallOutcome, ExecJob, ExecResult
@@ -17,6 +18,29 @@ from codemint.settings import PipelineSettings, TasksSettings
 from codemint.tasks.derive import Derive
 from codemint.tasks.derive_repair import BugCandidate, judge_variants, pick
 from codemint.tasks.verify import passes
+
+CODEC_TAG = re.compile(r'"__[a-z_]+__"\s*:')
+
+
+def differs_only_in_the_bug(row: TaskRow, cfg: TasksSettings) -> bool:
+    """The buggy code is the original with only the mutant's span replaced: found again among
+    the row's mutants, everything before and after the span is the original's text."""
+    assert row.repair is not None
+    target = row.class_name if row.sample_kind in ("method", "property", "classmethod") else None
+    found = mutants.generate(
+        row.original_code,
+        row.entry_point,
+        max_mutants=cfg.repair_mutants,
+        seed=cfg.repair_seed,
+        class_name=target,
+    )
+    (mutant,) = [m for m in found if m.code == row.repair.buggy_code]
+    original, buggy, tail = row.original_code, row.repair.buggy_code, len(row.original_code) - mutant.end
+    return (
+        buggy[: mutant.start] == original[: mutant.start]
+        and buggy[len(buggy) - tail :] == original[mutant.end :]
+    )
+
 
 CLAMP_CALLS = [([[1, 5, 9], 2, 8], {}), ([[0, 10], 0, 10], {}), ([[3], 4, 4], {}), ([[1], 5, 2], {})]
 MEDIAN_CALLS = [([[3, 1, 2]], {}), ([[4, 1, 3, 2]], {}), ([[7]], {}), ([[]], {}), ([[2, 2, 5, 9]], {})]
@@ -79,7 +103,10 @@ def test_repair_rows_fail_a_test_and_their_fix_passes_all_when_re_executed(deriv
         assert all(passes(c, o) for c, o in zip(r.test_cases, fix.outcomes, strict=True))
         shown = r.test_cases.index(r.repair.failing_test)
         assert not bug_passed[shown]  # the test in the prompt is one the bug fails
-        assert r.repair.failing_test.input in r.prompt and r.repair.actual in r.prompt
+        # the call and the values read as Python, never the codec's JSON
+        assert f"- call: `{r.entry_point}(" in r.prompt and r.repair.actual in r.prompt
+        assert not CODEC_TAG.search(r.prompt) and r.repair.failing_test.input not in r.prompt
+        assert differs_only_in_the_bug(r, TasksSettings(repair_mutants=12))
         assert r.repair.buggy_code.strip() in r.prompt and r.original_code.strip() in r.response
     hardest = {}
     for r in repairs:

@@ -6,9 +6,11 @@ import json
 
 from factories import MEDIAN, verified
 
+from codemint.codec import canonical_json, encode_input
 from codemint.curation.export import format_row, generation_task_row
 from codemint.curation.task_export import ground_truth, rl_record
-from codemint.curation.task_prompts import ANSWER_FORMAT, fenced, generation_prompt
+from codemint.curation.task_prompts import ANSWER_FORMAT, fenced, generation_prompt, repair_prompt
+from codemint.records import TestCase as Case
 
 CONTEXT = "class EmptyError(ValueError):\n    pass\n\nLIMIT = 10"
 COUNTER = '''
@@ -65,3 +67,17 @@ def test_the_ground_truth_names_the_state_its_tests_compare() -> None:
     assert truth["state_attributes"] == ["total"]  # `_seen` only the target sets: not shown
     off = method.model_copy(update={"context_code": None})
     assert json.loads(ground_truth(generation_task_row(off)))["state_attributes"] is None
+
+
+def test_the_repair_prompt_shows_the_call_and_values_as_python() -> None:
+    case = Case(input=encode_input(["a:b"]), expected=canonical_json(("a", "b")))
+    prompt = repair_prompt("def f(s): ...", "f", case, "returns None")
+    assert "- call: `f('a:b')`\n- expected: returns ('a', 'b')\n- actual: returns None" in prompt
+    assert "__tuple__" not in prompt and "JSON" not in prompt
+    method = Case(
+        input=encode_input([[1], {}, [b""], {}]),
+        expected=canonical_json({"returned": None, "state": {"n": 1}}),
+    )
+    shown = repair_prompt(COUNTER, "add", method, "returns None", "method", "Counter")
+    assert "method `Counter.add`" in shown and "`obj = Counter(1); obj.add(b'')`" in shown
+    assert "returns None (afterwards obj.n == 1)" in shown and "complete code" in shown
