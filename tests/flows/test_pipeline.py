@@ -348,7 +348,14 @@ def test_repair_rows_re_executed_fail_a_test_and_their_fix_passes_all(first_run:
     from codemint.tasks.verify import passes
 
     summary, _, _ = first_run
-    repairs = _dataset_rows(Path(summary.run_dir) / "dataset", "repair")[::3][:12]  # a spread sample
+    kinds = {r["id"]: r["sample_kind"] for r in final_rows(Path(summary.run_dir))}
+    # Functions: a method's repair row runs through the harness (the reward's ground truth has it).
+    functions = [
+        r
+        for r in _dataset_rows(Path(summary.run_dir) / "dataset", "repair")
+        if kinds[r["function_id"]] != "method"
+    ]
+    repairs = functions[::3][:12]  # a spread sample
     assert len(repairs) >= 6
     jobs = []
     for r in repairs:
@@ -365,6 +372,45 @@ def test_repair_rows_re_executed_fail_a_test_and_their_fix_passes_all(first_run:
         assert bug_passed.count(False) == r["tests_failed"]
         assert all(passes(c, o) for c, o in zip(cases, fix.outcomes, strict=True)), r["id"]
         assert r["buggy_code"] != r["fixed_code"] and r["buggy_code"] in r["messages"][0]["content"]
+
+
+def test_repair_rows_differ_only_in_the_bug_and_no_prompt_shows_the_codec(first_run: tuple) -> None:
+    import re
+
+    from codemint import mutants
+    from codemint.settings import TasksSettings
+
+    summary, _, _ = first_run
+    out = Path(summary.run_dir) / "dataset"
+    by_id = {r["id"]: r for r in final_rows(Path(summary.run_dir))}
+    cfg = TasksSettings()
+    repairs = _dataset_rows(out, "repair")
+    assert len({r["bug_kind"] for r in repairs}) >= 4
+    for r in repairs:  # every repair row: the original with only the bug's span replaced
+        row = by_id[r["function_id"]]
+        target = row["class_name"] if row["sample_kind"] in ("method", "property", "classmethod") else None
+        found = mutants.generate(
+            r["fixed_code"],
+            r["entry_point"],
+            max_mutants=cfg.repair_mutants,
+            seed=cfg.repair_seed,
+            class_name=target,
+        )
+        (bug,) = [m for m in found if m.code == r["buggy_code"]]
+        fixed, buggy, tail = r["fixed_code"], r["buggy_code"], len(r["fixed_code"]) - bug.end
+        assert buggy[: bug.start] == fixed[: bug.start] and buggy[len(buggy) - tail :] == fixed[bug.end :]
+        assert not re.search(r"\bpass\b", buggy[bug.start : len(buggy) - tail]), r["bug_kind"]
+        if r["bug_kind"] not in ("delete", "missing_branch"):
+            assert "\n" not in fixed[bug.start : bug.end], r["bug_kind"]
+    tag = re.compile(r'"__[a-z_]+__"\s*:')
+    configs = [p.name for p in out.iterdir() if (p / "train.parquet").exists()]
+    assert "repair" in configs
+    for config in configs:
+        for row in _dataset_rows(out, config):
+            turns = row.get("messages") or row.get("prompt") or []
+            texts = [t["content"] for t in turns if t["role"] != "assistant"]
+            texts += [row.get(k) or "" for k in ("instruction", "input")]
+            assert not any(tag.search(t) for t in texts), (config, row.get("id"))
 
 
 def test_reward_scores_the_reference_one_and_a_mutant_below_one(first_run: tuple) -> None:
