@@ -133,6 +133,32 @@ def state_attributes(expected: str | None) -> set[str]:
     return set(state or ())
 
 
+def _strings(data: Any) -> Any:
+    """The strings of an encoded value that are values, not the codec's type names (the class
+    of an `__object__`, an iterator's exception type: the code's own, shown in the prompt)."""
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, list):
+        for item in data:
+            yield from _strings(item)
+    elif isinstance(data, dict):
+        for tag, payload in data.items():
+            if tag in ("__object__", "__iter_raised__") and isinstance(payload, list) and payload:
+                yield from _strings(payload[1:] if tag == "__object__" else [payload[0], payload[2:]])
+            elif tag != "__type__":
+                yield from _strings(payload)
+
+
+def leaks(case: dict[str, Any]) -> bool:
+    """An expected value, stdout or argument state holding a memory address or the sandbox's
+    module name: nothing a prompt can tell a solver to produce."""
+    texts = [case.get("stdout") or ""]
+    for field in ("expected", "args_after"):
+        if case.get(field):
+            texts.extend(_strings(json.loads(case[field])))
+    return any(LEAKY.search(t) for t in texts)
+
+
 def _args(test_input: str) -> list[str]:
     """Each argument of a test input as canonical JSON text."""
     data = json.loads(test_input)
@@ -200,13 +226,7 @@ def read(run_dir: Path) -> dict[str, Any]:
             and all(_canon(c.get("expected")) in _args(c["input"]) for c in normal)
         ):
             identity += 1
-        texts = [
-            t
-            for c in gt["test_cases"]
-            for t in (c.get("expected"), c.get("stdout"), c.get("args_after"))
-            if t
-        ]
-        leaky += any(LEAKY.search(t) for t in texts)
+        leaky += any(leaks(c) for c in gt["test_cases"])
         if kind in METHOD_KINDS:
             methods += 1
             attrs = set()
@@ -255,11 +275,11 @@ def read(run_dir: Path) -> dict[str, Any]:
             scores[kind].append(row["mutants_killed"] / row["mutants"])
     lengths = sorted(len(p) for p in prompts)
     every = scores["function"] + scores["method"]
-    tasks = manifest.get("tasks", {})
+    held_out = manifest.get("held_out", {})
     return {
         "final": manifest["rows"],
-        "weak": sum(tasks.get("weak", {}).values()),
-        "examples": sum(tasks.get("examples", {}).values()),
+        "weak": sum(held_out.get("weak", {}).values()),
+        "examples": sum(held_out.get("examples", {}).values()),
         "rl_generation": len(rl),
         "drops": {k: dropped.get(k, 0) for k in NEW_DROPS},
         "constant": constant,
