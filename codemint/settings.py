@@ -72,6 +72,8 @@ class SummarizeSettings(BaseModel):
     # the methods it uses) beside the instruction, and a method row's tests compare only the
     # instance attributes that context shows (codemint/prompt_context.py). Off: the bare
     # instruction with the whole class docstring, and the instance's whole state compared.
+    # On, `__repr__`, `__str__`, `__hash__` and `__format__` get no protocol or inherited words
+    # (`__hash__` not even its docstring's): none says the exact text or number tests expect.
     context_prompts: bool = True
     # LLM strategy: candidates per sample and the self-evaluation threshold.
     candidates: int = 3

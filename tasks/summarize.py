@@ -38,6 +38,14 @@ def docstring_instruction(signature: str, docstring: str) -> str:
     return f"Implement the Python function `{signature.removeprefix('def ')}`.\n\n{body}"
 
 
+# Special methods whose exact result the data model leaves to each class ("the object's
+# developer representation", "a hash consistent with equality"): without words of their own
+# (for `__hash__`, whatever its docstring says) they fall to example instructions (their own
+# config) or are dropped, never a generation row whose tests pin a repr or hash value its
+# prompt does not state.
+OPEN_OUTPUT = frozenset({"__repr__", "__str__", "__hash__", "__format__"})
+
+
 def instruction_for(rec: Function, doc: str, context: bool | None = None) -> str:
     """The offline instruction: the signature (and, for a method, its class) and `doc`, and
     whose path rules apply for code of a platform-specific module. `context`: the prompt shows
@@ -93,6 +101,10 @@ class Summarize(Stage[Function, Instructed]):
             doc = (rec.docstring or "").strip()
             source = "docstring"
             method_of = rec.class_name if rec.sample_kind in CLASS_KINDS else None
+            if self.cfg.context_prompts and rec.entry_point in OPEN_OUTPUT:
+                method_of = None  # the data model's words leave the exact output open
+                if rec.entry_point == "__hash__":
+                    doc = ""  # no docstring states a hash's value ("equal if mu and sigma are")
             if not doc and method_of and self.cfg.protocol_methods:
                 # A special method of a documented class: the data model says what it must do.
                 doc = protocol_doc(rec.code, method_of, rec.entry_point) or ""

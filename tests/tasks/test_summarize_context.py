@@ -75,3 +75,18 @@ def test_a_row_whose_instruction_execute_writes_keeps_its_context() -> None:
     assert pending and all(r.context_code is not None for r in pending)
     methods = [r for r in pending if r.sample_kind == "method"]
     assert methods and all(f"class {r.class_name}" in (r.context_code or "") for r in methods)
+
+
+def test_a_repr_or_hash_without_words_of_its_own_gets_no_protocol_instruction() -> None:
+    """`NormalDist.__repr__` has no docstring and `__hash__`'s says only when hashes are equal:
+    neither says which text or number the tests expect, so they wait for example instructions
+    (a config of their own) instead of becoming generation rows; `__eq__`'s words still do."""
+    rows = instructed("statistics")
+    normal = {r.entry_point: r for r in rows if r.class_name == "NormalDist"}
+    assert normal["__hash__"].instruction_source == "examples"
+    assert normal["__repr__"].instruction_source == "examples"
+    assert normal["__eq__"].instruction_source in ("docstring", "protocol")
+    off = instructed("statistics", PipelineSettings(summarize=SummarizeSettings(context_prompts=False)))
+    assert {
+        r.instruction_source for r in off if r.entry_point == "__repr__" and r.class_name == "NormalDist"
+    } == {"protocol"}
