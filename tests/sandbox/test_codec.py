@@ -409,12 +409,15 @@ def test_one_codec_module_staged_everywhere_the_runner_runs() -> None:
         rel = source.relative_to(repo).as_posix()
         assert rel.replace("sandbox/", "$HERE/", 1) in script or f"$REPO/{rel}" in script, rel
         assert name in dockerfile.split("COPY", 1)[1].splitlines()[0]
-    # No second encoder: nothing outside the codec turns values into tags (composing tags of
-    # already-encoded data, as sandbox/suite.py does through codec.canonical_text, is fine).
+    # No second encoder: nothing outside the codec builds tagged values (`{"__set__": ...}`);
+    # composing tags of already-encoded data, as sandbox/suite.py does through
+    # codec.canonical_text, and reading tags (codemint/value_text.py: `if tag == "__set__":`)
+    # are fine.
     for path in [*repo.glob("codemint/**/*.py"), *repo.glob("sandbox/*.py"), *repo.glob("tasks/*.py")]:
         if path.name != "codec.py":
             text = path.read_text()
-            assert not re.search(r'"__(float|bytes|complex|set)__"\s*:', text), path
+            assert not re.search(r'\{\s*"__(float|bytes|complex|set)__"\s*:', text), path
+    assert re.search(r'\{\s*"__(float|bytes|complex|set)__"\s*:', 'return {"__set__": items}')
 
 
 def codec_module() -> object:
