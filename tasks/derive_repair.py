@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from codemint import mutants
-from codemint.original_module import hidden_for
 from codemint.records import RepairDetail, TestCase, Verified
-from codemint.samples import CLASS_KINDS, compared_state, runnable
+from codemint.samples import CLASS_KINDS
 from codemint.sandbox.api import CallOutcome, ExecJob, ExecLimits, ExecResult, Sandbox
+from codemint.sandbox.row_jobs import RowJobs
 from codemint.settings import SandboxSettings, TasksSettings
 from codemint.value_text import result_text
 from codemint.verdict import passes
@@ -137,20 +137,8 @@ def repair_details(
     for rec in records:
         inputs = [c.input for c in rec.test_cases]
         codes = [rec.original_code, *(c.code for c in candidates.get(rec.id, []))]
-        shown = compared_state(rec)
-        hide = hidden_for(rec, settings) if settings is not None else None
-        for n, code in enumerate(codes):
-            run_code, entry = runnable(code, rec.sample_kind, rec.entry_point, rec.class_name, shown)
-            jobs.append(
-                ExecJob(
-                    job_id=f"{rec.id}#bug{n}",
-                    code=run_code,
-                    entry_point=entry,
-                    inputs=inputs,
-                    limits=limits,
-                    hide=hide,
-                )
-            )
+        row = RowJobs.of(rec, settings)
+        jobs.extend(row.job(code, f"{rec.id}#bug{n}", inputs, limits) for n, code in enumerate(codes))
     results = sandbox.run_batch(jobs) if jobs else []
     out: dict[str, list[RepairDetail]] = {}
     totals: dict[str, int] = {}

@@ -28,10 +28,10 @@ from collections.abc import Iterable, Iterator
 
 from codemint.original_module import hidden_for
 from codemint.records import Executed, Rejected, TestCase, WithInputs
-from codemint.samples import compared_state, runnable
 from codemint.sandbox import result_fingerprint, shared_sandbox
 from codemint.sandbox.api import CallOutcome, ExecJob
 from codemint.sandbox.images import environment_requirements, image_identity
+from codemint.sandbox.row_jobs import RowJobs
 from codemint.settings import ExecuteSettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
@@ -110,20 +110,12 @@ class Execute(Stage[WithInputs, Executed]):
         repeats = max(1, self.cfg.repeats)
         jobs: list[ExecJob] = []
         for rec in records:
-            shown = compared_state(rec)  # only the attributes the prompt shows
-            code, entry = runnable(rec.original_code, rec.sample_kind, rec.entry_point, rec.class_name, shown)
+            # Tests are recorded as candidates will face them: without the original.
+            row = RowJobs.of(rec, self.settings.sandbox)
+            limits = self.settings.sandbox.limits
+            # Each run on its own zygote: another hash seed, nothing shared with the other.
             jobs.extend(
-                ExecJob(
-                    job_id=f"{rec.id}#{r}",
-                    code=code,
-                    entry_point=entry,
-                    inputs=rec.test_inputs,
-                    limits=self.settings.sandbox.limits,
-                    # Each run on its own zygote: another hash seed, nothing shared with the other.
-                    zygote=r % 4,
-                    # Tests are recorded as candidates will face them: without the original.
-                    hide=hidden_for(rec, self.settings.sandbox),
-                )
+                row.job(rec.original_code, f"{rec.id}#{r}", rec.test_inputs, limits, zygote=r % 4)
                 for r in range(repeats)
             )
         results = shared_sandbox(self.settings.sandbox).run_batch(jobs) if jobs else []

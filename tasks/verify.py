@@ -16,11 +16,10 @@ from typing import Any
 from codemint.llm import solutions
 from codemint.llm.errors import LLMError
 from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm_traced
-from codemint.original_module import hidden_for
 from codemint.records import Executed, LLMProvenance, Rejected, Verified, merge_llm
-from codemint.samples import compared_state, runnable
 from codemint.sandbox import result_fingerprint, shared_sandbox
 from codemint.sandbox.api import ExecJob
+from codemint.sandbox.row_jobs import RowJobs
 from codemint.settings import VerifySettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
@@ -98,18 +97,11 @@ class Verify(Stage[Executed, Verified]):
         jobs: list[ExecJob] = []
         owners: list[tuple[Executed, Candidate]] = []
         for rec in records:
+            row = RowJobs.of(rec, self.settings.sandbox)
+            inputs = [c.input for c in rec.test_cases]
             for n, cand in enumerate(by_record[rec.id]):
-                shown = compared_state(rec)  # from the reference code, never the candidate's
-                code, entry = runnable(cand.code, rec.sample_kind, rec.entry_point, rec.class_name, shown)
                 jobs.append(
-                    ExecJob(
-                        job_id=f"{rec.id}#{cand.kind}{n}",
-                        code=code,
-                        entry_point=entry,
-                        inputs=[c.input for c in rec.test_cases],
-                        limits=self.settings.sandbox.limits,
-                        hide=hidden_for(rec, self.settings.sandbox),
-                    )
+                    row.job(cand.code, f"{rec.id}#{cand.kind}{n}", inputs, self.settings.sandbox.limits)
                 )
                 owners.append((rec, cand))
         results = shared_sandbox(self.settings.sandbox).run_batch(jobs) if jobs else []
