@@ -266,6 +266,9 @@ class CurationSettings(BaseModel):
     near_dedup_bands: int | None = None  # None: chosen from threshold and num_perm
     near_dedup_normalize_locals: bool = True  # parameters/local variables compared as one name
     near_dedup_seed: int = 1
+    # Near twins (tasks/near_twins.py): a wrapper that only calls a kept helper, and rows with
+    # the same instruction over different code, keep one row.
+    near_dedup_twins: bool = True
     # Decontamination: word n-grams of the row's instruction and code against each
     # benchmark's prompt/solution/tests; a row matching `decontam_min_matches` prompt or
     # solution n-grams, or `decontam_overlap` of any field's n-grams, or containing a

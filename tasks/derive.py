@@ -1,9 +1,10 @@
 """Derive: the training rows of every task from each exported (selected) verified row.
 
 - generation: the instruction -> the verified code (today's pair);
-- summarization: the code, docstrings stripped -> its docstring (docstring-sourced rows) or
-  its instruction (LLM-written, with the self-evaluation score on the row); not for rows
-  whose instruction is examples of calls (tasks/example_instructions.py);
+- summarization: the code, docstrings stripped -> its own docstring or comment (doctest
+  examples whose output the code does not show cut) or its LLM-written instruction (with the
+  self-evaluation score on the row); none for words that are not this function's own (the
+  data model's, a base method's, example calls): see `derive_summary`;
 - repair: a buggy variant of the original plus a failing test -> the original, kept only
   when the sandbox shows the variant failing a test and the original passing all of them
   (see `derive_repair`). Variants come from `codemint.mutants` and, with the LLM
@@ -46,8 +47,9 @@ from codemint.sandbox.node_image import node_sandbox_settings
 from codemint.settings import SandboxSettings, TasksSettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
-from codemint.tasks import derive_translation, example_instructions
+from codemint.tasks import derive_translation
 from codemint.tasks.derive_repair import BugCandidate, mutation_candidates, repair_details
+from codemint.tasks.derive_summary import summary_target
 
 
 def task_row(rec: Verified, task: str, prompt: str, response: str, key: str = "", **extra: Any) -> TaskRow:
@@ -61,19 +63,19 @@ def task_row(rec: Verified, task: str, prompt: str, response: str, key: str = ""
     )
 
 
-def summarization_row(rec: Verified) -> TaskRow | None:
-    """None when the code cannot be shown without its answer (it does not parse)."""
+def summarization_row(rec: Verified) -> tuple[TaskRow, int] | str:
+    """The row, or why there is none: the code does not parse (it cannot be shown without its
+    answer), or it has no words of its own to summarize (`derive_summary.summary_target`)."""
     try:
         code = strip_docstrings(rec.candidate_code)
     except (SyntaxError, ValueError):
-        return None
-    doc = (rec.docstring or "").strip()
-    if rec.instruction_source == "docstring" and doc:
-        target, response = "docstring", doc
-    else:
-        target, response = "instruction", rec.instruction.strip()
-    prompt = summarization_prompt(code, rec.entry_point, target)
-    return task_row(rec, "summarization", prompt, response, summary=SummaryDetail(code=code, target=target))
+        return "unparsable"
+    found = summary_target(rec.instruction_source, rec.docstring, rec.comment, rec.instruction, code)
+    if isinstance(found, str):
+        return found
+    prompt = summarization_prompt(code, rec.entry_point, found.target)
+    detail = SummaryDetail(code=code, target=found.target)
+    return task_row(rec, "summarization", prompt, found.text, summary=detail), found.examples_cut
 
 
 def repair_row(rec: Verified, detail: RepairDetail) -> TaskRow:
@@ -140,12 +142,12 @@ class Derive(Stage[Verified, TaskRow]):
             if "generation" in self.cfg.kinds:
                 yield generation_task_row(rec)
             if "summarization" in self.cfg.kinds:
-                if rec.instruction_source == example_instructions.PENDING:
-                    # Its instruction is the code's own calls: no summary of what it does.
-                    self.metrics["summarization_skipped:examples_instruction"] += 1
-                elif (row := summarization_row(rec)) is None:
-                    self.metrics["summarization_unparsable"] += 1
+                made = summarization_row(rec)
+                if isinstance(made, str):
+                    self.metrics[f"summarization_skipped:{made}"] += 1
                 else:
+                    row, cut = made
+                    self.metrics["summarization_doctests_cut"] += cut
                     yield row
             for detail in repairs.get(rec.id, []):
                 self.metrics[f"repair_kind:{detail.bug_kind}"] += 1

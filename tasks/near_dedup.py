@@ -1,5 +1,8 @@
 """Near-dedup across shards: MinHash LSH clusters, one representative kept per cluster.
 
+Near twins (tasks/near_twins.py: a wrapper of a kept helper, the same instruction over
+different code) go here too, after clustering, with their own drop reasons.
+
 Representative rule: the member with the highest `pass_fraction`, then the most test
 cases, then the smallest id (then the earliest shard). The index (`index.parquet`) has one
 row per input row: id, shard, cluster_id, cluster_size, representative, kept and its
@@ -28,8 +31,9 @@ from codemint.samples import focus_code
 from codemint.settings import CurationSettings, PipelineSettings
 from codemint.stage import IndexedStage
 from codemint.stage_task import index_task, shard_task
+from codemint.tasks.near_twins import SAME_INSTRUCTION, WRAPPER, TwinRow, find_twins, twin_row
 
-ShardSignatures = tuple[list[str], np.ndarray, np.ndarray, np.ndarray]
+ShardSignatures = tuple[list[str], np.ndarray, np.ndarray, np.ndarray, list[TwinRow]]
 
 
 def minhash_params(cfg: CurationSettings) -> MinHashParams:
@@ -47,8 +51,11 @@ def shard_signatures(path: Path, params: MinHashParams) -> ShardSignatures:
     """ids, pass fractions, test counts and MinHash signatures of one shard (runs in a worker)."""
     table = read_columns(
         path,
-        ["id", "candidate_code", "pass_fraction", "test_cases", "sample_kind", "class_name", "entry_point"],
-    )
+        [
+            "id", "candidate_code", "original_code", "pass_fraction", "test_cases", "sample_kind",
+            "class_name", "entry_point", "instruction", "provenance",
+        ],
+    )  # fmt: skip
     codes = [
         focus_code(code, kind, cls, entry)
         for code, kind, cls, entry in zip(
@@ -59,11 +66,24 @@ def shard_signatures(path: Path, params: MinHashParams) -> ShardSignatures:
             strict=True,
         )
     ]
+    twins = [
+        twin_row(prov["source_uri"], prov["path"], code, entry, kind, cls, instruction)
+        for prov, code, entry, kind, cls, instruction in zip(
+            table.column("provenance").to_pylist(),
+            table.column("original_code").to_pylist(),
+            table.column("entry_point").to_pylist(),
+            table.column("sample_kind").to_pylist(),
+            table.column("class_name").to_pylist(),
+            table.column("instruction").to_pylist(),
+            strict=True,
+        )
+    ]
     return (
         table.column("id").to_pylist(),
         table.column("pass_fraction").to_numpy(zero_copy_only=False).astype(np.float64),
         pc.list_value_length(table.column("test_cases")).to_numpy(zero_copy_only=False).astype(np.int64),
         signatures(codes, params),
+        twins,
     )
 
 
@@ -126,6 +146,14 @@ class NearDedup(IndexedStage[Verified, Verified]):
         labels, rep = found.labels, found.representative
         sizes = np.bincount(labels)[labels] if len(labels) else np.empty(0, np.int64)
         kept = rep == position
+        twin_of: list[str | None] = [None] * len(ids)
+        twin_reason: list[str | None] = [None] * len(ids)
+        if settings.curation.near_dedup_twins:
+            rows = [t for p in parts for t in p[4]]
+            for i, twin in enumerate(find_twins(rows, kept.tolist(), rank.tolist())):
+                if twin is not None:
+                    kept[i] = False
+                    twin_of[i], twin_reason[i] = str(ids[twin[0]]), twin[1]
 
         clusters = write_clusters(clusters_path(index_path), ids, labels, order[sizes[order] > 1])
         store.write_table(
@@ -139,13 +167,16 @@ class NearDedup(IndexedStage[Verified, Verified]):
                     "representative": pa.array(ids[rep].tolist() if len(ids) else [], pa.string()),
                     "kept": pa.array(kept, pa.bool_()),
                     "similarity": pa.array(found.similarity, pa.float32()),
+                    "twin_of": pa.array(twin_of, pa.string()),
+                    "twin_reason": pa.array(twin_reason, pa.string()),
                 }
             ),
         )
         return {
             "rows": len(ids),
             "kept": int(kept.sum()),
-            "near_duplicates": int((~kept).sum()),
+            "near_duplicates": int((~kept).sum()) - sum(r is not None for r in twin_reason),
+            **{f"near_twins:{r}": twin_reason.count(r) for r in (WRAPPER, SAME_INSTRUCTION)},
             "clusters": clusters,
             "candidate_pairs": found.candidate_pairs,
             "similar_pairs": found.similar_pairs,
@@ -159,7 +190,16 @@ class NearDedup(IndexedStage[Verified, Verified]):
         table = pq.read_table(self.require_index(), filters=[("shard", "=", self.shard)])
         decision: dict[str, dict[str, Any]] = {}
         for row in table.select(
-            ["id", "cluster_id", "cluster_size", "representative", "kept", "similarity"]
+            [
+                "id",
+                "cluster_id",
+                "cluster_size",
+                "representative",
+                "kept",
+                "similarity",
+                "twin_of",
+                "twin_reason",
+            ]
         ).to_pylist():
             if row["kept"] or row["id"] not in decision:  # an id twice in a shard: the kept one wins
                 decision[row["id"]] = row
@@ -174,6 +214,10 @@ class NearDedup(IndexedStage[Verified, Verified]):
                 if row["cluster_size"] > 1:
                     self.metrics["kept_representatives"] += 1
                 yield rec
+            elif row["twin_reason"] is not None:
+                yield self.reject(
+                    rec.id, f"near_twin:{row['twin_reason']}", _twin_detail(rec, row), record=rec
+                )
             else:
                 yield self.reject(
                     rec.id,
@@ -182,6 +226,12 @@ class NearDedup(IndexedStage[Verified, Verified]):
                     f"cluster {row['cluster_id']} of {row['cluster_size']})",
                     record=rec,
                 )
+
+
+def _twin_detail(rec: Verified, row: dict[str, Any]) -> str:
+    if row["twin_reason"] == WRAPPER:
+        return f"{rec.entry_point} only calls the code of {row['twin_of']}, which is kept"
+    return f"{row['twin_of']} is kept with the same instruction over different code"
 
 
 # The Prefect tasks of this stage: cached on content, retried once (codemint/stage_task.py).

@@ -200,12 +200,25 @@ def test_llm_bugs_are_kept_only_when_a_test_catches_them(tmp_path: Path) -> None
     assert again.rows_kept == result.rows_kept
 
 
-def test_a_row_whose_instruction_is_examples_of_calls_gets_no_summarization() -> None:
-    rec = verified(CLAMP).model_copy(update={"instruction_source": "examples"})
+@pytest.mark.parametrize("source", ["examples", "protocol", "inherited"])
+def test_words_that_are_not_the_functions_own_get_no_summarization(source: str) -> None:
+    # Example calls, the data model's words and a base method's docstring describe no code.
+    rec = verified(CLAMP).model_copy(update={"instruction_source": source})
     stage = Derive(PipelineSettings(tasks=TasksSettings(kinds=["generation", "summarization"])))
     out = list(stage.run([rec]))
     assert [r.task for r in out if isinstance(r, TaskRow)] == ["generation"]
-    assert stage.metrics["summarization_skipped:examples_instruction"] == 1
+    assert stage.metrics[f"summarization_skipped:not_own_words:{source}"] == 1
     rows = [r for r in Derive(stage.settings).run([verified(CLAMP)]) if isinstance(r, TaskRow)]
     (summ,) = [r for r in rows if r.task == "summarization"]
     assert summ.response
+
+
+def test_a_summary_target_keeps_only_the_doctest_outputs_its_code_shows() -> None:
+    doc = "Say which side of zero x is.\n\nExamples:\n    >>> side(5)\n    5\n    >>> side(-1)\n    'below'\n"
+    code = f'def side(x):\n    """{doc}"""\n    return \'below\' if x < 0 else min(x, 7)\n'
+    rec = verified(code).model_copy(update={"docstring": doc, "instruction_source": "docstring"})
+    stage = Derive(PipelineSettings(tasks=TasksSettings(kinds=["summarization"])))
+    (summ,) = [r for r in stage.run([rec]) if isinstance(r, TaskRow)]
+    # `5` is an output no token of the code shows; `'below'` is a literal the code returns.
+    assert summ.response == "Say which side of zero x is.\n\nExamples:\n    >>> side(-1)\n    'below'"
+    assert ">>>" not in summ.prompt and stage.metrics["summarization_doctests_cut"] == 1

@@ -1,0 +1,110 @@
+"""Summarization targets: the function's own documentation, as far as its shown code tells it.
+
+A summary row teaches "read this code, write its documentation", so its target must be
+words about this function that the code supports:
+- a docstring (source `docstring`) or the author's comment (`comment`) is the target, and an
+  LLM-written instruction (`llm`) is, as an instruction target;
+- the data model's words for a special method (`protocol`), a base method's docstring
+  (`inherited`) and example calls (`examples`) are not this function's documentation: no row;
+- a doctest example stays in a docstring target only when the shown code contains its output;
+  an output the code does not show (`>>> mean([1, 2, 3, 4])` / `2.5`) is the answer of a run
+  the model never saw, so the example is cut.
+A target cut down to too few words gives no row either; each skip is counted by its reason.
+"""
+
+from __future__ import annotations
+
+import doctest
+import re
+from dataclasses import dataclass
+
+# Sources whose words describe this function (and the target each gives).
+OWN_WORDS = {"docstring": "docstring", "comment": "docstring", "llm": "instruction"}
+MIN_TARGET_CHARS = 16
+# A heading that introduced the cut examples ("Examples:", "Example::", "For example,").
+_EXAMPLE_HEADING = re.compile(r"^\s*(?:for\s+)?(?:examples?|usage|e\.g\.)\s*(?:::?|,|\.)?\s*$", re.IGNORECASE)
+_RST_UNDERLINE = re.compile(r"^\s*([-=~^*#])\1{2,}\s*$")
+
+
+@dataclass(frozen=True)
+class SummaryTarget:
+    text: str
+    target: str  # "docstring" or "instruction"
+    examples_cut: int
+
+
+def _shown(want: str, code: str) -> bool:
+    """Whether every line of a doctest output appears in the code as a whole token run."""
+    for line in want.strip().splitlines():
+        line = line.strip()
+        if line and not re.search(rf"(?<![\w.]){re.escape(line)}(?![\w.])", code):
+            return False
+    return True
+
+
+def cut_unshown_examples(doc: str, code: str) -> tuple[str, int]:
+    """The docstring without the doctest examples whose output `code` does not show, and how
+    many were cut. Examples without output, and the text between examples, are kept; a
+    heading ("Examples:", a NumPy "Examples" section) left with nothing under it goes too."""
+    try:
+        examples = doctest.DocTestParser().get_examples(doc)
+    except ValueError:  # malformed doctest (inconsistent indentation): not examples one can run
+        return doc, 0
+    lines = doc.splitlines()
+    dropped: set[int] = set()
+    headings: set[int] = set()
+    cut = 0
+    for ex in examples:
+        if not ex.want or _shown(ex.want, code):
+            continue
+        cut += 1
+        size = ex.source.count("\n") + ex.want.count("\n")
+        dropped.update(range(ex.lineno, ex.lineno + size))
+        above = ex.lineno - 1
+        while above >= 0 and (above in dropped or not lines[above].strip()):
+            above -= 1
+        if above >= 0 and _RST_UNDERLINE.match(lines[above]) and above > 0:
+            above -= 1
+        if above >= 0 and _EXAMPLE_HEADING.match(lines[above]):
+            headings.add(above)
+    if not cut:
+        return doc, 0
+    for head in headings:
+        if _empty_section(lines, dropped, head):
+            dropped.add(head)
+            if head + 1 < len(lines) and _RST_UNDERLINE.match(lines[head + 1]):
+                dropped.add(head + 1)
+    text = "\n".join(line.rstrip() for i, line in enumerate(lines) if i not in dropped)
+    return re.sub(r"\n{3,}", "\n\n", text).strip(), cut
+
+
+def _empty_section(lines: list[str], dropped: set[int], head: int) -> bool:
+    """Whether nothing that is left belongs under the heading at line `head`."""
+    underlined = head + 1 < len(lines) and bool(_RST_UNDERLINE.match(lines[head + 1]))
+    indent = len(lines[head]) - len(lines[head].lstrip())
+    rest = [
+        i for i in range(head + (2 if underlined else 1), len(lines)) if i not in dropped and lines[i].strip()
+    ]
+    if not rest:
+        return True
+    nxt = rest[0]
+    if underlined:  # a NumPy section: empty when the next line starts the next section
+        return nxt + 1 < len(lines) and bool(_RST_UNDERLINE.match(lines[nxt + 1]))
+    return len(lines[nxt]) - len(lines[nxt].lstrip()) <= indent
+
+
+def summary_target(
+    source: str, docstring: str | None, comment: str | None, instruction: str, code: str
+) -> SummaryTarget | str:
+    """The target of a summary row, or the reason there is none (a metric name's suffix)."""
+    target = OWN_WORDS.get(source)
+    if target is None:
+        return f"not_own_words:{source}"
+    if source == "llm":
+        text, cut = instruction.strip(), 0
+    else:
+        words = (docstring if source == "docstring" else comment) or ""
+        text, cut = cut_unshown_examples(words.strip(), code)
+    if len(text) < MIN_TARGET_CHARS:
+        return "examples_only" if cut else "too_short"
+    return SummaryTarget(text, target, cut)
