@@ -127,10 +127,25 @@ class Instructed(Function):
     llm: LLMProvenance | None = None
 
 
+class InputRun(BaseModel):
+    """The original's traced run on one input, as feedback testgen ran it (the suite harness,
+    `sandbox/suite.py`): execute checks it against a run of its own instead of running it
+    twice, and adequacy takes its coverage instead of tracing the original again."""
+
+    kind: str  # "ok", "iter" or "error" (inputs that timed out are never kept)
+    value: str | None  # canonical text of what it returned, or the exception type
+    seconds: float
+    lines: list[int] = []
+    arcs: list[list[int]] = []  # [from, to] line pairs
+
+
 class WithInputs(Instructed):
     # JSON text {"args": [...], "kwargs": {...}} in the sandbox value encoding.
     test_inputs: list[str]
     input_sources: list[str]  # per input: doctest, annotations, defaults, mutation, llm, ...
+    # Per input, the original's run in feedback testgen; empty when testgen did not run them
+    # all (a method sample, or plain strategies only). Adequacy empties it once used.
+    input_runs: list[InputRun] = []
 
 
 class TestCase(BaseModel):
@@ -310,6 +325,7 @@ __all__ = [
     "Executed",
     "Function",
     "HiddenOriginal",
+    "InputRun",
     "Instructed",
     "LLMProvenance",
     "PromptUse",

@@ -172,6 +172,11 @@ class ExecuteSettings(BaseModel):
     # Distinct outcomes (everything a test compares) a row's normal tests must show, unless
     # they are all bools (then both True and False).
     min_distinct_outcomes: int = Field(default=3, ge=1)
+    # Take the first run of each input from what feedback testgen ran (the original's traced
+    # outcomes, carried on the row as `input_runs`) and run only the second, on another hash
+    # seed, to check it; a row whose second run differs, prints or changes its arguments runs
+    # the first here too, as before. Off: both runs here (the baseline).
+    reuse_testgen_runs: bool = True
 
 
 class VerifySettings(BaseModel):
@@ -203,6 +208,14 @@ class AdequacySettings(BaseModel):
     # line coverage of its entry point instead (`adequacy_basis` "coverage"; None: no floor there).
     min_mutants: int = Field(default=3, ge=1)
     min_line_coverage: float | None = Field(default=0.8, ge=0.0, le=1.0)
+    # Each mutant runs the tests covering its changed lines first and stops at the first it
+    # fails, a returned value included; the equivalence check on a survivor's extra inputs
+    # stops at the first difference too. The scores are the same. Off: the whole suite in
+    # input order, stopping only on a raised type or a dead job (the baseline).
+    first_failure: bool = True
+    # The original's per-test coverage and outcomes as feedback testgen traced them (the
+    # row's `input_runs`), not a traced run of its own; rows without them are run here.
+    reuse_testgen_runs: bool = True
 
 
 class JudgeSettings(BaseModel):

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from codemint import __version__, store
+from codemint import __version__, exec_meter, store
 from codemint.modgraph import code_digest
 from codemint.records import Provenance, Rejected, RejectStatus, to_table
 from codemint.settings import PipelineSettings
@@ -202,11 +202,14 @@ class Stage(abc.ABC, Generic[InT, OutT]):
                 else:
                     yield item
 
-        for out in self.run(valid_inputs()):
-            if isinstance(out, Rejected):
-                rejected.append(out)
-            else:
-                kept.append(out)
+        with exec_meter.metering() as meter:
+            for out in self.run(valid_inputs()):
+                if isinstance(out, Rejected):
+                    rejected.append(out)
+                else:
+                    kept.append(out)
+        if meter.jobs:  # inputs run in the sandbox: executions per final row in the run report
+            self.metrics["sandbox_executions"] += meter.executions
 
         try:
             kept_table = to_table(kept, self.output_model)

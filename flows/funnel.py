@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,10 @@ class StageFunnel(BaseModel):
     seconds: float
     # The stage's cost per input row (task time summed over shards / rows in).
     seconds_per_row: float = 0.0
+    # Inputs it ran in the sandbox (a suite job's tests count one each), summed over shards,
+    # and per final row of the run (rows kept by the funnel's last stage).
+    executions: int = 0
+    executions_per_final_row: float = 0.0
 
 
 def build_funnel(results: dict[str, dict[int, ShardResult]], stages: Sequence[str]) -> list[StageFunnel]:
@@ -50,7 +55,35 @@ def build_funnel(results: dict[str, dict[int, ShardResult]], stages: Sequence[st
                 ),
             )
         )
+    final = funnel[-1].rows_kept if funnel else 0
+    for f in funnel:
+        f.executions = int(f.metrics.get("sandbox_executions", 0))
+        f.executions_per_final_row = round(f.executions / max(1, final), 2)
     return funnel
+
+
+def cost_per_final_row(run_dir: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """What a final row cost: pipeline wall time, and task seconds and sandbox executions by
+    stage (the derived stages' from their shard stats files, which the funnel leaves out)."""
+    funnel = summary.get("funnel", [])
+    final = funnel[-1]["rows_kept"] if funnel else 0
+    seconds = {f["stage"]: float(f["seconds"]) for f in funnel}
+    executions = {f["stage"]: int(f.get("executions", 0)) for f in funnel}
+    for stage_dir in sorted(p for p in run_dir.iterdir() if p.is_dir()) if run_dir.is_dir() else []:
+        if stage_dir.name in seconds:
+            continue
+        stats = [json.loads(p.read_text()) for p in sorted(stage_dir.glob("*.stats.json"))]
+        if stats and all("metrics" in s and "seconds" in s for s in stats):
+            seconds[stage_dir.name] = sum(float(s["seconds"]) for s in stats)
+            executions[stage_dir.name] = int(sum(s["metrics"].get("sandbox_executions", 0) for s in stats))
+    per = max(1, final)
+    return {
+        "final_rows": final,
+        "wall_seconds_per_final_row": round(float(summary.get("seconds", 0.0)) / per, 3),
+        "task_seconds_per_final_row": {k: round(v / per, 3) for k, v in seconds.items() if v},
+        "executions_per_final_row": {k: round(v / per, 2) for k, v in executions.items() if v},
+        "executions": {k: v for k, v in executions.items() if v},
+    }
 
 
 def write_run_report(
@@ -62,6 +95,7 @@ def write_run_report(
         {
             "summary": summary,
             "yield_by_source": yields,
+            "cost": cost_per_final_row(run_dir, summary),
             "settings": settings.model_dump(mode="json"),
             "request": request,
             "code_version": version,

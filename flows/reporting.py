@@ -149,6 +149,13 @@ def render_report(
     for f in funnel:
         rate = f.rows_in / f.seconds if f.seconds else 0.0
         lines.append(f"| {f.stage} | {f.rows_in} | {f.rows_kept} | {f.seconds:.1f} | {rate:.1f} |")
+    costly = [f for f in funnel if f.executions]
+    if costly:  # what the sandbox did per row kept in the end (derive's is in run.json's cost)
+        lines += ["", "## Sandbox executions per final row", "", "| stage | executions | per final row |"]
+        lines += [
+            "|---|---|---|",
+            *(f"| {f.stage} | {f.executions} | {f.executions_per_final_row:g} |" for f in costly),
+        ]
     for title, prefixes in (
         ("Sandbox statuses", ("original_", "candidate_", "sandbox_")),
         ("LLM usage and cache", ("llm_",)),

@@ -92,6 +92,9 @@ def shared_sandbox(settings: SandboxSettings) -> Sandbox:
     with _shared_lock:
         box = _shared.get(key)
         if box is None or getattr(box, "closed", False):
-            box = open_sandbox(settings)
+            from codemint.sandbox.metered import Metered
+
+            # counted: executions per stage in the run report (codemint/exec_meter.py)
+            box = Metered(open_sandbox(settings))
             _shared[key] = box
         return box

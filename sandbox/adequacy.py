@@ -62,6 +62,9 @@ class Suite:
     # The tests compare the arguments' state after the call (`args_after`): so does the suite,
     # or a mutant that leaves a heap wrong while returning None would pass every test.
     compare_args: bool = False
+    # The original's traced outcomes on `inputs` when another stage already ran them as this
+    # suite runs (feedback testgen): the original is not run again. None: run it here.
+    original_runs: list[TestOutcome] | None = None
 
     @property
     def target_class(self) -> str | None:
@@ -150,6 +153,11 @@ class MeasureConfig:
     stop_early: bool = True  # False: run every test on every mutant (to know which tests kill it)
     # Extra inputs that must run a survivor's changed lines (and agree) for it to be equivalent.
     equivalence_min_reaching: int = 2
+    # Each mutant runs the tests that cover its changed lines first and stops at the first
+    # test it fails (a returned value too, not only a raised type or a dead job); so does the
+    # equivalence check on its extra inputs. The verdicts are the same: a mutant needs one
+    # failing test to be killed, and a survivor still runs every test.
+    first_failure: bool = False
 
 
 def budgets_for(original: Sequence[TestOutcome], factor: float, floor: float) -> list[float]:
@@ -157,8 +165,25 @@ def budgets_for(original: Sequence[TestOutcome], factor: float, floor: float) ->
     return [max(floor, factor * o.seconds) for o in original]
 
 
-def expectation(outcomes: Sequence[TestOutcome]) -> list[tuple[str, str | None]]:
-    return [("error", o.value) if o.kind == "error" else ("ok", None) for o in outcomes]
+def expectation(
+    outcomes: Sequence[TestOutcome], values: bool = False
+) -> list[tuple[str, str | None, str | None]]:
+    """What the suite harness stops on: the kind and exception type of each outcome, and with
+    `values` a returned value's canonical text (an iterator's is left to the host)."""
+    return [
+        ("error", o.value, None)
+        if o.kind == "error"
+        else ("ok", None, o.value if values and o.kind == "ok" else None)
+        for o in outcomes
+    ]
+
+
+def covering_first(outcomes: Sequence[TestOutcome], lines: Sequence[int]) -> list[int]:
+    """Test indexes, those whose original run executes any of `lines` first (a test that never
+    reaches a mutant's change runs the original's code and can only kill it by chance)."""
+    wanted = set(lines)
+    hit = [i for i, o in enumerate(outcomes) if wanted.intersection(o.lines)]
+    return hit + [i for i in range(len(outcomes)) if i not in set(hit)]
 
 
 def differs(original: Sequence[TestOutcome], run: SuiteRun) -> tuple[bool | None, list[int]]:
@@ -250,27 +275,117 @@ def _coverage_map(suite: Suite) -> CoverageMap:
         return CoverageMap(frozenset(), ())
 
 
+def _original_runs(sandbox: Sandbox, suites: Sequence[Suite], limits: ExecLimits) -> list[SuiteRun]:
+    """The original's traced run of each suite: the one handed over when there is one for
+    every input, else run here (one batch for those without)."""
+    runs: list[SuiteRun | None] = [
+        SuiteRun(list(s.original_runs), "ok")
+        if s.original_runs is not None and len(s.original_runs) == len(s.inputs)
+        else None
+        for s in suites
+    ]
+    todo = [n for n, r in enumerate(runs) if r is None]
+    jobs = [
+        suite_job(
+            f"{suites[n].key}#orig",
+            *suites[n].runnable(suites[n].code),
+            suites[n].inputs,
+            budgets=[limits.timeout_s] * len(suites[n].inputs),
+            expect=None,
+            trace=True,
+            base=limits,
+        )
+        for n in todo
+    ]
+    for n, result in zip(todo, sandbox.run_batch(jobs) if jobs else [], strict=True):
+        runs[n] = parse(result, trace=True)
+    return [r for r in runs if r is not None]
+
+
+@dataclass
+class _MutantJob:
+    owner: int
+    mutant: mutant_gen.Mutant
+    order: list[int]  # test indexes in the order the job runs them
+
+
+def _mutant_job(
+    suite: Suite,
+    original: SuiteRun,
+    k: int,
+    mutant: mutant_gen.Mutant,
+    cfg: MeasureConfig,
+    limits: ExecLimits,
+) -> tuple[ExecJob, list[int]]:
+    outcomes = original.outcomes
+    order = covering_first(outcomes, mutant.lines) if cfg.first_failure else list(range(len(outcomes)))
+    ordered = [outcomes[i] for i in order]
+    expect = expectation(ordered, values=cfg.first_failure) if cfg.stop_early else None
+    job = suite_job(
+        f"{suite.key}#m{k}",
+        *suite.runnable(mutant.code),
+        [suite.inputs[i] for i in order],
+        budgets=budgets_for(ordered, cfg.time_factor, cfg.time_floor_s),
+        expect=expect,
+        trace=False,
+        base=limits,
+    )
+    return job, order
+
+
+@dataclass
+class _Stopped:
+    """A job that stopped on a returned text differing from the original's, before its end."""
+
+    suite: Suite
+    code: str  # the mutant's
+    inputs: list[str]  # every input of the job, in its order
+    originals: list[TestOutcome]  # the original's outcomes on them
+    run: SuiteRun
+
+
+def _run_rest(sandbox: Sandbox, stopped: list[_Stopped], cfg: MeasureConfig, limits: ExecLimits) -> None:
+    """The verdict's rule found the texts equal (2 and 2.0): the rest of each job's inputs run,
+    stopping only on a kind as before, and their outcomes are added to its run."""
+    jobs = []
+    for item in stopped:
+        done = len(item.run.outcomes)
+        rest = item.originals[done:]
+        jobs.append(
+            suite_job(
+                f"{item.suite.key}#rest",
+                *item.suite.runnable(item.code),
+                item.inputs[done:],
+                budgets=budgets_for(rest, cfg.time_factor, cfg.time_floor_s),
+                expect=expectation(rest),
+                trace=False,
+                base=limits,
+            )
+        )
+    for item, result in zip(stopped, sandbox.run_batch(jobs) if jobs else [], strict=True):
+        more = parse(result, trace=False)
+        if more.job_status == "ok":
+            item.run.outcomes.extend(more.outcomes)
+        else:  # died on the rest: the original finished every one of them
+            item.run.outcomes, item.run.job_status = [], more.job_status
+            item.run.infra_error, item.run.detail = more.infra_error, more.detail
+
+
+def _stopped_equal(originals: list[TestOutcome], run: SuiteRun) -> bool:
+    return (
+        run.job_status == "ok" and len(run.outcomes) < len(originals) and differs(originals, run)[0] is False
+    )
+
+
 def measure(
     sandbox: Sandbox, suites: Sequence[Suite], cfg: MeasureConfig, limits: ExecLimits
 ) -> list[Measurement]:
     """Coverage and mutation results for every suite (see the module docstring)."""
     started = time.perf_counter()
-    jobs = [
-        suite_job(
-            f"{s.key}#orig",
-            *s.runnable(s.code),
-            s.inputs,
-            budgets=[limits.timeout_s] * len(s.inputs),
-            expect=None,
-            trace=True,
-            base=limits,
-        )
-        for s in suites
-    ]
-    originals = [parse(r, trace=True) for r in sandbox.run_batch(jobs)]
+    originals = _original_runs(sandbox, suites, limits)
     results: list[Measurement] = []
     mutant_jobs: list[ExecJob] = []
-    owners: list[tuple[int, mutant_gen.Mutant]] = []
+    owners: list[_MutantJob] = []
     for n, (suite, original) in enumerate(zip(suites, originals, strict=True)):
         try:
             found = mutant_gen.generate(
@@ -285,33 +400,33 @@ def measure(
         results.append(Measurement(suite, original, [], _coverage_map(suite), _duration(original)))
         if original.job_status != "ok" or len(original.outcomes) != len(suite.inputs):
             continue
-        budgets = budgets_for(original.outcomes, cfg.time_factor, cfg.time_floor_s)
-        expect = expectation(original.outcomes) if cfg.stop_early else None
         for k, mutant in enumerate(found):
-            mutant_jobs.append(
-                suite_job(
-                    f"{suite.key}#m{k}",
-                    *suite.runnable(mutant.code),
-                    suite.inputs,
-                    budgets=budgets,
-                    expect=expect,
-                    trace=False,
-                    base=limits,
-                )
-            )
-            owners.append((n, mutant))
+            job, order = _mutant_job(suite, original, k, mutant, cfg, limits)
+            mutant_jobs.append(job)
+            owners.append(_MutantJob(n, mutant, order))
     mutant_runs = [parse(r, trace=False) for r in sandbox.run_batch(mutant_jobs)] if mutant_jobs else []
+    if cfg.first_failure and cfg.stop_early:
+        stopped = []
+        for entry, run in zip(owners, mutant_runs, strict=True):
+            m = results[entry.owner]
+            ordered = [m.original.outcomes[i] for i in entry.order]
+            if _stopped_equal(ordered, run):
+                inputs = [m.suite.inputs[i] for i in entry.order]
+                stopped.append(_Stopped(m.suite, entry.mutant.code, inputs, ordered, run))
+        _run_rest(sandbox, stopped, cfg, limits)
     survivors: dict[int, list[MutantResult]] = {}
-    for (n, mutant), run in zip(owners, mutant_runs, strict=True):
+    for entry, run in zip(owners, mutant_runs, strict=True):
+        n, mutant = entry.owner, entry.mutant
         m = results[n]
-        told, tests = differs(m.original.outcomes, run)
+        told, tests = differs([m.original.outcomes[i] for i in entry.order], run)
         status = "unknown" if told is None else "killed" if told else "survived"
         covered = {line for o in m.original.outcomes for line in o.lines}
-        entry = MutantResult(mutant, status, tests, reached=any(line in covered for line in mutant.lines))
-        m.mutants.append(entry)
+        killing = sorted(entry.order[p] for p in tests)
+        result = MutantResult(mutant, status, killing, reached=any(line in covered for line in mutant.lines))
+        m.mutants.append(result)
         m.seconds += _duration(run)
         if status == "survived":
-            survivors.setdefault(n, []).append(entry)
+            survivors.setdefault(n, []).append(result)
     if cfg.equivalence_inputs > 0 and survivors:
         _check_equivalence(sandbox, results, survivors, cfg, limits)
     total = sum(m.seconds for m in results) or 1.0
@@ -349,6 +464,7 @@ def _check_equivalence(
     ]
     base_runs = dict(zip(order, (parse(r, trace=True) for r in sandbox.run_batch(base_jobs)), strict=True))
     jobs: list[ExecJob] = []
+    inputs_of: list[list[str]] = []
     owners: list[tuple[int, MutantResult, list[TestOutcome]]] = []
     for n in order:
         base = base_runs[n]
@@ -367,19 +483,31 @@ def _check_equivalence(
             if not reaching or len(reaching) < cfg.equivalence_min_reaching:
                 continue  # nothing ran the change: no evidence it is equivalent
             originals = [base.outcomes[i] for i in reaching]
+            inputs_of.append([extras[n][i] for i in reaching])
             jobs.append(
                 suite_job(
                     f"{suite.key}#eq{k}",
                     *suite.runnable(entry.mutant.code),
-                    [extras[n][i] for i in reaching],
+                    inputs_of[-1],
                     budgets=budgets_for(originals, cfg.time_factor, cfg.time_floor_s),
-                    expect=expectation(originals),
+                    expect=expectation(originals, values=cfg.first_failure),
                     trace=False,
                     base=limits,
                 )
             )
             owners.append((n, entry, originals))
     runs = [parse(r, trace=False) for r in sandbox.run_batch(jobs)] if jobs else []
+    if cfg.first_failure:
+        _run_rest(
+            sandbox,
+            [
+                _Stopped(results[n].suite, entry.mutant.code, job_inputs, originals, run)
+                for (n, entry, originals), job_inputs, run in zip(owners, inputs_of, runs, strict=True)
+                if _stopped_equal(originals, run)
+            ],
+            cfg,
+            limits,
+        )
     for (n, entry, originals), run in zip(owners, runs, strict=True):
         results[n].seconds += _duration(run)
         told, _ = differs(originals, run)

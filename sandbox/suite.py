@@ -8,7 +8,8 @@ re-executed per test, as the runner does per input) under a per-test time budget
 image's Python is 3.11, so no `sys.monitoring`), and returns one outcome per test. It stops
 at the first test whose outcome kind differs from the expected kind (returned vs raised,
 exception type) or that runs out of time or memory, which are the common ways a mutant is
-caught (a mutant stuck in a loop costs one budget, not one per test).
+caught (a mutant stuck in a loop costs one budget, not one per test). Given the expected
+value's canonical text too, it also stops at the first return whose text differs.
 
 The runner is unchanged: it encodes the harness's return value with the codec like any
 other. The verdicts (which mutant differs from the original on which test) are decided
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,10 +138,18 @@ def __codemint_suite__(code, entry_point, tests, budgets, expect, trace, adaptiv
         if expect is not None:
             if outcome[0] in ("timeout", "memory"):
                 break  # the original finished this test within its budget: told apart
-            kind, exc = expect[i]
+            kind, exc = expect[i][0], expect[i][1]
             got = "error" if outcome[0] == "error" else "ok"
             if got != kind or (kind == "error" and outcome[1] != exc):
                 break
+            if len(expect[i]) > 2 and expect[i][2] is not None and outcome[0] == "ok":
+                # the original's value as canonical text: a different text is a likely kill
+                # (the host decides by the verdict's rule, and runs the rest when it is not)
+                try:
+                    if codec.canonical_json(outcome[1]) != expect[i][2]:
+                        break
+                except BaseException:
+                    break
     return out
 '''
 
@@ -209,7 +219,7 @@ def suite_job(
     inputs: list[str],
     *,
     budgets: list[float],
-    expect: list[tuple[str, str | None]] | None,
+    expect: Sequence[tuple[str, str | None] | tuple[str, str | None, str | None]] | None,
     trace: bool,
     base: ExecLimits,
     adaptive: tuple[int, float, float] | None = None,
@@ -222,7 +232,7 @@ def suite_job(
     for text in inputs:
         decode_input(text)  # a malformed input fails here, in the host, with its reason
     tests = list(inputs)  # as texts: the harness decodes each after the code has run
-    expect_data = None if expect is None else [{"__tuple__": [k, e]} for k, e in expect]
+    expect_data = None if expect is None else [{"__tuple__": list(e)} for e in expect]
     job_input = _canon(
         {
             "args": [code, entry_point, tests, [float(b) for b in budgets], expect_data, trace],

@@ -25,6 +25,7 @@ from codemint.records import Rejected, Verified
 from codemint.samples import CLASS_KINDS, compared_state
 from codemint.sandbox import result_fingerprint, shared_sandbox
 from codemint.sandbox.adequacy import MeasureConfig, Measurement, Suite, measure
+from codemint.sandbox.suite import TestOutcome
 from codemint.settings import AdequacySettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
@@ -40,7 +41,22 @@ def measure_config(cfg: AdequacySettings) -> MeasureConfig:
         time_factor=cfg.time_factor,
         time_floor_s=cfg.time_floor_s,
         equivalence_min_reaching=cfg.equivalence_min_reaching,
+        first_failure=cfg.first_failure,
     )
+
+
+def testgen_runs(rec: Verified) -> list[TestOutcome] | None:
+    """The original's traced outcome on each test as feedback testgen ran it, when it ran
+    them all as the suite runs them: the function itself, no argument state compared."""
+    if rec.sample_kind in CLASS_KINDS or any(c.args_after is not None for c in rec.test_cases):
+        return None
+    by_input = dict(zip(rec.test_inputs, rec.input_runs, strict=False)) if rec.input_runs else {}
+    if len(rec.input_runs) != len(rec.test_inputs) or any(c.input not in by_input for c in rec.test_cases):
+        return None
+    return [
+        TestOutcome(r.kind, r.value, r.seconds, list(r.lines), [(a, b) for a, b in r.arcs])
+        for r in (by_input[c.input] for c in rec.test_cases)
+    ]
 
 
 def floor_verdict(
@@ -95,13 +111,23 @@ class Adequacy(Stage[Verified, Verified]):
         box = shared_sandbox(self.settings.sandbox)
         found = measure(box, suites, measure_config(self.cfg), self.settings.sandbox.limits) if suites else []
         for rec, m in zip(records, found, strict=True):
-            yield from self._decide(rec, m)
+            # the original's runs were for this stage and execute: later stages carry no traces
+            yield from self._decide(rec.model_copy(update={"input_runs": []}), m)
 
     def _suite(self, rec: Verified) -> Suite:
         inputs = [c.input for c in rec.test_cases]
         compare_args = any(c.args_after is not None for c in rec.test_cases)
         if rec.sample_kind not in CLASS_KINDS:
-            return Suite(rec.id, rec.original_code, rec.entry_point, inputs, compare_args=compare_args)
+            ran = testgen_runs(rec) if self.cfg.reuse_testgen_runs else None
+            self.metrics["original_runs_from_testgen"] += ran is not None
+            return Suite(
+                rec.id,
+                rec.original_code,
+                rec.entry_point,
+                inputs,
+                compare_args=compare_args,
+                original_runs=ran,
+            )
         # A method runs through the harness (codemint/samples.py), comparing the same instance
         # attributes as verify; its extra inputs are the harness's, made as testgen makes them.
         return Suite(

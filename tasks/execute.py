@@ -2,8 +2,11 @@
 
 Each input runs `execute.repeats` times; a sample whose outputs differ between runs is
 dropped as nondeterministic; each run is forked from its own zygote (another hash seed,
-no shared process state). Tests also record stdout when the original's depends on the
-input, and the arguments' state after the call when the original mutates them.
+no shared process state). With `execute.reuse_testgen_runs` the first run is the one
+feedback testgen made (the row's `input_runs`): only the others run here, and a row whose
+runs here differ from it, print or change their arguments runs its first here too.
+Tests also record stdout when the original's depends on the input, and the arguments'
+state after the call when the original mutates them.
 An exception raised by the original is expected behaviour (a test case that expects that
 exception type), but it does not count toward `min_tests` (any mutant raising the same
 type passes it), and such tests are capped at `max_exception_share` of the row's tests.
@@ -29,7 +32,7 @@ from collections.abc import Iterable, Iterator
 from codemint.original_module import hidden_for
 from codemint.records import Executed, Rejected, TestCase, WithInputs
 from codemint.sandbox import result_fingerprint, shared_sandbox
-from codemint.sandbox.api import CallOutcome, ExecJob
+from codemint.sandbox.api import CallOutcome, ExecJob, ExecResult
 from codemint.sandbox.images import environment_requirements, image_identity
 from codemint.sandbox.row_jobs import RowJobs
 from codemint.settings import ExecuteSettings
@@ -108,20 +111,65 @@ class Execute(Stage[WithInputs, Executed]):
     def run(self, records: Iterable[WithInputs]) -> Iterator[Executed | Rejected]:
         records = list(records)
         repeats = max(1, self.cfg.repeats)
-        jobs: list[ExecJob] = []
-        for rec in records:
+        limits = self.settings.sandbox.limits
+
+        def jobs_for(rec: WithInputs, runs: range) -> list[ExecJob]:
             # Tests are recorded as candidates will face them: without the original.
             row = RowJobs.of(rec, self.settings.sandbox)
-            limits = self.settings.sandbox.limits
             # Each run on its own zygote: another hash seed, nothing shared with the other.
-            jobs.extend(
+            return [
                 row.job(rec.original_code, f"{rec.id}#{r}", rec.test_inputs, limits, zygote=r % 4)
-                for r in range(repeats)
-            )
-        results = shared_sandbox(self.settings.sandbox).run_batch(jobs) if jobs else []
-        for i, rec in enumerate(records):
-            runs = results[i * repeats : (i + 1) * repeats]
+                for r in runs
+            ]
+
+        # A row whose first run feedback testgen already made runs the others only.
+        reuse = [
+            self.cfg.reuse_testgen_runs and repeats > 1 and len(rec.input_runs) == len(rec.test_inputs)
+            for rec in records
+        ]
+        plans = [jobs_for(rec, range(1 if r else 0, repeats)) for rec, r in zip(records, reuse, strict=True)]
+        flat = [job for plan in plans for job in plan]
+        results = shared_sandbox(self.settings.sandbox).run_batch(flat) if flat else []
+        own: list[list[ExecResult]] = []
+        at = 0
+        for plan in plans:
+            own.append(results[at : at + len(plan)])
+            at += len(plan)
+        # Where testgen's run cannot stand for the first (it differs, or there is output or
+        # argument state it did not record), the first runs here, as without reuse.
+        redo: list[int] = []
+        for n, rec in enumerate(records):
+            why = self._unusable(rec, own[n]) if reuse[n] else None
+            if why is not None:
+                redo.append(n)
+                self.metrics[f"testgen_runs_redone:{why}"] += 1
+        first_jobs = [jobs_for(records[n], range(1))[0] for n in redo]
+        firsts = shared_sandbox(self.settings.sandbox).run_batch(first_jobs) if redo else []
+        for n, first in zip(redo, firsts, strict=True):
+            own[n] = [first, *own[n]]
+        self.metrics["testgen_runs_reused"] += sum(reuse) - len(redo)
+        for rec, runs in zip(records, own, strict=True):
             yield self._decide(rec, [r.outcomes for r in runs], [r.infra_error for r in runs])
+
+    def _unusable(self, rec: WithInputs, runs: list[ExecResult]) -> str | None:
+        """Why feedback testgen's run of the original cannot stand for execute's first run
+        of it, or None: each of this stage's runs must give the same result or exception type
+        on every input, and nothing testgen does not record (stdout, argument state)."""
+        if any(r.infra_error for r in runs):
+            return None  # a sandbox failure is decided as one, as before
+        for run in runs:
+            if len(run.outcomes) != len(rec.input_runs):
+                return None
+            for ran, o in zip(rec.input_runs, run.outcomes, strict=True):
+                if o.stdout or o.args_after is not None:
+                    return "output_or_arguments"
+                if ran.kind == "error":
+                    same = o.status == "error" and o.exc_type == ran.value
+                else:
+                    same = o.status == "ok" and o.result == ran.value
+                if not same:
+                    return "differs"
+        return None
 
     def _decide(
         self, rec: WithInputs, runs: list[list[CallOutcome]], infra: list[str | None]

@@ -24,7 +24,7 @@ from codemint.llm.strategies import LLMResult
 from codemint.offline import proposals
 from codemint.offline.contracts import row_contract
 from codemint.offline.inputs import Args, doctest_inputs, mutate, signature_inputs
-from codemint.records import Instructed, LLMProvenance, Rejected, WithInputs, merge_llm
+from codemint.records import InputRun, Instructed, LLMProvenance, Rejected, WithInputs, merge_llm
 from codemint.samples import CLASS_KINDS
 from codemint.sandbox import result_fingerprint, shared_sandbox
 from codemint.sandbox.api import ExecJob
@@ -180,8 +180,9 @@ class Testgen(Stage[Instructed, WithInputs]):
                 gathered[rec.id] = self.gather_inputs(rec, extra.get(rec.id, []))
             except Exception as exc:  # one odd sample must not fail its shard; keep it, with the reason
                 gathered[rec.id] = exc
+        runs: dict[str, dict[str, InputRun]] = {}
         if "feedback" in self.cfg.strategies:
-            self.feedback(records, gathered)
+            runs = self.feedback(records, gathered)
         for rec in records:
             inputs = gathered[rec.id]
             if isinstance(inputs, Exception):
@@ -201,10 +202,13 @@ class Testgen(Stage[Instructed, WithInputs]):
                 continue
             for source in inputs.sources:
                 self.metrics[f"inputs_from_{source}"] += 1
+            ran = runs.get(rec.id, {})
             yield WithInputs(
                 **{**rec.model_dump(), "llm": merge_llm(rec.llm, self.llm_provenance)},
                 test_inputs=inputs.texts,
                 input_sources=inputs.sources,
+                # the original's runs travel with the row only when they cover every input
+                input_runs=[ran[t] for t in inputs.texts] if all(t in ran for t in inputs.texts) else [],
             )
 
     def within_contract(self, rec: Instructed, inputs: InputSet) -> InputSet:
@@ -220,10 +224,13 @@ class Testgen(Stage[Instructed, WithInputs]):
                 self.metrics[f"input_outside_contract:{violation.kind}"] += 1
         return kept
 
-    def feedback(self, records: list[Instructed], gathered: dict[str, InputSet | Exception]) -> None:
+    def feedback(
+        self, records: list[Instructed], gathered: dict[str, InputSet | Exception]
+    ) -> dict[str, dict[str, InputRun]]:
         """Replace each row's inputs by those that run normally and add coverage or kill a
-        mutant, chosen from a larger pool (tasks/testgen_feedback.py)."""
-        from codemint.tasks.testgen_feedback import Row, Stats, feedback_inputs
+        mutant, chosen from a larger pool (tasks/testgen_feedback.py); returns, per row id,
+        the original's traced run on each kept input."""
+        from codemint.tasks.testgen_feedback import Row, Stats, feedback_inputs, kept_runs
 
         cfg = self.cfg
         rows: list[Row] = []
@@ -242,7 +249,7 @@ class Testgen(Stage[Instructed, WithInputs]):
                 row.add_text(text, source, cfg.feedback_pool, cfg.max_input_chars)
             rows.append(row)
         if not rows:
-            return
+            return {}
         stats = Stats()
         by_id = {rec.id: rec for rec in records}
         ask = None
@@ -254,17 +261,21 @@ class Testgen(Stage[Instructed, WithInputs]):
         chosen = feedback_inputs(
             shared_sandbox(self.settings.sandbox), self.settings.sandbox.limits, cfg, rows, stats, ask
         )
-        for key, kept in chosen.items():
+        runs: dict[str, dict[str, InputRun]] = {}
+        for row in rows:
+            kept = chosen.get(row.key, [])
             if not kept:
                 continue  # nothing finished in the sandbox: keep the plain strategies' inputs
             inputs = InputSet(cfg.max_inputs, cfg.max_input_chars)
             for text, source in kept:
                 inputs.add_text(text, source)
-            gathered[key] = inputs
+            gathered[row.key] = inputs
+            runs[row.key] = kept_runs(row, inputs.texts)
         self.metrics["feedback_executions"] += stats.executions
         self.metrics["feedback_proposed"] += stats.proposed
         self.metrics["feedback_kept"] += stats.kept
         self.metrics.update(stats.counts)
+        return runs
 
     def mutant_killing_inputs(self, requests: list[tuple[Instructed, list[str]]]) -> dict[str, list[str]]:
         """MuTAP: encoded inputs per record id for the mutants its inputs miss (failures count)."""

@@ -32,6 +32,7 @@ from codemint.coverage_map import CoverageMap, coverage_map
 from codemint.offline import proposals
 from codemint.offline.contracts import RowContract
 from codemint.offline.inputs import mutate
+from codemint.records import InputRun
 from codemint.sandbox.api import ExecJob, ExecLimits, Sandbox
 from codemint.sandbox.suite import SuiteRun, TestOutcome, parse, suite_job
 from codemint.settings import TestgenSettings
@@ -123,6 +124,21 @@ def _run_original(
             rows[n].outcomes[i] = outcome
         if run.job_status != "ok":
             stats.counts[f"original_job_{run.job_status}"] += 1
+
+
+def kept_runs(row: Row, texts: Sequence[str]) -> dict[str, InputRun]:
+    """The original's traced runs on `texts` (kept inputs of `row`) that finished, by text:
+    what execute and adequacy take instead of running the original on them again."""
+    index = {text: i for i, text in enumerate(row.texts)}
+    out: dict[str, InputRun] = {}
+    for text in texts:
+        o = row.outcomes[index[text]] if text in index else None
+        if o is not None and o.kind in ("ok", "iter", "error"):
+            arcs = [[a, b] for a, b in o.arcs]
+            out[text] = InputRun(
+                kind=o.kind, value=o.value, seconds=o.seconds, lines=list(o.lines), arcs=arcs
+            )
+    return out
 
 
 def _learned_assignment(row: Row) -> int | None:
