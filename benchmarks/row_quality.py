@@ -65,13 +65,17 @@ LEAKY = re.compile(r"\bat 0x[0-9a-fA-F]+|0x7f[0-9a-f]{8,}|__codemint__")
 METHOD_KINDS = {"method", "property", "classmethod"}
 
 
-def run(corpus: str, mode: str, runs_dir: Path) -> Path:
+def run(corpus: str, mode: str, runs_dir: Path, settings_env: dict[str, str] | None = None) -> Path:
+    """Run the pipeline on `corpus`; `settings_env` (default: this benchmark's baseline rules
+    in baseline mode) sets the mode's settings."""
     run_id = f"quality-{corpus}-{mode}"
+    if settings_env is None:
+        settings_env = BASELINE_ENV if mode == "baseline" else {}
     env = {
         **os.environ,
         "CODEMINT_RUNS_DIR": str(runs_dir),
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
-        **(BASELINE_ENV if mode == "baseline" else {}),
+        **settings_env,
     }
     cmd = [str(Path(sys.executable).with_name("codemint")), "run", "--run-id", run_id]
     for m in CORPORA[corpus]():

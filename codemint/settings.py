@@ -242,6 +242,10 @@ class TasksSettings(BaseModel):
     # row, and the fewest of the row's tests that must map to JSON for a translation to count.
     translation_candidates: int = Field(default=2, ge=1)
     translation_min_tests: int = Field(default=3, ge=1)
+    # Summaries only from the function's own words (tasks/derive_summary.py): no target from
+    # the data model's, a base method's or example calls, and no doctest output the shown code
+    # does not contain. Off: every instruction is a target, doctests whole (the old rule).
+    summary_own_words: bool = True
 
 
 class LLMSettings(BaseModel):

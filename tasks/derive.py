@@ -63,14 +63,16 @@ def task_row(rec: Verified, task: str, prompt: str, response: str, key: str = ""
     )
 
 
-def summarization_row(rec: Verified) -> tuple[TaskRow, int] | str:
+def summarization_row(rec: Verified, own_words: bool = True) -> tuple[TaskRow, int] | str:
     """The row, or why there is none: the code does not parse (it cannot be shown without its
     answer), or it has no words of its own to summarize (`derive_summary.summary_target`)."""
     try:
         code = strip_docstrings(rec.candidate_code)
     except (SyntaxError, ValueError):
         return "unparsable"
-    found = summary_target(rec.instruction_source, rec.docstring, rec.comment, rec.instruction, code)
+    found = summary_target(
+        rec.instruction_source, rec.docstring, rec.comment, rec.instruction, code, own_words
+    )
     if isinstance(found, str):
         return found
     prompt = summarization_prompt(code, rec.entry_point, found.target)
@@ -142,12 +144,13 @@ class Derive(Stage[Verified, TaskRow]):
             if "generation" in self.cfg.kinds:
                 yield generation_task_row(rec)
             if "summarization" in self.cfg.kinds:
-                made = summarization_row(rec)
+                made = summarization_row(rec, self.cfg.summary_own_words)
                 if isinstance(made, str):
                     self.metrics[f"summarization_skipped:{made}"] += 1
                 else:
                     row, cut = made
-                    self.metrics["summarization_doctests_cut"] += cut
+                    if cut:
+                        self.metrics["summarization_doctests_cut"] += cut
                     yield row
             for detail in repairs.get(rec.id, []):
                 self.metrics[f"repair_kind:{detail.bug_kind}"] += 1

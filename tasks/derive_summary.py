@@ -94,9 +94,22 @@ def _empty_section(lines: list[str], dropped: set[int], head: int) -> bool:
 
 
 def summary_target(
-    source: str, docstring: str | None, comment: str | None, instruction: str, code: str
+    source: str,
+    docstring: str | None,
+    comment: str | None,
+    instruction: str,
+    code: str,
+    own_words: bool = True,
 ) -> SummaryTarget | str:
-    """The target of a summary row, or the reason there is none (a metric name's suffix)."""
+    """The target of a summary row, or the reason there is none (a metric name's suffix).
+    `own_words` off is the old rule: a docstring row's whole docstring, else its instruction,
+    except example calls (the benchmark baseline, `tasks.summary_own_words`)."""
+    if not own_words:
+        if source == "examples":
+            return f"not_own_words:{source}"
+        if source == "docstring" and (docstring or "").strip():
+            return SummaryTarget((docstring or "").strip(), "docstring", 0)
+        return SummaryTarget(instruction.strip(), "instruction", 0)
     target = OWN_WORDS.get(source)
     if target is None:
         return f"not_own_words:{source}"

@@ -494,8 +494,9 @@ def task_sections(
         "`datasets` caches a local directory's configs by path: after exporting again into the "
         'same directory, load with `download_mode="force_redownload"` (or another `cache_dir`).',
         "The task configs (`summarization/`, `repair/`, ...) are chat `messages` plus `id` (the "
-        "task row), `function_id`, `task`, `entry_point`, `signature`, `test_cases`, "
-        "`provenance` and the task's own columns.",
+        "task row), `function_id`, `task`, `entry_point`, `signature`, `sample_kind`, `class_name`, "
+        "`state_attributes` (the instance attributes a method's tests compare; null: all), "
+        "`test_cases`, `provenance` and the task's own columns.",
         "",
         "| task | train | validation | rows |",
         "|---|---|---|---|",

@@ -64,6 +64,11 @@ _COMMON = [
     pa.field("messages", pa.list_(_MESSAGE)),
     pa.field("entry_point", pa.string(), nullable=False),
     pa.field("signature", pa.string(), nullable=False),
+    # What the tests call: a method's class and kind, and the instance attributes they compare
+    # (those the prompt shows; null: all of them), as the RL ground truth names them.
+    pa.field("sample_kind", pa.string(), nullable=False),
+    pa.field("class_name", pa.string()),
+    pa.field("state_attributes", pa.list_(pa.string())),
     _ROW.field("test_cases"),
     _ROW.field("provenance"),
 ]
@@ -145,6 +150,9 @@ def _common(row: TaskRow) -> dict[str, Any]:
         "messages": _messages(row),
         "entry_point": row.entry_point,
         "signature": row.signature,
+        "sample_kind": row.sample_kind,
+        "class_name": row.class_name,
+        "state_attributes": compared_state(row),
         "test_cases": [c.model_dump() for c in row.test_cases],
         "provenance": row.provenance.model_dump(),
     }
