@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from collections.abc import Iterator
 
 import pytest
 from sandbox_support import BACKENDS, make_sandbox
 
+from codemint import exec_meter
 from codemint.codec import encode_input
-from codemint.sandbox.adequacy import MeasureConfig, Suite, measure
+from codemint.sandbox.adequacy import MeasureConfig, Measurement, Suite, measure
 from codemint.sandbox.api import ExecLimits, Sandbox
+from codemint.sandbox.metered import Metered
 
 LIMITS = ExecLimits(timeout_s=2.0, cpu_s=2, memory_mb=256)
 
@@ -245,3 +248,46 @@ def test_a_suite_whose_tests_compare_arguments_tells_mutants_apart_by_them(box: 
     assert compared.mutation_score > blind.mutation_score
     # The wrapper's lines are not the original's: coverage is reported on the original alone.
     assert max(line for lines in compared.covered_lines() for line in lines) <= len(PUSH.splitlines())
+
+
+RATIO = textwrap.dedent(
+    """
+    def ratio(x, d):
+        if d == 0:
+            return None
+        return x / d
+    """
+)
+
+
+def _verdicts(m: Measurement) -> list[tuple[str, int, str, bool]]:
+    return [(r.mutant.description, r.mutant.line, r.status, r.reached) for r in m.mutants]
+
+
+def test_first_failure_gives_the_same_verdicts_with_fewer_executions(box: Sandbox) -> None:
+    """Tests reaching a mutant's change first, and a stop at the first failing one (a value
+    too): the same mutants killed, survived, equivalent and unreached, for fewer executions.
+    `x / d` -> `x * d` returns 4 for 4.0 on the first test (equal by the verdict's rule, not
+    by text): the suite goes on and the second test kills it."""
+    suites = [
+        Suite("median", MEDIAN, "median_low", _inputs([1, 3, 5], [1, 3, 5, 7], [], [4, 1])),
+        Suite("mag", MAGNITUDE, "magnitude", _inputs(3, -4, 0)),
+        Suite("sign", SIGN, "sign_label", _inputs(1, 2, 7)),
+        Suite("ratio", RATIO, "ratio", [encode_input([4, 1]), encode_input([6, 2]), encode_input([1, 0])]),
+    ]
+    cfg = MeasureConfig(max_mutants=40, equivalence_inputs=20)
+    counted = Metered(box)
+    with exec_meter.metering() as whole:
+        old = measure(counted, suites, cfg, LIMITS)
+    with exec_meter.metering() as first:
+        new = measure(counted, suites, dataclasses.replace(cfg, first_failure=True), LIMITS)
+    for a, b in zip(old, new, strict=True):
+        assert _verdicts(a) == _verdicts(b)
+        assert (a.mutation_score, a.mutation_score_excused, a.unreached) == (
+            b.mutation_score,
+            b.mutation_score_excused,
+            b.unreached,
+        )
+    assert any(r.status == "equivalent" for r in new[1].mutants)
+    assert ("Div -> Mult", 5, "killed", True) in _verdicts(new[3])
+    assert first.executions < 0.8 * whole.executions

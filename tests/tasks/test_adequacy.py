@@ -229,3 +229,54 @@ def test_export_carries_adequacy_columns_and_card_distribution(tmp_path: Path) -
     assert "a mutation score of at least 0.5, killed over all mutants" in card
     assert "fewer than 3 mutants is judged by its line coverage instead, which must be at least 0.8" in card
     assert "- rows: 1 clear the floor, 1 are below it (`weak`), 0 not judged" in card
+
+
+def test_fewer_executions_give_the_same_figures_on_a_real_corpus(tmp_path: Path) -> None:
+    """colorsys and bisect through feedback testgen, execute, verify and adequacy, with
+    execute and adequacy taking testgen's runs and mutants stopping at their first failing
+    test, and without: the same rows, tests and figures, for fewer executions."""
+    from codemint import exec_meter
+    from codemint.records import Instructed, Rejected
+    from codemint.tasks.execute import Execute
+    from codemint.tasks.ingest import Ingest, plan_sources
+    from codemint.tasks.reformat import Reformat
+    from codemint.tasks.summarize import Summarize
+    from codemint.tasks.testgen import Testgen
+    from codemint.tasks.verify import Verify
+
+    base = _settings(tmp_path)
+    snippets = [
+        r for r in Ingest(base).run(plan_sources([], ["colorsys", "bisect"])) if not isinstance(r, Rejected)
+    ]
+    functions = [r for r in Reformat(base).run(snippets) if not isinstance(r, Rejected)]
+    rows = [r for r in Summarize(base).run(functions) if isinstance(r, Instructed)]
+    with_inputs = [r for r in Testgen(base).run(rows) if not isinstance(r, Rejected)]
+    assert len(with_inputs) >= 8 and sum(bool(r.input_runs) for r in with_inputs) >= 8
+    figures, executions, reused = {}, {}, {}
+    for new in (False, True):
+        settings = _settings(tmp_path, first_failure=new, reuse_testgen_runs=new)
+        settings.execute.reuse_testgen_runs = new
+        records: list[object] = with_inputs
+        with exec_meter.metering() as meter:
+            for stage_class in (Execute, Verify, Adequacy):
+                stage = stage_class(settings)
+                records = [r for r in stage.run(records) if not isinstance(r, Rejected)]  # type: ignore[arg-type]
+                reused[(new, stage.name)] = sum(
+                    v for k, v in stage.metrics.items() if "from_testgen" in k or k == "testgen_runs_reused"
+                )
+        executions[new] = meter.executions
+        figures[new] = {
+            r.id: (
+                r.test_cases,
+                r.mutation_score,
+                r.mutation_score_excused,
+                r.mutants_unreached,
+                r.mutants_killed,
+            )
+            for r in records  # type: ignore[attr-defined]
+        }
+    assert len(figures[False]) >= 6
+    assert figures[True] == figures[False]
+    assert reused[(True, "execute")] >= 4 and reused[(True, "adequacy")] >= 4
+    assert reused[(False, "execute")] == reused[(False, "adequacy")] == 0
+    assert executions[True] < 0.8 * executions[False]

@@ -10,7 +10,7 @@ import pytest
 from factories import CLAMP, verified
 from fake_sandbox import install, ok, raised, status
 
-from codemint.records import Executed, Provenance, Rejected, WithInputs
+from codemint.records import Executed, InputRun, Provenance, Rejected, WithInputs
 from codemint.sandbox.api import CallOutcome, ExecJob
 from codemint.settings import ExecuteSettings, PipelineSettings, SandboxSettings
 from codemint.tasks.execute import Execute
@@ -135,3 +135,97 @@ def test_the_row_records_where_a_reward_must_run_it(monkeypatch: pytest.MonkeyPa
     assert out.environment_requirements == []  # the plain image: nothing to rebuild
     off = Execute(PipelineSettings(sandbox=SandboxSettings(hide_original=False))).run([rec])
     assert [o.hidden for o in off if isinstance(o, Executed)] == [None]
+
+
+# --- execute.reuse_testgen_runs: feedback testgen's run of the original stands for the first
+
+
+def _with_runs(rec: WithInputs, runs: list[tuple[str, str]]) -> WithInputs:
+    """`rec` carrying testgen's runs: (kind, value) per input, "ok" with a result's text or
+    "error" with an exception type."""
+    ran = [InputRun(kind=kind, value=value, seconds=0.01, lines=[2], arcs=[[-1, 2]]) for kind, value in runs]
+    return rec.model_copy(update={"input_runs": ran})
+
+
+ANSWER = [ok("[1]"), ok("[2]"), raised("ValueError"), ok("[]")]
+TESTGEN_RAN = [("ok", "[1]"), ("ok", "[2]"), ("error", "ValueError"), ("ok", "[]")]
+
+
+def _execute(rec: WithInputs, reuse: bool) -> tuple[Executed | Rejected, dict[str, float]]:
+    stage = Execute(PipelineSettings(execute=ExecuteSettings(reuse_testgen_runs=reuse)))
+    (out,) = stage.run([rec])
+    return out, dict(stage.metrics)
+
+
+def test_testgen_runs_stand_for_the_first_run_and_give_the_same_tests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rec = _with_runs(row(4), TESTGEN_RAN)
+    both = install(monkeypatch, MODULE, lambda job: ANSWER)
+    before, _ = _execute(rec, reuse=False)
+    assert [j.job_id.rsplit("#", 1)[1] for j in both.jobs] == ["0", "1"]
+    one = install(monkeypatch, MODULE, lambda job: ANSWER)
+    after, metrics = _execute(rec, reuse=True)
+    # Only the second run, on its own zygote (another hash seed), checks testgen's.
+    assert [(j.job_id.rsplit("#", 1)[1], j.zygote) for j in one.jobs] == [("1", 1)]
+    assert metrics["testgen_runs_reused"] == 1
+    assert isinstance(before, Executed) and isinstance(after, Executed)
+    assert after.test_cases == before.test_cases
+
+
+@pytest.mark.parametrize(
+    ("answer", "why"),
+    [
+        ([ok("[1]"), ok("[9]"), raised("ValueError"), ok("[]")], "differs"),
+        ([ok("[1]"), ok("[2]"), raised("KeyError"), ok("[]")], "differs"),
+        (
+            [
+                ok("[1]"),
+                CallOutcome(status="ok", result="[2]", stdout="hi\n"),
+                raised("ValueError"),
+                ok("[]"),
+            ],
+            "output_or_arguments",
+        ),
+        (
+            [
+                ok("[1]"),
+                CallOutcome(status="ok", result="[2]", args_after="[[3]]"),
+                raised("ValueError"),
+                ok("[]"),
+            ],
+            "output_or_arguments",
+        ),
+    ],
+)
+def test_a_run_testgen_cannot_stand_for_runs_first_here_and_is_decided_as_before(
+    monkeypatch: pytest.MonkeyPatch, answer: list[CallOutcome], why: str
+) -> None:
+    """A run here that differs from testgen's, prints or changes its arguments: execute runs
+    the first itself, and decides on its two runs exactly as without reuse (here the second
+    run differs from the first on input 1 or 2: nondeterministic; or agrees: the same tests)."""
+    rec = _with_runs(row(4), TESTGEN_RAN)
+
+    def answer_of(job: ExecJob) -> list[CallOutcome]:
+        return ANSWER if job.job_id.endswith("#0") else answer
+
+    install(monkeypatch, MODULE, answer_of)
+    before, _ = _execute(rec, reuse=False)
+    box = install(monkeypatch, MODULE, answer_of)
+    after, metrics = _execute(rec, reuse=True)
+    assert [j.job_id.rsplit("#", 1)[1] for j in box.jobs] == ["1", "0"]
+    assert metrics[f"testgen_runs_redone:{why}"] == 1 and metrics["testgen_runs_reused"] == 0
+    assert type(after) is type(before)
+    if isinstance(before, Rejected):
+        assert isinstance(after, Rejected) and (after.drop_reason, after.detail) == (
+            before.drop_reason,
+            before.detail,
+        )
+    else:
+        assert isinstance(after, Executed) and after.test_cases == before.test_cases
+
+
+def test_a_row_without_testgen_runs_runs_both_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    box = install(monkeypatch, MODULE, lambda job: ANSWER)
+    out, metrics = _execute(row(4), reuse=True)
+    assert isinstance(out, Executed) and len(box.jobs) == 2 and metrics["testgen_runs_reused"] == 0

@@ -342,3 +342,25 @@ def test_a_typed_proposal_already_proposed_counts_for_its_type() -> None:
     row.outcomes = [TestOutcome("ok", '"A:B"', 0.0)] * 3 + [TestOutcome("ok", "[1]", 0.0)] * 2
     assert row.assignment_of == [0, 0, 0, 1, 1]
     assert _learned_assignment(row) == 0
+
+
+def test_rows_carry_the_original_runs_execute_and_adequacy_take_over(
+    generated: dict[str, dict[str, WithInputs]], tmp_path: Path
+) -> None:
+    """Feedback rows carry the original's traced run on each kept input (plain strategies ran
+    nothing: none); execute checks them with one run of its own and makes the same tests."""
+    assert all(not r.input_runs for r in generated["baseline"].values())
+    for row in generated["feedback"].values():
+        assert len(row.input_runs) == len(row.test_inputs), row.entry_point
+        assert all(r.kind in ("ok", "iter", "error") and r.lines for r in row.input_runs), row.entry_point
+    row = generated["feedback"]["moons"]
+    assert {r.value for r in row.input_runs if r.kind == "ok"} >= {"0", "1", "2"}
+    settings = _settings(tmp_path, True)
+    outs = {}
+    for reuse in (False, True):
+        settings.execute.reuse_testgen_runs = reuse
+        stage = Execute(settings)
+        (outs[reuse],) = stage.run([row])
+        assert stage.metrics["testgen_runs_reused"] == reuse
+    assert isinstance(outs[True], Executed) and isinstance(outs[False], Executed)
+    assert outs[True].test_cases == outs[False].test_cases
