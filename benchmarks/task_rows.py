@@ -13,8 +13,10 @@ Then reads each run's export as a trainer would and prints, per mode:
                where the bug put a `pass` in (the token-level edits of codemint.mutants
                have no setting to turn off: both modes count them with today's mutator)
   codec        rows, in any config, whose prompt shows the codec's tags ({"__tuple__": ...})
-  boilerplate  summarization targets not of the function's own words (protocol, inherited)
-  doctests     summarization targets holding a doctest output the shown code does not
+  boilerplate  summarization targets not of the function's own words: the data model's
+               (protocol) or a base method's (inherited) words
+  shared       summarization rows whose target text another row's also is
+  doctests     summarization targets holding a doctest output line the shown code does not
   same_instr   pairs of exported rows (generation, weak, examples) with one instruction and
                different code
   wrappers     exported rows that only call another exported row's function of their module
@@ -36,8 +38,9 @@ from typing import Any
 
 from codemint import mutants
 from codemint.llm.codetext import strip_docstrings
+from codemint.prompt_context import CONTEXT_LEAD
+from codemint.samples import PROTOCOL
 from codemint.settings import TasksSettings
-from codemint.tasks.derive_summary import OWN_WORDS, cut_unshown_examples
 from codemint.tasks.near_twins import instruction_key, wrapped_callee
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -48,7 +51,8 @@ BASELINE_ENV = {
     "CODEMINT_CURATION__NEAR_DEDUP_TWINS": "false",
 }
 CODEC_TAG = re.compile(r'"__[a-z_]+__"\s*:')
-GENERATION_CONFIGS = ("generation", "weak", "examples")
+# The generation rows' directories: `messages` is the `generation` config.
+GENERATION_CONFIGS = ("messages", "weak", "examples")
 
 
 def giveaway(row: dict[str, Any], class_name: str | None, cfg: TasksSettings) -> bool:
@@ -70,6 +74,22 @@ def giveaway(row: dict[str, Any], class_name: str | None, cfg: TasksSettings) ->
     return bool(re.search(r"\bpass\b", buggy[bug.start : len(buggy) - tail]))
 
 
+def unshown_output(target: str, code: str) -> bool:
+    """Whether a target shows a doctest output line (a line after a `>>>` or `...` line, up to
+    a blank one) that the code does not contain."""
+    lines = target.splitlines()
+    in_example = False
+    for line in lines:
+        text = line.strip()
+        if text.startswith((">>>", "...")):
+            in_example = True
+        elif not text:
+            in_example = False
+        elif in_example and text not in code:
+            return True
+    return False
+
+
 def _prompt_texts(row: dict[str, Any]) -> list[str]:
     turns = row.get("messages") or row.get("prompt") or []
     texts = [t["content"] for t in turns if t["role"] != "assistant"]
@@ -78,8 +98,7 @@ def _prompt_texts(row: dict[str, Any]) -> list[str]:
 
 def _instruction(row: dict[str, Any]) -> str:
     """The instruction of a generation-family row: the user turn up to its context block."""
-    text = row["messages"][0]["content"]
-    return text.split("\n\n```python", 1)[0]
+    return row["messages"][0]["content"].split(f"\n\n{CONTEXT_LEAD}", 1)[0]
 
 
 def read(run_dir: Path) -> dict[str, Any]:
@@ -104,11 +123,16 @@ def read(run_dir: Path) -> dict[str, Any]:
     codec = sum(any(CODEC_TAG.search(t) for t in _prompt_texts(r)) for rows in configs.values() for r in rows)
     # Summarization targets.
     summaries = configs.get("summarization", [])
-    boilerplate = sum(r["instruction_source"] not in OWN_WORDS for r in summaries)
-    doctests = 0
-    for r in summaries:
-        if r["target"] == "docstring":
-            doctests += cut_unshown_examples(r["summary"], r["code"])[1] > 0
+    protocol_words = set(PROTOCOL.values())
+    by_target = Counter(r["summary"].strip() for r in summaries)
+    boilerplate = sum(
+        r["instruction_source"] in ("protocol", "inherited") or any(w in r["summary"] for w in protocol_words)
+        for r in summaries
+    )
+    # One text summarizing two functions: posix and nt twins, or a docstring copied between
+    # functions (difflib's two range formatters). Told, not counted as boilerplate.
+    shared = sum(n for n in by_target.values() if n > 1)
+    doctests = sum(unshown_output(r["summary"], r["code"]) for r in summaries if r["target"] == "docstring")
     # Near twins among the exported generation-family rows.
     by_instruction: dict[str, set[str]] = defaultdict(set)
     for r in family:
@@ -127,7 +151,7 @@ def read(run_dir: Path) -> dict[str, Any]:
         wrappers += callee is not None and (prov["source_uri"], prov["path"], callee) in names
     return {
         "functions": len(functions),
-        "generation": len(configs.get("generation", [])),
+        "generation": len(configs.get("messages", [])),
         "repair": len(repairs),
         "repair_per_function": round(len(repairs) / len(functions), 2) if functions else 0.0,
         "bug_kinds": len({r["bug_kind"] for r in repairs}),
@@ -136,6 +160,7 @@ def read(run_dir: Path) -> dict[str, Any]:
         "summarization": len(summaries),
         "boilerplate": boilerplate,
         "doctests": doctests,
+        "shared_targets": shared,
         "same_instr": same,
         "wrappers": wrappers,
         "twin_drops": {k: dropped.get(f"near_twin:{k}", 0) for k in ("wrapper", "same_instruction")},

@@ -6,9 +6,9 @@ words about this function that the code supports:
   LLM-written instruction (`llm`) is, as an instruction target;
 - the data model's words for a special method (`protocol`), a base method's docstring
   (`inherited`) and example calls (`examples`) are not this function's documentation: no row;
-- a doctest example stays in a docstring target only when the shown code contains its output;
-  an output the code does not show (`>>> mean([1, 2, 3, 4])` / `2.5`) is the answer of a run
-  the model never saw, so the example is cut.
+- a doctest session stays in a docstring target only when the shown code contains its
+  outputs; an output the code does not show (`>>> mean([1, 2, 3, 4])` / `2.5`) is the answer
+  of a run the model never saw, so the session (its setup lines too) is cut.
 A target cut down to too few words gives no row either; each skip is counted by its reason.
 """
 
@@ -43,27 +43,41 @@ def _shown(want: str, code: str) -> bool:
 
 
 def cut_unshown_examples(doc: str, code: str) -> tuple[str, int]:
-    """The docstring without the doctest examples whose output `code` does not show, and how
-    many were cut. Examples without output, and the text between examples, are kept; a
-    heading ("Examples:", a NumPy "Examples" section) left with nothing under it goes too."""
+    """The docstring without the doctest sessions whose outputs `code` does not all show, and
+    how many examples were cut. A session is a run of examples with nothing but blank lines
+    between them: its setup lines go with the output they lead to. Sessions whose outputs
+    are all shown, and the text between sessions, are kept; a heading ("Examples:", a NumPy
+    "Examples" section) left with nothing under it goes too."""
     try:
         examples = doctest.DocTestParser().get_examples(doc)
     except ValueError:  # malformed doctest (inconsistent indentation): not examples one can run
         return doc, 0
     lines = doc.splitlines()
+    sessions: list[list[doctest.Example]] = []
+    end = -1
+    for ex in examples:
+        between = lines[end : ex.lineno] if sessions else []
+        if sessions and all(not ln.strip() or ln.strip() == ">>>" for ln in between):
+            sessions[-1].append(ex)
+        else:
+            sessions.append([ex])
+        end = ex.lineno + ex.source.count("\n") + ex.want.count("\n")
     dropped: set[int] = set()
     headings: set[int] = set()
     cut = 0
-    for ex in examples:
-        if not ex.want or _shown(ex.want, code):
+    for session in sessions:
+        if all(not ex.want or _shown(ex.want, code) for ex in session):
             continue
-        cut += 1
-        size = ex.source.count("\n") + ex.want.count("\n")
-        dropped.update(range(ex.lineno, ex.lineno + size))
-        above = ex.lineno - 1
+        cut += len(session)
+        last = session[-1]
+        stop = last.lineno + last.source.count("\n") + last.want.count("\n")
+        while stop < len(lines) and lines[stop].strip() == ">>>":  # a bare prompt ends the session
+            stop += 1
+        dropped.update(range(session[0].lineno, stop))
+        above = session[0].lineno - 1
         while above >= 0 and (above in dropped or not lines[above].strip()):
             above -= 1
-        if above >= 0 and _RST_UNDERLINE.match(lines[above]) and above > 0:
+        if above > 0 and _RST_UNDERLINE.match(lines[above]):
             above -= 1
         if above >= 0 and _EXAMPLE_HEADING.match(lines[above]):
             headings.add(above)

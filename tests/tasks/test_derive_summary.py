@@ -65,3 +65,15 @@ def test_a_comment_is_a_docstring_target_and_examples_alone_are_not_enough() -> 
         "Count the words in s.", "docstring", 0
     )
     assert summary_target("docstring", ">>> f(2)\n4\n", None, "x", "def f(x): ...") == "examples_only"
+
+
+def test_a_session_goes_whole_with_its_setup_lines() -> None:
+    # set_seq1's docstring: the setup lines only lead to outputs the code does not show.
+    doc = (
+        "Set the first sequence.\n\n>>> s = SequenceMatcher(None, 'abcd', 'bcde')\n>>> s.ratio()\n0.75\n"
+        ">>> s.set_seq1('bcde')\n>>> s.ratio()\n1.0\n>>>\n\nSee also set_seq2()."
+    )
+    assert cut_unshown_examples(doc, "def set_seq1(self, a): ...") == (
+        "Set the first sequence.\n\nSee also set_seq2().",
+        4,
+    )
