@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 import prefect
@@ -232,8 +234,14 @@ def server(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             proc.wait()
 
 
+@dataclass(frozen=True)
+class Deployed:
+    runs_dir: Path
+    flow_run_id: UUID  # the run `prefect deployment run` created (the schedule adds others)
+
+
 @pytest.fixture(scope="module")
-def failed_run(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def failed_run(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Deployed:
     """A `nightly` run through a process worker, execute shard 1 made to fail (via `config`)."""
     root = tmp_path_factory.mktemp("deployed")
     config = root / "fail.toml"
@@ -253,9 +261,17 @@ def failed_run(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Path
         "run_id": RUN_ID,
         "config": str(config),
     }
-    server.cli("deployment", "run", "codemint-scheduled/nightly", "--params", json.dumps(params))
+    out = server.cli("deployment", "run", "codemint-scheduled/nightly", "--params", json.dumps(params))
+    found = re.search(r"/runs/flow-run/([0-9a-f-]{36})", out)
+    assert found, out
     server.cli("worker", "start", "--pool", pool, "--run-once", timeout=600)
-    return root / "runs"
+    return Deployed(root / "runs", UUID(found.group(1)))
+
+
+async def _flow_run(api_url: str, flow_run_id: UUID) -> Any:
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        async with get_client() as client:
+            return await client.read_flow_run(flow_run_id)
 
 
 async def _flow_runs(api_url: str, flow_name: str) -> list[Any]:
@@ -293,13 +309,13 @@ def test_compose_postgres_settings_are_the_tested_ones() -> None:
 
 
 def test_deployment_runs_through_a_worker_and_names_the_failed_shard(
-    cluster: Cluster, server: Server, failed_run: Path
+    cluster: Cluster, server: Server, failed_run: Deployed
 ) -> None:
-    (outer,) = asyncio.run(_flow_runs(server.api_url, "codemint-scheduled"))
+    outer = asyncio.run(_flow_run(server.api_url, failed_run.flow_run_id))
     (inner,) = asyncio.run(_flow_runs(server.api_url, "codemint-pipeline"))
     assert outer.deployment_id is not None and outer.state.is_failed()
     assert inner.parent_task_run_id is not None and "execute shard 1" in (inner.state.message or "")
-    run_dir = failed_run / RUN_ID
+    run_dir = failed_run.runs_dir / RUN_ID
     report = json.loads((run_dir / "run.json").read_text())
     assert [(f["stage"], f["shard"]) for f in report["summary"]["failures"]] == [("execute", 1)]
     assert (run_dir / "verify" / "part-00000.parquet").exists()  # the other shard went on
@@ -307,17 +323,20 @@ def test_deployment_runs_through_a_worker_and_names_the_failed_shard(
     # The server's state is in PostgreSQL, not in a SQLite file beside it.
     assert cluster.query("SELECT name FROM deployment") == ["nightly"]
     states = cluster.query(
-        "SELECT f.name, r.state_type FROM flow_run r JOIN flow f ON f.id = r.flow_id ORDER BY f.name"
+        "SELECT f.name, r.state_type FROM flow_run r JOIN flow f ON f.id = r.flow_id"
+        " WHERE r.state_type <> 'SCHEDULED' ORDER BY f.name"
     )
     assert states == ["codemint-pipeline|FAILED", "codemint-scheduled|FAILED"]
+    # Its migrations created the trigram extension as the database's owner, not a superuser.
+    assert "pg_trgm" in cluster.query("SELECT extname FROM pg_extension")
     assert not list(Path(server.client_env["PREFECT_HOME"]).glob("*.db"))
 
 
 def test_codemint_rerun_through_the_server_redoes_only_the_failed_shard(
-    cluster: Cluster, server: Server, failed_run: Path
+    cluster: Cluster, server: Server, failed_run: Deployed
 ) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "codemint", "rerun", RUN_ID, "--runs-dir", str(failed_run)],
+        [str(BIN / "codemint"), "rerun", RUN_ID, "--runs-dir", str(failed_run.runs_dir)],
         cwd=REPO,
         env=server.client_env,
         capture_output=True,
@@ -333,7 +352,7 @@ def test_codemint_rerun_through_the_server_redoes_only_the_failed_shard(
     per_shard = ("ingest", "reformat", "dedup", "summarize", "testgen", "execute", "verify", "decontaminate")
     redone = sorted(n for n, st in states.items() if st != "Cached" and n.startswith(per_shard))
     assert redone == ["decontaminate-shard-00001", "execute-shard-00001", "verify-shard-00001"], states
-    run_dir = failed_run / RUN_ID
+    run_dir = failed_run.runs_dir / RUN_ID
     assert json.loads((run_dir / "run.json").read_text())["summary"]["failures"] == []
     names = {r["entry_point"] for r in final_rows(run_dir)}
     # bisect_left/right are near-duplicates: either may represent them, by its tests
