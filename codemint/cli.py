@@ -182,6 +182,10 @@ def run(
         str | None, typer.Option(help="OpenAI-compatible base URL, e.g. http://gpu:8000/v1.")
     ] = None,
     llm_model: Annotated[str | None, typer.Option(help="Model name the server serves.")] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Run the first stages only, up to and including this one (e.g. dedup)."),
+    ] = None,
     retry_llm_failures: Annotated[
         bool,
         typer.Option(
@@ -192,8 +196,13 @@ def run(
     ] = False,
 ) -> None:
     """Run the pipeline. With no inputs it runs on a bundled default: a set of stdlib modules."""
-    from codemint.flows.pipeline import default_run_id, pipeline
+    from codemint.flows.pipeline import default_run_id, pipeline, stages_until
     from codemint.settings import DEFAULT_STDLIB_MODULES, PipelineSettings
+
+    try:
+        stages_until(until)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
 
     packages = list(from_package or [])
     paths = list(inputs or [])
@@ -223,7 +232,9 @@ def run(
     run_id = run_id or default_run_id(paths, packages)
     flow_fn = pipeline if not dask_address else pipeline.with_options(task_runner=dask_runner(dask_address))
     with flow_settings(heartbeats), terminal_progress():
-        state = flow_fn(inputs=paths, packages=packages, run_id=run_id, settings=settings, return_state=True)
+        state = flow_fn(
+            inputs=paths, packages=packages, run_id=run_id, settings=settings, until=until, return_state=True
+        )
     finish(state, settings.runs_dir / run_id, run_id)
 
 
@@ -258,8 +269,10 @@ def finish(state: Any, run_dir: Path, run_id: str) -> None:
     report = json.loads(report_file.read_text())
     summary = report["summary"]
     console.print(funnel_table(summary["funnel"], title=f"run {run_id} ({summary['seconds']:.1f} s)"))
-    if report.get("yield_by_source"):
+    if report.get("yield_by_source") and not summary.get("until"):  # final rows need every stage
         console.print(yield_table(report["yield_by_source"], limit=10))
+    if summary.get("until"):
+        console.print(f"stopped after stage {summary['until']} (--until): no dataset exported")
     console.print(f"run directory: {run_dir}")
     manifest_file = run_dir / "dataset" / "manifest.json"
     if not summary["failures"] and manifest_file.exists():

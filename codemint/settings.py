@@ -314,6 +314,9 @@ class PipelineSettings(BaseSettings):
 
     runs_dir: Path = Path("runs")
     shards: int = 4
+    # A corpus with more source bytes than shards * this gets more shards (and at most `shards`
+    # of them in memory at once), so memory stays flat as the corpus grows. None: `shards` only.
+    shard_max_bytes: int | None = 1_200_000
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     reformat: ReformatSettings = Field(default_factory=ReformatSettings)
     summarize: SummarizeSettings = Field(default_factory=SummarizeSettings)

@@ -56,6 +56,32 @@ def results_dir(run_dir: Path) -> Path:
     return run_dir / ".prefect-results"
 
 
+def shard_key(
+    stage: str,
+    shard: int,
+    digest: str | None,
+    fingerprint: str,
+    run_dir: str,
+    index_digest: str | None,
+) -> str:
+    """The cache key of a (stage, shard) task run; the flow's cache walk computes the same."""
+    return f"{stage}-{shard:05d}-" + cache_key(digest, fingerprint, run_dir, index_digest)
+
+
+def index_key(stage: str, upstream_digests: list[str | None], fingerprint: str, run_dir: str) -> str:
+    """The cache key of a stage's index task run."""
+    return f"{stage}-index-" + cache_key(upstream_digests, fingerprint, run_dir)
+
+
+def shard_outputs(run_dir: str, stage: str, shard: int) -> tuple[Path, Path]:
+    stage_dir = Path(run_dir) / stage
+    return store.kept_path(stage_dir, shard), store.rejected_path(stage_dir, shard)
+
+
+def index_output(run_dir: str, stage: str) -> Path:
+    return Path(run_dir) / stage / "index.parquet"
+
+
 def forget_if_missing(run_dir: str, key: str, *outputs: Path) -> str:
     """`key`, after dropping its cache record if any output file was deleted since."""
     if not all(p.exists() for p in outputs):
@@ -74,7 +100,7 @@ def unwrap(upstream: Any) -> ShardResult | ShardInput | None:
     return None
 
 
-def _digest(upstream: Any) -> str | None:
+def upstream_digest(upstream: Any) -> str | None:
     found = unwrap(upstream)
     if isinstance(found, ShardResult):
         return found.kept_digest
@@ -97,17 +123,10 @@ def shard_task(cls: type[Stage[Any, Any]], retries: int = DEFAULT_RETRIES) -> Ta
 
     def key_fn(context: TaskRunContext, params: dict[str, Any]) -> str:
         index = params.get("index")
-        key = f"{name}-{params['shard']:05d}-" + cache_key(
-            _digest(params["upstream"]),
-            params["fingerprint"],
-            params["run_dir"],
-            index.digest if index else None,
-        )
-        stage_dir = Path(params["run_dir"]) / name
-        shard = params["shard"]
-        return forget_if_missing(
-            params["run_dir"], key, store.kept_path(stage_dir, shard), store.rejected_path(stage_dir, shard)
-        )
+        digest = upstream_digest(params["upstream"])
+        run_dir, shard = params["run_dir"], params["shard"]
+        key = shard_key(name, shard, digest, params["fingerprint"], run_dir, index.digest if index else None)
+        return forget_if_missing(run_dir, key, *shard_outputs(run_dir, name, shard))
 
     def run_shard(
         shard: int,
@@ -135,14 +154,14 @@ def index_task(cls: type[IndexedStage[Any, Any]], retries: int = DEFAULT_RETRIES
     name = cls.name
 
     def key_fn(context: TaskRunContext, params: dict[str, Any]) -> str:
-        digests = [_digest(u) for u in params["upstream"]]
-        key = f"{name}-index-" + cache_key(digests, params["fingerprint"], params["run_dir"])
-        return forget_if_missing(params["run_dir"], key, Path(params["run_dir"]) / name / "index.parquet")
+        digests = [upstream_digest(u) for u in params["upstream"]]
+        key = index_key(name, digests, params["fingerprint"], params["run_dir"])
+        return forget_if_missing(params["run_dir"], key, index_output(params["run_dir"], name))
 
     def build(upstream: list[Any], run_dir: str, settings_json: str, fingerprint: str) -> IndexResult:
         """The cross-shard index (a failed upstream shard is left out of it)."""
         settings = PipelineSettings.model_validate_json(settings_json)
-        index_path = Path(run_dir) / name / "index.parquet"
+        index_path = index_output(run_dir, name)
         resolved = [unwrap(u) for u in upstream]
         paths = [_path(u) if u is not None else None for u in resolved]
         figures = cls.build_index(settings, paths, index_path)

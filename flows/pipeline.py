@@ -10,19 +10,22 @@ The flow never looks inside a shard.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
-from prefect import allow_failure, flow
+from prefect import Task, allow_failure, flow, get_run_logger
 from prefect.client.orchestration import get_client
+from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from pydantic import BaseModel
 
 from codemint import __version__, modgraph, store
 from codemint.flows import registry
+from codemint.flows.cache_walk import SettledStage, record_cached, settled_stages
 from codemint.flows.funnel import StageFunnel, build_funnel, write_run_report
 from codemint.flows.inspection import final_rows
 from codemint.flows.registry import DERIVED, PIPELINE, stage_class
@@ -34,6 +37,8 @@ from codemint.stage import ShardResult
 from codemint.stage_task import ShardInput, cache_key, make_stage, results_dir
 from codemint.tasks.export import export_task
 from codemint.tasks.ingest import plan_sources, write_source_shards
+
+R = TypeVar("R")
 
 
 class ShardsFailed(RuntimeError):
@@ -53,56 +58,115 @@ class RunSummary(BaseModel):
     failures: list[ShardFailure]
     seconds: float
     dataset_dir: str | None = None
+    until: str | None = None  # the last stage run (`--until`); None: every stage and the export
+
+
+def stages_until(until: str | None) -> list[str]:
+    """The stages a run goes through: all of them, or the first ones up to `until` included."""
+    stages = [*PIPELINE, *DERIVED]
+    if until is None:
+        return stages
+    if until not in stages:
+        raise ValueError(f"--until {until!r}: no such stage; stages in order: {', '.join(stages)}")
+    return stages[: stages.index(until) + 1]
+
+
+def shard_runner(shards: int, settings: PipelineSettings) -> TaskRunner[Any] | None:
+    """A thread pool bounded to `settings.shards` tasks when a big corpus was planned into more
+    shards than that, so only that many shards are in memory at once (None: the flow's runner).
+
+    No deadlock: tasks are submitted upstream first and the pool takes them in order, so a
+    task waiting on its upstream holds a thread only while that upstream has one too."""
+    context = FlowRunContext.get()
+    flow_runner = context.task_runner if context else None
+    if shards <= settings.shards or not isinstance(flow_runner, ThreadPoolTaskRunner):
+        return None  # a Dask cluster bounds its work by its workers' threads
+    return ThreadPoolTaskRunner(max_workers=max(2, settings.shards))
+
+
+def stage_plans(settings: PipelineSettings, stages: Sequence[str]) -> tuple[dict[str, str], set[str]]:
+    """Each stage's fingerprint (part of its cache keys), and the stages whose cache is bypassed:
+    with --retry-llm-failures the LLM stages run again (their cached answers that succeeded
+    still replay); a stage's cache key does not depend on the flag."""
+    fingerprints: dict[str, str] = {}
+    refresh: set[str] = set()
+    for stage in stages:
+        worker = make_stage(stage_class(stage), settings)
+        fingerprints[stage] = worker.fingerprint()
+        if settings.llm.retry_failures and worker.uses_llm():
+            refresh.add(stage)
+    return fingerprints, refresh
 
 
 def submit_pipeline(
-    run_dir: Path, settings: PipelineSettings, sources: Sequence[ShardInput], stages: Sequence[str]
+    run_dir: Path,
+    settings: PipelineSettings,
+    upstream: Mapping[int, ShardInput | ShardResult],
+    stages: Sequence[str],
+    plans: tuple[dict[str, str], set[str]],
+    runner: TaskRunner[Any] | None = None,
 ) -> dict[str, dict[int, PrefectFuture[ShardResult]]]:
     """Submit every (stage, shard) task at once, each waiting on its own upstream shard only,
     so shard 0 can be in `execute` while shard 3 is still in `testgen`. Stages with an index
-    wait for all upstream shards (a failed one is left out of the index)."""
+    wait for all upstream shards (a failed one is left out of the index). `upstream` is the
+    source shards, or the results of the cached stages before `stages`."""
     storage = results_dir(run_dir)
     settings_json = settings.model_dump_json()
-    upstream: dict[int, Any] = dict(enumerate(sources))
+    fingerprints, refresh = plans
+    inputs: dict[int, Any] = dict(upstream)
     submitted: dict[str, dict[int, PrefectFuture[ShardResult]]] = {}
     for stage in stages:
-        worker = make_stage(stage_class(stage), settings)
-        fingerprint = worker.fingerprint()
-        # --retry-llm-failures: the LLM stages run again (their cached answers that succeeded
-        # still replay); a stage's cache key does not depend on the flag.
-        refresh = settings.llm.retry_failures and worker.uses_llm()
+        fingerprint = fingerprints[stage]
         index = None
         index_task = registry.index_task(stage)
         if index_task is not None:
-            index = index_task.with_options(result_storage=storage).submit(
-                upstream=[allow_failure(upstream[s]) for s in sorted(upstream)],
+            index = _submit(
+                index_task.with_options(result_storage=storage),
+                runner,
+                upstream=[allow_failure(inputs[s]) for s in sorted(inputs)],
                 run_dir=str(run_dir),
                 settings_json=settings_json,
                 fingerprint=fingerprint,
             )
         shard_task = registry.shard_task(stage).with_options(result_storage=storage)
-        if refresh:
+        if stage in refresh:
             shard_task = shard_task.with_options(refresh_cache=True)
         submitted[stage] = {
-            shard: shard_task.submit(
+            shard: _submit(
+                shard_task,
+                runner,
                 shard=shard,
-                upstream=upstream[shard],
+                upstream=inputs[shard],
                 run_dir=str(run_dir),
                 settings_json=settings_json,
                 fingerprint=fingerprint,
                 index=cast(Any, index),  # a future: Prefect resolves it before the task runs
             )
-            for shard in sorted(upstream)
+            for shard in sorted(inputs)
         }
-        upstream = dict(submitted[stage])
+        inputs = dict(submitted[stage])
     return submitted
 
 
+def _submit(task: Task[..., R], runner: TaskRunner[Any] | None, **parameters: Any) -> PrefectFuture[R]:
+    if runner is None:
+        return task.submit(**parameters)
+    return runner.submit(task, parameters)  # what Task.submit does, on a runner of our own
+
+
 def collect(
-    run_id: str, submitted: dict[str, dict[int, PrefectFuture[ShardResult]]]
+    run_id: str,
+    submitted: dict[str, dict[int, PrefectFuture[ShardResult]]],
+    cached: Sequence[SettledStage] = (),
 ) -> tuple[dict[str, dict[int, ShardResult]], list[ShardFailure]]:
-    """Wait for every task; a shard that failed is named once, at the stage where it failed."""
-    results: dict[str, dict[int, ShardResult]] = {stage: {} for stage in submitted}
+    """Wait for every task; a shard that failed is named once, at the stage where it failed.
+    The stages found cached before submitting come first, their results already known."""
+    results: dict[str, dict[int, ShardResult]] = {done.stage: dict(done.results) for done in cached}
+    for done in cached:
+        progress = StageProgress(run_id, done.stage, len(done.results))
+        for _ in done.results:
+            progress.advance()
+    results.update({stage: {} for stage in submitted})
     failures: list[ShardFailure] = []
     failed_shards: set[int] = set()
     for stage, futures in submitted.items():
@@ -144,6 +208,11 @@ def run_export(
     return str(run_dir / "dataset")
 
 
+def _flow_run_uuid() -> UUID | None:
+    run_uuid = flow_run.get_id()
+    return UUID(str(run_uuid)) if run_uuid is not None else None
+
+
 def tag_flow_run(run_id: str) -> None:
     """Tag the flow run (not each task run: tag concurrency checks cost ~0.3 s per task run)."""
     run_uuid = flow_run.get_id()
@@ -165,9 +234,13 @@ def pipeline(
     packages: list[str] | None = None,
     run_id: str | None = None,
     settings: PipelineSettings | None = None,
+    until: str | None = None,
 ) -> RunSummary:
-    """Ingest -> reformat -> dedup -> summarize -> testgen -> execute -> verify, per shard."""
+    """Ingest -> reformat -> dedup -> summarize -> testgen -> execute -> verify, per shard.
+
+    `until` names the last stage to run (the first stages only; no export)."""
     started = time.perf_counter()
+    stages = stages_until(until)
     settings = settings or PipelineSettings()
     inputs, packages = list(inputs or []), list(packages or [])
     run_id = run_id or default_run_id(inputs, packages)
@@ -182,12 +255,32 @@ def pipeline(
     # The sandbox gets the packages' exact environment; the derived image's tag enters every
     # cache key that covers the sandbox, so a new version re-runs execute and verify.
     settings = settings.model_copy(update={"sandbox": with_package_environment(settings.sandbox, packages)})
-    sources = write_source_shards(refs, run_dir, settings.shards)
-    stages = [*PIPELINE, *DERIVED]
-    results, failures = collect(run_id, submit_pipeline(run_dir, settings, sources, stages))
-    funnel = build_funnel(results, PIPELINE)
+    sources = write_source_shards(refs, run_dir, settings.shards, settings.shard_max_bytes)
+    plans = stage_plans(settings, stages)
+    # A re-run: the leading stages whose every task would be a cache hit are recorded as
+    # Cached in one batch, not run through the task engine one by one (flows/cache_walk.py).
+    cached = settled_stages(run_dir, settings, sources, stages, *plans)
+    recorded = record_cached(cached, _flow_run_uuid())
+    if recorded:
+        get_run_logger().info(
+            "%d task runs cached (%s): results persisted by an earlier run, recorded without running",
+            recorded,
+            ", ".join(done.stage for done in cached),
+        )
+    upstream: Mapping[int, ShardInput | ShardResult] = (
+        cached[-1].results if cached else dict(enumerate(sources))
+    )
+    todo = stages[len(cached) :]
+    runner = shard_runner(len(sources), settings) if todo else None
+    if runner is None:
+        results, failures = collect(run_id, submit_pipeline(run_dir, settings, upstream, todo, plans), cached)
+    else:
+        with runner:
+            submitted = submit_pipeline(run_dir, settings, upstream, todo, plans, runner)
+            results, failures = collect(run_id, submitted, cached)
+    funnel = build_funnel(results, [s for s in PIPELINE if s in stages])
     dataset_dir = None
-    if not failures:  # a dataset is exported from complete runs only
+    if not failures and until is None:  # a dataset is exported from complete runs only
         dataset_dir = run_export(run_dir, settings, results[stages[-1]], funnel)
     summary = RunSummary(
         run_id=run_id,
@@ -196,10 +289,10 @@ def pipeline(
         failures=failures,
         seconds=round(time.perf_counter() - started, 2),
         dataset_dir=dataset_dir,
+        until=until,
     )
-    write_run_report(
-        run_dir, summary.model_dump(), settings, {"inputs": inputs, "packages": packages}, __version__
-    )
+    request = {"inputs": inputs, "packages": packages, "until": until}
+    write_run_report(run_dir, summary.model_dump(), settings, request, __version__)
     publish_run_artifacts(
         run_id,
         funnel,

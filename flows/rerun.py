@@ -34,4 +34,10 @@ def rerun(run_id: str, runs_dir: str = "runs") -> RunSummary:
     report, settings = load_run(run_dir)
     settings.runs_dir = Path(runs_dir)
     request = report["request"]
-    return pipeline(inputs=request["inputs"], packages=request["packages"], run_id=run_id, settings=settings)
+    return pipeline(
+        inputs=request["inputs"],
+        packages=request["packages"],
+        run_id=run_id,
+        settings=settings,
+        until=request.get("until"),
+    )

@@ -365,10 +365,22 @@ class Ingest(Stage[SourceRef, Snippet]):
 shard = shard_task(Ingest)
 
 
-def write_source_shards(refs: list[SourceRef], run_dir: Path, shards: int) -> list[ShardInput]:
+def shard_count(refs: list[SourceRef], shards: int, max_bytes: int | None) -> int:
+    """`shards`, or more when the sources would put over `max_bytes` of code in a shard: a
+    shard's rows are in memory while a stage works on it, so a big corpus gets more shards
+    rather than bigger ones."""
+    if not max_bytes:
+        return shards
+    total = sum(max(r.size, 0) for r in refs)
+    return max(shards, -(-total // max_bytes))
+
+
+def write_source_shards(
+    refs: list[SourceRef], run_dir: Path, shards: int, max_bytes: int | None = None
+) -> list[ShardInput]:
     """The planned sources as Parquet shards."""
     out = []
-    for i, bucket in enumerate(assign_shards(refs, shards)):
+    for i, bucket in enumerate(assign_shards(refs, shard_count(refs, shards, max_bytes))):
         path = store.kept_path(run_dir / "sources", i)
         store.write_table(path, to_table(list(bucket), SourceRef))
         out.append(ShardInput(path=str(path), digest=store.file_digest(path)))
