@@ -17,7 +17,14 @@ Paths, measured in one run with the same parallelism (`--workers`):
   docker run   one `docker run --rm` per execution (fewer executions, extrapolated).
 Prints executions/second (best of --rounds) and the ratio to bare fork. Needs the engine and image for the
 Docker rows (deployments/docker-engine.sh, sandbox/build_image.sh); without them
-those rows are skipped with a note.
+those rows are skipped with a note. The pools run with `import_once` on (the default).
+
+Then import once on vs off (`SandboxSettings.import_once`, sandbox/import_once.py), on the local
+and Docker pools, in turns in the same rounds: the small programs above, and jobs whose module
+top level does real work (imports of stdlib modules the zygote has not loaded and a table
+built at import, `--heavy-executions`). Prints executions/s for each, the ratio on/off and
+where an execution's seconds went (spawn, import, call, teardown; import once: the job's one
+import spread over its inputs).
 """
 
 from __future__ import annotations
@@ -60,14 +67,24 @@ PROGRAMS = [
     ),
     ("def rev(s):\n    return s[::-1]\n", "rev", lambda i: [f"abc{i}"]),
 ]
+# A module whose top level does real work: imports the zygote has not loaded, a table.
+HEAVY = [
+    (
+        "import csv, decimal, difflib, email.utils, fractions, statistics, textwrap, urllib.parse\n"
+        "TABLE = {i: statistics.fmean(range(i + 1)) for i in range(3000)}\n\n"
+        "def lookup(i):\n    return [TABLE[i % 3000], textwrap.shorten('word ' * (i % 40), 30)]\n",
+        "lookup",
+        lambda i: [i],
+    )
+]
 INPUTS_PER_JOB = 10
 
 
-def make_jobs(executions: int) -> list[ExecJob]:
+def make_jobs(executions: int, programs: list[Any] = PROGRAMS) -> list[ExecJob]:
     limits = ExecLimits(timeout_s=5.0)
     jobs = []
     for j in range(max(1, executions // INPUTS_PER_JOB)):
-        code, entry, make_args = PROGRAMS[j % len(PROGRAMS)]
+        code, entry, make_args = programs[j % len(programs)]
         inputs = [encode_input(make_args(j * INPUTS_PER_JOB + k)) for k in range(INPUTS_PER_JOB)]
         jobs.append(ExecJob(job_id=f"job-{j}", code=code, entry_point=entry, inputs=inputs, limits=limits))
     return jobs
@@ -139,6 +156,67 @@ def timed_batch(box: Any, jobs: list[ExecJob]) -> tuple[float, int]:
     return time.perf_counter() - t0, count_ok(results)
 
 
+def split(results: list[ExecResult]) -> dict[str, float]:
+    """Milliseconds per execution by part; a per-job zygote's import counts in `import`."""
+    n = sum(len(r.outcomes) for r in results) or 1
+    parts = {name: sum(getattr(o, f"{name}_s") for r in results for o in r.outcomes) for name in PARTS}
+    parts["import"] += sum(r.import_s for r in results)
+    return {name: 1000 * value / n for name, value in parts.items()}
+
+
+PARTS = ("spawn", "import", "call", "teardown")
+
+
+def bench_import_once(
+    makers: dict[str, Callable[[bool], Any]], workloads: dict[str, list[ExecJob]], rounds: int
+) -> dict[str, dict[str, Any]]:
+    """Per backend and workload: exec/s with import once on and off (best of `rounds`, in
+    turns), and the per-execution split of the best round."""
+    rows: dict[str, dict[str, Any]] = {}
+    for backend, make in makers.items():
+        boxes = {on: make(on) for on in (True, False)}
+        try:
+            for box in boxes.values():
+                box.run_batch(next(iter(workloads.values()))[:2])  # every worker serving
+            for workload, jobs in workloads.items():
+                n = sum(len(j.inputs) for j in jobs)
+                best: dict[bool, tuple[float, int, dict[str, float], int]] = {}
+                for _ in range(rounds):
+                    for on, box in boxes.items():
+                        t0 = time.perf_counter()
+                        results = box.run_batch(jobs)
+                        elapsed = time.perf_counter() - t0
+                        if on not in best or elapsed < best[on][0]:
+                            imports = sum(r.imports for r in results)
+                            best[on] = (elapsed, count_ok(results), split(results), imports)
+                rows[f"{backend}, {workload}"] = {
+                    "n": n,
+                    **{f"{'on' if on else 'off'}": best[on] for on in (True, False)},
+                }
+        finally:
+            for box in boxes.values():
+                box.close()
+    return rows
+
+
+def print_import_once(rows: dict[str, dict[str, Any]]) -> dict[str, float]:
+    print(
+        f"\nimport once on vs off{'':<20} {'on/s':>8} {'off/s':>8} {'on/off':>7}  ms per execution (on | off)"
+    )
+    ratios = {}
+    for name, row in rows.items():
+        n = row["n"]
+        on, off = row["on"], row["off"]
+        rate_on, rate_off = n / on[0], n / off[0]
+        ratios[name] = rate_on / rate_off
+        parts = " | ".join(
+            " ".join(f"{p} {ms[p]:.2f}" for p in PARTS) + f" ({imports} imports, {ok}/{n} ok)"
+            for _e, ok, ms, imports in (on, off)
+        )
+        print(f"{name:<41} {rate_on:8.1f} {rate_off:8.1f} {ratios[name]:7.2f}  {parts}")
+    return ratios
+
+
 def bench_docker_run(image: str, jobs: list[ExecJob], executions: int, workers: int) -> tuple[float, int]:
     """One fresh container per execution (the naive approach) with the same security flags."""
     from codemint.sandbox.docker_backend import docker_cli
@@ -183,6 +261,8 @@ def main() -> int:
     parser.add_argument("--skip-docker", action="store_true")
     parser.add_argument("--rounds", type=int, default=5, help="best of N rounds for every warm path")
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
+    parser.add_argument("--heavy-executions", type=int, default=200)
+    parser.add_argument("--only-import-once", action="store_true", help="only the import once on/off rows")
     args = parser.parse_args()
 
     from codemint.sandbox.docker_backend import DockerSandbox, engine_problem
@@ -194,6 +274,19 @@ def main() -> int:
     problem = "skipped (--skip-docker)" if args.skip_docker else engine_problem(args.image)
     if problem is not None:
         print(f"docker rows skipped: {problem}")
+    once_makers: dict[str, Callable[[bool], Any]] = {
+        "local": lambda on: LocalSandbox(args.workers, 10_000, limits, import_once=on)
+    }
+    if problem is None:
+        once_makers["docker pool"] = lambda on: DockerSandbox(
+            args.image, args.workers, 10_000, limits, import_once=on
+        )
+    workloads = {"small programs": jobs, "heavy top level": make_jobs(args.heavy_executions, HEAVY)}
+    if args.only_import_once:
+        ratios = print_import_once(bench_import_once(once_makers, workloads, args.rounds))
+        if args.json:
+            print(json.dumps({k: round(v, 3) for k, v in ratios.items()}))
+        return 0
 
     # Warm pools first (start-up reported apart), then the paths in turns, round after
     # round, keeping each one's best: a shared, noisy machine slows all of them alike.
@@ -243,8 +336,10 @@ def main() -> int:
         cli, sdk = rows["docker pool"][0], rows["docker sdk"][0]
         faster = "CLI stream (docker start -ai)" if cli >= sdk else "SDK attach socket"
         print(f"job stream: CLI {cli:.1f}/s, SDK attach {sdk:.1f}/s -> faster here: {faster}")
+    ratios = print_import_once(bench_import_once(once_makers, workloads, args.rounds))
     if args.json:
-        print(json.dumps({k: round(v[0], 2) for k, v in rows.items()}))
+        figures = {k: round(v[0], 2) for k, v in rows.items()}
+        print(json.dumps(figures | {f"import once on/off, {k}": round(v, 3) for k, v in ratios.items()}))
     return 0
 
 

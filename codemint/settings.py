@@ -154,6 +154,10 @@ class SandboxSettings(BaseModel):
     # Jobs of execute, verify and the reward cannot reach the row's own function or class in
     # the module it came from (codemint/original_module.py); off: a baseline that can.
     hide_original: bool = True
+    # A job's code is imported once and each input forked from that state (a per-job zygote,
+    # sandbox/import_once.py); off: every input executes the code's top level afresh. Outcomes
+    # are the same either way: not part of any cache key.
+    import_once: bool = True
 
 
 class ExecuteSettings(BaseModel):

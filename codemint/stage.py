@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from codemint import __version__, exec_meter, store
+from codemint import __version__, exec_costs, exec_meter, store
 from codemint.modgraph import code_digest
 from codemint.records import Provenance, Rejected, RejectStatus, to_table
 from codemint.settings import PipelineSettings
@@ -48,6 +48,9 @@ class ShardResult(BaseModel):
     metrics: dict[str, float]
     seconds: float
     worker: str = ""  # host:pid that did the work (shows how shards spread over workers)
+    # Sandbox executions of the shard and their seconds by part (codemint/exec_costs.py);
+    # timings, so not in `metrics` (the dataset card's funnel and its cache key).
+    sandbox_costs: dict[str, float] = {}
 
 
 def describe(provenance: Provenance | None) -> str:
@@ -202,7 +205,7 @@ class Stage(abc.ABC, Generic[InT, OutT]):
                 else:
                     yield item
 
-        with exec_meter.metering() as meter:
+        with exec_costs.collecting() as costs, exec_meter.metering() as meter:
             for out in self.run(valid_inputs()):
                 if isinstance(out, Rejected):
                     rejected.append(out)
@@ -235,6 +238,7 @@ class Stage(abc.ABC, Generic[InT, OutT]):
             metrics={k: float(v) for k, v in sorted(self.metrics.items())},
             seconds=round(time.perf_counter() - started, 3),
             worker=f"{socket.gethostname()}:{os.getpid()}",
+            sandbox_costs=exec_costs.summary(dict(costs)),
         )
         store.write_json(store.stats_path(output_dir, shard), result.model_dump())
         return result

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from codemint import store
+from codemint import exec_costs, store
 from codemint.flows.yields import yield_by_source
 from codemint.settings import PipelineSettings
 from codemint.stage import ShardResult
@@ -86,6 +86,21 @@ def cost_per_final_row(run_dir: Path, summary: dict[str, Any]) -> dict[str, Any]
     }
 
 
+def sandbox_costs(run_dir: Path) -> dict[str, dict[str, float]]:
+    """Per stage, its shards' sandbox executions and their seconds by part (spawn, import,
+    call, teardown; totals and per execution), summed from the shards' stats files; stages
+    that ran no code are left out."""
+    out: dict[str, dict[str, float]] = {}
+    for stage_dir in sorted(p for p in run_dir.iterdir() if p.is_dir()) if run_dir.is_dir() else []:
+        total: Counter[str] = Counter()
+        for path in sorted(stage_dir.glob("*.stats.json")):
+            costs = json.loads(path.read_text()).get("sandbox_costs") or {}
+            total.update({k: float(v) for k, v in costs.items() if not k.endswith("_per_execution")})
+        if total.get("executions"):
+            out[stage_dir.name] = exec_costs.summary(dict(total))
+    return out
+
+
 def write_run_report(
     run_dir: Path, summary: dict[str, Any], settings: PipelineSettings, request: dict[str, Any], version: str
 ) -> None:
@@ -96,6 +111,7 @@ def write_run_report(
             "summary": summary,
             "yield_by_source": yields,
             "cost": cost_per_final_row(run_dir, summary),
+            "sandbox_costs": sandbox_costs(run_dir),
             "settings": settings.model_dump(mode="json"),
             "request": request,
             "code_version": version,

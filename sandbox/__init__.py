@@ -77,8 +77,16 @@ def open_sandbox(settings: SandboxSettings) -> Sandbox:
     from codemint.sandbox.local_backend import LocalSandbox
 
     if resolved_backend(settings) == "docker":
-        return DockerSandbox(settings.image, settings.workers, settings.jobs_per_container, settings.limits)
-    return LocalSandbox(settings.workers, settings.jobs_per_container, settings.limits)
+        return DockerSandbox(
+            settings.image,
+            settings.workers,
+            settings.jobs_per_container,
+            settings.limits,
+            import_once=settings.import_once,
+        )
+    return LocalSandbox(
+        settings.workers, settings.jobs_per_container, settings.limits, import_once=settings.import_once
+    )
 
 
 _shared: dict[str, Sandbox] = {}

@@ -44,7 +44,14 @@ class CallOutcome(BaseModel):
     args_after: str | None = None
     stdout: str = ""
     stderr: str = ""
+    # Wall time against the input's limits (a per-job zygote's shared import included).
     duration_s: float = 0.0
+    # Where the input's seconds went, for metrics (the child's timestamps, never a verdict):
+    # fork and lock-down, the code's top level, the call, exit/reap/transport/cleanup.
+    spawn_s: float = 0.0
+    import_s: float = 0.0
+    call_s: float = 0.0
+    teardown_s: float = 0.0
 
     @field_validator("result", "exc_type", "exc_message", "args_after", "stdout", "stderr")
     @classmethod
@@ -61,6 +68,12 @@ class ExecResult(BaseModel):
     outcomes: list[CallOutcome]
     # Set when the job could not be run at all (runner or container failure after retry).
     infra_error: str | None = None
+    # How often the code's top level ran (one per input; one in all from a per-job zygote),
+    # the seconds of a per-job zygote's import (shared by its inputs), and why a job asked to
+    # import once did not (sandbox/import_once.py), for metrics.
+    imports: int = 0
+    import_s: float = 0.0
+    import_fallback: str | None = None
 
 
 class SandboxUnavailableError(RuntimeError):

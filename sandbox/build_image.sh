@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the sandbox image (default codemint-sandbox:latest), skipping the build when an image
-# labelled with the hash of its build context (runner.py, zygote.py, codec.py, Dockerfile) already exists.
+# labelled with the hash of its build context (runner.py, zygote.py, import_once.py, codec.py, Dockerfile) already exists.
 # Base image: $BASE_IMAGE if set; else python:3.11-slim if present or pullable; else a local
 # Debian bookworm base made with debootstrap (rootfs tarball cached under <repo>/.cache/).
 # Usage: build_image.sh [IMAGE]   (or CODEMINT_SANDBOX__IMAGE=..., the variable the settings read)
@@ -21,7 +21,7 @@ MIRROR="${DEBIAN_MIRROR:-$(apt_mirror | head -n1)}"
 log() { echo "[build_image] $*" >&2; }
 
 # The runtime files (sandbox/files.py RUNNER_FILES) and the Dockerfile: the build context.
-CONTEXT_FILES=("$HERE/runner.py" "$HERE/zygote.py" "$REPO/codemint/codec.py" "$HERE/Dockerfile")
+CONTEXT_FILES=("$HERE/runner.py" "$HERE/zygote.py" "$HERE/import_once.py" "$REPO/codemint/codec.py" "$HERE/Dockerfile")
 HASH="$(cat "${CONTEXT_FILES[@]}" | sha256sum | cut -c1-16)"
 current="$(docker image inspect -f '{{ index .Config.Labels "codemint.sandbox.hash" }}' "$IMAGE" 2>/dev/null || true)"
 if [ "$current" = "$HASH" ]; then

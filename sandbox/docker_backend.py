@@ -238,6 +238,7 @@ class DockerSandbox(WorkerPool):
         tmpfs_mb: int | None = None,
         start_concurrency: int = 2,
         transport: Literal["cli", "sdk"] = "cli",
+        import_once: bool = True,
     ) -> None:
         problem = engine_problem(image)
         if problem is not None:
@@ -256,7 +257,7 @@ class DockerSandbox(WorkerPool):
         self._seq = itertools.count()
         self.pool_id = secrets.token_hex(4)
         self.transport = transport
-        super().__init__(self._start_container, workers, jobs_per_container, start_concurrency)
+        super().__init__(self._start_container, workers, jobs_per_container, start_concurrency, import_once)
 
     def container_config(self, name: str, uid: int) -> dict[str, Any]:
         """Arguments of the SDK's create_container for one locked-down worker container."""

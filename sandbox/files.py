@@ -18,6 +18,7 @@ _SANDBOX_DIR = Path(__file__).resolve().parent
 RUNNER_FILES: dict[str, Path] = {
     "runner.py": _SANDBOX_DIR / "runner.py",
     "zygote.py": _SANDBOX_DIR / "zygote.py",
+    "import_once.py": _SANDBOX_DIR / "import_once.py",
     "codec.py": Path(codec.__file__).resolve(),
 }
 RUNNER_SCRIPT = "runner.py"
@@ -48,9 +49,11 @@ IMAGE_HASH_LABEL = "codemint.sandbox.hash"
 
 def image_context_hash() -> str:
     """The label sandbox/build_image.sh puts on the image it builds from these files (sha256 of
-    runner.py, zygote.py, codec.py and the Dockerfile, in that order, first 16 hex digits).
+    runner.py, zygote.py, import_once.py, codec.py and the Dockerfile, in that order, first 16
+    hex digits).
     An image whose label differs was built from another codemint's runner."""
     h = hashlib.sha256()
-    for path in (RUNNER_FILES["runner.py"], RUNNER_FILES["zygote.py"], RUNNER_FILES["codec.py"], DOCKERFILE):
+    names = ("runner.py", "zygote.py", "import_once.py", "codec.py")
+    for path in (*(RUNNER_FILES[name] for name in names), DOCKERFILE):
         h.update(path.read_bytes())
     return h.hexdigest()[:16]

@@ -279,6 +279,7 @@ class LocalSandbox(WorkerPool):
         limits: ExecLimits,
         start_concurrency: int = 4,
         method: str | None = None,
+        import_once: bool = True,
     ) -> None:
         self.method = method or isolation_method()
         self._tmpfs_mb = max(64, 4 * limits.max_file_size_mb)
@@ -305,7 +306,7 @@ class LocalSandbox(WorkerPool):
                 self.cgroups.kind,
                 self.cgroups.parent,
             )
-        super().__init__(self._start_process, workers, jobs_per_worker, start_concurrency)
+        super().__init__(self._start_process, workers, jobs_per_worker, start_concurrency, import_once)
 
     def _argv(self, slot: int) -> list[str]:
         if self.method == "bwrap":

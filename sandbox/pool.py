@@ -25,6 +25,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
+from codemint import exec_costs
 from codemint.sandbox.api import ExecJob, ExecResult, Sandbox
 from codemint.sandbox.lifecycle import register_pool
 
@@ -186,9 +187,11 @@ class _Task:
     errors: list[str] = field(default_factory=list)
 
 
-def job_deadline_s(job: ExecJob) -> float:
+def job_deadline_s(job: ExecJob, import_once: bool = False) -> float:
     per_input = job.limits.timeout_s + PER_INPUT_MARGIN_S
-    return JOB_MARGIN_S + per_input * len(job.inputs)
+    # A per-job zygote's import that times out is one more limit before the inputs run anew.
+    imports = 1 if import_once and len(job.inputs) > 1 else 0
+    return JOB_MARGIN_S + per_input * (len(job.inputs) + imports)
 
 
 def parse_result(line: bytes, job: ExecJob) -> tuple[ExecResult, bool]:
@@ -206,8 +209,12 @@ def parse_result(line: bytes, job: ExecJob) -> tuple[ExecResult, bool]:
     return result, dirty
 
 
-def encode_job(job: ExecJob) -> bytes:
-    return (job.model_dump_json() + "\n").encode("utf-8")
+def encode_job(job: ExecJob, import_once: bool = False) -> bytes:
+    """The job's JSON line; `import_once` asks the runner for a per-job zygote."""
+    text = job.model_dump_json()
+    if import_once:  # the job object is always a JSON object: one more member before its "}"
+        text = text[:-1] + ',"import_once":true}'
+    return (text + "\n").encode("utf-8")
 
 
 class WorkerPool(Sandbox):
@@ -216,9 +223,15 @@ class WorkerPool(Sandbox):
     backend_name = "pool"
 
     def __init__(
-        self, factory: WorkerFactory, workers: int, jobs_per_worker: int, start_concurrency: int = 2
+        self,
+        factory: WorkerFactory,
+        workers: int,
+        jobs_per_worker: int,
+        start_concurrency: int = 2,
+        import_once: bool = False,
     ) -> None:
         self._factory = factory
+        self.import_once = import_once
         self._size = max(1, workers)
         self._jobs_per_worker = max(1, jobs_per_worker)
         # Container creation is slow and degrades badly when many run at once.
@@ -256,7 +269,9 @@ class WorkerPool(Sandbox):
                 )
             else:
                 self._queue.put(task)
-        return [task.future.result() for task in tasks]
+        results = [task.future.result() for task in tasks]
+        exec_costs.add(results)
+        return results
 
     def close(self) -> None:
         with self._lock:
@@ -382,9 +397,8 @@ class WorkerPool(Sandbox):
         else:
             self._queue.put(task)
 
-    @staticmethod
-    def _run_on(worker: Worker, job: ExecJob) -> tuple[ExecResult, bool]:
-        deadline = time.monotonic() + job_deadline_s(job)
-        worker.send(encode_job(job), deadline)
+    def _run_on(self, worker: Worker, job: ExecJob) -> tuple[ExecResult, bool]:
+        deadline = time.monotonic() + job_deadline_s(job, self.import_once)
+        worker.send(encode_job(job, self.import_once), deadline)
         line = worker.read_line(deadline)
         return parse_result(line, job)

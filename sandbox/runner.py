@@ -42,10 +42,11 @@ from typing import TYPE_CHECKING, Any
 _HERE = os.path.dirname(os.path.abspath(__file__))
 if TYPE_CHECKING or __package__:  # on the host: codemint.sandbox.runner
     from codemint import codec
-    from codemint.sandbox import zygote
+    from codemint.sandbox import import_once, zygote
 else:  # run as a script in the sandbox, with codec.py and zygote.py staged beside this file
     sys.path.insert(0, _HERE)
     import codec
+    import import_once
     import zygote
 
     sys.path.remove(_HERE)
@@ -301,6 +302,8 @@ class Runner:
                 seeds.append(seed)
         self._seeds = seeds
         self._zygotes: dict[int, Zygote] = {}
+        # Other processes of ours that outlive one input (a per-job zygote): sweeps spare them.
+        self.keep_pids: set[int] = set()
         self._zygote(0)  # before any job arrives
         # What a job may change but must not leave changed for the next one.
         # Only a runner with private namespaces (IPC, /dev) may reset them: one running on the
@@ -335,7 +338,7 @@ class Runner:
         return z
 
     def _zygote_pids(self) -> set[int]:
-        return {z.pid for z in self._zygotes.values() if z.alive}
+        return {z.pid for z in self._zygotes.values() if z.alive} | self.keep_pids
 
     # ---- jobs
 
@@ -353,7 +356,12 @@ class Runner:
             if not 0 <= number < MAX_ZYGOTES:
                 raise ValueError(f"zygote must be in [0, {MAX_ZYGOTES})")
             hide = zygote.hidden_original(job.get("hide"))
-            outcomes = [self.run_input(code, entry_point, str(text), limits, number, hide) for text in inputs]
+            texts = [str(text) for text in inputs]
+            if job.get("import_once") is True and import_once.worthwhile(self, texts):
+                outcomes, imports = import_once.run_job(self, code, entry_point, texts, limits, number, hide)
+            else:
+                outcomes = [self.run_input(code, entry_point, text, limits, number, hide) for text in texts]
+                imports = {"imports": len(texts), "import_s": 0.0, "import_fallback": None}
         except Exception as exc:
             return {
                 "job_id": job_id,
@@ -361,7 +369,8 @@ class Runner:
                 "infra_error": f"runner: {codec.type_name(type(exc))}: {exc}",
                 "dirty": True,
             }
-        return {"job_id": job_id, "outcomes": outcomes, "infra_error": None, "dirty": self.dirty}
+        reply = {"job_id": job_id, "outcomes": outcomes, "infra_error": None, "dirty": self.dirty}
+        return reply | imports
 
     def run_input(
         self,
@@ -372,11 +381,28 @@ class Runner:
         number: int = 0,
         hide: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        started = time.monotonic()
+        outcome = self._run_input(code, entry_point, input_text, limits, number, hide)
+        return import_once.split_costs(outcome, started, time.monotonic())
+
+    def new_workdir(self) -> str:
         self._counter += 1
         workdir = os.path.join(self.scratch, f"job-{os.getpid()}-{self._counter}")
         os.mkdir(workdir, 0o700)
         if self.child_uid is not None:
             os.chown(workdir, self.child_uid, self.child_uid)
+        return workdir
+
+    def _run_input(
+        self,
+        code: str,
+        entry_point: str,
+        input_text: str,
+        limits: Limits,
+        number: int,
+        hide: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        workdir = self.new_workdir()
         job_r, job_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
@@ -418,16 +444,26 @@ class Runner:
             self._cleanup(workdir)
 
     def _supervise(
-        self, pid: int, start: float, limits: Limits, out_r: int, err_r: int, res_r: int
+        self,
+        pid: int,
+        start: float,
+        limits: Limits,
+        out_r: int,
+        err_r: int,
+        res_r: int,
+        prefix: tuple[bytes, bytes] = (b"", b""),
+        budget_s: float | None = None,
     ) -> dict[str, Any]:
+        """`prefix`: what the job's import already wrote to stdout and stderr (a per-job zygote's);
+        `budget_s`: the wall-clock time left to this input (its limit less that import's)."""
         caps = {
             out_r: limits.output_cap_bytes,
             err_r: limits.output_cap_bytes,
             res_r: limits.result_cap_bytes,
         }
-        bufs: dict[int, bytearray] = {out_r: bytearray(), err_r: bytearray(), res_r: bytearray()}
+        bufs = {out_r: bytearray(prefix[0]), err_r: bytearray(prefix[1]), res_r: bytearray()}
         overflow: int | None = None
-        deadline = start + limits.timeout_s
+        deadline = start + (limits.timeout_s if budget_s is None else budget_s)
         try:
             pidfd: int | None = os.pidfd_open(pid)
         except (AttributeError, OSError):
@@ -561,6 +597,7 @@ class Runner:
                 for z in self._zygotes.values():
                     if z.pid == got:
                         z.alive = False
+                self.keep_pids.discard(got)
                 keep = self._zygote_pids()
                 continue
             if got:
@@ -592,7 +629,8 @@ class Runner:
         except OSError:
             return set()
 
-    def _cleanup(self, workdir: str) -> None:
+    def _cleanup(self, workdir: str, keep: str | None = None) -> None:
+        """`keep`: a per-job zygote's work dir, emptied but kept for its next input."""
         if not _rmtree(workdir):
             self.dirty = True
         for base in self.wipe:
@@ -601,8 +639,11 @@ class Runner:
             except OSError:
                 continue
             for name in entries:
-                if not _rmtree(os.path.join(base, name)):
+                path = os.path.join(base, name)
+                if path != keep and not _rmtree(path):
                     self.dirty = True
+        if keep is not None and not empty_dir(keep):
+            self.dirty = True
         for path, mode in self._modes.items():
             try:
                 if stat.S_IMODE(os.lstat(path).st_mode) != mode:
@@ -643,6 +684,7 @@ def _parse_result(raw: bytes) -> dict[str, Any] | None:
     after = msg.pop("args_after", None)
     if after is not None and type(after) is not str:
         return None
+    stamps = msg.pop("t", None)
     out: dict[str, Any] | None = None
     status = msg.get("status")
     if status == "ok" and type(msg.get("result")) is str and set(msg) == {"status", "result"}:
@@ -657,7 +699,18 @@ def _parse_result(raw: bytes) -> dict[str, Any] | None:
             }
     if out is not None and after is not None:
         out["args_after"] = after
+    if out is not None and type(stamps) is list and [type(t) for t in stamps] == [float] * 3:
+        out["_t"] = stamps  # the child's word, for metrics only (split_costs)
     return out
+
+
+def empty_dir(path: str) -> bool:
+    """Remove what is inside `path`, keeping it; True when it is empty."""
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return False
+    return all(_rmtree(os.path.join(path, name)) for name in names)
 
 
 # --------------------------------------------------------------------------- main loop

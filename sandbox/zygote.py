@@ -25,16 +25,19 @@ import resource
 import signal
 import socket
 import sys
+import time
 import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING or __package__:  # on the host: codemint.sandbox.zygote
     from codemint import codec
-else:  # run as a script in the sandbox, with codec.py staged beside this file
+    from codemint.sandbox import import_once
+else:  # run as a script in the sandbox, with codec.py and import_once.py staged beside this file
     _HERE = os.path.dirname(os.path.abspath(__file__))
     sys.path.insert(0, _HERE)
     import codec
+    import import_once
 
     sys.path.remove(_HERE)
 
@@ -62,6 +65,7 @@ KEY_SPEC_USER_KEYRING = -4
 KEY_SPEC_USER_SESSION_KEYRING = -5
 
 _type = type
+_monotonic = time.monotonic
 
 
 def _load_libc() -> Any:
@@ -148,6 +152,13 @@ def _keyctl(*args: int) -> None:
     if _KEYCTL_NR is not None:
         with contextlib.suppress(Exception):
             LIBC.syscall(_KEYCTL_NR, *args)
+
+
+def fresh_keyrings() -> None:
+    """Keys a previous job of this uid left in the kernel keyrings are gone for this one."""
+    _keyctl(KEYCTL_JOIN_SESSION_KEYRING, 0)
+    _keyctl(KEYCTL_CLEAR, KEY_SPEC_USER_KEYRING)
+    _keyctl(KEYCTL_CLEAR, KEY_SPEC_USER_SESSION_KEYRING)
 
 
 # --------------------------------------------------------------------------- the zygote
@@ -536,13 +547,13 @@ def _wraps(value: Any, wanted: set[int]) -> bool:
 
 
 def _runner_modules() -> set[int]:
-    return {id(m) for m in (sys.modules.get(__name__), codec) if m is not None}
+    return {id(m) for m in (sys.modules.get(__name__), codec, import_once) if m is not None}
 
 
 def _bind_runner_modules(concealed: set[int]) -> None:
     """The runner's own code (this module, the codec) keeps full modules: its references to a
     module about to be concealed become private copies of it."""
-    for owner in (globals(), _module_dict(codec)):
+    for owner in (globals(), _module_dict(codec), _module_dict(import_once)):
         for key, value in list(owner.items()):
             if isinstance(value, _ModuleType) and id(value) in concealed:
                 copy = _ModuleType(value.__name__)
@@ -571,20 +582,31 @@ def job_main(fds: list[int]) -> None:
             signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
         job = json.loads(_read_all(job_r))
         os.close(job_r)
-        code, entry_point, input_text = job["code"], job["entry_point"], job["input"]
+        template = job.get("template") is True
+        code, entry_point = job["code"], job["entry_point"]
+        input_text = "" if template else job["input"]
         limits = Limits(job["limits"])
         child_uid = job.get("child_uid")
         hide = hidden_original(job.get("hide"))
-        _lock_down(limits, job["workdir"], child_uid, (out_w, err_w, res_w))
+        if template:
+            # The per-job zygote counts as one process of the uid: its inputs keep max_procs.
+            limits.max_procs += 1
+        # The per-job zygote's inputs share its IPC namespace; the runner wipes it per input.
+        _lock_down(limits, job["workdir"], child_uid, (out_w, err_w, res_w), own_ipc=not template)
     except BaseException:
         os._exit(125)
     # After the lock-down (a reload runs the module's code), before the job's code.
     conceal_original(hide)
+    if template:
+        import_once.template_main(job, sys.modules[__name__])
+        os._exit(0)
     message = call_entry_point(code, entry_point, input_text)
     finish(message)
 
 
-def _lock_down(limits: Limits, workdir: str, child_uid: int | None, fds: tuple[int, int, int]) -> None:
+def _lock_down(
+    limits: Limits, workdir: str, child_uid: int | None, fds: tuple[int, int, int], own_ipc: bool = True
+) -> None:
     out_w, err_w, res_w = fds
     # The zygote is non-dumpable; the job must be dumpable to write its own /proc/self files.
     prctl(PR_SET_DUMPABLE, 1)
@@ -594,7 +616,7 @@ def _lock_down(limits: Limits, workdir: str, child_uid: int | None, fds: tuple[i
         os.close(fd)
     except OSError:
         pass
-    if os.geteuid() == 0:
+    if own_ipc and os.geteuid() == 0:
         # A root runner (local backend via unshare): SysV IPC and POSIX queues of this job
         # live in a namespace of its own and vanish with it.
         libc_call("unshare", CLONE_NEWIPC)
@@ -617,10 +639,7 @@ def _lock_down(limits: Limits, workdir: str, child_uid: int | None, fds: tuple[i
         os.setgid(child_uid)
         os.setuid(child_uid)
         prctl(PR_SET_DUMPABLE, 1)  # setuid reset it
-    # Keys a previous job of this uid left in the kernel keyrings are gone for this one.
-    _keyctl(KEYCTL_JOIN_SESSION_KEYRING, 0)
-    _keyctl(KEYCTL_CLEAR, KEY_SPEC_USER_KEYRING)
-    _keyctl(KEYCTL_CLEAR, KEY_SPEC_USER_SESSION_KEYRING)
+    fresh_keyrings()
     os.chdir(workdir)
     devnull = os.open("/dev/null", os.O_RDONLY)
     os.dup2(devnull, 0)
@@ -646,28 +665,43 @@ def _lock_down(limits: Limits, workdir: str, child_uid: int | None, fds: tuple[i
         sys.modules["random"].seed()
 
 
-def call_entry_point(code: str, entry_point: str, input_text: str) -> dict[str, Any]:
+def import_code(code: str) -> dict[str, Any]:
+    """Execute the job's code as the module `__codemint__`; its namespace."""
+    module = types.ModuleType(MODULE_NAME)
+    module.__file__ = "<codemint>"
+    sys.modules[MODULE_NAME] = module
+    compiled = compile(code, "<codemint>", "exec")
+    exec(compiled, module.__dict__)
+    return module.__dict__
+
+
+def call_entry_point(
+    code: str, entry_point: str, input_text: str, namespace: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Run the code and call the entry point on one input; the reply for the runner.
 
+    `namespace`: the code already imported (a per-job zygote's fork), not executed again.
     `args_after` (the arguments' state after the call, in the input's format) is present
-    only when it differs from the input: the call changed a mutable argument.
+    only when it differs from the input: the call changed a mutable argument. "t" holds
+    when the import started, the call started and the call ended (monotonic clock, the
+    runner's too): the runner splits an execution's seconds with them, for metrics only.
     """
     my_pid = os.getpid()
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
     constructed = '"__new__"' in input_text
+    t_import = t_call = _monotonic()
     try:
         args, kwargs = codec.decode_input(input_text)
-        module = types.ModuleType(MODULE_NAME)
-        module.__file__ = "<codemint>"
-        sys.modules[MODULE_NAME] = module
-        compiled = compile(code, "<codemint>", "exec")
-        exec(compiled, module.__dict__)
-        fn = module.__dict__.get(entry_point)
+        t_import = t_call = _monotonic()
+        if namespace is None:
+            namespace = import_code(code)
+            t_call = _monotonic()
+        fn = namespace.get(entry_point)
         if fn is None:
             raise NameError(f"entry point {entry_point!r} is not defined")
         if constructed:  # instances of the code's own classes, built now that it has run
-            args, kwargs = codec.decode_input(input_text, codec.constructor_for(module.__dict__))
+            args, kwargs = codec.decode_input(input_text, codec.constructor_for(namespace))
         value = fn(*args, **kwargs)
         if os.getpid() != my_pid:
             os._exit(0)  # a forked copy of the job returning: never report for it
@@ -681,6 +715,8 @@ def call_entry_point(code: str, entry_point: str, input_text: str) -> dict[str, 
         if os.getpid() != my_pid:
             os._exit(0)
         codec.restore_builtins()
+        if t_call < t_import:  # raised by the import
+            t_call = _monotonic()
         message = {
             "status": "error",
             "exc_type": codec.type_name(_type(exc)),
@@ -694,6 +730,7 @@ def call_entry_point(code: str, entry_point: str, input_text: str) -> dict[str, 
             message["args_after"] = codec.encode_state(args, kwargs)
     except BaseException:
         pass
+    message["t"] = [t_import, t_call, _monotonic()]
     return message
 
 

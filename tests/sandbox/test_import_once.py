@@ -1,0 +1,299 @@
+"""A job's code imported once, its inputs forked from that state (sandbox/import_once.py):
+each input still sees nothing of any other, limits and output are per input as before, the
+old path is taken when the import leaves state that would outlive an input, and the outcomes
+are those of a fresh import per input."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Iterator
+from importlib import import_module
+from typing import Any
+
+import pytest
+from sandbox_support import BACKENDS, FAST, make_sandbox
+
+from codemint.codec import encode_input
+from codemint.sandbox.api import CallOutcome, ExecJob, ExecResult, HiddenOriginal, Sandbox
+from codemint.settings import DEFAULT_STDLIB_MODULES
+
+Boxes = tuple[Sandbox, Sandbox]  # import once, fresh import per input
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def boxes(request: pytest.FixtureRequest) -> Iterator[Boxes]:
+    once = make_sandbox(request.param, workers=1)
+    fresh = make_sandbox(request.param, workers=1)
+    fresh.import_once = False  # type: ignore[attr-defined]
+    assert once.import_once is True  # type: ignore[attr-defined]
+    try:
+        yield once, fresh
+    finally:
+        once.close()
+        fresh.close()
+
+
+def _job(code: str, calls: list[list[Any]], job_id: str = "j", **extra: Any) -> ExecJob:
+    inputs = [encode_input(args) for args in calls]
+    return ExecJob(job_id=job_id, code=code, entry_point="f", inputs=inputs, limits=FAST, **extra)
+
+
+def _run(box: Sandbox, job: ExecJob) -> ExecResult:
+    (result,) = box.run_batch([job])
+    assert result.infra_error is None, result.infra_error
+    assert len(result.outcomes) == len(job.inputs)
+    return result
+
+
+def _seen(outcome: CallOutcome) -> tuple[Any, ...]:
+    """Everything a verdict or a test case can read from an outcome."""
+    return (
+        outcome.status,
+        outcome.result,
+        outcome.exc_type,
+        outcome.exc_message,
+        outcome.args_after,
+        outcome.stdout,
+        outcome.stderr,
+    )
+
+
+# Each input leaves its secret in module state, in every directory it can name (the import's
+# work dir and temp dir included) and looks for the others' secrets there and in its memory.
+SNOOP = """
+import os, re, tempfile
+IMPORT_DIR = os.getcwd()
+TEMP_DIR = tempfile.gettempdir()
+SEEN = []
+TABLE = {"secrets": set()}
+
+def _in_memory(words):
+    # one-character classes: the pattern finds a word without holding it
+    pattern = re.compile(b"|".join(b"".join(b"[" + re.escape(c.encode()) + b"]" for c in w) for w in words))
+    hits = []
+    mem = open("/proc/self/mem", "rb", buffering=0)
+    for line in open("/proc/self/maps"):
+        span, perms = line.split()[:2]
+        if not perms.startswith("r"):
+            continue
+        lo, hi = (int(x, 16) for x in span.split("-"))
+        try:
+            mem.seek(lo)
+            hits += pattern.findall(mem.read(hi - lo))
+        except (OSError, OverflowError, ValueError):
+            pass
+    return sorted({h.decode() for h in hits})
+
+def f(secret, others):
+    found = list(SEEN) + sorted(TABLE["secrets"])
+    SEEN.append(secret)
+    TABLE["secrets"].add(secret)
+    dirs = {IMPORT_DIR, TEMP_DIR, "/tmp", "/dev/shm", os.getcwd()}
+    for d in dirs:
+        try:
+            with open(os.path.join(d, "left-" + secret), "w") as fh:
+                fh.write(secret)
+        except OSError:
+            pass
+    files = set()
+    for d in dirs:
+        try:
+            files |= {n for n in os.listdir(d) if n.startswith("left-") and n != "left-" + secret}
+        except OSError:
+            pass
+    return [found, sorted(files), _in_memory(others)]
+"""
+
+
+def test_inputs_see_nothing_of_each_other_through_the_imported_state(boxes: Boxes) -> None:
+    once, _fresh = boxes
+    secrets = [f"input-secret-{i}-9f3a" for i in range(4)]
+    # The other inputs' secrets as lists of characters: this input never holds them whole.
+    calls = [[s, [list(o) for o in secrets if o != s]] for s in secrets]
+    result = _run(once, _job(SNOOP, calls))
+    assert (result.imports, result.import_fallback) == (1, None)  # the import ran once
+    for outcome in result.outcomes:
+        assert outcome.status == "ok", outcome
+        assert json.loads(outcome.result or "null") == [[], [], []]
+
+
+# Top levels that leave something a fork would share between inputs (or not carry at all),
+# each used as a channel by the call: the old path must be taken, with its outcomes.
+LEFTOVERS = {
+    "threads": (
+        "import queue, threading\nBOX = queue.Queue()\n"
+        "threading.Thread(target=lambda: BOX.put(BOX.get()), daemon=True).start()\n"
+        "def f(secret):\n    BOX.put(secret)\n    return secret\n"
+    ),
+    "shared memory mappings": (
+        "import mmap\nMM = mmap.mmap(-1, 64)\n"
+        "def f(secret):\n    before = MM[:16].rstrip(b'\\0').decode()\n"
+        "    MM[:16] = secret.encode().ljust(16, b'\\0')\n    return before\n"
+    ),
+    "open file descriptors": (
+        "import os\nR, W = os.pipe()\nos.set_blocking(R, False)\n"
+        "def f(secret):\n    try:\n        before = os.read(R, 100).decode()\n    except BlockingIOError:\n"
+        "        before = ''\n    os.write(W, secret.encode())\n    return before\n"
+    ),
+    "child processes": (
+        "import os, time\nPID = os.fork()\nif PID == 0:\n    time.sleep(30)\n    os._exit(0)\n"
+        "def f(secret):\n    return secret\n"
+    ),
+    "import left files": (
+        "import os, tempfile\nPATH = os.path.join(tempfile.gettempdir(), 'shared.txt')\n"
+        "open(PATH, 'w').close()\n"
+        "def f(secret):\n    before = open(PATH).read()\n"
+        "    open(PATH, 'w').write(secret)\n    return before\n"
+    ),
+    "interval timers": (
+        "import signal\nsignal.signal(signal.SIGALRM, lambda *a: None)\n"
+        "signal.setitimer(signal.ITIMER_REAL, 100)\n"
+        "def f(secret):\n    return signal.getitimer(signal.ITIMER_REAL)[0] > 0\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("reason", sorted(LEFTOVERS))
+def test_an_import_that_leaves_shared_state_falls_back_to_a_fresh_import_per_input(
+    boxes: Boxes, reason: str
+) -> None:
+    once, fresh = boxes
+    job = _job(LEFTOVERS[reason], [["alpha-secret"], ["beta-secret"], ["gamma-secret"]])
+    got, want = _run(once, job), _run(fresh, job)
+    assert got.import_fallback == reason
+    assert got.imports == len(job.inputs) + 1  # the per-job zygote's import, then one per input
+    assert [_seen(o) for o in got.outcomes] == [_seen(o) for o in want.outcomes]
+    secrets = [args[0] for args in (json.loads(text)["args"] for text in job.inputs)]
+    for mine, outcome in zip(secrets, got.outcomes, strict=True):
+        assert outcome.status == "ok", outcome
+        assert not [s for s in secrets if s != mine and s in (outcome.result or "")], outcome
+
+
+LIMITS = """
+import os, signal, time
+IMPORTER = os.getpid()  # the per-job zygote, imported once; else the input's own process
+print("imported " + "x" * 5000)
+time.sleep(0.6)
+
+def f(what):
+    if what == "sleep":
+        time.sleep(1.2)  # within the limit alone, not with the import's 0.6 s
+    elif what == "hang":
+        time.sleep(1e9)
+    elif what == "memory":
+        return len(bytearray(10**10))
+    elif what == "flood":
+        print("y" * 12000)
+    elif what == "crash":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    elif what == "kill zygote" and IMPORTER != os.getpid():
+        os.kill(IMPORTER, signal.SIGKILL)
+    elif what == "stop zygote" and IMPORTER != os.getpid():
+        os.kill(IMPORTER, signal.SIGSTOP)
+    print("called", what)
+    return what
+"""
+
+
+@pytest.mark.parametrize(
+    ("calls", "fallback"),
+    [
+        (["ok", "sleep", "hang", "memory", "flood", "crash", "ok"], None),
+        (["ok", "kill zygote", "ok", "ok"], "per-job zygote gone"),
+        (["ok", "stop zygote", "ok", "ok"], "per-job zygote stopped"),
+    ],
+    ids=["limits", "zygote_killed", "zygote_stopped"],
+)
+def test_limits_output_and_failures_stay_with_their_input(
+    boxes: Boxes, calls: list[str], fallback: str | None
+) -> None:
+    once, fresh = boxes
+    job = _job(LIMITS, [[c] for c in calls])
+    got, want = _run(once, job), _run(fresh, job)
+    assert got.import_fallback == fallback
+    statuses = [o.status for o in got.outcomes]
+    assert statuses == [o.status for o in want.outcomes]
+    expected = {"ok": "ok", "sleep": "timeout", "hang": "timeout", "memory": "memory"}
+    expected |= {"flood": "output_limit", "crash": "killed", "kill zygote": "ok", "stop zygote": "ok"}
+    assert statuses == [expected[c] for c in calls]
+    for g, w in zip(got.outcomes, want.outcomes, strict=True):
+        assert g.stdout.startswith("imported x"), g  # the import's output starts every input's
+        assert _seen(g) == _seen(w)
+        assert g.duration_s >= 0.5  # the shared import counts against each input
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "print('partial', end='')\nraise ValueError('bad top level')\ndef f(x):\n    return x\n",
+        "import sys\nsys.exit(3)\ndef f(x):\n    return x\n",
+        "def g(x):\n    return x\n",  # no entry point
+        "import time\ntime.sleep(1e9)\ndef f(x):\n    return x\n",
+    ],
+    ids=["raises", "exits", "no_entry_point", "times_out"],
+)
+def test_a_failing_import_gives_every_input_the_old_outcome(boxes: Boxes, code: str) -> None:
+    once, fresh = boxes
+    job = _job(code, [[1], [2]])
+    got, want = _run(once, job), _run(fresh, job)
+    assert got.import_fallback is not None
+    assert [_seen(o) for o in got.outcomes] == [_seen(o) for o in want.outcomes]
+
+
+# Functions of the bundled default corpus (the stdlib modules `make run` reads), each run as
+# the module's whole source with its top level, on inputs that return, mutate and raise.
+CORPUS_CALLS: dict[str, list[tuple[str, list[list[Any]]]]] = {
+    "textwrap": [
+        ("dedent", [["  a\n  b"], ["\tx\n\ty"], [3]]),
+        ("shorten", [["hello big world", 12], ["a", 1]]),
+    ],
+    "colorsys": [("rgb_to_hsv", [[0.2, 0.4, 0.4], [1.0, 1.0, 1.0], ["x", 1, 1]])],
+    "heapq": [("heappush", [[[1, 3, 5], 2], [[], 0], [None, 1]]), ("nlargest", [[2, [5, 1, 3]], [1, []]])],
+    "bisect": [("insort_left", [[[1, 2, 4], 3], [[1], 0]]), ("bisect_right", [[[1, 2, 2, 3], 2], [[], 1]])],
+    "html": [("escape", [["<a href='x'>"], ["&"], [None]])],
+    "fnmatch": [("fnmatch", [["a.py", "*.py"], ["a.txt", "*.py"]]), ("translate", [["*.p?"], ["[!a]"]])],
+    "shlex": [("split", [["a 'b c' d"], ["'unclosed"]]), ("quote", [["a b"], [""]])],
+    "string": [("capwords", [["hello   world"], ["a-b c", "-"]])],
+    "posixpath": [("normpath", [["a//b/../c"], [""]]), ("splitext", [["x.tar.gz"], [".bashrc"]])],
+    "statistics": [("median", [[[3, 1, 2]], [[]]]), ("mean", [[[1, 2, 4]], [["a"]]])],
+    "calendar": [("monthrange", [[2024, 2], [2023, 13]]), ("isleap", [[2000], [1900]])],
+    "difflib": [("get_close_matches", [["appel", ["ape", "apple", "peach"]], ["x", []]])],
+    "urllib.parse": [("quote", [["a b&c"], ["/é"]]), ("urlsplit", [["http://h/p?q#f"], [""]])],
+    "base64": [("b64encode", [[b"abc"], [b""]])],
+    "json": [("dumps", [[{"a": 1}], [[1, 2]]])],  # relative imports: fails as a lone module
+}
+
+
+def _corpus_jobs() -> list[ExecJob]:
+    jobs = []
+    for name, entries in CORPUS_CALLS.items():
+        assert name in DEFAULT_STDLIB_MODULES
+        source = inspect.getsource(import_module(name))
+        for entry, calls in entries:
+            # The row's own function hidden in its module, as execute runs the original.
+            hide = HiddenOriginal(module=name, names=[entry])
+            code = f"{source}\n\ndef f(*args):\n    return {entry}(*args)\n"
+            jobs.append(_job(code, calls, job_id=f"{name}.{entry}", hide=hide))
+    return jobs
+
+
+def test_outcomes_are_the_same_with_import_once_on_and_off_over_the_default_corpus(boxes: Boxes) -> None:
+    once, fresh = boxes
+    jobs = _corpus_jobs()
+    got, want = once.run_batch(jobs), fresh.run_batch(jobs)
+    fallbacks = {}
+    for job, g, w in zip(jobs, got, want, strict=True):
+        assert g.infra_error is None and w.infra_error is None, (g.infra_error, w.infra_error)
+        assert [_seen(o) for o in g.outcomes] == [_seen(o) for o in w.outcomes], job.job_id
+        assert w.imports == len(job.inputs) and w.import_fallback is None
+        if g.import_fallback is not None:
+            fallbacks[job.job_id] = g.import_fallback
+        else:
+            assert g.imports == 1
+            assert all(o.import_s == 0.0 for o in g.outcomes)  # paid once, by the job
+            assert all(o.import_s > 0.0 for o in w.outcomes)  # paid by every input
+    assert fallbacks == {"json.dumps": "import failed"}
+    statuses = {o.status for r in got for o in r.outcomes}
+    assert {"ok", "error"} <= statuses
+    assert any(o.args_after for r in got for o in r.outcomes)  # heappush/insort mutate
