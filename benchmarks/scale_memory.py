@@ -49,7 +49,8 @@ def function_text(i: int, rng: random.Random) -> str:
         f"    return total if total > limit else -total\n",
         f"    seen = {{}}\n    for v in {word}s:\n        key = v % {c1}\n"
         f"        seen[key] = seen.get(key, 0) + limit\n    return sorted(seen.items())[:{c2}]\n",
-        f"    lo, hi = {c2}, {c1 + c3}\n    return [min(max(v, lo), hi) * limit for v in {word}s if v != {c3}]\n",
+        f"    lo, hi = {c2}, {c1 + c3}\n"
+        f"    return [min(max(v, lo), hi) * limit for v in {word}s if v != {c3}]\n",
     ]
     body = bodies[i % len(bodies)]
     return (
@@ -196,7 +197,8 @@ def main() -> None:
     if cluster is not None:
         cluster.close()
     print(
-        "\n| definitions | shards | dedup drops (planted) | summarized | wall s | flow peak MB | workers peak MB |"
+        "\n| definitions | shards | dedup drops (planted) | summarized | wall s "
+        "| flow peak MB | workers peak MB |"
     )
     print("|---|---|---|---|---|---|---|")
     for r in results:

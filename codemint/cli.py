@@ -58,6 +58,27 @@ def flow_settings(heartbeats: bool) -> Iterator[None]:
         yield
 
 
+def use_local_server() -> str | None:
+    """With no API URL set, a Prefect server already up on this machine (`make prefect-server`)
+    takes the run: no temporary server to start (seconds, most of a cached re-run), and the
+    run shows in that server's UI. Returns its URL, or None (Prefect starts a temporary one)."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_API_PORT
+
+    if PREFECT_API_URL.value():
+        return None
+    url = f"http://127.0.0.1:{PREFECT_SERVER_API_PORT.value()}/api"
+    try:
+        import httpx
+
+        healthy = httpx.get(f"{url}/health", timeout=0.5).json() is True
+    except Exception:  # nothing listening, or something that is not Prefect
+        return None
+    if not healthy:
+        return None
+    os.environ["PREFECT_API_URL"] = url
+    return url
+
+
 @contextmanager
 def terminal_progress() -> Iterator[None]:
     """Rich progress bars per stage on a terminal; nothing when output is not a terminal."""
@@ -230,6 +251,8 @@ def run(
     if retry_llm_failures:
         settings.llm.retry_failures = True
     run_id = run_id or default_run_id(paths, packages)
+    if url := use_local_server():
+        console.print(f"reporting to the Prefect server at {url}")
     flow_fn = pipeline if not dask_address else pipeline.with_options(task_runner=dask_runner(dask_address))
     with flow_settings(heartbeats), terminal_progress():
         state = flow_fn(
@@ -298,6 +321,8 @@ def rerun(
     from codemint.flows.rerun import rerun as rerun_flow
 
     run_dir = resolve_run_dir(run, runs_dir)
+    if url := use_local_server():
+        console.print(f"reporting to the Prefect server at {url}")
     flow_fn = (
         rerun_flow if not dask_address else rerun_flow.with_options(task_runner=dask_runner(dask_address))
     )

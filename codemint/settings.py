@@ -321,6 +321,10 @@ class PipelineSettings(BaseSettings):
     # A corpus with more source bytes than shards * this gets more shards (and at most `shards`
     # of them in memory at once), so memory stays flat as the corpus grows. None: `shards` only.
     shard_max_bytes: int | None = 1_200_000
+    # A re-run records the leading stages whose every task is a cache hit as Cached task runs in
+    # one batch, without running each through the task engine (flows/cache_walk.py). Off: every
+    # task run goes through the engine, as before. Not part of any cache key.
+    cache_walk: bool = True
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     reformat: ReformatSettings = Field(default_factory=ReformatSettings)
     summarize: SummarizeSettings = Field(default_factory=SummarizeSettings)

@@ -194,7 +194,7 @@ def run_export(
         f.model_dump(exclude={"seconds", "seconds_per_row"}) for f in funnel
     ]  # no timings: stable cache key
     # The card shows the funnel and the settings: both are part of the key.
-    card_settings = settings.model_dump(mode="json", exclude={"runs_dir", "fail_shards"})
+    card_settings = settings.model_dump(mode="json", exclude={"runs_dir", "fail_shards", "cache_walk"})
     code = modgraph.code_digest([export_task.fn.__module__])
     fingerprint = cache_key(card_settings, funnel_rows, __version__, code)
     export_task.with_options(result_storage=results_dir(run_dir))(
@@ -259,7 +259,7 @@ def pipeline(
     plans = stage_plans(settings, stages)
     # A re-run: the leading stages whose every task would be a cache hit are recorded as
     # Cached in one batch, not run through the task engine one by one (flows/cache_walk.py).
-    cached = settled_stages(run_dir, settings, sources, stages, *plans)
+    cached = settled_stages(run_dir, settings, sources, stages, *plans) if settings.cache_walk else []
     recorded = record_cached(cached, _flow_run_uuid())
     if recorded:
         get_run_logger().info(

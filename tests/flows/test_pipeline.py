@@ -163,12 +163,42 @@ def test_bad_inputs_are_quarantined_and_the_run_goes_on(first_run: tuple) -> Non
 def test_rerun_is_all_cache_hits_and_fast(
     first_run: tuple, settings: PipelineSettings, inputs: list[str]
 ) -> None:
-    summary, first_seconds, _ = first_run
+    summary, first_seconds, first_flow_run = first_run
+    run_dir = Path(summary.run_dir)
+    written = {p: p.stat().st_mtime_ns for p in run_dir.glob("*/part-*")}
     again, seconds, flow_run_id = run_flow(settings, inputs, "e2e")
     states = asyncio.run(_task_states(flow_run_id))
     assert states and [s for s in states if s[1] != "Cached"] == []
+    # The UI shows the same task runs as the first run's, each Cached (flows/cache_walk.py
+    # records them without running them), and no stage wrote anything.
+    assert sorted(name for name, _ in states) == sorted(
+        name for name, _ in asyncio.run(_task_states(first_flow_run))
+    )
+    assert {p: p.stat().st_mtime_ns for p in run_dir.glob("*/part-*")} == written
     assert seconds < 0.1 * first_seconds, (seconds, first_seconds)
     assert [f.rows_kept for f in again.funnel] == [f.rows_kept for f in summary.funnel]
+
+
+def test_until_runs_the_first_stages_only_and_reports_their_funnel(
+    settings: PipelineSettings, inputs: list[str]
+) -> None:
+    from typer.testing import CliRunner
+
+    from codemint.cli import app
+
+    with flow_settings(heartbeats=False):
+        summary = pipeline(inputs=inputs, run_id="until", settings=settings, until="dedup")
+    assert summary.until == "dedup" and summary.dataset_dir is None
+    assert [f.stage for f in summary.funnel] == ["ingest", "reformat", "dedup"]
+    run_dir = Path(summary.run_dir)
+    assert sorted(p.name for p in run_dir.iterdir() if p.is_dir() and not p.name.startswith(".")) == [
+        "dedup", "ingest", "reformat", "sources"
+    ]  # fmt: skip
+    report = json.loads((run_dir / "run.json").read_text())
+    assert report["request"]["until"] == "dedup"  # `codemint rerun` stops there too
+    assert summary.funnel[-1].rows_kept == 2  # the project's two functions
+    bad = CliRunner().invoke(app, ["run", str(inputs[0]), "--until", "nope"])
+    assert bad.exit_code == 2 and "no such stage" in bad.output
 
 
 def test_changed_setting_reruns_only_affected_stages(
@@ -411,6 +441,30 @@ def test_repair_rows_differ_only_in_the_bug_and_no_prompt_shows_the_codec(first_
             texts = [t["content"] for t in turns if t["role"] != "assistant"]
             texts += [row.get(k) or "" for k in ("instruction", "input")]
             assert not any(tag.search(t) for t in texts), (config, row.get("id"))
+
+
+def test_summaries_are_own_words_and_no_two_rows_share_an_instruction(first_run: tuple) -> None:
+    import doctest
+    import re
+
+    from codemint.prompt_context import CONTEXT_LEAD
+
+    summary, _, _ = first_run
+    out = Path(summary.run_dir) / "dataset"
+    summaries = _dataset_rows(out, "summarization")
+    assert summaries
+    for r in summaries:  # the function's own words, with only the doctest outputs its code shows
+        assert r["instruction_source"] in ("docstring", "comment", "llm"), r["id"]
+        for ex in doctest.DocTestParser().get_examples(r["summary"]):
+            assert all(line.strip() in r["code"] for line in ex.want.splitlines()), (r["id"], ex.want)
+    # One instruction, one code: no two generation-family rows ask the same for different code.
+    answers: dict[str, set[str]] = {}
+    for config in ("messages", "weak", "examples"):
+        if (out / config / "train.parquet").exists():
+            for r in _dataset_rows(out, config):
+                ask = r["messages"][0]["content"].split(f"\n\n{CONTEXT_LEAD}", 1)[0]
+                answers.setdefault(re.sub(r"\s+", " ", ask).strip(), set()).add(r["messages"][1]["content"])
+    assert answers and all(len(codes) == 1 for codes in answers.values())
 
 
 def test_reward_scores_the_reference_one_and_a_mutant_below_one(first_run: tuple) -> None:

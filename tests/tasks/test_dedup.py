@@ -49,3 +49,54 @@ def test_first_shard_keeps_and_later_copies_are_dropped(tmp_path: Path) -> None:
     ]
     assert all(r.record_json for r in dropped)  # nothing is lost: the dropped row rides along
     assert a.id == content_id(a.code)
+
+
+def test_index_on_disk_keeps_the_same_rows_as_the_first_occurrence_rule(tmp_path: Path) -> None:
+    """Many ids over several partitions and shards, copies within and across shards: the
+    partitioned index keeps exactly the rows the in-memory rule (first shard, then first row)
+    kept before it."""
+    import random
+
+    from factories import verified
+
+    rng = random.Random(7)
+    base = verified(CLAMP, path="x.py")
+    pool = [f"{rng.getrandbits(64):016x}" for _ in range(300)]
+    shards = [[rng.choice(pool) for _ in range(rng.randint(0, 120))] for _ in range(6)]
+    shards[3] = []  # an empty shard
+    rows = [
+        [
+            Function.model_validate(base.model_dump(include=set(Function.model_fields)) | {"id": i})
+            for i in ids
+        ]
+        for ids in shards
+    ]
+    paths: list[Path | None] = [write(tmp_path, n, r) for n, r in enumerate(rows)]
+    paths[4] = None  # failed upstream: its rows are in no index and it is not run
+    index = tmp_path / "dedup" / "index.parquet"
+    figures = ExactDedup.build_index(PipelineSettings(), paths, index)
+
+    first: dict[str, int] = {}  # the rule the in-memory index applied
+    for n, ids in enumerate(shards):
+        if paths[n] is not None:
+            for i in ids:
+                first.setdefault(i, n)
+    total = sum(len(ids) for n, ids in enumerate(shards) if paths[n] is not None)
+    assert figures == {"rows": total, "unique": len(first), "duplicates": total - len(first)}
+    for n, ids in enumerate(shards):
+        if paths[n] is None:
+            continue
+        stage = ExactDedup(PipelineSettings(), index)
+        stage.shard = n
+        out = list(stage.run(rows[n]))
+        expected, seen = [], set()
+        for i in ids:
+            if first[i] == n and i not in seen:
+                seen.add(i)
+                expected.append(i)
+        assert [r.id for r in out if isinstance(r, Function)] == expected
+        assert all(
+            r.detail == f"same normalized code kept in shard {first[r.id]}"
+            for r in out
+            if isinstance(r, Rejected)
+        )

@@ -125,3 +125,15 @@ def test_ids_ignore_formatting_and_shards_are_balanced() -> None:
     from codemint.tasks.ingest import normalize_code
 
     assert normalize_code("def f( x ):\n  return x # c\n") == normalize_code("def f(x):\n    return x\n")
+
+
+def test_a_big_corpus_gets_more_shards_not_bigger_ones() -> None:
+    from codemint.tasks.ingest import shard_count
+
+    refs = plan_sources([], ["textwrap", "colorsys", "bisect", "heapq"])
+    total = sum(r.size for r in refs)
+    assert shard_count(refs, 4, None) == 4
+    assert shard_count(refs, 4, total) == 4  # a small corpus keeps the shards asked for
+    assert shard_count(refs, 1, total // 3) == 4  # ceil(total / (total // 3))
+    shards = assign_shards(refs, shard_count(refs, 1, total // 3))
+    assert sorted(r.id for s in shards for r in s) == sorted(r.id for r in refs)
