@@ -137,6 +137,8 @@ class InputRun(BaseModel):
     seconds: float
     lines: list[int] = []
     arcs: list[list[int]] = []  # [from, to] line pairs
+    # The arguments' state after the call when it changed them, as the runner reports it.
+    args_after: str | None = None
 
 
 class WithInputs(Instructed):

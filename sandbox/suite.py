@@ -70,7 +70,7 @@ def _consume(iterator):
     return ["iter", items]
 
 
-def __codemint_suite__(code, entry_point, tests, budgets, expect, trace, adaptive=None):
+def __codemint_suite__(code, entry_point, tests, budgets, expect, trace, adaptive=None, state=False):
     # The runner's codec (staged beside it): inputs are decoded here, after the code ran, so
     # instances of the code's own classes (`__new__` inputs) can be built.
     codec = _sys.modules.get("codec") or _sys.modules["codemint.codec"]
@@ -106,6 +106,7 @@ def __codemint_suite__(code, entry_point, tests, budgets, expect, trace, adaptiv
         module.__file__ = "<codemint>"
         _sys.modules["__codemint__"] = module
         started = _time.perf_counter()
+        args = kwargs = None
         try:
             _signal.setitimer(_signal.ITIMER_REAL, budget)
             try:
@@ -134,6 +135,17 @@ def __codemint_suite__(code, entry_point, tests, budgets, expect, trace, adaptiv
         if trace:
             outcome.append(sorted(lines))
             outcome.append(sorted([a, b] for a, b in arcs))
+        if state:
+            # the arguments after the call as the runner reports them: only when they changed
+            # (an input with constructed instances always), in the state format
+            after = None
+            if args is not None and outcome[0] in ("ok", "iter", "iter_raised", "error"):
+                try:
+                    if '"__new__"' in text or codec.encode_input(args, kwargs) != text:
+                        after = codec.encode_state(args, kwargs)
+                except BaseException:
+                    after = None
+            outcome.append(after)
         out.append(outcome)
         if expect is not None:
             if outcome[0] in ("timeout", "memory"):
@@ -186,6 +198,8 @@ class TestOutcome:
     seconds: float
     lines: list[int] = field(default_factory=list)
     arcs: list[tuple[int, int]] = field(default_factory=list)
+    # The arguments' state after the call when it changed them (suite jobs run with `state`).
+    args_after: str | None = None
 
     @property
     def key(self) -> OutcomeKey:
@@ -223,11 +237,14 @@ def suite_job(
     trace: bool,
     base: ExecLimits,
     adaptive: tuple[int, float, float] | None = None,
+    state: bool = False,
 ) -> ExecJob:
     """One job running `code` on every input (encoded input texts) in a single child.
 
     `adaptive` = (n, factor, floor): after the first n inputs that finish, later inputs are
-    capped at max(floor, factor x the slowest of those), below their own budget.
+    capped at max(floor, factor x the slowest of those), below their own budget. `state`:
+    each outcome also carries the arguments' state after the call when it changed them, as
+    the runner reports it (`TestOutcome.args_after`).
     """
     for text in inputs:
         decode_input(text)  # a malformed input fails here, in the host, with its reason
@@ -236,7 +253,10 @@ def suite_job(
     job_input = _canon(
         {
             "args": [code, entry_point, tests, [float(b) for b in budgets], expect_data, trace],
-            "kwargs": {"adaptive": None if adaptive is None else [adaptive[0], *map(float, adaptive[1:])]},
+            "kwargs": {
+                "adaptive": None if adaptive is None else [adaptive[0], *map(float, adaptive[1:])],
+                **({"state": True} if state else {}),
+            },
         }
     )
     total = sum(budgets) + 2.0 + 0.01 * len(inputs)
@@ -277,5 +297,7 @@ def parse(result: ExecResult, trace: bool) -> SuiteRun:
         if trace and len(item) >= 5:
             outcome.lines = [int(x) for x in item[3]]
             outcome.arcs = [(int(a), int(b)) for a, b in item[4]]
+        if len(item) == (6 if trace else 4) and isinstance(item[-1], str):
+            outcome.args_after = item[-1]
         outcomes.append(outcome)
     return SuiteRun(outcomes, "ok")

@@ -4,7 +4,8 @@ Each input runs `execute.repeats` times; a sample whose outputs differ between r
 dropped as nondeterministic; each run is forked from its own zygote (another hash seed,
 no shared process state). With `execute.reuse_testgen_runs` the first run is the one
 feedback testgen made (the row's `input_runs`): only the others run here, and a row whose
-runs here differ from it, print or change their arguments runs its first here too.
+runs here differ from it (a result, an exception type, the arguments' state) or print runs
+its first here too.
 Tests also record stdout when the original's depends on the input, and the arguments'
 state after the call when the original mutates them.
 An exception raised by the original is expected behaviour (a test case that expects that
@@ -154,15 +155,17 @@ class Execute(Stage[WithInputs, Executed]):
     def _unusable(self, rec: WithInputs, runs: list[ExecResult]) -> str | None:
         """Why feedback testgen's run of the original cannot stand for execute's first run
         of it, or None: each of this stage's runs must give the same result or exception type
-        on every input, and nothing testgen does not record (stdout, argument state)."""
+        and argument state on every input, and print nothing (testgen does not record it)."""
         if any(r.infra_error for r in runs):
             return None  # a sandbox failure is decided as one, as before
         for run in runs:
             if len(run.outcomes) != len(rec.input_runs):
                 return None
             for ran, o in zip(rec.input_runs, run.outcomes, strict=True):
-                if o.stdout or o.args_after is not None:
-                    return "output_or_arguments"
+                if o.stdout:
+                    return "output"
+                if o.args_after != ran.args_after:
+                    return "arguments_differ"
                 if ran.kind == "error":
                     same = o.status == "error" and o.exc_type == ran.value
                 else:

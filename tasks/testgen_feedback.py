@@ -114,6 +114,7 @@ def _run_original(
             trace=True,
             base=limits,
             adaptive=(cfg.adaptive_first_inputs, cfg.adaptive_time_factor, cfg.adaptive_time_floor_s),
+            state=True,  # as execute records a test: the arguments' state when the call changed it
         )
         for n in order
     ]
@@ -136,7 +137,12 @@ def kept_runs(row: Row, texts: Sequence[str]) -> dict[str, InputRun]:
         if o is not None and o.kind in ("ok", "iter", "error"):
             arcs = [[a, b] for a, b in o.arcs]
             out[text] = InputRun(
-                kind=o.kind, value=o.value, seconds=o.seconds, lines=list(o.lines), arcs=arcs
+                kind=o.kind,
+                value=o.value,
+                seconds=o.seconds,
+                lines=list(o.lines),
+                arcs=arcs,
+                args_after=o.args_after,
             )
     return out
 

@@ -185,7 +185,7 @@ def test_testgen_runs_stand_for_the_first_run_and_give_the_same_tests(
                 raised("ValueError"),
                 ok("[]"),
             ],
-            "output_or_arguments",
+            "output",
         ),
         (
             [
@@ -194,7 +194,7 @@ def test_testgen_runs_stand_for_the_first_run_and_give_the_same_tests(
                 raised("ValueError"),
                 ok("[]"),
             ],
-            "output_or_arguments",
+            "arguments_differ",
         ),
     ],
 )
@@ -223,6 +223,24 @@ def test_a_run_testgen_cannot_stand_for_runs_first_here_and_is_decided_as_before
         )
     else:
         assert isinstance(after, Executed) and after.test_cases == before.test_cases
+
+
+def test_argument_state_testgen_recorded_alike_is_reused(monkeypatch: pytest.MonkeyPatch) -> None:
+    state = '{"args":[[3]],"kwargs":{}}'
+    answer = [
+        ok("[1]"),
+        CallOutcome(status="ok", result="[2]", args_after=state),
+        raised("ValueError"),
+        ok("[]"),
+    ]
+    rec = _with_runs(row(4), TESTGEN_RAN)
+    rec.input_runs[1].args_after = state
+    box = install(monkeypatch, MODULE, lambda job: answer)
+    out, metrics = _execute(rec, reuse=True)
+    assert len(box.jobs) == 1 and metrics["testgen_runs_reused"] == 1
+    install(monkeypatch, MODULE, lambda job: answer)
+    before, _ = _execute(rec, reuse=False)
+    assert isinstance(out, Executed) and isinstance(before, Executed) and out.test_cases == before.test_cases
 
 
 def test_a_row_without_testgen_runs_runs_both_here(monkeypatch: pytest.MonkeyPatch) -> None:

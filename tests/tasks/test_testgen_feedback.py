@@ -353,14 +353,17 @@ def test_rows_carry_the_original_runs_execute_and_adequacy_take_over(
     for row in generated["feedback"].values():
         assert len(row.input_runs) == len(row.test_inputs), row.entry_point
         assert all(r.kind in ("ok", "iter", "error") and r.lines for r in row.input_runs), row.entry_point
-    row = generated["feedback"]["moons"]
-    assert {r.value for r in row.input_runs if r.kind == "ok"} >= {"0", "1", "2"}
+    assert {r.value for r in generated["feedback"]["moons"].input_runs if r.kind == "ok"} >= {"0", "1", "2"}
+    # the heap as the call left it, as the runner reports it (constructed inputs: always)
+    assert any(r.args_after for r in generated["feedback"]["heappush"].input_runs)
+    assert all(r.args_after for r in generated["feedback"]["overlap"].input_runs)
     settings = _settings(tmp_path, True)
-    outs = {}
-    for reuse in (False, True):
-        settings.execute.reuse_testgen_runs = reuse
-        stage = Execute(settings)
-        (outs[reuse],) = stage.run([row])
-        assert stage.metrics["testgen_runs_reused"] == reuse
-    assert isinstance(outs[True], Executed) and isinstance(outs[False], Executed)
-    assert outs[True].test_cases == outs[False].test_cases
+    for name in ("moons", "heappush", "overlap"):
+        outs = {}
+        for reuse in (False, True):
+            settings.execute.reuse_testgen_runs = reuse
+            stage = Execute(settings)
+            (outs[reuse],) = stage.run([generated["feedback"][name]])
+            assert stage.metrics["testgen_runs_reused"] == reuse, (name, dict(stage.metrics))
+        assert isinstance(outs[True], Executed) and isinstance(outs[False], Executed), name
+        assert outs[True].test_cases == outs[False].test_cases, name
