@@ -15,8 +15,13 @@ as_root() {
 if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
     exit 0
 fi
-log "installing postgresql via apt"
-as_root apt-get update -qq
-as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+apt_install() {
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql \
+        >/dev/null
+}
+log "installing postgresql via apt (~72 MB, 29 packages on Debian 12)"
+# The package lists are often fresh already (deployments/docker-engine.sh may have just updated
+# them): an update costs ~30 s, so only when the install cannot find the packages without one.
+apt_install 2>/dev/null || { as_root apt-get update -qq && apt_install; }
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || { log "initdb still missing after install"; exit 1; }
 log "installed: $(ls /usr/lib/postgresql/)"
