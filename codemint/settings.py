@@ -112,6 +112,9 @@ class TestgenSettings(BaseModel):
     feedback_pool: int = 48
     feedback_type_hypotheses: int = 10
     feedback_mutants: int = 24
+    # A mutant runs only the inputs whose traced run of the original executes its changed
+    # lines (on the others its outcome is the original's); off: every input (the baseline).
+    feedback_reach_bound: bool = True
     # Then inputs aimed at the mutants that survive: mutations of inputs reaching their line.
     feedback_targeted: int = 24
     # llm_mutants (with feedback): surviving mutants shown to the LLM per row, inputs asked for.

@@ -7,7 +7,8 @@ Per shard, batched over its rows (a few sandbox batches in all):
    inputs' runtime caps the later ones). Learn which type assignment returns normally and
    propose more of it, plus structure-keeping mutations of inputs that returned normally;
    run those too.
-3. Run the mutants of the original on every input that finished (one job per mutant).
+3. Run the mutants of the original on every input that finished (one job per mutant; with
+   `feedback_reach_bound`, only on the inputs that execute the mutant's changed lines).
    Then aim at the mutants no input tells apart: mutations of the inputs that reach the
    mutated line (`feedback_targeted` per row), run on the original and every mutant.
 4. Keep greedily: an input that returns normally is kept when it adds a line, a branch
@@ -182,9 +183,13 @@ def _mutant_runs(
     known: dict[int, list[mutant_gen.Mutant]] | None = None,
 ) -> dict[int, list[tuple[mutant_gen.Mutant, SuiteRun]]]:
     """Every mutant of each row on its usable inputs, one job per mutant (no early stop: the
-    selection needs to know which inputs kill which mutant)."""
+    selection needs to know which inputs kill which mutant). With `feedback_reach_bound`, a
+    mutant runs only the inputs whose traced run of the original executes its changed lines:
+    on the others it runs the original's code, and their outcomes are the original's. A
+    mutant whose lines no input was ever seen to execute (a default value, a generator's
+    body, which runs untraced) runs every input."""
     jobs: list[ExecJob] = []
-    owners: list[tuple[int, mutant_gen.Mutant]] = []
+    owners: list[tuple[int, mutant_gen.Mutant, list[int]]] = []  # positions in usable[n] run
     for n, indexes in usable.items():
         row = rows[n]
         if not indexes:
@@ -202,26 +207,57 @@ def _mutant_runs(
             max(cfg.adaptive_time_floor_s, cfg.adaptive_time_factor * (row.outcomes[i] or _ZERO).seconds)
             for i in indexes
         ]
+        traced = {line for o in row.outcomes if o is not None for line in o.lines}
         for k, mutant in enumerate(found):
+            positions = list(range(len(indexes)))
+            if cfg.feedback_reach_bound and traced.intersection(mutant.lines):
+                positions = [p for p in positions if _reaches(row.outcomes[indexes[p]], mutant)]
+            owners.append((n, mutant, positions))
+            if not positions:
+                continue  # no input reaches it: every outcome is the original's
             jobs.append(
                 suite_job(
                     f"{row.key}#fm{k}.{len(indexes)}",
                     mutant.code,
                     row.entry_point,
-                    [row.texts[i] for i in indexes],
-                    budgets=budgets,
+                    [row.texts[indexes[p]] for p in positions],
+                    budgets=[budgets[p] for p in positions],
                     expect=None,
                     trace=False,
                     base=limits,
                 )
             )
-            owners.append((n, mutant))
+    results = iter(box.run_batch(jobs) if jobs else [])
     out: dict[int, list[tuple[mutant_gen.Mutant, SuiteRun]]] = {}
-    for (n, mutant), result in zip(owners, box.run_batch(jobs) if jobs else [], strict=True):
-        run = parse(result, trace=False)
-        stats.executions += len(run.outcomes)
+    for n, mutant, positions in owners:
+        indexes = usable[n]
+        if positions:
+            run = parse(next(results), trace=False)
+            stats.executions += len(run.outcomes)
+        else:
+            run = SuiteRun([], "ok")
+        if len(positions) < len(indexes) and run.job_status == "ok":
+            run = _with_originals(rows[n], indexes, positions, run)
         out.setdefault(n, []).append((mutant, run))
     return out
+
+
+def _reaches(outcome: TestOutcome | None, mutant: mutant_gen.Mutant) -> bool:
+    return outcome is not None and any(line in mutant.lines for line in outcome.lines)
+
+
+def _with_originals(row: Row, indexes: list[int], positions: list[int], run: SuiteRun) -> SuiteRun:
+    """The run of a mutant on every usable input: its outcomes where it ran, the original's
+    on the inputs that do not reach its change."""
+    ran = dict(zip(positions, run.outcomes, strict=False))
+    outcomes: list[TestOutcome] = []
+    for p, i in enumerate(indexes):
+        o = ran.get(p)
+        if o is None:
+            original = row.outcomes[i] or _ZERO
+            o = TestOutcome(original.kind, original.value, 0.0)
+        outcomes.append(o)
+    return SuiteRun(outcomes, "ok")
 
 
 def _survivors(

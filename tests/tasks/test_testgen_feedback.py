@@ -367,3 +367,30 @@ def test_rows_carry_the_original_runs_execute_and_adequacy_take_over(
             assert stage.metrics["testgen_runs_reused"] == reuse, (name, dict(stage.metrics))
         assert isinstance(outs[True], Executed) and isinstance(outs[False], Executed), name
         assert outs[True].test_cases == outs[False].test_cases, name
+
+
+def test_mutants_run_only_the_inputs_reaching_their_change_and_the_same_inputs_are_kept(
+    generated: dict[str, dict[str, WithInputs]], tmp_path: Path
+) -> None:
+    """An input that never executes a mutant's changed lines cannot tell it apart: with
+    `feedback_reach_bound` (on in `generated`) such runs are skipped, and the kept inputs
+    are those the whole matrix of mutants and inputs gives."""
+    names = ("moons", "count_char", "heappush", "unescape", "ntsplit")
+    rows = [
+        Instructed(**{k: v for k, v in verified(code).model_dump().items() if k in Instructed.model_fields})
+        for code in (MOONS, COUNT, HEAPPUSH, UNESCAPE, NTSPLIT)
+    ]
+    settings = _settings(tmp_path, True)
+    settings.testgen.feedback_reach_bound = False
+    stage = Testgen(settings)
+    whole = {r.entry_point: r for r in stage.run(rows) if isinstance(r, WithInputs)}
+    assert set(whole) == set(names)
+    for name in names:
+        assert whole[name].test_inputs == generated["feedback"][name].test_inputs, name
+        ran = [r.model_dump(exclude={"seconds"}) for r in whole[name].input_runs]
+        assert ran == [r.model_dump(exclude={"seconds"}) for r in generated["feedback"][name].input_runs], (
+            name
+        )
+    bounded = Testgen(_settings(tmp_path, True))
+    list(bounded.run(rows))
+    assert bounded.metrics["feedback_executions"] < stage.metrics["feedback_executions"]
