@@ -1,12 +1,15 @@
 """Cost per final row: today's settings (baseline) vs fewer executions per row, in one run.
 
 Runs the real pipeline (`codemint run`) per corpus twice in the same invocation:
-  baseline - `execute.reuse_testgen_runs`, `adequacy.first_failure` and
-             `adequacy.reuse_testgen_runs` off: execute runs the original twice, adequacy
-             traces the original again and runs each mutant's whole suite in input order;
-  new      - the defaults: execute checks feedback testgen's run of the original with one run
-             of its own, adequacy takes testgen's traces, and each mutant runs the tests that
-             reach its change first and stops at the first one it fails.
+  baseline - `testgen.feedback_reach_bound`, `execute.reuse_testgen_runs`,
+             `adequacy.first_failure` and `adequacy.reuse_testgen_runs` off: testgen runs every
+             mutant on every input, execute runs the original twice, adequacy traces the
+             original again and runs each mutant's whole suite in input order;
+  new      - the defaults: testgen runs a mutant on the inputs reaching its change, execute
+             checks testgen's run of the original with one run of its own, adequacy takes
+             testgen's traces, and each mutant runs the tests that reach its change first and
+             stops at the first one it fails.
+Other settings (the sandbox's per-job zygote among them) are the defaults in both modes.
 Prints per corpus and mode: pipeline seconds per final row, sandbox executions per final row
 by stage (the run's `run.json` "cost"), final rows, and the adequacy figures on the final
 rows: the pipeline's own (mean mutation score with nothing excused, mean excused score,
@@ -48,6 +51,7 @@ from test_adequacy import JUDGE
 from yield_funnel import stdlib_modules
 
 BASELINE_ENV = {
+    "CODEMINT_TESTGEN__FEEDBACK_REACH_BOUND": "false",
     "CODEMINT_EXECUTE__REUSE_TESTGEN_RUNS": "false",
     "CODEMINT_ADEQUACY__FIRST_FAILURE": "false",
     "CODEMINT_ADEQUACY__REUSE_TESTGEN_RUNS": "false",
