@@ -34,6 +34,7 @@ Standard library only; staged beside runner.py and zygote.py (sandbox/files.py).
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import json
 import math
@@ -90,6 +91,12 @@ def template_main(job: dict[str, Any], zyg: Any) -> None:
     leftover = failed if namespace is None else leftovers(writable)
     gc_enabled = gc.isenabled()
     gc.disable()  # no finalizer of the import's garbage runs here between inputs
+    # `random` reseeds itself in a forked child (an at-fork hook): each input gets the state
+    # the import left, as it would after its own import (`random.seed(7)` at the top level).
+    rand = sys.modules.get("random")
+    restore = None
+    with contextlib.suppress(Exception):
+        restore = functools.partial(rand.setstate, rand.getstate()) if rand is not None else None
     control = socket.socket(fileno=zyg.RESULT_FD)
     report = {"imported": leftover is None, "leftover": leftover, "import_s": import_s}
     report["import_cpu"] = import_cpu
@@ -119,7 +126,8 @@ def template_main(job: dict[str, Any], zyg: Any) -> None:
             pid = -1
         if pid == 0:
             control.detach()
-            _input_main(fds, zyg, namespace, job["entry_point"], old_mask, gc_enabled, cpu_left, loads)
+            entry = job["entry_point"]
+            _input_main(fds, zyg, namespace, entry, old_mask, gc_enabled, cpu_left, loads, restore)
         for fd in fds:
             os.close(fd)
         control.sendall(max(pid, 0).to_bytes(4, "little"))
@@ -134,6 +142,7 @@ def _input_main(
     gc_enabled: bool,
     cpu_s: int,
     loads: Any,
+    restore_random: Any,
 ) -> None:
     """In an input's process, forked from the per-job zygote: the rest of a job process's
     lock-down, then the call. Never returns."""
@@ -160,6 +169,8 @@ def _input_main(
         os.environ["HOME"] = workdir
         os.environ["TMPDIR"] = workdir
         input_text = str(job["input"])
+        if restore_random is not None:
+            restore_random()
         if gc_enabled:
             gc.enable()
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
@@ -322,7 +333,6 @@ class Template:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.control = mine
         child_ends = [job_r, out_w, err_w, theirs.fileno()]
-        started = time.monotonic()
         try:
             pid = runner._zygote(number).fork_job(child_ends)
         finally:
@@ -336,6 +346,7 @@ class Template:
             return "no per-job zygote"
         self.pid = pid
         runner.keep_pids.add(pid)
+        started = time.monotonic()  # as a job process's limits start: once it is forked
         writable = sorted({self.workdir, runner.scratch, *runner.wipe, "/tmp", "/dev/shm"})
         payload = {
             "template": True,

@@ -241,6 +241,21 @@ def test_a_failing_import_gives_every_input_the_old_outcome(boxes: Boxes, code: 
     assert [_seen(o) for o in got.outcomes] == [_seen(o) for o in want.outcomes]
 
 
+def test_each_input_starts_from_the_state_the_import_left(boxes: Boxes) -> None:
+    # A seeded stream, a lazily filled cache and a counter: as after the input's own import.
+    code = (
+        "import random\nrandom.seed(7)\nFIRST = random.random()\nCACHE = {}\nCOUNT = [0]\n"
+        "def f(i):\n    COUNT[0] += 1\n    CACHE.setdefault(i, random.random())\n"
+        "    return [FIRST, random.random(), COUNT[0], len(CACHE)]\n"
+    )
+    job = _job(code, [[1], [2], [1]])
+    once, fresh = boxes
+    got, want = _run(once, job), _run(fresh, job)
+    assert got.import_fallback is None
+    assert [_seen(o) for o in got.outcomes] == [_seen(o) for o in want.outcomes]
+    assert len({o.result for o in got.outcomes}) == 1  # seeded at import: the same for every input
+
+
 # Functions of the bundled default corpus (the stdlib modules `make run` reads), each run as
 # the module's whole source with its top level, on inputs that return, mutate and raise.
 CORPUS_CALLS: dict[str, list[tuple[str, list[list[Any]]]]] = {
