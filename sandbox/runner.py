@@ -642,7 +642,7 @@ class Runner:
                 path = os.path.join(base, name)
                 if path != keep and not _rmtree(path):
                     self.dirty = True
-        if keep is not None and not empty_dir(keep):
+        if keep is not None and not empty_dir(keep, self.child_uid):
             self.dirty = True
         for path, mode in self._modes.items():
             try:
@@ -704,10 +704,25 @@ def _parse_result(raw: bytes) -> dict[str, Any] | None:
     return out
 
 
-def empty_dir(path: str) -> bool:
-    """Remove what is inside `path`, keeping it; True when it is empty."""
+def empty_dir(path: str, uid: int | None = None) -> bool:
+    """`path` an empty directory of mode 0700 (owned by `uid`) again, whatever a job did to it
+    (filled, chmodded, removed, replaced by a symlink); True when it is."""
     try:
+        st = os.lstat(path)
+        if not stat.S_ISDIR(st.st_mode):
+            os.unlink(path)
+            raise FileNotFoundError(path)
+        if stat.S_IMODE(st.st_mode) != 0o700:
+            os.chmod(path, 0o700)
         names = os.listdir(path)
+    except FileNotFoundError:
+        try:
+            os.mkdir(path, 0o700)
+            if uid is not None:
+                os.chown(path, uid, uid)
+        except OSError:
+            return False
+        return True
     except OSError:
         return False
     return all(_rmtree(os.path.join(path, name)) for name in names)

@@ -256,6 +256,22 @@ def test_each_input_starts_from_the_state_the_import_left(boxes: Boxes) -> None:
     assert len({o.result for o in got.outcomes}) == 1  # seeded at import: the same for every input
 
 
+def test_what_an_input_does_to_the_imports_work_dir_is_undone_for_the_next(boxes: Boxes) -> None:
+    code = (
+        "import os\nHERE = os.getcwd()\n"
+        "def f(what):\n    if what == 'symlink':\n        os.rmdir(HERE)\n        os.symlink('/', HERE)\n"
+        "    elif what == 'chmod':\n        os.chmod(HERE, 0)\n    elif what == 'fill':\n"
+        "        open(os.path.join(HERE, 'x'), 'w').write('x')\n    if what != 'look':\n        return what\n"
+        "    return [os.path.isdir(HERE) and not os.path.islink(HERE), sorted(os.listdir(HERE))]\n"
+    )
+    job = _job(code, [["fill"], ["look"], ["chmod"], ["look"], ["symlink"], ["look"]])
+    once, fresh = boxes
+    got, want = _run(once, job), _run(fresh, job)
+    assert got.import_fallback is None
+    assert [_seen(o) for o in got.outcomes] == [_seen(o) for o in want.outcomes]
+    assert [json.loads(o.result or "null") for o in got.outcomes[1::2]] == [[True, []]] * 3
+
+
 # Functions of the bundled default corpus (the stdlib modules `make run` reads), each run as
 # the module's whole source with its top level, on inputs that return, mutate and raise.
 CORPUS_CALLS: dict[str, list[tuple[str, list[list[Any]]]]] = {
