@@ -297,7 +297,7 @@ def pipeline(
         run_id,
         funnel,
         [f.model_dump() for f in failures],
-        final_rows(run_dir)[:3],
+        final_rows(run_dir)[:3] if until is None else [],  # an earlier full run's rows are not this run's
         summary.seconds,
         yield_by_source(run_dir),
     )
