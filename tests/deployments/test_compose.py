@@ -121,7 +121,6 @@ def cluster() -> Iterator[Cluster]:
         shutil.chown(root, "postgres")
         as_owner = ["runuser", "-u", "postgres", "--"]
     data, port = root / "data", free_port()
-    started = False
     try:
         run(
             [
@@ -156,7 +155,6 @@ def cluster() -> Iterator[Cluster]:
                 "start",
             ]
         )
-        started = True
         run(
             [
                 bin_dir / "psql",
@@ -177,8 +175,9 @@ def cluster() -> Iterator[Cluster]:
         url = compose.connection_url.replace("@postgres:5432/", f"@127.0.0.1:{port}/")
         yield Cluster(url=url, socket_dir=root, port=port, database=compose.database)
     finally:
-        if started:
-            run([*as_owner, bin_dir / "pg_ctl", "-D", data, "-m", "fast", "-w", "stop"])
+        if (data / "postmaster.pid").exists():  # also after a start that timed out
+            stop = [*as_owner, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]
+            subprocess.run(stop, capture_output=True, timeout=60, check=False)
         shutil.rmtree(root, ignore_errors=True)
 
 
