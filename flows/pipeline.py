@@ -3,8 +3,10 @@ module in `tasks/`, cache policy included) once per shard, waits, and reports.
 
 Task runs are cached on content (see codemint/stage_task.py): re-running a finished run is
 all cache hits, re-running a failed one redoes only what failed or what depends on changed
-content. Stages that need a view across shards (dedup, selection) get an index task first.
-The flow never looks inside a shard.
+content. Before submitting, the leading stages whose every task would be a cache hit are
+found from the result store and recorded as Cached task runs in one batch (cache_walk.py);
+tasks are submitted from the first stage with a miss on. Stages that need a view across
+shards (dedup, selection) get an index task first. The flow never looks inside a shard.
 """
 
 from __future__ import annotations
@@ -280,7 +282,7 @@ def pipeline(
             results, failures = collect(run_id, submitted, cached)
     funnel = build_funnel(results, [s for s in PIPELINE if s in stages])
     dataset_dir = None
-    if not failures and until is None:  # a dataset is exported from complete runs only
+    if not failures and stages == stages_until(None):  # a dataset is exported from complete runs only
         dataset_dir = run_export(run_dir, settings, results[stages[-1]], funnel)
     summary = RunSummary(
         run_id=run_id,
