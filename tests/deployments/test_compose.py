@@ -361,6 +361,7 @@ def test_codemint_rerun_through_the_server_redoes_only_the_failed_shard(
     names = {r["entry_point"] for r in final_rows(run_dir)}
     # bisect_left/right are near-duplicates: either may represent them, by its tests
     assert "insort_right" in names and names & {"bisect_left", "bisect_right"}
+    assert "table" in cluster.query(f"SELECT type FROM artifact WHERE key = '{RUN_ID}-funnel'")
     assert "codemint-rerun|COMPLETED" in cluster.query(
         "SELECT f.name || '|' || r.state_type FROM flow_run r JOIN flow f ON f.id = r.flow_id"
     )
