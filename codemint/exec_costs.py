@@ -1,9 +1,11 @@
 """Seconds the sandbox spent per execution, by what they paid for, summed per stage shard.
 
-The sandbox adds every batch's results (`add`, called by the worker pool in the caller's
-thread) to the counter of the current `collecting()` block, which a stage opens around its
-shard; outside one nothing is counted. Kept apart from a stage's metrics: timings differ run
-to run, and the metrics are part of the dataset card and its cache key.
+An execution here is one job process: one input of a job (a suite job's whole suite runs in
+one process, so it counts once here, unlike `exec_meter`'s count of tests). The sandbox adds
+every batch's results (`add`, called by the worker pool in the caller's thread) to the
+counter of the current `collecting()` block, which a stage opens around its shard; outside
+one nothing is counted. Kept apart from a stage's metrics: timings differ run to run, and
+the metrics are part of the dataset card and its cache key.
 """
 
 from __future__ import annotations
@@ -46,13 +48,13 @@ def collecting() -> Iterator[defaultdict[str, float]]:
 
 
 def add(results: Iterable[_Result]) -> None:
-    """Add a batch's results: executions, imports, fallbacks and the seconds of each part."""
+    """Add a batch's results: processes, imports, fallbacks and the seconds of each part."""
     counter = _current.get()
     if counter is None:
         return
     for result in results:
         outcomes: list[_Outcome] = list(result.outcomes)
-        counter["executions"] += len(outcomes)
+        counter["processes"] += len(outcomes)
         counter["imports"] += result.imports
         counter["import_fallbacks"] += result.import_fallback is not None
         counter["import_s"] += result.import_s  # a per-job zygote's import, once for its inputs
@@ -62,10 +64,10 @@ def add(results: Iterable[_Result]) -> None:
 
 
 def summary(costs: dict[str, float]) -> dict[str, float]:
-    """The totals with seconds per execution for each part (`<part>_per_execution`)."""
+    """The totals with seconds per process for each part (`<part>_per_process`)."""
     out: dict[str, float] = {k: round(v, 6) for k, v in sorted(costs.items())}
-    n = costs.get("executions", 0)
+    n = costs.get("processes", 0)
     if n:
         for name in SECONDS:
-            out[f"{name}_per_execution"] = round(costs.get(name, 0.0) / n, 6)
+            out[f"{name}_per_process"] = round(costs.get(name, 0.0) / n, 6)
     return out

@@ -87,16 +87,16 @@ def cost_per_final_row(run_dir: Path, summary: dict[str, Any]) -> dict[str, Any]
 
 
 def sandbox_costs(run_dir: Path) -> dict[str, dict[str, float]]:
-    """Per stage, its shards' sandbox executions and their seconds by part (spawn, import,
-    call, teardown; totals and per execution), summed from the shards' stats files; stages
+    """Per stage, its shards' sandbox job processes and their seconds by part (spawn, import,
+    call, teardown; totals and per process), summed from the shards' stats files; stages
     that ran no code are left out."""
     out: dict[str, dict[str, float]] = {}
     for stage_dir in sorted(p for p in run_dir.iterdir() if p.is_dir()) if run_dir.is_dir() else []:
         total: Counter[str] = Counter()
         for path in sorted(stage_dir.glob("*.stats.json")):
             costs = json.loads(path.read_text()).get("sandbox_costs") or {}
-            total.update({k: float(v) for k, v in costs.items() if not k.endswith("_per_execution")})
-        if total.get("executions"):
+            total.update({k: float(v) for k, v in costs.items() if not k.endswith("_per_process")})
+        if total.get("processes"):
             out[stage_dir.name] = exec_costs.summary(dict(total))
     return out
 

@@ -22,15 +22,15 @@ def test_costs_are_counted_per_block_and_nowhere_else() -> None:
         exec_costs.add([_result(4, 5, fallback="threads")])
         with exec_costs.collecting() as inner:
             exec_costs.add([_result(1, 1)])
-    assert inner["executions"] == 1
-    assert costs["executions"] == 9
+    assert inner["processes"] == 1
+    assert costs["processes"] == 9
     assert costs["imports"] == 9
     assert costs["import_fallbacks"] == 1
     assert round(costs["import_s"], 6) == round(0.5 + 9 * 0.01, 6)
     summary = exec_costs.summary(dict(costs))
-    assert summary["call_s_per_execution"] == 0.002
-    assert summary["teardown_s_per_execution"] == 0.003
-    assert summary["import_s_per_execution"] == round((0.5 + 0.09) / 9, 6)
+    assert summary["call_s_per_process"] == 0.002
+    assert summary["teardown_s_per_process"] == 0.003
+    assert summary["import_s_per_process"] == round((0.5 + 0.09) / 9, 6)
 
 
 def test_a_shard_in_another_thread_counts_apart() -> None:
@@ -45,5 +45,5 @@ def test_a_shard_in_another_thread_counts_apart() -> None:
         thread = threading.Thread(target=shard)
         thread.start()
         thread.join()
-    assert seen["executions"] == 5
-    assert "executions" not in mine
+    assert seen["processes"] == 5
+    assert "processes" not in mine
