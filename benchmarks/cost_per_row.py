@@ -21,7 +21,7 @@ mutants_unreached.
 Corpora: `default` = the bundled default (codemint/settings.py DEFAULT_STDLIB_MODULES);
 `stdlib` = the 148 public single-file stdlib modules of benchmarks/yield_funnel.py.
 
-Usage: python benchmarks/cost_per_row.py [default|stdlib ...] [--runs-dir DIR]
+Usage: python benchmarks/cost_per_row.py [default|stdlib ...] [--runs-dir DIR] [--keep-runs]
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def final_rows(run_dir: Path, summary: dict[str, Any]) -> list[dict[str, Any]]:
     """The rows the funnel's last stage kept (its shards' Parquet files)."""
     stage = summary["funnel"][-1]["stage"]
     rows: list[dict[str, Any]] = []
-    for path in sorted((run_dir / stage).glob("*.parquet")):
+    for path in sorted((run_dir / stage).glob("part-*.parquet")):
         if not path.name.endswith(".rejected.parquet"):
             rows.extend(pq.read_table(path).to_pylist())
     return rows
@@ -124,11 +124,17 @@ def _mean(values: list[float]) -> float:
     return statistics.fmean(values) if values else 0.0
 
 
-def measure_mode(corpus: str, mode: str, runs_dir: Path, settings: PipelineSettings) -> Run:
-    run_dir, wall = run(corpus, mode, runs_dir)
+def measure_mode(corpus: str, mode: str, runs_dir: Path, settings: PipelineSettings, keep: bool) -> Run:
+    run_dir = runs_dir / f"cost-{corpus}-{mode}"
+    if keep and (run_dir / "run.json").exists():
+        wall = float(json.loads((run_dir / "run.json").read_text())["summary"]["seconds"])
+        print(f"{corpus}/{mode}: the finished run in {run_dir} (pipeline {wall:.0f} s)", flush=True)
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)  # no cached shards
+        run_dir, wall = run(corpus, mode, runs_dir)
     report = json.loads((run_dir / "run.json").read_text())
     rows = final_rows(run_dir, report["summary"])
-    return Run(mode, wall, report["cost"], rows, judge(rows, settings))
+    return Run(mode, wall, report["cost"], rows, {})
 
 
 def figures(r: Run) -> dict[str, float]:
@@ -136,7 +142,6 @@ def figures(r: Run) -> dict[str, float]:
     out: dict[str, float] = {
         "final rows": cost["final_rows"],
         "pipeline s per final row": cost["wall_seconds_per_final_row"],
-        "command s per final row": r.wall / max(1, cost["final_rows"]),
     }
     per = cost["executions_per_final_row"]
     for stage in STAGES:
@@ -179,14 +184,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("corpora", nargs="*", default=["default"], choices=sorted(CORPORA))
     parser.add_argument("--runs-dir", type=Path, default=Path("runs-bench/cost"))
+    parser.add_argument(
+        "--keep-runs",
+        action="store_true",
+        help="read a mode's finished run in --runs-dir instead of running it again",
+    )
     args = parser.parse_args(argv)
     settings = PipelineSettings()
     for corpus in args.corpora:
         runs: dict[str, Run] = {}
         for mode in ("baseline", "new"):
-            mode_dir = args.runs_dir / mode
-            shutil.rmtree(mode_dir / f"cost-{corpus}-{mode}", ignore_errors=True)  # no cached shards
-            runs[mode] = measure_mode(corpus, mode, mode_dir, settings)
+            runs[mode] = measure_mode(corpus, mode, args.runs_dir / mode, settings, args.keep_runs)
+        for r in runs.values():  # after the pipelines: the judge's time is not theirs
+            r.judge = judge(r.rows, settings)
         report(corpus, runs["baseline"], runs["new"])
     return 0
 
