@@ -9,7 +9,10 @@ seconds (run.json), and the ratio of the medians. Uses PREFECT_API_URL when set,
 server already up on 127.0.0.1:4200, else Prefect's temporary server (started per command).
 
     .venv/bin/python benchmarks/rerun_cost.py --runs-dir /tmp/rerun-bench
-    .venv/bin/python benchmarks/rerun_cost.py --packages colorsys bisect heapq fnmatch
+    .venv/bin/python benchmarks/rerun_cost.py --packages colorsys bisect heapq fnmatch --frozen
+
+--frozen runs a copy of the code taken at the start, so edits to the checkout meanwhile do not
+change the cache keys (the sandbox image is still the one installed).
 """
 
 from __future__ import annotations
@@ -28,18 +31,26 @@ from pathlib import Path
 from codemint.settings import DEFAULT_STDLIB_MODULES
 
 
-def codemint_run(packages: list[str], runs_dir: Path, run_id: str, walk: bool) -> dict[str, float]:
-    cmd = [
-        str(Path(sys.executable).with_name("codemint")),
-        "run",
-        "--run-id",
-        run_id,
-        "--runs-dir",
-        str(runs_dir),
-    ]
+def frozen_copy(root: Path) -> Path:
+    """The installed package copied (links followed) under `root`: runs with PYTHONPATH on it
+    keep their cache keys while the checkout is being edited."""
+    import shutil
+
+    import codemint
+
+    shutil.copytree(Path(codemint.__file__).parent, root / "codemint", symlinks=False, dirs_exist_ok=True)
+    return root
+
+
+def codemint_run(
+    packages: list[str], runs_dir: Path, run_id: str, walk: bool, code: Path | None = None
+) -> dict[str, float]:
+    cmd = [sys.executable, "-m", "codemint", "run", "--run-id", run_id, "--runs-dir", str(runs_dir)]
     for name in packages:
         cmd += ["-p", name]
     env = {**os.environ, "CODEMINT_CACHE_WALK": "true" if walk else "false"}
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     output = proc.communicate()[0].decode(errors="replace")
@@ -61,21 +72,23 @@ def main() -> None:
     parser.add_argument("--packages", nargs="+", default=DEFAULT_STDLIB_MODULES)
     parser.add_argument("--runs-dir", type=Path, help="where the run lives (default: a temporary dir)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--frozen", action="store_true", help="run a copy of the code taken at the start")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="codemint-rerun-") as tmp:
         runs_dir = args.runs_dir or Path(tmp)
         run_id = "rerun-bench"
-        first = codemint_run(args.packages, runs_dir, run_id, walk=True)
+        code = frozen_copy(Path(tmp) / "code") if args.frozen else None
+        first = codemint_run(args.packages, runs_dir, run_id, walk=True, code=code)
         print(
             f"first run (or a re-run of it): {first['wall']:.1f} s wall, {first['rows']} final rows",
             flush=True,
         )
-        codemint_run(args.packages, runs_dir, run_id, walk=False)  # settle anything the first left
+        codemint_run(args.packages, runs_dir, run_id, walk=False, code=code)  # settle what the first left
         figures: dict[bool, list[dict[str, float]]] = {True: [], False: []}
         for _ in range(args.repeat):
             for walk in (False, True):
                 before = cpu_seconds()
-                result = codemint_run(args.packages, runs_dir, run_id, walk)
+                result = codemint_run(args.packages, runs_dir, run_id, walk, code)
                 result["cpu"] = cpu_seconds() - before
                 figures[walk].append(result)
                 print(

@@ -29,13 +29,14 @@ MODULES = {
 }
 
 
-async def _states(flow_run_id: Any) -> dict[str, str]:
+async def _states(flow_run_id: Any, count: int = 7) -> dict[str, str]:
+    """Task-run states once the server has recorded all `count` (it records them from events)."""
     async with get_client() as client:
         for _ in range(100):
             runs = await client.read_task_runs(
                 flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
             )
-            if runs and all(r.state and r.state.is_final() for r in runs):
+            if len(runs) >= count and all(r.state and r.state.is_final() for r in runs):
                 break
             await asyncio.sleep(0.2)
     return {r.name: r.state.name if r.state else "?" for r in runs}
