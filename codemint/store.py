@@ -51,6 +51,25 @@ def write_table(path: Path, table: pa.Table) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def write_table_if_changed(path: Path, table: pa.Table) -> str:
+    """Write `table` unless `path` already holds exactly those bytes; returns their digest.
+    (A re-run plans the same shards again: rewriting them would be work for nothing.)"""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    data = sink.getvalue().to_pybytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if path.exists() and path.stat().st_size == len(data) and file_digest(path) == digest:
+        return digest
+    fd, tmp = _atomic(path)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return digest
+
+
 @contextmanager
 def parquet_writer(path: Path, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
     """A Parquet file written a table at a time (one row group each), renamed into place when

@@ -382,6 +382,6 @@ def write_source_shards(
     out = []
     for i, bucket in enumerate(assign_shards(refs, shard_count(refs, shards, max_bytes))):
         path = store.kept_path(run_dir / "sources", i)
-        store.write_table(path, to_table(list(bucket), SourceRef))
-        out.append(ShardInput(path=str(path), digest=store.file_digest(path)))
+        digest = store.write_table_if_changed(path, to_table(list(bucket), SourceRef))
+        out.append(ShardInput(path=str(path), digest=digest))
     return out

@@ -33,3 +33,15 @@ def test_parquet_writer_that_fails_leaves_the_old_file_and_no_temporary(tmp_path
         raise RuntimeError("killed midway")
     assert pq.read_table(path).column("id").to_pylist() == ["old"]
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_a_table_already_on_disk_is_not_written_again(tmp_path: Path) -> None:
+    path = tmp_path / "sources" / "part-00000.parquet"
+    table = pa.table({"id": ["a", "b"], "shard": [0, 1]}, schema=SCHEMA)
+    digest = store.write_table_if_changed(path, table)
+    assert digest == store.file_digest(path)
+    stamp = path.stat().st_mtime_ns
+    assert store.write_table_if_changed(path, table) == digest and path.stat().st_mtime_ns == stamp
+    changed = pa.table({"id": ["a", "c"], "shard": [0, 1]}, schema=SCHEMA)
+    assert store.write_table_if_changed(path, changed) != digest
+    assert pq.read_table(path).column("id").to_pylist() == ["a", "c"]

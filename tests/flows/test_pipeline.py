@@ -168,8 +168,7 @@ def test_rerun_is_all_cache_hits_and_fast(
     run_dir = Path(summary.run_dir)
 
     def stage_files() -> dict[Path, int]:
-        # Stage outputs only: the planned source shards are written again (same bytes).
-        return {p: p.stat().st_mtime_ns for p in run_dir.glob("*/part-*") if p.parent.name != "sources"}
+        return {p: p.stat().st_mtime_ns for p in run_dir.glob("*/part-*")}  # sources included
 
     written = stage_files()
     first_names = sorted(name for name, _ in asyncio.run(_task_states(first_flow_run)))
