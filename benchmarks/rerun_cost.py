@@ -11,8 +11,8 @@ server already up on 127.0.0.1:4200, else Prefect's temporary server (started pe
     .venv/bin/python benchmarks/rerun_cost.py --runs-dir /tmp/rerun-bench
     .venv/bin/python benchmarks/rerun_cost.py --packages colorsys bisect heapq fnmatch --frozen
 
---frozen runs a copy of the code taken at the start, so edits to the checkout meanwhile do not
-change the cache keys (the sandbox image is still the one installed).
+--frozen runs a copy of the code and of the sandbox image (a tag of its own) taken at the start,
+so edits to the checkout and image rebuilds meanwhile do not change the cache keys.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 
 from codemint.settings import DEFAULT_STDLIB_MODULES
+
+PINNED = f"codemint-sandbox:rerun-bench-{os.getpid()}"
 
 
 def frozen_copy(root: Path) -> Path:
@@ -78,6 +80,9 @@ def main() -> None:
         runs_dir = args.runs_dir or Path(tmp)
         run_id = "rerun-bench"
         code = frozen_copy(Path(tmp) / "code") if args.frozen else None
+        if args.frozen:  # and the sandbox image as it is now, under a tag no rebuild moves
+            subprocess.run(["docker", "tag", "codemint-sandbox:latest", PINNED], check=True)
+            os.environ["CODEMINT_SANDBOX__IMAGE"] = PINNED
         first = codemint_run(args.packages, runs_dir, run_id, walk=True, code=code)
         print(
             f"first run (or a re-run of it): {first['wall']:.1f} s wall, {first['rows']} final rows",
@@ -95,6 +100,8 @@ def main() -> None:
                     json.dumps({"cache_walk": walk, **{k: round(v, 2) for k, v in result.items()}}),
                     flush=True,
                 )
+    if args.frozen:
+        subprocess.run(["docker", "rmi", PINNED], check=False, capture_output=True)  # the tag only
     med = {
         w: {k: statistics.median(r[k] for r in rs) for k in ("wall", "cpu", "flow")}
         for w, rs in figures.items()
