@@ -20,6 +20,11 @@ no /proc/<pid>/mem), and before each fork the runner checks from /proc that it i
 sleeping thread without children. Like the hidden original, this is not a boundary against
 a job that rewrites its own interpreter with ctypes: the per-job zygote is the job's process.
 
+When: a job of two or more inputs whose import costs more than the process a per-job
+zygote adds, over its inputs. A code the runner has not seen runs its first input the old
+way, which measures the import and a process's spawn and teardown (remembered per code);
+cheap imports (most small functions) keep the old path, which is then the faster one.
+
 Limits: the import counts against each input as it did in a fresh process. Each input's
 wall-clock budget is the limit less the import's time, its CPU limit less the import's CPU
 time (whole seconds, at least 1); memory, processes, descriptors and file size are as before.
@@ -36,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import hashlib
 import json
 import math
 import os
@@ -49,6 +55,8 @@ from typing import Any
 
 # Inputs a job needs for a per-job zygote to pay off: one input gains nothing from it.
 MIN_INPUTS = 2
+# Codes whose import cost a runner remembers (a sha256 each); forgotten all at once when full.
+COST_MEMORY = 4096
 REPORT_CAP = 4096
 # After its report the per-job zygote holds no end of its output pipes: EOF comes at once.
 OUTPUT_EOF_S = 1.0
@@ -282,16 +290,42 @@ def run_job(
     hide: dict[str, Any] | None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Every input's outcome, and how often the code was imported (the reply's fields
-    `imports`, `import_s`, `import_fallback`)."""
+    `imports`, `import_s`, `import_fallback`).
+
+    A per-job zygote costs about one process more than the old path (its fork, checks and
+    teardown) and saves each input its import: worth it only when the import costs more than
+    that over the job's inputs. A code not seen before runs its first input the old way,
+    which measures both; the runner remembers them per code (execute's second run of the
+    original, a mutant's later batches are decided at once)."""
+    outcomes: list[dict[str, Any]] = []
+    info: dict[str, Any] = {"imports": 0, "import_s": 0.0, "import_fallback": None}
+    key = hashlib.sha256(json.dumps([code, hide]).encode("utf-8", "surrogatepass")).hexdigest()
+    costs: dict[str, tuple[float, float]] = runner.import_costs
+    known = costs.get(key)
+    if known is None:
+        first = runner.run_input(code, entry_point, inputs[0], limits, number, hide)
+        outcomes.append(first)
+        info["imports"] = 1
+        known = (float(first["import_s"]), float(first["spawn_s"]) + float(first["teardown_s"]))
+        if len(costs) >= COST_MEMORY:
+            costs.clear()
+        costs[key] = known
+    import_s, process_s = known
+    rest = inputs[len(outcomes) :]
+    if import_s * (len(rest) - 1) <= process_s:  # the import is cheaper than a per-job zygote
+        for text in rest:
+            outcomes.append(runner.run_input(code, entry_point, text, limits, number, hide))
+        info["imports"] += len(rest)
+        return outcomes, info
     template = Template(runner, limits)
     reason = template.start(code, entry_point, number, hide)
     # A per-job zygote whose import ran but left something still paid for that import.
-    info: dict[str, Any] = {"imports": int(template.reported), "import_s": 0.0, "import_fallback": reason}
+    info["imports"] += int(template.reported)
+    info["import_fallback"] = reason
     if reason is None:
         info["import_s"] = round(template.import_s, 6)
-    outcomes: list[dict[str, Any]] = []
     try:
-        for text in inputs:
+        for text in rest:
             if info["import_fallback"] is None:
                 outcome, why = template.run_input(text)
                 if outcome is not None:

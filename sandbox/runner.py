@@ -304,6 +304,9 @@ class Runner:
         self._zygotes: dict[int, Zygote] = {}
         # Other processes of ours that outlive one input (a per-job zygote): sweeps spare them.
         self.keep_pids: set[int] = set()
+        # Per code: the seconds of its import and of a process's spawn and teardown, measured
+        # on an input of an earlier job (import_once decides with them).
+        self.import_costs: dict[str, tuple[float, float]] = {}
         self._zygote(0)  # before any job arrives
         # What a job may change but must not leave changed for the next one.
         # Only a runner with private namespaces (IPC, /dev) may reset them: one running on the

@@ -690,11 +690,12 @@ def call_entry_point(
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
     constructed = '"__new__"' in input_text
-    t_import = t_call = _monotonic()
+    t_import, t_call = _monotonic(), -1.0
     try:
         args, kwargs = codec.decode_input(input_text)
         t_import = t_call = _monotonic()
         if namespace is None:
+            t_call = -1.0
             namespace = import_code(code)
             t_call = _monotonic()
         fn = namespace.get(entry_point)
