@@ -9,7 +9,9 @@ image's Python is 3.11, so no `sys.monitoring`), and returns one outcome per tes
 at the first test whose outcome kind differs from the expected kind (returned vs raised,
 exception type) or that runs out of time or memory, which are the common ways a mutant is
 caught (a mutant stuck in a loop costs one budget, not one per test). Given the expected
-value's canonical text too, it also stops at the first return whose text differs.
+value's canonical text too, it also stops at the first return of built-in data whose text
+differs (other values are left to the host: taking their text could run the code's own
+methods or consume an iterator they hold).
 
 The runner is unchanged: it encodes the harness's return value with the codec like any
 other. The verdicts (which mutant differs from the original on which test) are decided
@@ -68,6 +70,31 @@ def _consume(iterator):
     except Exception as exc:
         return ["iter_raised", [items, _type_name(type(exc))]]
     return ["iter", items]
+
+
+_PLAIN_ATOMS = (type(None), bool, int, float, str, bytes)
+
+
+def _plain(value):
+    # Built-in data only (exact types, bounded): its canonical text can be taken without
+    # running any of the code's own methods or consuming an iterator the outcome holds.
+    stack = [(value, 0)]
+    seen = 0
+    while stack:
+        item, depth = stack.pop()
+        seen += 1
+        if seen > 10000 or depth > 30:
+            return False
+        kind = type(item)
+        if kind in _PLAIN_ATOMS:
+            continue
+        if kind in (list, tuple, set, frozenset):
+            stack.extend((x, depth + 1) for x in item)
+        elif kind is dict:
+            stack.extend((x, depth + 1) for pair in item.items() for x in pair)
+        else:
+            return False
+    return True
 
 
 def __codemint_suite__(code, entry_point, tests, budgets, expect, trace, adaptive=None, state=False):
@@ -154,7 +181,7 @@ def __codemint_suite__(code, entry_point, tests, budgets, expect, trace, adaptiv
             got = "error" if outcome[0] == "error" else "ok"
             if got != kind or (kind == "error" and outcome[1] != exc):
                 break
-            if len(expect[i]) > 2 and expect[i][2] is not None and outcome[0] == "ok":
+            if len(expect[i]) > 2 and expect[i][2] is not None and outcome[0] == "ok" and _plain(outcome[1]):
                 # the original's value as canonical text: a different text is a likely kill
                 # (the host decides by the verdict's rule, and runs the rest when it is not)
                 try:

@@ -260,6 +260,17 @@ RATIO = textwrap.dedent(
 )
 
 
+# A returned value holding an iterator: taking its text in the sandbox would consume it.
+NESTED = textwrap.dedent(
+    """
+    def doubled(n):
+        if n < 0:
+            n = -n
+        return {"n": n, "items": (2 * i for i in range(n))}
+    """
+)
+
+
 def _verdicts(m: Measurement) -> list[tuple[str, int, str, bool]]:
     return [(r.mutant.description, r.mutant.line, r.status, r.reached) for r in m.mutants]
 
@@ -268,12 +279,14 @@ def test_first_failure_gives_the_same_verdicts_with_fewer_executions(box: Sandbo
     """Tests reaching a mutant's change first, and a stop at the first failing one (a value
     too): the same mutants killed, survived, equivalent and unreached, for fewer executions.
     `x / d` -> `x * d` returns 4 for 4.0 on the first test (equal by the verdict's rule, not
-    by text): the suite goes on and the second test kills it."""
+    by text): the suite goes on and the second test kills it. A value holding an iterator is
+    compared in the host only (taking its text in the sandbox would consume the iterator)."""
     suites = [
         Suite("median", MEDIAN, "median_low", _inputs([1, 3, 5], [1, 3, 5, 7], [], [4, 1])),
         Suite("mag", MAGNITUDE, "magnitude", _inputs(3, -4, 0)),
         Suite("sign", SIGN, "sign_label", _inputs(1, 2, 7)),
         Suite("ratio", RATIO, "ratio", [encode_input([4, 1]), encode_input([6, 2]), encode_input([1, 0])]),
+        Suite("nested", NESTED, "doubled", _inputs(3, -2, 0)),
     ]
     cfg = MeasureConfig(max_mutants=40, equivalence_inputs=20)
     counted = Metered(box)
