@@ -239,6 +239,9 @@ def bench_docker_run(image: str, jobs: list[ExecJob], executions: int, workers: 
             argv, input=job.model_dump_json() + "\n", capture_output=True, text=True, timeout=120
         )
         lines = out.stdout.splitlines()
+        if len(lines) < 2:  # no reply: counted as not ok, and said why
+            print(f"docker run: no reply (exit {out.returncode}): {out.stderr.strip()[-300:]}")
+            return {"outcomes": []}
         reply: dict[str, Any] = json.loads(lines[1])  # lines[0] is the ready line
         return reply
 
