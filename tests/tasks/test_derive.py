@@ -214,11 +214,14 @@ def test_words_that_are_not_the_functions_own_get_no_summarization(source: str) 
 
 
 def test_a_summary_target_keeps_only_the_doctest_outputs_its_code_shows() -> None:
-    doc = "Say which side of zero x is.\n\nExamples:\n    >>> side(5)\n    5\n    >>> side(-1)\n    'below'\n"
+    doc = "Say which side of zero x is.\n\nExamples:\n    >>> side(5)\n    5\n\n"
+    doc += "    Below zero:\n    >>> side(-1)\n    'below'\n"
     code = f'def side(x):\n    """{doc}"""\n    return \'below\' if x < 0 else min(x, 7)\n'
     rec = verified(code).model_copy(update={"docstring": doc, "instruction_source": "docstring"})
     stage = Derive(PipelineSettings(tasks=TasksSettings(kinds=["summarization"])))
     (summ,) = [r for r in stage.run([rec]) if isinstance(r, TaskRow)]
     # `5` is an output no token of the code shows; `'below'` is a literal the code returns.
-    assert summ.response == "Say which side of zero x is.\n\nExamples:\n    >>> side(-1)\n    'below'"
+    # The two examples are two sessions (text between them): only the first is cut.
+    kept = "Say which side of zero x is.\n\nExamples:\n\n    Below zero:\n    >>> side(-1)\n    'below'"
+    assert summ.response == kept
     assert ">>>" not in summ.prompt and stage.metrics["summarization_doctests_cut"] == 1
