@@ -44,7 +44,7 @@ from codemint.records import Verified
 from codemint.sandbox import shared_sandbox
 from codemint.sandbox.adequacy import measure
 from codemint.settings import PipelineSettings
-from codemint.tasks.adequacy import Adequacy
+from codemint.tasks.adequacy.stage import Adequacy
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_adequacy import JUDGE

@@ -41,7 +41,7 @@ from codemint.llm.codetext import strip_docstrings
 from codemint.prompt_context import CONTEXT_LEAD
 from codemint.samples import PROTOCOL
 from codemint.settings import TasksSettings
-from codemint.tasks.near_twins import instruction_key, wrapped_callee
+from codemint.tasks.near_dedup.twins import instruction_key, wrapped_callee
 
 sys.path.insert(0, str(Path(__file__).parent))
 from row_quality import METHOD_KINDS, _export_dir, _rows, run

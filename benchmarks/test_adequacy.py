@@ -29,13 +29,13 @@ from codemint.records import Executed, Instructed, Rejected, Verified
 from codemint.sandbox import shared_sandbox
 from codemint.sandbox.adequacy import MeasureConfig, Suite, measure
 from codemint.settings import DEFAULT_STDLIB_MODULES, PipelineSettings
-from codemint.tasks.adequacy import Adequacy
-from codemint.tasks.execute import Execute
-from codemint.tasks.ingest import Ingest, plan_sources
-from codemint.tasks.reformat import Reformat
-from codemint.tasks.summarize import Summarize
-from codemint.tasks.testgen import Testgen
-from codemint.tasks.verify import Verify
+from codemint.tasks.adequacy.stage import Adequacy
+from codemint.tasks.execute.stage import Execute
+from codemint.tasks.ingest.stage import Ingest, plan_sources
+from codemint.tasks.reformat.stage import Reformat
+from codemint.tasks.summarize.stage import Summarize
+from codemint.tasks.testgen.stage import Testgen
+from codemint.tasks.verify.stage import Verify
 
 BASELINE = ["doctest", "annotations", "defaults", "mutation"]
 FEEDBACK = [*BASELINE, "feedback"]

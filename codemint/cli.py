@@ -273,7 +273,7 @@ def finish(state: Any, run_dir: Path, run_id: str) -> None:
     """Print the funnel of a finished flow run; exit non-zero when shards failed."""
     from codemint.flows.pipeline import ShardsFailed
     from codemint.llm.health import ServerCheckError
-    from codemint.tasks.ingest import InputError
+    from codemint.tasks.ingest.stage import InputError
 
     if state.is_failed():
         try:

@@ -8,7 +8,7 @@ applied in the sandbox by `sandbox/zygote.py`). Rows from files, checkouts and J
 dumps have no importable module: nothing is hidden.
 
 The dotted name comes from the provenance ingest wrote: `stdlib:<name>` or `pypi:<dist>` and
-the file's path below the package's parent directory (tasks/ingest.py `_plan_package`).
+the file's path below the package's parent directory (tasks/ingest/stage.py `_plan_package`).
 """
 
 from __future__ import annotations

@@ -62,10 +62,10 @@ class SummarizeSettings(BaseModel):
     # An override with no docstring: the docstring of the method it overrides (a class of the
     # same code, a builtin or an imported standard-library class), see codemint/inherited_docs.py.
     inherited_docs: bool = True
-    # No docstring: a comment block documenting the function (tasks/reformat_comments.py).
+    # No docstring: a comment block documenting the function (tasks/reformat/comments.py).
     comment_docs: bool = True
     # None of these: the instruction is written after execution from the original's own calls
-    # and results (tasks/example_instructions.py); off, such code is dropped.
+    # and results (tasks/execute/example_instructions.py); off, such code is dropped.
     example_docs: bool = True
     # The prompt shows the context the code works in (a function's helpers, constants,
     # imports and exception classes; a method's class: header, cut docstring, constructor and
@@ -172,7 +172,7 @@ class ExecuteSettings(BaseModel):
     # Exception tests beyond this share of a row's tests are discarded (one per exception
     # type is kept first), whatever strategy proposed the inputs.
     max_exception_share: float = Field(default=0.25, ge=0.0, lt=1.0)
-    # Tests judge only what the prompt asks for (tasks/execute_checks.py): tests expecting
+    # Tests judge only what the prompt asks for (tasks/execute/checks.py): tests expecting
     # sandbox-only values go, argument state is compared only when changing it is the code's
     # job, and rows a trivially wrong solution passes are dropped. Off: a baseline to measure.
     outcome_checks: bool = True
@@ -249,7 +249,7 @@ class TasksSettings(BaseModel):
     # row, and the fewest of the row's tests that must map to JSON for a translation to count.
     translation_candidates: int = Field(default=2, ge=1)
     translation_min_tests: int = Field(default=3, ge=1)
-    # Summaries only from the function's own words (tasks/derive_summary.py): no target from
+    # Summaries only from the function's own words (tasks/derive/summary.py): no target from
     # the data model's, a base method's or example calls, and no doctest output the shown code
     # does not contain. Off: every instruction is a target, doctests whole (the old rule).
     summary_own_words: bool = True
@@ -290,7 +290,7 @@ class CurationSettings(BaseModel):
     near_dedup_bands: int | None = None  # None: chosen from threshold and num_perm
     near_dedup_normalize_locals: bool = True  # parameters/local variables compared as one name
     near_dedup_seed: int = 1
-    # Near twins (tasks/near_twins.py): a wrapper that only calls a kept helper, and rows with
+    # Near twins (tasks/near_dedup/twins.py): a wrapper that only calls a kept helper, and rows with
     # the same instruction over different code, keep one row.
     near_dedup_twins: bool = True
     # Decontamination: word n-grams of the row's instruction and code against each

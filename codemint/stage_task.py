@@ -1,12 +1,12 @@
 """The Prefect tasks a stage module declares: one task run per (stage, shard), cached on content.
 
-Each module in `tasks/` ends with `task = shard_task(TheStage)` (and, for a stage with a
-cross-shard index, `index = index_task(TheStage)`); the flow only submits them. A task run's
-cache key is (stage, shard, the digest of its input shard, the stage's fingerprint, the run
-directory, the index digest), so a re-run with the same code, settings and inputs does no
-work, and a change anywhere upstream re-runs exactly what depends on it. Results persist under
-the run directory; a cache record whose output files were deleted since is forgotten, so the
-task runs again instead of returning paths to nothing.
+Each stage module, `tasks/<stage>/stage.py`, ends with `shard = shard_task(TheStage)` (and, for
+a stage with a cross-shard index, `index = index_task(TheStage)`); the flow only submits them.
+A task run's cache key is (stage, shard, the digest of its input shard, the stage's
+fingerprint, the run directory, the index digest), so a re-run with the same code, settings
+and inputs does no work, and a change anywhere upstream re-runs exactly what depends on it.
+Results persist under the run directory; a cache record whose output files were deleted since
+is forgotten, so the task runs again instead of returning paths to nothing.
 """
 
 from __future__ import annotations

@@ -37,8 +37,8 @@ from codemint.sandbox.images import with_package_environment
 from codemint.settings import PipelineSettings
 from codemint.stage import ShardResult
 from codemint.stage_task import ShardInput, cache_key, make_stage, results_dir
-from codemint.tasks.export import export_task
-from codemint.tasks.ingest import plan_sources, write_source_shards
+from codemint.tasks.export.stage import export_task
+from codemint.tasks.ingest.stage import plan_sources, write_source_shards
 
 R = TypeVar("R")
 

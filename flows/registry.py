@@ -9,19 +9,19 @@ from prefect import Task
 
 from codemint.stage import IndexedStage, ShardResult, Stage
 from codemint.stage_task import IndexResult
-from codemint.tasks.adequacy import Adequacy
-from codemint.tasks.decontaminate import Decontaminate
-from codemint.tasks.dedup import ExactDedup
-from codemint.tasks.derive import Derive
-from codemint.tasks.execute import Execute
-from codemint.tasks.ingest import Ingest
-from codemint.tasks.judge import Judge
-from codemint.tasks.near_dedup import NearDedup
-from codemint.tasks.reformat import Reformat
-from codemint.tasks.select import Select
-from codemint.tasks.summarize import Summarize
-from codemint.tasks.testgen import Testgen
-from codemint.tasks.verify import Verify
+from codemint.tasks.adequacy.stage import Adequacy
+from codemint.tasks.decontaminate.stage import Decontaminate
+from codemint.tasks.dedup.stage import ExactDedup
+from codemint.tasks.derive.stage import Derive
+from codemint.tasks.execute.stage import Execute
+from codemint.tasks.ingest.stage import Ingest
+from codemint.tasks.judge.stage import Judge
+from codemint.tasks.near_dedup.stage import NearDedup
+from codemint.tasks.reformat.stage import Reformat
+from codemint.tasks.select.stage import Select
+from codemint.tasks.summarize.stage import Summarize
+from codemint.tasks.testgen.stage import Testgen
+from codemint.tasks.verify.stage import Verify
 
 # Adequacy measures the verified rows' tests (mutants, coverage); curation follows:
 # decontamination before near-dedup, so a contaminated row cannot become a cluster's

@@ -244,4 +244,3 @@ def environment_requirements(provenance: Provenance, image: str) -> list[str]:
     if module is None or not _derived(image):
         return []
     return list(_requirements_of(module.split(".")[0]))
-

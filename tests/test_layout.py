@@ -18,7 +18,7 @@ from prefect.flows import load_flow_from_entrypoint
 
 import codemint
 from codemint import modgraph
-from codemint.flows.registry import PIPELINE, index_task, shard_task, stage_class
+from codemint.flows.registry import PIPELINE, STAGES, index_task, shard_task, stage_class
 from codemint.stage import IndexedStage
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,7 +58,7 @@ def test_wheel_installs_only_codemint(tmp_path: Path) -> None:
     assert tops == {"codemint", f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info"}
     for expected in (
         "codemint/flows/pipeline.py",
-        "codemint/tasks/execute.py",
+        "codemint/tasks/execute/stage.py",
         "codemint/sandbox/runner.py",
         "codemint/sandbox/Dockerfile",
         "codemint/sandbox/build_image.sh",
@@ -127,7 +127,7 @@ def test_imports_run_one_way() -> None:
 def test_the_graph_sees_lazy_imports_and_skips_type_checking_ones() -> None:
     # codemint.sandbox imports its backends inside functions: they still run.
     assert "codemint.sandbox.docker_backend" in modgraph.direct_imports("codemint.sandbox")
-    assert "codemint.sandbox.local_backend" in modgraph.closure(["codemint.tasks.execute"])
+    assert "codemint.sandbox.local_backend" in modgraph.closure(["codemint.tasks.execute.stage"])
 
 
 def editable_tree() -> Path:
@@ -172,6 +172,19 @@ def test_every_stage_module_declares_its_prefect_task() -> None:
         assert task.cache_key_fn is not None and task.persist_result and task.retries >= 1
         index = index_task(name)
         assert (index is not None) == issubclass(stage_class(name), IndexedStage)
+
+
+def test_tasks_lists_stage_packages_only() -> None:
+    """Listing tasks/ shows the pipeline: one package per stage (and the export sink), each
+    with its stage module, `stage.py`, beside the helpers only that stage uses."""
+    entries = {p.name for p in (REPO / "tasks").iterdir() if p.name != "__pycache__"}
+    packages = {name for name in entries if (REPO / "tasks" / name / "__init__.py").is_file()}
+    assert entries - packages == {"__init__.py"}
+    assert packages == {*STAGES, "export"}
+    for name in packages:
+        assert (REPO / "tasks" / name / "stage.py").is_file(), name
+    for name, cls in STAGES.items():
+        assert cls.__module__ == f"codemint.tasks.{name}.stage"
 
 
 def test_flows_hold_no_tasks_and_no_cache_logic() -> None:

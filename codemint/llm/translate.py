@@ -1,6 +1,6 @@
 """JavaScript translations of verified functions: the LLM rewrites the Python original in
 JavaScript; the derive stage keeps a translation only if it passes the row's tests in the
-sandbox (`tasks/derive_translation.py`)."""
+sandbox (`tasks/derive/translation.py`)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from codemint.prompt_context import (
 from codemint.records import Function, Provenance, Snippet, content_id
 from codemint.samples import method_attribute
 from codemint.settings import PipelineSettings
-from codemint.tasks.reformat import Reformat
+from codemint.tasks.reformat.stage import Reformat
 
 
 def stdlib_samples(module: str) -> list[Function]:

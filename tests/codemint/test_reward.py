@@ -139,7 +139,7 @@ def _from_module(rec: Verified, source_uri: str, path: str, line: int, image: st
 
 
 def _recorded(rec: Verified) -> Verified:
-    """The row with its environment recorded, as execute records it (tasks/execute.py)."""
+    """The row with its environment recorded, as execute records it (tasks/execute/stage.py)."""
     return rec.model_copy(
         update={
             "environment_requirements": environment_requirements(rec.provenance, rec.sandbox_image or ""),

@@ -379,7 +379,7 @@ def test_repair_rows_re_executed_fail_a_test_and_their_fix_passes_all(first_run:
     from codemint.records import TestCase
     from codemint.sandbox import shared_sandbox
     from codemint.sandbox.api import ExecJob
-    from codemint.tasks.verify import passes
+    from codemint.tasks.verify.stage import passes
 
     summary, _, _ = first_run
     kinds = {r["id"]: r["sample_kind"] for r in final_rows(Path(summary.run_dir))}

@@ -129,7 +129,7 @@ def test_server_serving_another_model_fails_fast(server: OpenAIServer, tmp_path:
 
 def test_generated_inputs_are_decoded_capped_and_deduplicated() -> None:
     from codemint.codec import canonical_json
-    from codemint.tasks.testgen import generated_inputs
+    from codemint.tasks.testgen.stage import generated_inputs
 
     returned = [{"args": [i % 3], "kwargs": {}} for i in range(10)] + [
         "junk",

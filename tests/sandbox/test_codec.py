@@ -260,9 +260,7 @@ def test_a_returned_instance_and_the_method_harness_state_hold_the_same_attribut
             [["_Base__m", 0], ["_mu", -1.0], ["_seen", [-1.0]], ["_sigma", 2.0], ["a", 1]],
         ]
     }
-    assert state == {
-        "__dict__": [["_Base__m", 0], ["_mu", 1.0], ["_seen", [1.0]], ["_sigma", 2.0], ["a", 1]]
-    }
+    assert state == {"__dict__": [["_Base__m", 0], ["_mu", 1.0], ["_seen", [1.0]], ["_sigma", 2.0], ["a", 1]]}
     assert [name for name, _ in returned["__object__"][1]] == [name for name, _ in state["__dict__"]]
 
 
@@ -413,7 +411,7 @@ def test_one_codec_module_staged_everywhere_the_runner_runs() -> None:
     # composing tags of already-encoded data, as sandbox/suite.py does through
     # codec.canonical_text, and reading tags (codemint/value_text.py: `if tag == "__set__":`)
     # are fine.
-    for path in [*repo.glob("codemint/**/*.py"), *repo.glob("sandbox/*.py"), *repo.glob("tasks/*.py")]:
+    for path in [*repo.glob("codemint/**/*.py"), *repo.glob("sandbox/*.py"), *repo.glob("tasks/**/*.py")]:
         if path.name != "codec.py":
             text = path.read_text()
             assert not re.search(r'\{\s*"__(float|bytes|complex|set)__"\s*:', text), path

@@ -12,8 +12,8 @@ from sandbox_support import FAST, assert_healthy, run_one, sandbox
 from codemint.codec import Construct, canonical_json, encode_input
 from codemint.records import TestCase as Case
 from codemint.sandbox.api import CallOutcome, ExecJob, Sandbox
-from codemint.tasks.execute import behaviour_fields, outcome_key
-from codemint.tasks.verify import passes
+from codemint.tasks.execute.stage import behaviour_fields, outcome_key
+from codemint.tasks.verify.stage import passes
 
 __all__ = ["sandbox"]  # the fixture, imported from the shared module
 

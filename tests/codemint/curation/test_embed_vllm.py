@@ -17,7 +17,7 @@ from vllm_server import MODEL_NAME, VLLMServer
 from codemint.curation.embed import EmbeddingError, remote_vectors
 from codemint.records import Rejected
 from codemint.settings import CurationSettings, PipelineSettings
-from codemint.tasks.select import Select
+from codemint.tasks.select.stage import Select
 
 LONG = "def huge(values):\n" + "".join(f"    values.append({i} * {i})\n" for i in range(3000))
 

@@ -1,0 +1,2 @@
+"""Adequacy: how well each verified row's tests judge (coverage, mutants killed, trivially
+wrong programs rejected)."""

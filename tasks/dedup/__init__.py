@@ -1,0 +1,1 @@
+"""Exact dedup: rows whose normalized code was seen before, across every shard."""

@@ -1,0 +1,296 @@
+"""Execute: run the original code on every input in the sandbox to get expected outputs.
+
+Each input runs `execute.repeats` times; a sample whose outputs differ between runs is
+dropped as nondeterministic; each run is forked from its own zygote (another hash seed,
+no shared process state). With `execute.reuse_testgen_runs` the first run is the one
+feedback testgen made (the row's `input_runs`): only the others run here, and a row whose
+runs here differ from it (a result, an exception type, the arguments' state) or print runs
+its first here too.
+Tests also record stdout when the original's depends on the input, and the arguments'
+state after the call when the original mutates them.
+An exception raised by the original is expected behaviour (a test case that expects that
+exception type), but it does not count toward `min_tests` (any mutant raising the same
+type passes it), and such tests are capped at `max_exception_share` of the row's tests.
+Inputs that time out, run out of memory or are killed are discarded, not turned into tests.
+When the original cannot even import what it needs, the sample is dropped as
+`missing_import` naming the module, so a sandbox image lacking a package shows up as such
+rather than as bad samples. With `execute.outcome_checks` (tasks/execute/checks.py) a test
+expecting what only the sandbox knows is dropped, the arguments are compared only when
+changing them is the code's job, a test expecting an exception the prompt does not define
+or name is dropped (tasks/execute/stated_exceptions.py), and a row whose tests a trivially wrong
+solution passes is dropped (`constant_outcome`, `identity_outcome`, `one_sided_predicate`,
+`few_distinct_outcomes`). A row summarize could only give a provisional instruction
+(`instruction_source` "examples") gets its instruction here, from its kept tests
+(tasks/execute/example_instructions.py), or is dropped as `no_instruction_source`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+
+from codemint.original_module import hidden_for
+from codemint.records import Executed, Rejected, TestCase, WithInputs
+from codemint.sandbox import result_fingerprint, shared_sandbox
+from codemint.sandbox.api import CallOutcome, ExecJob, ExecResult
+from codemint.sandbox.images import environment_requirements, image_identity
+from codemint.sandbox.row_jobs import RowJobs
+from codemint.settings import ExecuteSettings
+from codemint.stage import Stage
+from codemint.stage_task import shard_task
+from codemint.tasks.execute import checks, example_instructions, stated_exceptions
+from codemint.tasks.summarize.stage import instruction_for
+
+IMPORT_ERRORS = {"ModuleNotFoundError", "ImportError"}
+_MODULE_RE = re.compile(r"No module named '([^']+)'|cannot import name '([^']+)'")
+
+
+def outcome_key(o: CallOutcome) -> tuple[str, str | None, str | None]:
+    """What two runs must agree on: a return value or an exception type, and the arguments'
+    state after the call. (Stdout that differs between runs is only left uncompared.)"""
+    if o.status == "ok":
+        return "ok", o.result, o.args_after
+    if o.status == "error":
+        return "error", o.exc_type, o.args_after
+    return o.status, None, None
+
+
+def behaviour_fields(runs: list[list[CallOutcome]], kept: list[int]) -> tuple[bool, bool]:
+    """(compare stdout, compare arguments) for a sample's tests: stdout when the original's
+    differs between inputs and is the same on every run of an input; arguments when the
+    original changed them on some input."""
+    firsts = [runs[0][j] for j in kept]
+    stable = all(len({r[j].stdout for r in runs}) == 1 for j in kept)
+    stdout = stable and len({o.stdout for o in firsts}) > 1
+    args = any(o.args_after is not None for o in firsts)
+    return stdout, args
+
+
+def missing_module(outcomes: list[CallOutcome]) -> str | None:
+    """The module the code failed to import on every input, if that is why it failed."""
+    if not outcomes or any(o.status != "error" or o.exc_type not in IMPORT_ERRORS for o in outcomes):
+        return None
+    match = _MODULE_RE.search(outcomes[0].exc_message or "")
+    if match is None:
+        return "unknown"
+    return (match.group(1) or match.group(2)).split(".")[0]
+
+
+def cap_exception_tests(cases: list[TestCase], share: float) -> tuple[list[TestCase], int]:
+    """Keep exception tests up to `share` of the kept tests, one per exception type first
+    (in input order within a type); returns the kept tests in their order and how many went."""
+    raising = [i for i, c in enumerate(cases) if c.exception is not None]
+    normal = len(cases) - len(raising)
+    allowed = int(share * normal / (1 - share) + 1e-9)
+    if len(raising) <= allowed:
+        return cases, 0
+    first_of_type: dict[str | None, int] = {}
+    for i in raising:
+        first_of_type.setdefault(cases[i].exception, i)
+    firsts = set(first_of_type.values())
+    order = [*first_of_type.values(), *(i for i in raising if i not in firsts)]
+    keep = set(order[:allowed])
+    kept = [c for i, c in enumerate(cases) if c.exception is None or i in keep]
+    return kept, len(cases) - len(kept)
+
+
+class Execute(Stage[WithInputs, Executed]):
+    name = "execute"
+    input_model = WithInputs
+    output_model = Executed
+    settings_field = "execute"
+
+    @property
+    def cfg(self) -> ExecuteSettings:
+        return self.settings.execute
+
+    def extra_fingerprint(self) -> list[object]:
+        # Limits and image change what runs; the pool size does not.
+        return result_fingerprint(self.settings.sandbox)
+
+    def run(self, records: Iterable[WithInputs]) -> Iterator[Executed | Rejected]:
+        records = list(records)
+        repeats = max(1, self.cfg.repeats)
+        limits = self.settings.sandbox.limits
+
+        def jobs_for(rec: WithInputs, runs: range) -> list[ExecJob]:
+            # Tests are recorded as candidates will face them: without the original.
+            row = RowJobs.of(rec, self.settings.sandbox)
+            # Each run on its own zygote: another hash seed, nothing shared with the other.
+            return [
+                row.job(rec.original_code, f"{rec.id}#{r}", rec.test_inputs, limits, zygote=r % 4)
+                for r in runs
+            ]
+
+        # A row whose first run feedback testgen already made runs the others only.
+        reuse = [
+            self.cfg.reuse_testgen_runs and repeats > 1 and len(rec.input_runs) == len(rec.test_inputs)
+            for rec in records
+        ]
+        plans = [jobs_for(rec, range(1 if r else 0, repeats)) for rec, r in zip(records, reuse, strict=True)]
+        flat = [job for plan in plans for job in plan]
+        results = shared_sandbox(self.settings.sandbox).run_batch(flat) if flat else []
+        own: list[list[ExecResult]] = []
+        at = 0
+        for plan in plans:
+            own.append(results[at : at + len(plan)])
+            at += len(plan)
+        # Where testgen's run cannot stand for the first (it differs, or there is output or
+        # argument state it did not record), the first runs here, as without reuse.
+        redo: list[int] = []
+        for n, rec in enumerate(records):
+            why = self._unusable(rec, own[n]) if reuse[n] else None
+            if why is not None:
+                redo.append(n)
+                self.metrics[f"testgen_runs_redone:{why}"] += 1
+        first_jobs = [jobs_for(records[n], range(1))[0] for n in redo]
+        firsts = shared_sandbox(self.settings.sandbox).run_batch(first_jobs) if redo else []
+        for n, first in zip(redo, firsts, strict=True):
+            own[n] = [first, *own[n]]
+        self.metrics["testgen_runs_reused"] += sum(reuse) - len(redo)
+        for rec, runs in zip(records, own, strict=True):
+            yield self._decide(rec, [r.outcomes for r in runs], [r.infra_error for r in runs])
+
+    def _unusable(self, rec: WithInputs, runs: list[ExecResult]) -> str | None:
+        """Why feedback testgen's run of the original cannot stand for execute's first run
+        of it, or None: each of this stage's runs must give the same result or exception type
+        and argument state on every input, and print nothing (testgen does not record it)."""
+        if any(r.infra_error for r in runs):
+            return None  # a sandbox failure is decided as one, as before
+        for run in runs:
+            if len(run.outcomes) != len(rec.input_runs):
+                return None
+            for ran, o in zip(rec.input_runs, run.outcomes, strict=True):
+                if o.stdout:
+                    return "output"
+                if o.args_after != ran.args_after:
+                    return "arguments_differ"
+                if ran.kind == "error":
+                    same = o.status == "error" and o.exc_type == ran.value
+                else:
+                    same = o.status == "ok" and o.result == ran.value
+                if not same:
+                    return "differs"
+        return None
+
+    def _decide(
+        self, rec: WithInputs, runs: list[list[CallOutcome]], infra: list[str | None]
+    ) -> Executed | Rejected:
+        errors = [e for e in infra if e]
+        if errors or any(len(r) != len(rec.test_inputs) for r in runs):
+            self.metrics["sandbox_infra_error"] += 1
+            return self.reject(
+                rec.id, "sandbox_error", errors[0] if errors else "missing outcomes", record=rec
+            )
+        module = missing_module(runs[0])
+        if module is not None:
+            self.metrics[f"missing_import:{module}"] += 1
+            return self.reject(rec.id, "missing_import", module, record=rec)
+        kept: list[int] = []
+        discarded = 0
+        statuses: Counter[str] = Counter()
+        for j in range(len(rec.test_inputs)):
+            per_run = [r[j] for r in runs]
+            keys = {outcome_key(o) for o in per_run}
+            statuses.update(o.status for o in per_run)
+            if any(o.status not in ("ok", "error") for o in per_run):
+                discarded += 1  # timeouts, memory, kills: not a behaviour to test against
+                continue
+            if len(keys) > 1:
+                self.metrics["nondeterministic"] += 1
+                return self.reject(
+                    rec.id, "nondeterministic", f"input {j} gave different outputs", record=rec
+                )
+            kept.append(j)
+        with_stdout, with_args = behaviour_fields(runs, kept)
+        if with_args and self.cfg.outcome_checks:
+            with_args = self._args_are_its_job(rec, [runs[0][j] for j in kept])
+        cases: list[TestCase] = []
+        unproducible = 0
+        prompt = f"{rec.instruction}\n{rec.context_code or ''}"
+        for j in kept:
+            first, text = runs[0][j], rec.test_inputs[j]
+            case = TestCase(
+                input=text,
+                stdout=first.stdout if with_stdout else None,
+                args_after=(first.args_after or text) if with_args else None,
+            )
+            if first.status == "ok":
+                case.expected = first.result
+            else:
+                case.exception = first.exc_type
+            if self.cfg.outcome_checks and (why := checks.sandbox_only(case)) is not None:
+                self.metrics[f"test_dropped:{why}"] += 1  # no prompt can say what to produce
+                unproducible += 1
+                continue
+            if self.cfg.outcome_checks and stated_exceptions.unstated_exception(
+                case.exception, case.expected, rec.original_code, prompt, rec.entry_point
+            ):
+                # A correct solution may fail this junk another way, or not at all.
+                self.metrics["test_dropped:unstated_exception"] += 1
+                continue
+            cases.append(case)
+        for status, n in statuses.items():
+            self.metrics[f"original_{status}"] += n
+        ok = sum(1 for c in cases if c.exception is None)
+        if kept and all(runs[0][j].status == "error" for j in kept):
+            raised = Counter(runs[0][j].exc_type for j in kept).most_common(2)
+            return self.reject(
+                rec.id, "no_normal_returns", f"original raised on every input: {raised}", record=rec
+            )
+        if ok < self.cfg.min_tests:
+            return self.reject(
+                rec.id,
+                "too_few_tests",
+                f"{ok} normal-return tests < {self.cfg.min_tests}"
+                f" ({len(cases) - ok} raising, {discarded} discarded"
+                f"{f', {unproducible} expecting sandbox-only values' if unproducible else ''})",
+                record=rec,
+            )
+        if self.cfg.outcome_checks:
+            trivial = checks.trivial_outcomes(
+                cases, rec.sample_kind, self.cfg.min_distinct_outcomes, checks.effect_is_its_job(rec)
+            )
+            if trivial is not None:
+                return self.reject(rec.id, trivial[0], trivial[1], record=rec)
+        cases, capped = cap_exception_tests(cases, self.cfg.max_exception_share)
+        self.metrics["exception_tests_capped"] += capped
+        fields = rec.model_dump()
+        if rec.instruction_source == example_instructions.PENDING:
+            doc = example_instructions.example_doc(cases, rec.entry_point, rec.sample_kind, rec.class_name)
+            if doc is None:
+                return self.reject(
+                    rec.id,
+                    "no_instruction_source",
+                    "no docstring, and its examples do not specify it: fewer than "
+                    f"{example_instructions.MIN_SHOWN} calls that read back as literals and "
+                    "return different results (calls that print or change their arguments "
+                    "are not shown)",
+                    record=rec,
+                )
+            fields["instruction"] = instruction_for(rec, doc)
+            self.metrics["example_instructions"] += 1
+        image = image_identity(self.settings.sandbox)
+        return Executed(
+            **fields,
+            test_cases=cases,
+            discarded_inputs=discarded,
+            sandbox_image=image,
+            # Where a reward must run it: the same image and nothing of the original in reach.
+            environment_requirements=environment_requirements(rec.provenance, image),
+            hidden=hidden_for(rec, self.settings.sandbox),
+        )
+
+    def _args_are_its_job(self, rec: WithInputs, outcomes: list[CallOutcome]) -> bool:
+        """Whether the arguments' state after the call is part of what the code must do: its
+        words say it changes them, it returns None on every normal input (mutation is its only
+        effect), or an argument is an in-memory file. Otherwise a solver could not know."""
+        if checks.effect_is_its_job(rec):
+            return True
+        results = [o.result for o in outcomes if o.status == "ok" and o.result is not None]
+        return checks.returns_none(results, rec.sample_kind)
+
+
+# The Prefect task of this stage: cached on content, retried once (codemint/stage_task.py).
+shard = shard_task(Execute)

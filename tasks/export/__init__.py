@@ -1,0 +1,1 @@
+"""Export: the sink that writes the dataset (Parquet configs, the dataset card, provenance)."""

@@ -1,0 +1,1 @@
+"""Judge (optional, LLM): each final pair scored against written criteria."""

@@ -1,0 +1,460 @@
+"""Reformat: split a source file into functions that stand alone (Semi-Instruct's "improper code").
+
+For each top-level function we carry along what it needs from its module (imports,
+constants, helper functions and classes, transitively) so the original can run by itself
+in the sandbox; `original_code` keeps those pieces verbatim, `code` is the same program
+normalised through the AST (one statement per line, uniform formatting).
+
+Improper code is made proper where it can be: a method comes with the parts of its class it
+needs (reformat_classes.py), a static or self-less method becomes a plain function, a nested
+function is lifted with its captured names as parameters (reformat_nested.py), a private
+helper is kept when documented or used. Trivial bodies (reformat_trivial.py), async
+functions and what cannot be lifted are dropped with a reason.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from codemint import safe_ast
+from codemint.records import Function, Rejected, Snippet, content_id
+from codemint.samples import CLASS_KINDS
+from codemint.settings import ReformatSettings
+from codemint.stage import Stage
+from codemint.stage_task import shard_task
+from codemint.tasks.reformat.classes import (
+    LIFECYCLE,
+    as_plain_function,
+    constructor,
+    first_param,
+    is_property_getter,
+    method_role,
+    needed_members,
+    trimmed_class,
+    trimmed_class_text,
+    uses_receiver,
+)
+from codemint.tasks.reformat.comments import doc_comment
+from codemint.tasks.reformat.names import free_names
+from codemint.tasks.reformat.nested import lift, nested_functions
+from codemint.tasks.reformat.trivial import trivial_reason
+
+BUILTIN_NAMES = set(dir(builtins)) | {"__name__", "__doc__", "__builtins__"}
+
+
+@dataclass
+class _Definition:
+    """A top-level statement that binds names, with the text to carry for it."""
+
+    order: tuple[int, int]
+    text: str
+    node: ast.AST
+    deps_from: list[ast.AST] = field(default_factory=list)  # nodes whose free names it needs
+
+
+def _bound_names(node: ast.AST) -> set[str]:
+    """Names a statement binds at the level where it stands (not inside nested scopes)."""
+    names: set[str] = set()
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {node.name}
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        for alias in node.names:
+            names.add(alias.asname or alias.name.split(".")[0])
+        return names
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+            names.add(child.id)
+        elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(child.name)
+        elif isinstance(child, ast.Import | ast.ImportFrom):
+            names.update(alias.asname or alias.name.split(".")[0] for alias in child.names)
+    return names
+
+
+def _absolute_module(module: str | None, level: int, package: str | None) -> str | None:
+    if level == 0:
+        return module
+    if not package:
+        return None
+    parts = package.split(".")
+    if level - 1 > len(parts) - 1:
+        return None
+    base = parts[: len(parts) - (level - 1)]
+    return ".".join(base + ([module] if module else []))
+
+
+def _package_of(path: str) -> str | None:
+    """`a/b/c.py` -> `a.b`; `a/b/__init__.py` -> `a.b`; a top-level file has no package."""
+    parts = [p for p in path.replace("\\", "/").split("/") if p]
+    if not parts or not parts[-1].endswith(".py"):
+        return None
+    # For both `a/b/c.py` and `a/b/__init__.py`, `from . import x` means package `a.b`.
+    return ".".join(parts[:-1]) or None
+
+
+class ModuleIndex:
+    """Where each top-level name of a module is defined."""
+
+    def __init__(self, tree: ast.Module, source: str, package: str | None) -> None:
+        self.source = source
+        self.lines = source.splitlines(keepends=True)
+        self.defs: dict[str, list[_Definition]] = {}
+        self.unresolvable: dict[str, str] = {}  # name -> why it cannot be carried
+        self.star_import = False
+        # Free names of the module's own statements, by id: every sample of the module that
+        # needs a statement (a large class, say) would otherwise analyse it again.
+        self._free: dict[int, set[str]] = {}
+        for stmt in tree.body:
+            self._index(stmt, package)
+
+    def _segment(self, node: ast.stmt) -> str:
+        start = node.lineno
+        decorators = getattr(node, "decorator_list", None)
+        if decorators:
+            start = min(start, *(d.lineno for d in decorators))
+        return "".join(self.lines[start - 1 : node.end_lineno]).rstrip() + "\n"
+
+    def _add(self, name: str, definition: _Definition) -> None:
+        self.defs.setdefault(name, []).append(definition)
+
+    def _index(self, stmt: ast.stmt, package: str | None) -> None:
+        if isinstance(stmt, ast.Import):
+            for i, alias in enumerate(stmt.names):
+                text = f"import {alias.name}" + (f" as {alias.asname}" if alias.asname else "") + "\n"
+                self._add(alias.asname or alias.name.split(".")[0], _Definition((stmt.lineno, i), text, stmt))
+            return
+        if isinstance(stmt, ast.ImportFrom):
+            module = _absolute_module(stmt.module, stmt.level, package)
+            for i, alias in enumerate(stmt.names):
+                bound = alias.asname or alias.name
+                if alias.name == "*":
+                    self.star_import = True
+                    continue
+                if module is None:
+                    self.unresolvable[bound] = "relative import outside a known package"
+                    continue
+                text = (
+                    f"from {module} import {alias.name}"
+                    + (f" as {alias.asname}" if alias.asname else "")
+                    + "\n"
+                )
+                self._add(bound, _Definition((stmt.lineno, i), text, stmt))
+            return
+        if isinstance(stmt, ast.Expr | ast.Pass):
+            return  # docstrings and bare calls bind nothing
+        names = _bound_names(stmt)
+        if not names:
+            return
+        definition = _Definition((stmt.lineno, 0), self._segment(stmt), stmt, [stmt])
+        for name in names:
+            self._add(name, definition)
+
+    def _free_names(self, stmt: ast.AST) -> set[str]:
+        """`free_names` of a statement the index holds, worked out once."""
+        key = id(stmt)
+        if key not in self._free:
+            self._free[key] = free_names(stmt)
+        return self._free[key]
+
+    def closure(self, node: ast.AST) -> tuple[list[_Definition], str | None]:
+        """Definitions `node` needs, transitively; or the first name that cannot be resolved."""
+        needed: dict[int, _Definition] = {}
+        pending = [node]
+        seen_names: set[str] = set()
+        while pending:
+            current = pending.pop()
+            for name in sorted(free_names(current) if current is node else self._free_names(current)):
+                if name in seen_names or name in BUILTIN_NAMES:
+                    continue
+                seen_names.add(name)
+                if name in self.unresolvable:
+                    return [], f"{name}: {self.unresolvable[name]}"
+                definitions = self.defs.get(name)
+                if not definitions:
+                    if self.star_import:
+                        return [], f"{name}: may come from a star import"
+                    return [], f"{name}: not defined in its module"
+                for d in definitions:
+                    if id(d) not in needed:
+                        needed[id(d)] = d
+                        pending.extend(d.deps_from)
+        return sorted(needed.values(), key=lambda d: d.order), None
+
+
+def _merge_imports(tree: ast.Module) -> ast.Module:
+    """`from m import a` + `from m import b` -> `from m import a, b` (imports are carried one per name)."""
+    body: list[ast.stmt] = []
+    for stmt in tree.body:
+        prev = body[-1] if body else None
+        if (
+            isinstance(stmt, ast.ImportFrom)
+            and isinstance(prev, ast.ImportFrom)
+            and (prev.module, prev.level) == (stmt.module, stmt.level)
+            and stmt.module != "__future__"
+        ):
+            prev.names.extend(stmt.names)
+        else:
+            body.append(stmt)
+    tree.body = body
+    return tree
+
+
+def signature_of(node: ast.FunctionDef) -> str:
+    sig = f"def {node.name}({ast.unparse(node.args)})"
+    if node.returns is not None:
+        sig += f" -> {ast.unparse(node.returns)}"
+    return sig
+
+
+class Reformat(Stage[Snippet, Function]):
+    name = "reformat"
+    input_model = Snippet
+    output_model = Function
+    settings_field = "reformat"
+
+    @property
+    def cfg(self) -> ReformatSettings:
+        return self.settings.reformat
+
+    def run(self, records: Iterable[Snippet]) -> Iterator[Function | Rejected]:
+        for snippet in records:
+            try:
+                tree = safe_ast.parse(snippet.code)
+            except SyntaxError as exc:
+                yield self.reject(
+                    snippet.id,
+                    "syntax_error",
+                    f"line {exc.lineno}: {exc.msg}",
+                    record=snippet,
+                    status="quarantined",
+                )
+                continue
+            except (ValueError, RecursionError, MemoryError) as exc:
+                yield self.reject(
+                    snippet.id, "unparsable", str(exc)[:200], record=snippet, status="quarantined"
+                )
+                continue
+            yield from self._functions(snippet, tree)
+
+    def _drop_nested(self, snippet: Snippet, node: ast.AST, reason: str, detail: str) -> Rejected:
+        seg = ast.get_source_segment(snippet.code, node) or detail
+        prov = snippet.provenance.model_copy(
+            update={
+                "line_start": getattr(node, "lineno", None),
+                "line_end": getattr(node, "end_lineno", None),
+            }
+        )
+        return self.reject(content_id(seg), reason, detail, provenance=prov)
+
+    def _functions(self, snippet: Snippet, tree: ast.Module) -> Iterator[Function | Rejected]:
+        index = ModuleIndex(tree, snippet.code, _package_of(snippet.provenance.path))
+        self._called = _names_called_by_public(tree)
+        found = False
+        for stmt in tree.body:
+            if isinstance(stmt, ast.ClassDef):
+                for item in stmt.body:
+                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                        found = True
+                        yield self._method(snippet, stmt, item, index)
+            elif isinstance(stmt, ast.AsyncFunctionDef):
+                found = True
+                yield self._drop_nested(snippet, stmt, "async_function", f"{stmt.name} is a coroutine")
+            elif isinstance(stmt, ast.FunctionDef):
+                found = True
+                yield from self._nested(snippet, stmt, index)
+                yield self._standalone(snippet, stmt, index)
+        if not found:
+            yield self.reject(snippet.id, "no_functions", "no top-level function or method", record=snippet)
+
+    def _nested(
+        self, snippet: Snippet, outer: ast.FunctionDef, index: ModuleIndex
+    ) -> Iterator[Function | Rejected]:
+        for inner, scopes in nested_functions(outer):
+            where = f"{outer.name}.{inner.name}"
+            if not self.cfg.lift_nested:
+                yield self._drop_nested(snippet, inner, "closure", f"{where} is nested in a function")
+                continue
+            if isinstance(inner, ast.AsyncFunctionDef):
+                yield self._drop_nested(snippet, inner, "async_function", f"{where} is a coroutine")
+                continue
+            lifted, captured = lift(inner, scopes, free_names)
+            if lifted is None or not isinstance(lifted, ast.FunctionDef):
+                yield self._drop_nested(snippet, inner, "closure", captured)
+                continue
+            if inner.name in index.defs:
+                yield self._drop_nested(
+                    snippet, inner, "name_clash", f"{where}: a module-level {inner.name} exists"
+                )
+                continue
+            yield self._standalone(
+                snippet, lifted, index, own=ast.unparse(lifted) + "\n", kind="lifted", called=True, at=inner
+            )
+
+    def _method(
+        self,
+        snippet: Snippet,
+        cls: ast.ClassDef,
+        node: ast.FunctionDef | ast.AsyncFunctionDef,
+        index: ModuleIndex,
+    ) -> Function | Rejected:
+        where = f"{cls.name}.{node.name}"
+        if not self.cfg.methods:
+            return self._drop_nested(snippet, node, "method", f"{where} needs its class")
+        if isinstance(node, ast.AsyncFunctionDef):
+            return self._drop_nested(snippet, node, "async_function", f"{where} is a coroutine")
+        role = method_role(node)
+        receiver = first_param(node) if role in ("instance", "class", "property") else None
+        if role == "property" and not is_property_getter(node):
+            return self._drop_nested(snippet, node, "property", f"{where} is a property setter or deleter")
+        if node.name in LIFECYCLE:
+            return self._drop_nested(snippet, node, "lifecycle_method", f"{where} is carried with the class")
+        if role == "static" or (receiver is not None and not uses_receiver(node, receiver)):
+            plain = as_plain_function(node, drop_receiver=role != "static")
+            if node.name in index.defs:
+                return self._drop_nested(
+                    snippet, node, "name_clash", f"{where}: a module-level {node.name} exists"
+                )
+            called = node.name in self._called or node.name in _names_called_by_public(cls)
+            return self._standalone(
+                snippet, plain, index, own=ast.unparse(plain) + "\n", kind="function", called=called, at=node
+            )
+        if receiver is None:
+            return self._drop_nested(snippet, node, "method", f"{where} takes no self")
+        members = needed_members(cls, node)
+        kind = {"class": "classmethod", "property": "property"}.get(role, "method")
+        return self._standalone(
+            snippet,
+            node,
+            index,
+            own=trimmed_class_text(index.lines, cls, members),
+            kind=kind,
+            called=node.name in _names_called_by_public(cls),
+            cls=cls,
+            closure_root=trimmed_class(cls, members),
+        )
+
+    def _standalone(
+        self,
+        snippet: Snippet,
+        node: ast.FunctionDef,
+        index: ModuleIndex,
+        *,
+        own: str | None = None,
+        kind: str = "function",
+        called: bool | None = None,
+        at: ast.AST | None = None,
+        cls: ast.ClassDef | None = None,
+        closure_root: ast.AST | None = None,
+    ) -> Function | Rejected:
+        """A sample for `node`: its own text (`own`, by default its verbatim source) plus what
+        it needs from its module. `at` is where it stands in the source, if not `node` itself."""
+        at = at or node
+        prov = snippet.provenance.model_copy(
+            update={"line_start": getattr(at, "lineno", None), "line_end": getattr(at, "end_lineno", None)}
+        )
+        own = own if own is not None else index._segment(node)
+        label = f"{cls.name}.{node.name}" if cls is not None else node.name
+        row_id = content_id(own if cls is None else f"{own}\n# {label}")
+
+        def drop(reason: str, detail: str) -> Rejected:
+            return self.reject(row_id, reason, detail, provenance=prov)
+
+        # Counted after normalisation: a one-line `def f(x): return x` is improper, not short.
+        n_lines = len(ast.unparse(node).splitlines())
+        args = node.args
+        receiver = first_param(node) if kind in CLASS_KINDS else None
+        if (
+            node.name.startswith("_")
+            and not node.name.endswith("__")
+            and not self._keep_private(node, called)
+        ):
+            return drop("private", f"{label} is a private helper")
+        n_params = len(args.posonlyargs) + len(args.args) + len(args.kwonlyargs) - (1 if receiver else 0)
+        instance = kind in ("method", "property")  # built from generated constructor arguments
+        if not instance and not (n_params or args.vararg or args.kwarg):
+            return drop("no_parameters", f"{label} takes no input to test it with")
+        if instance and not (n_params or args.vararg or args.kwarg) and not _takes_input(cls):
+            return drop("no_parameters", f"{label} and its constructor take no input to test them with")
+        trivial = trivial_reason(node, receiver, self.cfg.min_body_nodes)
+        if trivial is not None:
+            return drop(trivial[0], f"{label}: {trivial[1]}")
+        if n_lines < self.cfg.min_lines:
+            return drop("too_short", f"{n_lines} lines")
+        if n_lines > self.cfg.max_lines:
+            return drop("too_long", f"{n_lines} lines > {self.cfg.max_lines}")
+        deps, unresolved = index.closure(closure_root or node)
+        if unresolved:
+            return drop("unresolved_name", unresolved)
+        # A method's class is carried trimmed (`own`); a plain function made from a method may
+        # still need its class by name, which then comes whole as any other dependency.
+        deps = [d for d in deps if d.node is not node and (cls is None or d.node is not cls)]
+        imports = "".join(d.text for d in deps if isinstance(d.node, ast.Import | ast.ImportFrom))
+        others = [d.text for d in deps if not isinstance(d.node, ast.Import | ast.ImportFrom)]
+        original = "\n".join(part for part in [imports, *others, own] if part)
+        if len(original.splitlines()) > 4 * self.cfg.max_lines:
+            return drop("too_many_dependencies", f"{len(original.splitlines())} lines with dependencies")
+        try:
+            code = ast.unparse(_merge_imports(safe_ast.parse(original))) + "\n"
+            compile(code, f"<{node.name}>", "exec")
+        except (SyntaxError, ValueError, RecursionError) as exc:
+            return drop("reformat_failed", str(exc)[:200])
+        docstring = ast.get_docstring(node)
+        return Function(
+            id=content_id(code if cls is None else f"{code}\n# {label}"),
+            parent_id=snippet.id,
+            code=code,
+            original_code=original,
+            entry_point=node.name,
+            signature=signature_of(node),
+            docstring=docstring,
+            comment=None if docstring else doc_comment(index.lines, at),
+            provenance=prov,
+            sample_kind=kind,
+            class_name=cls.name if cls is not None else None,
+        )
+
+    def _keep_private(self, node: ast.FunctionDef, called: bool | None) -> bool:
+        if self.cfg.include_private:
+            return True
+        if not self.cfg.keep_used_private:
+            return False
+        if called is None:
+            called = node.name in self._called
+        return called or bool(ast.get_docstring(node))
+
+
+def _takes_input(cls: ast.ClassDef | None) -> bool:
+    """Whether instances can be built with varied arguments (an `__init__` with parameters, or fields)."""
+    if cls is None:
+        return False
+    init = constructor(cls)
+    if init is not None:
+        a = init.args
+        return len(a.posonlyargs) + len(a.args) + len(a.kwonlyargs) > 1 or bool(a.vararg or a.kwarg)
+    return any(isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name) for s in cls.body)
+
+
+def _names_called_by_public(scope: ast.AST) -> set[str]:
+    """Names (and attribute names) that public definitions directly inside `scope` mention."""
+    names: set[str] = set()
+    body = getattr(scope, "body", [])
+    for stmt in body:
+        if isinstance(stmt, ast.ClassDef) and not stmt.name.startswith("_"):
+            names |= _names_called_by_public(stmt)
+        if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef) or (
+            stmt.name.startswith("_") and not stmt.name.endswith("__")
+        ):
+            continue
+        for child in ast.walk(stmt):
+            if isinstance(child, ast.Name):
+                names.add(child.id)
+            elif isinstance(child, ast.Attribute):
+                names.add(child.attr)
+    return names
+
+
+# The Prefect task of this stage: cached on content, retried once (codemint/stage_task.py).
+shard = shard_task(Reformat)
