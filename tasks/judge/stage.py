@@ -3,19 +3,17 @@ criteria and records a verdict with reasons; pairs it rejects are dropped with t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
 
 from codemint.llm import verdicts
 from codemint.llm.errors import LLMError
-from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm_traced
-from codemint.records import Rejected, Verified, merge_llm
+from codemint.llm.stage import LLMStage
+from codemint.records import Rejected, Verified
 from codemint.settings import JudgeSettings
-from codemint.stage import Stage
 from codemint.stage_task import shard_task
 
 
-class Judge(Stage[Verified, Verified]):
+class Judge(LLMStage[Verified, Verified]):
     name = "judge"
     input_model = Verified
     output_model = Verified
@@ -25,28 +23,19 @@ class Judge(Stage[Verified, Verified]):
     def cfg(self) -> JudgeSettings:
         return self.settings.judge
 
-    def uses_llm(self) -> bool:
-        return self.cfg.enabled
-
-    def extra_fingerprint(self) -> list[Any]:
-        return [llm_fingerprint(self.settings.llm, verdicts.PROMPTS)] if self.cfg.enabled else []
+    def llm_prompts(self) -> Sequence[str]:
+        return verdicts.PROMPTS if self.cfg.enabled else ()
 
     def run(self, records: Iterable[Verified]) -> Iterator[Verified | Rejected]:
         if not self.cfg.enabled:
             yield from records  # the pass is off: rows go through unjudged (judge_passed stays None)
             return
         records = list(records)
-        assert self.run_dir is not None, "called from process_shard"
         cfg = self.cfg
-        results, usage, provenance = run_llm_traced(
-            self.settings.llm,
-            cache_path(self.run_dir),
-            lambda client: verdicts.verdicts(client, cfg, records),
-        )
-        self.metrics.update(usage)
+        results = self.call_llm(lambda client: verdicts.verdicts(client, cfg, records))
         for rec, result in zip(records, results, strict=True):
             if isinstance(result, LLMError):
-                yield self.reject(rec.id, result.reason, str(result), record=rec)
+                yield self.reject_llm_error(rec.id, result, record=rec)
                 continue
             verdict = result.value
             judged = rec.model_copy(
@@ -56,7 +45,7 @@ class Judge(Stage[Verified, Verified]):
                     "judge_reasons": verdict.reasons,
                     "llm_models": sorted({*rec.llm_models, result.model}),
                     "prompt_versions": [*rec.prompt_versions, result.prompt_version],
-                    "llm": merge_llm(rec.llm, provenance),
+                    "llm": self.with_llm(rec.llm),
                 }
             )
             if not verdict.passed or verdict.score < self.cfg.min_score:

@@ -17,18 +17,16 @@ from a platform-specific module (ntpath, posixpath, ...) says whose path rules a
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
 
 from codemint.inherited_docs import inherited_doc
 from codemint.llm import instructions
 from codemint.llm.errors import LLMError
-from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm_traced
+from codemint.llm.stage import LLMStage
 from codemint.prompt_context import context_code, platform_note
 from codemint.records import Function, Instructed, Rejected
 from codemint.samples import CLASS_KINDS, method_instruction, protocol_doc
 from codemint.settings import SummarizeSettings
-from codemint.stage import Stage
 from codemint.stage_task import shard_task
 from codemint.tasks.execute import example_instructions
 
@@ -75,7 +73,7 @@ def prompt_context(rec: Function, on: bool) -> str | None:
         return ""  # the code parsed for reformat; a context that cannot be cut shows nothing
 
 
-class Summarize(Stage[Function, Instructed]):
+class Summarize(LLMStage[Function, Instructed]):
     name = "summarize"
     input_model = Function
     output_model = Instructed
@@ -85,13 +83,8 @@ class Summarize(Stage[Function, Instructed]):
     def cfg(self) -> SummarizeSettings:
         return self.settings.summarize
 
-    def uses_llm(self) -> bool:
-        return self.cfg.strategy == "llm"
-
-    def extra_fingerprint(self) -> list[Any]:
-        if self.cfg.strategy != "llm":
-            return []
-        return [llm_fingerprint(self.settings.llm, instructions.PROMPTS)]
+    def llm_prompts(self) -> Sequence[str]:
+        return instructions.PROMPTS if self.cfg.strategy == "llm" else ()
 
     def run(self, records: Iterable[Function]) -> Iterator[Instructed | Rejected]:
         if self.cfg.strategy == "llm":
@@ -140,17 +133,11 @@ class Summarize(Stage[Function, Instructed]):
             )
 
     def run_llm(self, records: list[Function]) -> Iterator[Instructed | Rejected]:
-        assert self.run_dir is not None, "called from process_shard"
         cfg = self.cfg
-        results, usage, provenance = run_llm_traced(
-            self.settings.llm,
-            cache_path(self.run_dir),
-            lambda client: instructions.best_instructions(client, cfg, records),
-        )
-        self.metrics.update(usage)
+        results = self.call_llm(lambda client: instructions.best_instructions(client, cfg, records))
         for rec, result in zip(records, results, strict=True):
             if isinstance(result, LLMError):
-                yield self.reject(rec.id, result.reason, str(result), record=rec)
+                yield self.reject_llm_error(rec.id, result, record=rec)
             elif result.score < cfg.min_score:
                 base = result.p_yes_baseline
                 vs = "" if base is None else f" vs {base:.2f} on other code"
@@ -171,7 +158,7 @@ class Summarize(Stage[Function, Instructed]):
                     instruction_p_yes_baseline=result.p_yes_baseline,
                     llm_model=result.model,
                     prompt_version=result.prompt_version,
-                    llm=provenance,
+                    llm=self.llm_provenance,
                 )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import json
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from codemint import safe_ast
@@ -19,18 +19,17 @@ from codemint.llm import inputs as llm_inputs
 from codemint.llm import strategies
 from codemint.llm.client import LLMClient
 from codemint.llm.errors import LLMError
-from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm_traced
+from codemint.llm.stage import LLMStage
 from codemint.llm.strategies import LLMResult
 from codemint.offline import proposals
 from codemint.offline.contracts import row_contract
 from codemint.offline.inputs import Args, doctest_inputs, mutate, signature_inputs
 from codemint.offline.method_inputs import method_inputs
-from codemint.records import InputRun, Instructed, LLMProvenance, Rejected, WithInputs, merge_llm
+from codemint.records import InputRun, Instructed, Rejected, WithInputs
 from codemint.samples import CLASS_KINDS
 from codemint.sandbox import result_fingerprint, shared_sandbox
 from codemint.sandbox.api import ExecJob
 from codemint.settings import TestgenSettings
-from codemint.stage import Stage
 from codemint.stage_task import shard_task
 
 NO_ARGS = '{"args":[],"kwargs":{}}'
@@ -109,29 +108,26 @@ class InputSet:
         return True
 
 
-class Testgen(Stage[Instructed, WithInputs]):
+class Testgen(LLMStage[Instructed, WithInputs]):
     __test__ = False  # not a pytest test class, despite the name
     name = "testgen"
     input_model = Instructed
     output_model = WithInputs
     settings_field = "testgen"
-    # What the LLM calls of the current shard used (server, model, prompts): on every row.
-    llm_provenance: LLMProvenance | None = None
 
     @property
     def cfg(self) -> TestgenSettings:
         return self.settings.testgen
 
-    def uses_llm(self) -> bool:
-        return bool(llm_inputs.prompt_names(self.cfg))
+    def llm_prompts(self) -> Sequence[str]:
+        return llm_inputs.prompt_names(self.cfg)
 
-    def extra_fingerprint(self) -> list[Any]:
-        names = llm_inputs.prompt_names(self.cfg)
-        if not names:
-            # Feedback runs the original and its mutants: the sandbox shapes the inputs.
-            return result_fingerprint(self.settings.sandbox) if "feedback" in self.cfg.strategies else []
-        # The generator runs in the sandbox: its limits shape the inputs too.
-        return [llm_fingerprint(self.settings.llm, names), result_fingerprint(self.settings.sandbox)]
+    def other_fingerprint(self) -> list[Any]:
+        # Feedback runs the original and its mutants, and the LLM's generator runs in the
+        # sandbox: its limits and image shape the inputs.
+        if self.uses_llm() or "feedback" in self.cfg.strategies:
+            return result_fingerprint(self.settings.sandbox)
+        return []
 
     def gather_inputs(self, rec: Instructed, llm: list[tuple[str, str]]) -> InputSet:
         """Doctest examples first, then the LLM's targeted inputs, then the signature-based
@@ -171,8 +167,7 @@ class Testgen(Stage[Instructed, WithInputs]):
     def run(self, records: Iterable[Instructed]) -> Iterator[WithInputs | Rejected]:
         records = list(records)
         extra: dict[str, list[tuple[str, str]]] = {}
-        self.llm_provenance = None
-        if llm_inputs.prompt_names(self.cfg):
+        if self.uses_llm():
             extra = self.llm_inputs(records)
         gathered: dict[str, InputSet | Exception] = {}
         for rec in records:
@@ -204,7 +199,7 @@ class Testgen(Stage[Instructed, WithInputs]):
                 self.metrics[f"inputs_from_{source}"] += 1
             ran = runs.get(rec.id, {})
             yield WithInputs(
-                **{**rec.model_dump(), "llm": merge_llm(rec.llm, self.llm_provenance)},
+                **{**rec.model_dump(), "llm": self.with_llm(rec.llm)},
                 test_inputs=inputs.texts,
                 input_sources=inputs.sources,
                 # the original's runs travel with the row only when they cover every input
@@ -279,25 +274,21 @@ class Testgen(Stage[Instructed, WithInputs]):
 
     def mutant_killing_inputs(self, requests: list[tuple[Instructed, list[str]]]) -> dict[str, list[str]]:
         """MuTAP: encoded inputs per record id for the mutants its inputs miss (failures count)."""
-        assert self.run_dir is not None, "called from process_shard"
 
         async def ask(client: LLMClient) -> list[LLMResult[list[str]] | LLMError]:
             return await llm_inputs.mutant_killing_inputs(client, self.cfg, requests)
 
-        results, usage, provenance = run_llm_traced(self.settings.llm, cache_path(self.run_dir), ask)
-        self.llm_provenance = merge_llm(self.llm_provenance, provenance)
-        self.metrics.update(usage)
+        results = self.call_llm(ask)
         out: dict[str, list[str]] = {}
         for (rec, _), result in zip(requests, results, strict=True):
             if isinstance(result, LLMError):
-                self.metrics[f"llm_mutants_failed:{result.reason}"] += 1
+                self.count_llm_failure("llm_mutants_failed", result)
             else:
                 out[rec.id] = result.value
         return out
 
     def llm_inputs(self, records: list[Instructed]) -> dict[str, list[tuple[str, str]]]:
         """Encoded inputs with their source per record id; a failed sample just gets none."""
-        assert self.run_dir is not None, "called from process_shard"
         cfg = self.cfg
         out: dict[str, list[tuple[str, str]]] = {rec.id: [] for rec in records}
 
@@ -314,20 +305,17 @@ class Testgen(Stage[Instructed, WithInputs]):
             )
             return proposed, generators
 
-        (proposed, generators), usage, self.llm_provenance = run_llm_traced(
-            self.settings.llm, cache_path(self.run_dir), ask
-        )
-        self.metrics.update(usage)
+        proposed, generators = self.call_llm(ask)
         for rec, result in zip(records, proposed, strict=False):
             if isinstance(result, LLMError):
-                self.metrics[f"llm_inputs_failed:{result.reason}"] += 1
+                self.count_llm_failure("llm_inputs_failed", result)
             else:
                 out[rec.id].extend((text, "llm") for text in result.value)
         jobs: list[ExecJob] = []
         owners: list[Instructed] = []
         for rec, source in zip(records, generators, strict=False):
             if isinstance(source, LLMError):
-                self.metrics[f"llm_generator_failed:{source.reason}"] += 1
+                self.count_llm_failure("llm_generator_failed", source)
                 continue
             jobs.append(
                 ExecJob(

@@ -9,19 +9,18 @@ process, on the serialized outcomes: nothing the executed code prints or overrid
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from codemint.llm import solutions
 from codemint.llm.errors import LLMError
-from codemint.llm.runtime import cache_path, llm_fingerprint, run_llm_traced
-from codemint.records import Executed, LLMProvenance, Rejected, Verified, merge_llm
+from codemint.llm.stage import LLMStage
+from codemint.records import Executed, Rejected, Verified
 from codemint.sandbox import result_fingerprint, shared_sandbox
 from codemint.sandbox.api import ExecJob
 from codemint.sandbox.row_jobs import RowJobs
 from codemint.settings import VerifySettings
-from codemint.stage import Stage
 from codemint.stage_task import shard_task
 from codemint.verdict import passes  # the one verdict (reward, repair, adequacy use it too)
 
@@ -34,26 +33,21 @@ class Candidate:
     prompt_version: str | None = None
 
 
-class Verify(Stage[Executed, Verified]):
+class Verify(LLMStage[Executed, Verified]):
     name = "verify"
     input_model = Executed
     output_model = Verified
     settings_field = "verify"
-    # What the LLM calls of the current shard used (server, model, prompts): on every row.
-    llm_provenance: LLMProvenance | None = None
 
     @property
     def cfg(self) -> VerifySettings:
         return self.settings.verify
 
-    def uses_llm(self) -> bool:
-        return self.cfg.candidate != "reformatted"
+    def llm_prompts(self) -> Sequence[str]:
+        return solutions.PROMPTS if self.cfg.candidate != "reformatted" else ()
 
-    def extra_fingerprint(self) -> list[Any]:
-        parts: list[Any] = result_fingerprint(self.settings.sandbox)
-        if self.cfg.candidate != "reformatted":
-            parts.append(llm_fingerprint(self.settings.llm, solutions.PROMPTS))
-        return parts
+    def other_fingerprint(self) -> list[Any]:
+        return result_fingerprint(self.settings.sandbox)
 
     def candidates(self, records: list[Executed]) -> dict[str, list[Candidate]]:
         """Candidates per record id, regenerated first: on a tie the LLM's clean rewrite wins."""
@@ -68,18 +62,12 @@ class Verify(Stage[Executed, Verified]):
 
     def regenerated(self, records: list[Executed]) -> list[list[Candidate]]:
         """Per record, the LLM's solutions written from the instruction (none if it failed)."""
-        assert self.run_dir is not None, "called from process_shard"
         cfg = self.cfg
-        results, usage, self.llm_provenance = run_llm_traced(
-            self.settings.llm,
-            cache_path(self.run_dir),
-            lambda client: solutions.regenerated(client, cfg, records),
-        )
-        self.metrics.update(usage)
+        results = self.call_llm(lambda client: solutions.regenerated(client, cfg, records))
         out: list[list[Candidate]] = []
         for result in results:
             if isinstance(result, LLMError):
-                self.metrics[f"regenerate_failed:{result.reason}"] += 1
+                self.count_llm_failure("regenerate_failed", result)
                 out.append([])
             else:
                 out.append(
@@ -92,7 +80,6 @@ class Verify(Stage[Executed, Verified]):
 
     def run(self, records: Iterable[Executed]) -> Iterator[Verified | Rejected]:
         records = list(records)
-        self.llm_provenance = None
         by_record = self.candidates(records)
         jobs: list[ExecJob] = []
         owners: list[tuple[Executed, Candidate]] = []
@@ -116,7 +103,7 @@ class Verify(Stage[Executed, Verified]):
             current = best.get(rec.id)
             if current is None or passed > current.tests_passed:
                 models = [m for m in (rec.llm_model, cand.model) if m]
-                llm = merge_llm(rec.llm, self.llm_provenance)
+                llm = self.with_llm(rec.llm)
                 versions = (
                     [use.prompt_version for use in llm.prompts]
                     if llm is not None
