@@ -4,7 +4,7 @@ Runs the real pipeline (`codemint run`) on a corpus twice in one invocation:
   baseline - this session's rules off: every instruction is a summary target (the data
              model's words for a special method, a base method's docstring, doctests whole)
              and near-dedup keeps near twins (`tasks.summary_own_words`,
-             `curation.near_dedup_twins` false);
+             `near_dedup.twins` false);
   new      - the defaults.
 Then reads each run's export as a trainer would and prints, per mode:
   functions    functions with a row in any config; generation: rows of the `generation` config
@@ -48,7 +48,7 @@ from row_quality import METHOD_KINDS, _export_dir, _rows, run
 
 BASELINE_ENV = {
     "CODEMINT_TASKS__SUMMARY_OWN_WORDS": "false",
-    "CODEMINT_CURATION__NEAR_DEDUP_TWINS": "false",
+    "CODEMINT_NEAR_DEDUP__TWINS": "false",
 }
 CODEC_TAG = re.compile(r'"__[a-z_]+__"\s*:')
 # The generation rows' directories: `messages` is the `generation` config.

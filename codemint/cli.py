@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -236,7 +237,7 @@ def run(
     try:
         settings = PipelineSettings.load(config, **overrides)
     except ValueError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")  # the message names [sections]
         raise typer.Exit(2) from exc
     if sandbox:
         settings.sandbox.backend = sandbox  # type: ignore[assignment]

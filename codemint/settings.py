@@ -4,17 +4,22 @@ A stage's cache key includes the JSON of its own settings model, so changing, sa
 testgen cap re-runs testgen and what follows, but not ingest or reformat.
 Settings load from a TOML file (`codemint run --config`), then CODEMINT_* environment
 variables (nested with `__`, e.g. CODEMINT_SANDBOX__BACKEND=local), then CLI flags.
+The old `[curation]` section (CODEMINT_CURATION__*) still loads: each key is moved to its
+stage's section with a warning naming the new key (CURATION_KEYS).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from codemint.decontam_specs import BenchmarkSpec
 
@@ -277,43 +282,142 @@ class LLMSettings(BaseModel):
     max_model_len: int | None = None
 
 
-class CurationSettings(BaseModel):
-    """Near-dedup, decontamination, diversity selection and export (after verify)."""
+class NearDedupSettings(BaseModel):
+    """Near-dedup: MinHash LSH over token shingles. Candidates from the LSH bands are
+    verified by estimated Jaccard >= threshold (BigCode uses 5-grams and 0.7 on code)."""
 
-    # Worker processes for per-shard work inside an index build (None: one per CPU).
-    workers: int | None = None
-    # Near-dedup: MinHash LSH over token shingles. Candidates from the LSH bands are
-    # verified by estimated Jaccard >= threshold (BigCode uses 5-grams and 0.7 on code).
-    near_dedup_shingle: int = 5
-    near_dedup_num_perm: int = 128
-    near_dedup_threshold: float = Field(default=0.7, gt=0.0, le=1.0)
-    near_dedup_bands: int | None = None  # None: chosen from threshold and num_perm
-    near_dedup_normalize_locals: bool = True  # parameters/local variables compared as one name
-    near_dedup_seed: int = 1
+    shingle: int = 5
+    num_perm: int = 128
+    threshold: float = Field(default=0.7, gt=0.0, le=1.0)
+    bands: int | None = None  # None: chosen from threshold and num_perm
+    normalize_locals: bool = True  # parameters/local variables compared as one name
+    seed: int = 1
     # Near twins (tasks/near_dedup/twins.py): a wrapper that only calls a kept helper, and rows with
     # the same instruction over different code, keep one row.
-    near_dedup_twins: bool = True
-    # Decontamination: word n-grams of the row's instruction and code against each
-    # benchmark's prompt/solution/tests; a row matching `decontam_min_matches` prompt or
-    # solution n-grams, or `decontam_overlap` of any field's n-grams, or containing a
-    # normalised solution of >= `decontam_min_substring_words` words, is dropped.
+    twins: bool = True
+
+
+class DecontaminateSettings(BaseModel):
+    """Decontamination: word n-grams of the row's instruction and code against each
+    benchmark's prompt/solution/tests; a row matching `min_matches` prompt or solution
+    n-grams, or `overlap` of any field's n-grams, or containing a normalised solution of
+    >= `min_substring_words` words, is dropped."""
+
     benchmarks: list[BenchmarkSpec] = Field(default_factory=lambda: [BenchmarkSpec(name="humaneval")])
-    decontam_ngram: int = 13
-    decontam_overlap: float = 0.5
-    decontam_min_matches: int = 1
-    decontam_min_substring_words: int = 8
-    decontam_missing: Literal["error", "skip"] = "skip"  # a named benchmark whose data is absent
-    # Diversity selection: k-center greedy on embeddings; None keeps all rows.
-    select_budget: int | None = None
-    select_fraction: float | None = Field(default=None, gt=0.0, le=1.0)
+    ngram: int = 13
+    overlap: float = 0.5
+    min_matches: int = 1
+    min_substring_words: int = 8
+    missing: Literal["error", "skip"] = "skip"  # a named benchmark whose data is absent
+
+
+class SelectSettings(BaseModel):
+    """Diversity selection: k-center greedy on embeddings; neither budget set keeps all rows."""
+
+    budget: int | None = None
+    fraction: float | None = Field(default=None, gt=0.0, le=1.0)
     embeddings_base_url: str | None = None  # OpenAI-compatible /v1; None: local hashed TF-IDF
     embeddings_model: str = "text-embedding-3-small"
     embeddings_api_key: str = "EMPTY"
     embeddings_batch_size: int = 64
     embedding_dim: int = 256  # local vectors' size; remote ones are projected down to it if larger
-    # Export: train/validation split by hashing id with the seed.
+
+
+class ExportSettings(BaseModel):
+    """Export: train/validation split by hashing id with the seed."""
+
     validation_fraction: float = Field(default=0.05, ge=0.0, le=1.0)
     split_seed: int = 0
+
+
+# The old `[curation]` section (one model for four stages, so one cache key): each of its keys
+# and where it lives now, as (section, key); section None is a top-level field.
+CURATION_KEYS: dict[str, tuple[str | None, str]] = {
+    "workers": (None, "index_workers"),
+    "near_dedup_shingle": ("near_dedup", "shingle"),
+    "near_dedup_num_perm": ("near_dedup", "num_perm"),
+    "near_dedup_threshold": ("near_dedup", "threshold"),
+    "near_dedup_bands": ("near_dedup", "bands"),
+    "near_dedup_normalize_locals": ("near_dedup", "normalize_locals"),
+    "near_dedup_seed": ("near_dedup", "seed"),
+    "near_dedup_twins": ("near_dedup", "twins"),
+    "benchmarks": ("decontaminate", "benchmarks"),
+    "decontam_ngram": ("decontaminate", "ngram"),
+    "decontam_overlap": ("decontaminate", "overlap"),
+    "decontam_min_matches": ("decontaminate", "min_matches"),
+    "decontam_min_substring_words": ("decontaminate", "min_substring_words"),
+    "decontam_missing": ("decontaminate", "missing"),
+    "select_budget": ("select", "budget"),
+    "select_fraction": ("select", "fraction"),
+    "embeddings_base_url": ("select", "embeddings_base_url"),
+    "embeddings_model": ("select", "embeddings_model"),
+    "embeddings_api_key": ("select", "embeddings_api_key"),
+    "embeddings_batch_size": ("select", "embeddings_batch_size"),
+    "embedding_dim": ("select", "embedding_dim"),
+    "validation_fraction": ("export", "validation_fraction"),
+    "split_seed": ("export", "split_seed"),
+}
+
+
+class SettingsError(Exception):
+    """A mistake in the settings given, told in one line: not a ValueError, which pydantic
+    would wrap in a multi-line validation report."""
+
+
+def new_name(section: str | None, key: str) -> str:
+    """`[section] key (CODEMINT_SECTION__KEY)`: how a moved setting is written now."""
+    if section is None:
+        return f"{key} (CODEMINT_{key.upper()})"
+    return f"[{section}] {key} (CODEMINT_{section.upper()}__{key.upper()})"
+
+
+def move_curation(data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with the keys of an old `[curation]` section moved to their sections, each with
+    a warning naming the new key; a setting given both ways, or an unknown key, is an error."""
+    old = data.pop("curation")
+    if not isinstance(old, dict):
+        raise SettingsError(f"[curation] must be a table of settings, not {old!r}")
+    for key, value in old.items():
+        if key not in CURATION_KEYS:
+            raise SettingsError(f"[curation] {key}: no such setting (known: {', '.join(CURATION_KEYS)})")
+        section, new = CURATION_KEYS[key]
+        if section is None:
+            target = data
+        else:
+            given = data.get(section, {})
+            # A model given directly counts only the fields it was given.
+            target = given.model_dump(exclude_unset=True) if isinstance(given, BaseModel) else dict(given)
+            data[section] = target
+        if new in target:
+            raise SettingsError(
+                f"[curation] {key} and {new_name(section, new)} set the same setting: drop [curation] {key}"
+            )
+        target[new] = value
+        warnings.warn(
+            f"settings: [curation] {key} is now {new_name(section, new)}; the old name still works for now",
+            FutureWarning,
+            stacklevel=2,
+        )
+    return data
+
+
+class CurationEnv(PydanticBaseSettingsSource):
+    """The old section's environment variables (CODEMINT_CURATION__SELECT_BUDGET=...) as a
+    `curation` table: the settings no longer have that field, so the usual source skips them."""
+
+    prefix = "codemint_curation__"
+    json_keys = {"benchmarks"}  # a list: JSON in the environment, as pydantic-settings reads it
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads the environment itself
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name, value in os.environ.items():
+            if name.lower().startswith(self.prefix):
+                key = name[len(self.prefix) :].lower()
+                found[key] = json.loads(value) if key in self.json_keys else value
+        return {"curation": found} if found else {}
 
 
 class PipelineSettings(BaseSettings):
@@ -328,6 +432,10 @@ class PipelineSettings(BaseSettings):
     # one batch, without running each through the task engine (flows/cache_walk.py). Off: every
     # task run goes through the engine, as before. Not part of any cache key.
     cache_walk: bool = True
+    # Worker processes for per-shard work inside an index build (near-dedup's MinHash
+    # signatures; None: one per CPU). The results are the same for any count: not part of any
+    # cache key.
+    index_workers: int | None = None
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     reformat: ReformatSettings = Field(default_factory=ReformatSettings)
     summarize: SummarizeSettings = Field(default_factory=SummarizeSettings)
@@ -338,21 +446,33 @@ class PipelineSettings(BaseSettings):
     adequacy: AdequacySettings = Field(default_factory=AdequacySettings)
     judge: JudgeSettings = Field(default_factory=JudgeSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
-    curation: CurationSettings = Field(default_factory=CurationSettings)
+    # Curation after verify, one model per stage (each stage's cache key covers only its own).
+    decontaminate: DecontaminateSettings = Field(default_factory=DecontaminateSettings)
+    near_dedup: NearDedupSettings = Field(default_factory=NearDedupSettings)
+    select: SelectSettings = Field(default_factory=SelectSettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
     tasks: TasksSettings = Field(default_factory=TasksSettings)
     # Fault injection for drills and tests: "stage:shard" task runs that raise.
     fail_shards: list[str] = Field(default_factory=list)
 
-    def uses_llm(self) -> bool:
-        """Whether any configured strategy calls the LLM server."""
-        return (
-            self.summarize.strategy == "llm"
-            or bool({"llm", "llm_generator", "llm_mutants"} & set(self.testgen.strategies))
-            or self.verify.candidate != "reformatted"
-            or self.judge.enabled
-            or ("repair" in self.tasks.kinds and self.tasks.llm_bugs > 0)
-            or "translation" in self.tasks.kinds
-        )
+    @model_validator(mode="before")
+    @classmethod
+    def _old_curation_section(cls, data: Any) -> Any:
+        # Config files, environments and run.json files written before the split keep working.
+        if isinstance(data, dict) and "curation" in data:
+            return move_curation(dict(data))
+        return data
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, CurationEnv(settings_cls), dotenv_settings, file_secret_settings
 
     def enable_llm(self) -> None:
         """Every LLM strategy on: summaries, LLM test inputs, regenerated code, the judge,
@@ -376,4 +496,7 @@ class PipelineSettings(BaseSettings):
             except (OSError, tomllib.TOMLDecodeError) as exc:
                 raise ValueError(f"{config}: cannot read settings: {exc}") from exc
         data.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**data)
+        try:
+            return cls(**data)
+        except SettingsError as exc:
+            raise ValueError(f"{config}: {exc}" if config is not None else str(exc)) from None

@@ -196,7 +196,9 @@ def run_export(
         f.model_dump(exclude={"seconds", "seconds_per_row"}) for f in funnel
     ]  # no timings: stable cache key
     # The card shows the funnel and the settings: both are part of the key.
-    card_settings = settings.model_dump(mode="json", exclude={"runs_dir", "fail_shards", "cache_walk"})
+    card_settings = settings.model_dump(
+        mode="json", exclude={"runs_dir", "fail_shards", "cache_walk", "index_workers"}
+    )
     code = modgraph.code_digest([export_task.fn.__module__])
     fingerprint = cache_key(card_settings, funnel_rows, __version__, code)
     export_task.with_options(result_storage=results_dir(run_dir))(
@@ -249,7 +251,7 @@ def pipeline(
     run_dir = (settings.runs_dir / run_id).resolve()
     store.sweep_temp_files(run_dir)
     tag_flow_run(run_id)
-    if settings.uses_llm():
+    if registry.uses_llm(settings):
         from codemint.llm.health import check_server
 
         check_server(settings.llm)  # fail fast: server down, or serving another model

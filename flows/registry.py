@@ -7,8 +7,9 @@ from typing import Any
 
 from prefect import Task
 
+from codemint.settings import PipelineSettings
 from codemint.stage import IndexedStage, ShardResult, Stage
-from codemint.stage_task import IndexResult
+from codemint.stage_task import IndexResult, make_stage
 from codemint.tasks.adequacy.stage import Adequacy
 from codemint.tasks.decontaminate.stage import Decontaminate
 from codemint.tasks.dedup.stage import ExactDedup
@@ -44,6 +45,11 @@ def stage_class(name: str) -> type[Stage[Any, Any]]:
         return STAGES[name]
     except KeyError:
         raise ValueError(f"unknown stage {name!r}; known: {', '.join(STAGES)}") from None
+
+
+def uses_llm(settings: PipelineSettings) -> bool:
+    """Whether any stage, as `settings` configure it, calls the LLM server (each stage says)."""
+    return any(make_stage(cls, settings).uses_llm() for cls in STAGES.values())
 
 
 def shard_task(name: str) -> Task[..., ShardResult]:

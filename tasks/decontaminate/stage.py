@@ -20,7 +20,7 @@ from codemint import store
 from codemint.curation.decontam import BenchmarkIndex, BenchmarkUnavailable, load_items, resolve_path, verdict
 from codemint.decontam_specs import BenchmarkSpec
 from codemint.records import Rejected, Verified
-from codemint.settings import CurationSettings
+from codemint.settings import DecontaminateSettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
 
@@ -29,17 +29,17 @@ log = logging.getLogger("codemint.decontaminate")
 BATCH = 1024
 
 
-def resolve_benchmarks(cfg: CurationSettings) -> tuple[list[tuple[BenchmarkSpec, Path, str]], list[str]]:
+def resolve_benchmarks(cfg: DecontaminateSettings) -> tuple[list[tuple[BenchmarkSpec, Path, str]], list[str]]:
     """(spec, file, sha256) of every benchmark found, and the reasons of those missing.
 
-    Raises `BenchmarkUnavailable` for a missing one when `decontam_missing` is "error".
+    Raises `BenchmarkUnavailable` for a missing one when `missing` is "error".
     """
     found, missing = [], []
     for spec in cfg.benchmarks:
         try:
             path = resolve_path(spec)
         except BenchmarkUnavailable as exc:
-            if cfg.decontam_missing == "error":
+            if cfg.missing == "error":
                 raise
             missing.append(str(exc))
             continue
@@ -56,21 +56,21 @@ def _index(specs_json: tuple[tuple[str, str, str], ...], ngram: int, min_words: 
     return BenchmarkIndex(items, ngram=ngram, min_substring_words=min_words)
 
 
-def benchmark_index(cfg: CurationSettings) -> tuple[BenchmarkIndex, list[str]]:
+def benchmark_index(cfg: DecontaminateSettings) -> tuple[BenchmarkIndex, list[str]]:
     found, missing = resolve_benchmarks(cfg)
     key = tuple((spec.model_dump_json(), str(path), digest) for spec, path, digest in found)
-    return _index(key, cfg.decontam_ngram, cfg.decontam_min_substring_words), missing
+    return _index(key, cfg.ngram, cfg.min_substring_words), missing
 
 
 class Decontaminate(Stage[Verified, Verified]):
     name = "decontaminate"
     input_model = Verified
     output_model = Verified
-    settings_field = "curation"
+    settings_field = "decontaminate"
 
     @property
-    def cfg(self) -> CurationSettings:
-        return self.settings.curation
+    def cfg(self) -> DecontaminateSettings:
+        return self.settings.decontaminate
 
     def extra_fingerprint(self) -> list[Any]:
         found, missing = resolve_benchmarks(self.cfg)
@@ -92,9 +92,7 @@ class Decontaminate(Stage[Verified, Verified]):
                     row.append((rec.candidate_code, True))
                 texts.append(row)
             for rec, matches in zip(batch, index.matches(texts), strict=True):
-                hit = verdict(
-                    matches, overlap=self.cfg.decontam_overlap, min_matches=self.cfg.decontam_min_matches
-                )
+                hit = verdict(matches, overlap=self.cfg.overlap, min_matches=self.cfg.min_matches)
                 if hit is None:
                     yield rec
                 else:

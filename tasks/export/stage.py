@@ -44,7 +44,7 @@ def export_dataset(
                 continue
             seen.add(key)
             rows.append(rec)
-    cfg = settings.curation
+    cfg = settings.export
     return export(
         rows,
         Path(out_dir),

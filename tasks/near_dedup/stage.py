@@ -28,7 +28,7 @@ from codemint.curation.minhash import MinHashParams, cluster, signatures
 from codemint.curation.shards import map_parallel, read_columns
 from codemint.records import Rejected, Verified
 from codemint.samples import focus_code
-from codemint.settings import CurationSettings, PipelineSettings
+from codemint.settings import NearDedupSettings, PipelineSettings
 from codemint.stage import IndexedStage
 from codemint.stage_task import index_task, shard_task
 from codemint.tasks.near_dedup.twins import SAME_INSTRUCTION, WRAPPER, TwinRow, find_twins, twin_row
@@ -36,14 +36,14 @@ from codemint.tasks.near_dedup.twins import SAME_INSTRUCTION, WRAPPER, TwinRow, 
 ShardSignatures = tuple[list[str], np.ndarray, np.ndarray, np.ndarray, list[TwinRow]]
 
 
-def minhash_params(cfg: CurationSettings) -> MinHashParams:
+def minhash_params(cfg: NearDedupSettings) -> MinHashParams:
     return MinHashParams(
-        shingle=cfg.near_dedup_shingle,
-        num_perm=cfg.near_dedup_num_perm,
-        threshold=cfg.near_dedup_threshold,
-        bands=cfg.near_dedup_bands,
-        normalize_locals=cfg.near_dedup_normalize_locals,
-        seed=cfg.near_dedup_seed,
+        shingle=cfg.shingle,
+        num_perm=cfg.num_perm,
+        threshold=cfg.threshold,
+        bands=cfg.bands,
+        normalize_locals=cfg.normalize_locals,
+        seed=cfg.seed,
     )
 
 
@@ -115,18 +115,18 @@ class NearDedup(IndexedStage[Verified, Verified]):
     name = "near_dedup"
     input_model = Verified
     output_model = Verified
-    settings_field = "curation"
+    settings_field = "near_dedup"
 
     @classmethod
     def build_index(
         cls, settings: PipelineSettings, shard_paths: list[Path | None], index_path: Path
     ) -> dict[str, Any]:
         started = time.perf_counter()
-        params = minhash_params(settings.curation)
+        params = minhash_params(settings.near_dedup)
         # A shard that failed upstream (None) has no rows; the others keep their numbers.
         present = [(s, p) for s, p in enumerate(shard_paths) if p is not None]
         parts = map_parallel(
-            partial(shard_signatures, params=params), [p for _, p in present], settings.curation.workers
+            partial(shard_signatures, params=params), [p for _, p in present], settings.index_workers
         )
         sig_seconds = time.perf_counter() - started
         ids = np.array([i for p in parts for i in p[0]], dtype=str)
@@ -148,7 +148,7 @@ class NearDedup(IndexedStage[Verified, Verified]):
         kept = rep == position
         twin_of: list[str | None] = [None] * len(ids)
         twin_reason: list[str | None] = [None] * len(ids)
-        if settings.curation.near_dedup_twins:
+        if settings.near_dedup.twins:
             rows = [t for p in parts for t in p[4]]
             for i, twin in enumerate(find_twins(rows, kept.tolist(), rank.tolist())):
                 if twin is not None:

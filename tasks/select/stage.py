@@ -1,7 +1,7 @@
 """Select: a diverse subset of a given budget, by k-center greedy on embeddings of all rows.
 
 `build_index` embeds every row (instruction + code) across all shards, picks the budget
-(`select_budget` rows, or `select_fraction` of them, whichever is smaller) and writes one
+(`select.budget` rows, or `select.fraction` of them, whichever is smaller) and writes one
 index row per input row: id, shard, selected, rank (pick order, -1 if not picked), and
 the nearest selected row with its distance. `run` keeps exactly the selected (shard, id)
 rows; the others are dropped as `not_selected`, naming the selected row that covers them.
@@ -24,18 +24,18 @@ from codemint.curation.embed import embed
 from codemint.curation.kcenter import k_center_greedy
 from codemint.curation.shards import read_columns
 from codemint.records import Rejected, Verified
-from codemint.settings import CurationSettings, PipelineSettings
+from codemint.settings import PipelineSettings, SelectSettings
 from codemint.stage import IndexedStage
 from codemint.stage_task import index_task, shard_task
 
 
-def budget(cfg: CurationSettings, rows: int) -> int:
+def budget(cfg: SelectSettings, rows: int) -> int:
     """How many rows to keep out of `rows` (all of them when neither budget is set)."""
     k = rows
-    if cfg.select_budget is not None:
-        k = min(k, cfg.select_budget)
-    if cfg.select_fraction is not None:
-        k = min(k, math.ceil(cfg.select_fraction * rows))
+    if cfg.budget is not None:
+        k = min(k, cfg.budget)
+    if cfg.fraction is not None:
+        k = min(k, math.ceil(cfg.fraction * rows))
     return max(0, k)
 
 
@@ -47,13 +47,13 @@ class Select(IndexedStage[Verified, Verified]):
     name = "select"
     input_model = Verified
     output_model = Verified
-    settings_field = "curation"
+    settings_field = "select"
 
     @classmethod
     def build_index(
         cls, settings: PipelineSettings, shard_paths: list[Path | None], index_path: Path
     ) -> dict[str, Any]:
-        cfg = settings.curation
+        cfg = settings.select
         started = time.perf_counter()
         ids: list[str] = []
         shards: list[int] = []

@@ -216,6 +216,19 @@ def test_changed_setting_reruns_only_affected_stages(
     redone = {name for name, state in states.items() if state != "Cached"}
     assert redone and all(name.startswith(("verify", "export")) for name in redone), states
     assert any(state == "Completed" for name, state in states.items() if name.startswith("verify")), states
+    # A select setting re-runs select alone (and the export, whose card shows it): near-dedup and
+    # decontamination keep their cache keys, since each stage's key covers its own settings only.
+    # The budget is above the row count, so select keeps the same rows and derive stays cached.
+    budget = changed.model_copy(deep=True)
+    budget.select.budget = 10_000
+    _, _, flow_run_id = run_flow(budget, inputs, "e2e")
+    # Every task run of the first run, so the server has recorded the ones that ran too.
+    task_runs = len(asyncio.run(_task_states(first_run[2])))
+    states = dict(asyncio.run(_task_states(flow_run_id, task_runs)))
+    redone = {name for name, state in states.items() if state != "Cached"}
+    assert redone and all(name.startswith(("select", "export")) for name in redone), states
+    assert any(name.startswith("select") for name in redone), states
+    assert any(name.startswith("near_dedup") for name in states), states
 
 
 def test_killed_run_resumes_without_losing_or_duplicating_rows(

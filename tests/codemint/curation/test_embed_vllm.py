@@ -16,7 +16,7 @@ from vllm_server import MODEL_NAME, VLLMServer
 
 from codemint.curation.embed import EmbeddingError, remote_vectors
 from codemint.records import Rejected
-from codemint.settings import CurationSettings, PipelineSettings
+from codemint.settings import PipelineSettings, SelectSettings
 from codemint.tasks.select.stage import Select
 
 LONG = "def huge(values):\n" + "".join(f"    values.append({i} * {i})\n" for i in range(3000))
@@ -52,8 +52,8 @@ def test_select_with_remote_embeddings_survives_a_long_row(embed_server: VLLMSer
     rows = [verified(code) for code in (WRAP, MEDIAN, PARSE, CLAMP, HEX)] + [verified(LONG)]
     paths = write_shards(tmp_path / "in", [rows])
     settings = PipelineSettings(
-        curation=CurationSettings(
-            embeddings_base_url=embed_server.base_url, embeddings_model=MODEL_NAME, select_budget=3
+        select=SelectSettings(
+            embeddings_base_url=embed_server.base_url, embeddings_model=MODEL_NAME, budget=3
         )
     )
     index = tmp_path / "select" / "index.parquet"

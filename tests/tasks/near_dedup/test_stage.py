@@ -25,18 +25,18 @@ from codemint import store
 from codemint.curation.minhash import MinHashParams, lsh_params, signatures
 from codemint.curation.tokens import LOCAL, code_tokens
 from codemint.records import Rejected
-from codemint.settings import CurationSettings, PipelineSettings
+from codemint.settings import NearDedupSettings, PipelineSettings
 from codemint.tasks.near_dedup.stage import NearDedup, clusters_path
 
 REPO = Path(__file__).resolve().parents[3]
 
 
-def settings(**curation: object) -> PipelineSettings:
-    return PipelineSettings(curation=CurationSettings(workers=1, **curation))  # type: ignore[arg-type]
+def settings(**near_dedup: object) -> PipelineSettings:
+    return PipelineSettings(index_workers=1, near_dedup=NearDedupSettings(**near_dedup))  # type: ignore[arg-type]
 
 
-def run_near_dedup(tmp_path: Path, shards: list[list], **curation: object) -> tuple[dict, list, list, Path]:
-    cfg = settings(**curation)
+def run_near_dedup(tmp_path: Path, shards: list[list], **near_dedup: object) -> tuple[dict, list, list, Path]:
+    cfg = settings(**near_dedup)
     paths = write_shards(tmp_path / "verify", shards)
     index = tmp_path / "near_dedup" / "index.parquet"
     figures = NearDedup.build_index(cfg, list(paths), index)
@@ -110,9 +110,9 @@ def test_distinct_functions_are_all_kept(tmp_path: Path) -> None:
 
 def test_threshold_setting_decides_small_edits(tmp_path: Path) -> None:
     rows = [verified(WRAP), verified(WRAP_EDITED)]
-    _, kept, _, _ = run_near_dedup(tmp_path / "strict", [rows], near_dedup_threshold=0.99)
+    _, kept, _, _ = run_near_dedup(tmp_path / "strict", [rows], threshold=0.99)
     assert len(kept) == 2
-    _, kept, _, _ = run_near_dedup(tmp_path / "loose", [rows], near_dedup_threshold=0.7)
+    _, kept, _, _ = run_near_dedup(tmp_path / "loose", [rows], threshold=0.7)
     assert len(kept) == 1
 
 
@@ -122,7 +122,7 @@ def test_signatures_agree_across_worker_processes(tmp_path: Path) -> None:
     paths = write_shards(tmp_path / "verify", shards)
     one, two = tmp_path / "one.parquet", tmp_path / "two.parquet"
     NearDedup.build_index(settings(), list(paths), one)
-    NearDedup.build_index(PipelineSettings(curation=CurationSettings(workers=2)), list(paths), two)
+    NearDedup.build_index(PipelineSettings(index_workers=2), list(paths), two)
     assert pq.read_table(one).equals(pq.read_table(two))
     sig = signatures([WRAP, WRAP_RENAMED], MinHashParams())
     assert (sig[0] == sig[1]).all()

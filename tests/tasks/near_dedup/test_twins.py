@@ -9,7 +9,7 @@ from factories import verified, write_shards
 
 from codemint import store
 from codemint.records import Rejected
-from codemint.settings import CurationSettings, PipelineSettings
+from codemint.settings import NearDedupSettings, PipelineSettings
 from codemint.tasks.near_dedup.stage import NearDedup
 from codemint.tasks.near_dedup.twins import SAME_INSTRUCTION, WRAPPER, TwinRow, find_twins, wrapped_callee
 
@@ -69,7 +69,7 @@ def test_near_dedup_drops_twins_with_their_reasons(tmp_path: Path) -> None:
     wrapper = wrapper.model_copy(update={"original_code": WRAPPER_CODE.strip() + "\n" + HELPER})
     loose = verified(WORKER, instruction="Parse `a=1;b=2` into a dict.", n_tests=2, path="other.py")
     paths = write_shards(tmp_path / "verify", [[helper, wrapper], [loose]])
-    cfg = PipelineSettings(curation=CurationSettings(workers=1))
+    cfg = PipelineSettings(index_workers=1)
     index = tmp_path / "near_dedup" / "index.parquet"
     figures = NearDedup.build_index(cfg, list(paths), index)
     assert figures["near_twins:wrapper"] == 1 and figures["near_twins:same_instruction"] == 0
@@ -85,7 +85,7 @@ def test_near_dedup_drops_twins_with_their_reasons(tmp_path: Path) -> None:
     table = pq.read_table(index).to_pylist()
     assert {r["id"]: r["twin_of"] for r in table}[wrapper.id] == helper.id
     # Off, the index keeps both (MinHash alone does not see the wrapper).
-    off = PipelineSettings(curation=CurationSettings(workers=1, near_dedup_twins=False))
+    off = PipelineSettings(index_workers=1, near_dedup=NearDedupSettings(twins=False))
     assert NearDedup.build_index(off, list(paths), tmp_path / "off" / "index.parquet")["kept"] == 3
 
 
@@ -93,7 +93,7 @@ def test_two_rows_with_one_instruction_keep_one(tmp_path: Path) -> None:
     a = verified(WORKER, instruction="Parse `a=1;b=2` into a dict.", n_tests=4)
     b = verified(HELPER, instruction="Parse `a=1;b=2` into a dict.", n_tests=2)
     paths = write_shards(tmp_path / "verify", [[a], [b]])
-    cfg = PipelineSettings(curation=CurationSettings(workers=1))
+    cfg = PipelineSettings(index_workers=1)
     figures = NearDedup.build_index(cfg, list(paths), tmp_path / "nd" / "index.parquet")
     assert figures["near_twins:same_instruction"] == 1 and figures["kept"] == 1
     result = NearDedup(cfg, tmp_path / "nd" / "index.parquet").process_shard(paths[1], tmp_path / "nd", 1)

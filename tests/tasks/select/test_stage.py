@@ -16,7 +16,7 @@ from codemint import store
 from codemint.curation.embed import embed, local_vectors
 from codemint.curation.kcenter import covering_radius, k_center_greedy
 from codemint.records import Rejected
-from codemint.settings import CurationSettings, PipelineSettings
+from codemint.settings import ExportSettings, PipelineSettings, SelectSettings
 from codemint.tasks.export.stage import export_dataset
 from codemint.tasks.select.stage import Select, budget
 
@@ -105,11 +105,11 @@ def test_remote_embeddings_are_batched_ordered_and_projected() -> None:
 
 
 def test_budget_rules() -> None:
-    assert budget(CurationSettings(), 100) == 100
-    assert budget(CurationSettings(select_budget=10), 100) == 10
-    assert budget(CurationSettings(select_fraction=0.25), 100) == 25
-    assert budget(CurationSettings(select_budget=10, select_fraction=0.05), 100) == 5
-    assert budget(CurationSettings(select_budget=500), 100) == 100
+    assert budget(SelectSettings(), 100) == 100
+    assert budget(SelectSettings(budget=10), 100) == 10
+    assert budget(SelectSettings(fraction=0.25), 100) == 25
+    assert budget(SelectSettings(budget=10, fraction=0.05), 100) == 5
+    assert budget(SelectSettings(budget=500), 100) == 100
 
 
 def test_exported_rows_are_the_selected_rows(tmp_path: Path) -> None:
@@ -118,7 +118,7 @@ def test_exported_rows_are_the_selected_rows(tmp_path: Path) -> None:
     copies = [verified(WRAP.replace("width=70", f"width={70 + i}")) for i in range(10)]
     others = [verified(code) for code in (MEDIAN, PARSE, CLAMP, HEX)]
     rows = copies + others
-    cfg = PipelineSettings(curation=CurationSettings(select_budget=5, validation_fraction=0.0))
+    cfg = PipelineSettings(select=SelectSettings(budget=5), export=ExportSettings(validation_fraction=0.0))
     paths = write_shards(tmp_path / "near_dedup", [rows[:7], rows[7:]])
     index = tmp_path / "select" / "index.parquet"
     figures = Select.build_index(cfg, list(paths), index)
@@ -146,7 +146,7 @@ def test_exported_rows_are_the_selected_rows(tmp_path: Path) -> None:
 
 
 def test_zero_budget_drops_everything(tmp_path: Path) -> None:
-    cfg = PipelineSettings(curation=CurationSettings(select_budget=0))
+    cfg = PipelineSettings(select=SelectSettings(budget=0))
     (path,) = write_shards(tmp_path / "in", [[verified(WRAP), verified(MEDIAN)]])
     index = tmp_path / "select" / "index.parquet"
     assert Select.build_index(cfg, [path], index)["selected"] == 0
@@ -156,7 +156,7 @@ def test_zero_budget_drops_everything(tmp_path: Path) -> None:
 
 def test_no_budget_keeps_everything_without_embedding(tmp_path: Path) -> None:
     rows = [verified(code) for code in (WRAP, MEDIAN, PARSE)]
-    cfg = PipelineSettings(curation=CurationSettings(embeddings_base_url="http://unreachable.invalid/v1"))
+    cfg = PipelineSettings(select=SelectSettings(embeddings_base_url="http://unreachable.invalid/v1"))
     (path,) = write_shards(tmp_path / "in", [rows])
     index = tmp_path / "select" / "index.parquet"
     figures = Select.build_index(cfg, [path], index)  # would fail if it tried the endpoint
