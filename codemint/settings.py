@@ -237,13 +237,12 @@ class JudgeSettings(BaseModel):
     min_score: float = 0.5
 
 
-TaskName = Literal["generation", "summarization", "repair", "translation"]
-
-
 class TasksSettings(BaseModel):
     """Task rows derived from every exported row (WaveCoder's four code tasks)."""
 
-    kinds: list[TaskName] = ["generation", "summarization", "repair"]
+    # Exercise kinds by name (tasks/derive/registry.py: generation, summarization, repair,
+    # translation); an unknown name is an error when the run starts.
+    kinds: list[str] = ["generation", "summarization", "repair"]
     # Repair: mutants run per row, and buggy variants kept per row (fewest failing tests first).
     repair_mutants: int = Field(default=8, ge=1)
     repair_per_row: int = Field(default=2, ge=1)
@@ -254,7 +253,7 @@ class TasksSettings(BaseModel):
     # row, and the fewest of the row's tests that must map to JSON for a translation to count.
     translation_candidates: int = Field(default=2, ge=1)
     translation_min_tests: int = Field(default=3, ge=1)
-    # Summaries only from the function's own words (tasks/derive/summary.py): no target from
+    # Summaries only from the function's own words (tasks/derive/summary_target.py): no target from
     # the data model's, a base method's or example calls, and no doctest output the shown code
     # does not contain. Off: every instruction is a target, doctests whole (the old rule).
     summary_own_words: bool = True

@@ -7,14 +7,14 @@ Layout under the output directory:
     weak/, examples/                              generation rows held out of messages/, alpaca/ and
                                                   rl/ (messages layout): tests below the adequacy
                                                   floor; instructions that are only example calls
-    summarization/, repair/, translation/, rl/    the other tasks and the RL data (task_export.py)
+    summarization/, repair/, translation/, rl/    the other exercise kinds and the RL data (task_export.py)
     README.md                                     dataset card (sources, licenses, funnel, settings)
     manifest.json                                 counts and sha256 of every file (written last)
 Every row also carries id, entry_point, signature, instruction_source, test_cases, provenance
 and pass_fraction.
 The code is the verified candidate (`candidate_code`). Each file is written atomically.
-`messages/` and `alpaca/` are the generation task (config `generation` and `generation_alpaca`).
-Rows are `Verified` rows (generation only) or the derive stage's `TaskRow`s (every task).
+`messages/` and `alpaca/` are the generation kind (config `generation` and `generation_alpaca`).
+Rows are the derive stage's `TaskRow`s, of the kinds passed in (`codemint/exercise.py`).
 """
 
 from __future__ import annotations
@@ -33,14 +33,13 @@ import pyarrow as pa
 from codemint import store
 from codemint.curation.task_export import (
     HELD_OUT_CONFIGS,
-    TASK_CONFIGS,
-    exported,
     generation_config,
     write_rl,
     write_task_configs,
 )
-from codemint.curation.task_prompts import context_block, fenced, with_context
-from codemint.records import TaskRow, Verified, arrow_schema, content_id
+from codemint.exercise import ExerciseKind
+from codemint.prompt_context import context_block
+from codemint.records import TaskRow, Verified, arrow_schema
 
 FORMATS = ("messages", "alpaca")
 # Per-row test adequacy (adequacy stage); per test, `test_cases[].covered_lines`.
@@ -91,17 +90,6 @@ def split_of(row_id: str, seed: int, validation_fraction: float) -> str:
     return "validation" if int.from_bytes(digest, "big") / 2**64 < validation_fraction else "train"
 
 
-def generation_task_row(rec: Verified) -> TaskRow:
-    """The generation task's row of a verified row: instruction -> the verified code."""
-    return TaskRow(
-        **rec.model_dump(),
-        task="generation",
-        task_id=content_id(f"generation:{rec.id}:"),
-        prompt=with_context(rec.instruction, rec.context_code),
-        response=fenced(rec.candidate_code),
-    )
-
-
 def _common(rec: Verified) -> dict[str, Any]:
     return {
         "id": rec.id,
@@ -115,13 +103,11 @@ def _common(rec: Verified) -> dict[str, Any]:
     }
 
 
-def format_row(rec: Verified, fmt: str) -> dict[str, Any]:
+def format_row(rec: TaskRow, fmt: str) -> dict[str, Any]:
+    """A generation row in the messages or Alpaca layout."""
     common = _common(rec)
     if fmt == "messages":
-        messages = [
-            {"role": "user", "content": with_context(rec.instruction, rec.context_code)},
-            {"role": "assistant", "content": fenced(rec.candidate_code)},
-        ]
+        messages = [{"role": "user", "content": rec.prompt}, {"role": "assistant", "content": rec.response}]
         return {"id": rec.id, "messages": messages, **common}
     context = context_block(rec.context_code) or ""  # Alpaca's `input`: the code it works in
     row = {"id": rec.id, "instruction": rec.instruction, "input": context, "output": rec.candidate_code}
@@ -532,13 +518,8 @@ def task_sections(
     ]
 
 
-def as_task_rows(rows: Sequence[Verified]) -> list[TaskRow]:
-    """Task rows as they are; a plain verified row becomes its generation row."""
-    return [r if isinstance(r, TaskRow) else generation_task_row(r) for r in rows]
-
-
 def export(
-    rows: Sequence[Verified],
+    task_rows: Sequence[TaskRow],
     out_dir: Path,
     *,
     validation_fraction: float,
@@ -547,23 +528,21 @@ def export(
     settings: Mapping[str, Any],
     code_version: str,
     extra: Mapping[str, Any] | None = None,
-    tasks: Sequence[str] | None = None,
+    kinds: Sequence[ExerciseKind],
 ) -> dict[str, Any]:
     """Write the dataset; returns the manifest (also written, last, as manifest.json).
 
-    `tasks` names the task configs to write besides generation (each written even when it
-    has no rows, so its files exist; the card lists only splits with rows); None writes those
-    the rows have.
+    `kinds` are the exercise kinds configured: each with a schema gets its config (written even
+    when it has no rows, so its files exist; the card lists only splits with rows), and each
+    says which of its rows are RL rows. Generation rows go to the messages and Alpaca configs.
     """
-    task_rows = as_task_rows(rows)
     rows = [r for r in task_rows if r.task == "generation"]
-    if tasks is None:
-        tasks = sorted({r.task for r in task_rows} & set(TASK_CONFIGS))
+    by_name = {kind.name: kind for kind in kinds}
     tasks_by_split: dict[str, list[TaskRow]] = {s: [] for s in SPLITS}
     for row in sorted(task_rows, key=lambda r: (r.id, r.task, r.task_id)):
         tasks_by_split[split_of(row.id, seed, validation_fraction)].append(row)
     # Each function's generation row is in one config: generation, weak or examples.
-    configs: dict[str, dict[str, list[Verified]]] = {
+    configs: dict[str, dict[str, list[TaskRow]]] = {
         c: {s: [] for s in SPLITS} for c in ("generation", *HELD_OUT_CONFIGS)
     }
     for s, split_rows in tasks_by_split.items():
@@ -588,12 +567,12 @@ def export(
                     "bytes": path.stat().st_size,
                     "sha256": store.file_digest(path),
                 }
-    task_files, task_counts = write_task_configs(tasks_by_split, out_dir, list(tasks), write_jsonl)
-    rl_files, rl_counts = write_rl(tasks_by_split, out_dir)
+    task_files, task_counts = write_task_configs(tasks_by_split, out_dir, kinds, write_jsonl)
+    rl_files, rl_counts = write_rl(tasks_by_split, out_dir, by_name)
     files |= task_files | rl_files
     counts = {s: len(r) for s, r in by_split.items()}
     held_out = {c: {s: len(configs[c][s]) for s in SPLITS} for c in HELD_OUT_CONFIGS}
-    withheld = sum(1 for r in task_rows if r.task in tasks and not exported(r))
+    withheld = sum(1 for r in task_rows if r.task in by_name and not by_name[r.task].exported(r))
     split_info = {"seed": seed, "validation_fraction": validation_fraction}
     card = dataset_card(
         rows, counts, funnel, settings, code_version, split_info, task_counts, rl_counts, held_out

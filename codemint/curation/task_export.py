@@ -1,4 +1,7 @@
-"""Task configs beyond generation, and the RL data in verl's layout.
+"""The configs of exercise kinds beyond generation, and the RL data in verl's layout.
+
+The kinds themselves (their rows, schemas and records) are modules under `tasks/derive/`
+(`codemint/exercise.py`); the writers here take them as parameters.
 
 Layout under the dataset directory (each a `datasets` config named in the card):
     summarization/{train,validation}.{parquet,jsonl}
@@ -11,7 +14,7 @@ is in train through one task and in validation through another.
 
 A function's generation row goes to one of three configs (`generation_config`): `weak` when
 its tests are below the adequacy floor, `examples` when its instruction is only examples of
-calls, else `generation`. Only `generation` rows are RL rows. Of its other task rows,
+calls, else `generation`. Only `generation` rows are RL rows. Of its other rows,
 summarization and repair rows are kept whatever its config (a summary does not rest on the
 tests; a repair row carries a test that catches its bug), and a translation of a weak row is
 withheld: the tests that passed it cannot tell the function from many of its mutants.
@@ -27,12 +30,10 @@ from typing import Any
 import pyarrow as pa
 
 from codemint import store
-from codemint.curation.task_prompts import generation_prompt
+from codemint.exercise import ExerciseKind
 from codemint.records import TaskRow, Verified, arrow_schema
 from codemint.samples import compared_state
 
-TASK_CONFIGS = ("summarization", "repair", "translation")
-RL_TASKS = ("generation", "repair")  # tasks a reward from the tests can score
 # Configs of generation rows kept out of `generation` and `rl` (see `generation_config`).
 WEAK, EXAMPLES = "weak", "examples"
 HELD_OUT_CONFIGS = (WEAK, EXAMPLES)
@@ -49,15 +50,11 @@ def generation_config(row: Verified) -> str:
     return "generation"
 
 
-def exported(row: TaskRow) -> bool:
-    """Whether a derived task row is written to its task's config (translations of weak rows
-    are withheld: weak tests are all that checked them)."""
-    return not (row.task == "translation" and row.adequate is False)
-
-
-_ROW = arrow_schema(TaskRow)
+TASK_ROW_SCHEMA = arrow_schema(TaskRow)
+_ROW = TASK_ROW_SCHEMA
 _MESSAGE = pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string())])
-_COMMON = [
+# The columns every kind's config starts with.
+COMMON_FIELDS = [
     pa.field("id", pa.string(), nullable=False),
     pa.field("function_id", pa.string(), nullable=False),
     pa.field("task", pa.string(), nullable=False),
@@ -72,41 +69,6 @@ _COMMON = [
     _ROW.field("test_cases"),
     _ROW.field("provenance"),
 ]
-_REPAIR = _ROW.field("repair").type
-_TRANSLATION = _ROW.field("translation").type
-TASK_SCHEMAS = {
-    "summarization": pa.schema(
-        [
-            *_COMMON,
-            pa.field("code", pa.string()),
-            pa.field("target", pa.string()),
-            pa.field("summary", pa.string()),
-            pa.field("instruction_source", pa.string()),
-            pa.field("instruction_score", pa.float64()),
-        ]
-    ),
-    "repair": pa.schema(
-        [
-            *_COMMON,
-            pa.field("buggy_code", pa.string()),
-            pa.field("fixed_code", pa.string()),
-            *(_REPAIR.field(name) for name in ("bug_source", "bug_kind", "bug_description")),
-            *(_REPAIR.field(name) for name in ("failing_test", "actual", "tests_failed", "tests_total")),
-        ]
-    ),
-    "translation": pa.schema(
-        [
-            *_COMMON,
-            pa.field("source_code", pa.string()),
-            pa.field("language", pa.string()),
-            pa.field("translated_code", pa.string()),
-            *(
-                _TRANSLATION.field(name)
-                for name in ("tests_run", "tests_skipped", "runtime", "model", "prompt_version")
-            ),
-        ]
-    ),
-}
 _LINES = pa.list_(pa.list_(pa.int64()))
 RL_SCHEMA = pa.schema(
     [
@@ -142,7 +104,8 @@ def _messages(row: TaskRow) -> list[dict[str, str]]:
     return [{"role": "user", "content": row.prompt}, {"role": "assistant", "content": row.response}]
 
 
-def _common(row: TaskRow) -> dict[str, Any]:
+def common_record(row: TaskRow) -> dict[str, Any]:
+    """The `COMMON_FIELDS` of a row."""
     return {
         "id": row.task_id,
         "function_id": row.id,
@@ -156,41 +119,6 @@ def _common(row: TaskRow) -> dict[str, Any]:
         "test_cases": [c.model_dump() for c in row.test_cases],
         "provenance": row.provenance.model_dump(),
     }
-
-
-def task_record(row: TaskRow) -> dict[str, Any]:
-    """The row of `row.task`'s config."""
-    out = _common(row)
-    if row.task == "summarization":
-        if row.summary is None:
-            raise ValueError(f"summarization row {row.task_id} of {row.id} has no summary detail")
-        out |= {
-            "code": row.summary.code,
-            "target": row.summary.target,
-            "summary": row.response,
-            "instruction_source": row.instruction_source,
-            "instruction_score": row.instruction_score,
-        }
-    elif row.task == "repair":
-        if row.repair is None:
-            raise ValueError(f"repair row {row.task_id} of {row.id} has no repair detail")
-        detail = row.repair.model_dump()
-        out |= {"buggy_code": detail.pop("buggy_code"), "fixed_code": row.original_code, **detail}
-    elif row.task == "translation":
-        if row.translation is None:
-            raise ValueError(f"translation row {row.task_id} of {row.id} has no translation detail")
-        t = row.translation
-        out |= {
-            "source_code": row.original_code,
-            "language": t.language,
-            "translated_code": t.code,
-            "tests_run": t.tests_run,
-            "tests_skipped": t.tests_skipped,
-            "runtime": t.runtime,
-            "model": t.model,
-            "prompt_version": t.prompt_version,
-        }
-    return out
 
 
 def ground_truth(row: TaskRow) -> str:
@@ -217,8 +145,8 @@ def covered_lines(row: TaskRow) -> list[list[int]] | None:
     return [sorted(int(n) for n in lines) for lines in per_test]
 
 
-def rl_record(row: TaskRow, split: str, index: int) -> dict[str, Any]:
-    prompt = generation_prompt(row.instruction, row.context_code) if row.task == "generation" else row.prompt
+def rl_record(row: TaskRow, split: str, index: int, kind: ExerciseKind) -> dict[str, Any]:
+    prompt = kind.rl_prompt(row)
     return {
         "data_source": f"codemint/{row.task}",
         "prompt": [{"role": "user", "content": prompt}],
@@ -268,37 +196,34 @@ def _write(
 def write_task_configs(
     rows_by_split: Mapping[str, Sequence[TaskRow]],
     out_dir: Path,
-    tasks: Sequence[str],
+    kinds: Sequence[ExerciseKind],
     write_jsonl: Callable[[Path, list[dict[str, Any]]], None],
 ) -> tuple[FileInfo, dict[str, dict[str, int]]]:
-    """One config per task in `tasks` (written even when empty; the card lists only its
-    splits with rows, which `datasets` loads); returns the files written and rows per task
-    and split."""
+    """One config per kind in `kinds` that has a schema (written even when empty; the card
+    lists only its splits with rows, which `datasets` loads); returns the files written and
+    rows per kind and split."""
     files: FileInfo = {}
     counts: dict[str, dict[str, int]] = {}
-    for task in tasks:
-        counts[task] = {}
+    for kind in kinds:
+        if kind.schema is None:
+            continue
+        counts[kind.name] = {}
         for split, rows in rows_by_split.items():
-            records = [task_record(r) for r in rows if r.task == task and exported(r)]
-            _write(out_dir, task, split, records, TASK_SCHEMAS[task], write_jsonl, files)
-            counts[task][split] = len(records)
+            records = [kind.record(r) for r in rows if r.task == kind.name and kind.exported(r)]
+            _write(out_dir, kind.name, split, records, kind.schema, write_jsonl, files)
+            counts[kind.name][split] = len(records)
     return files, counts
 
 
 def write_rl(
-    rows_by_split: Mapping[str, Sequence[TaskRow]], out_dir: Path
+    rows_by_split: Mapping[str, Sequence[TaskRow]], out_dir: Path, kinds: Mapping[str, ExerciseKind]
 ) -> tuple[FileInfo, dict[str, int]]:
+    """The RL rows of every kind in `kinds` that says a row is one (`ExerciseKind.rl_row`)."""
     files: FileInfo = {}
     counts: dict[str, int] = {}
     for split, rows in rows_by_split.items():
-        # A reward needs tests that tell right from wrong and a prompt that does not show the
-        # answers: the generation rows of `weak` and `examples` functions are not RL rows.
-        chosen = [
-            r
-            for r in rows
-            if r.task in RL_TASKS and (r.task != "generation" or generation_config(r) == "generation")
-        ]
-        records = [rl_record(r, split, i) for i, r in enumerate(chosen)]
+        chosen = [(r, kinds[r.task]) for r in rows if r.task in kinds and kinds[r.task].rl_row(r)]
+        records = [rl_record(r, split, i, kind) for i, (r, kind) in enumerate(chosen)]
         _write(out_dir, "rl", split, records, RL_SCHEMA, None, files)
         counts[split] = len(records)
     return files, counts

@@ -1,154 +1,155 @@
-"""Repair rows: buggy variants of a verified row's original, proven buggy by its own tests.
+"""Repair rows: a buggy variant of the original plus a failing test -> the original.
 
-A variant is kept only if, run in the sandbox, it fails at least one of the row's tests with
-a definite wrong answer (a different value or exception, not a timeout that load could
-cause), while the original, run in the same batch, passes all of them. Among the kept
-variants the ones the fewest tests catch come first: they are the hard bugs. The verdict
-per test is verify's own comparison (`passes`), so "fails" means what verification means.
+A variant is kept only when the sandbox shows it failing a test and the original passing all
+of them (`repair_variants`). Variants come from `codemint.mutants` and, with the LLM
+(`tasks.llm_bugs`), from realistic-bug prompts (`codemint.llm.bugs`), under the same rule.
+Up to `tasks.repair_per_row` rows per function; one with no variant is counted, not dropped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
-from codemint import mutants
-from codemint.records import RepairDetail, TestCase, Verified
-from codemint.samples import CLASS_KINDS
-from codemint.sandbox.api import CallOutcome, ExecJob, ExecLimits, ExecResult, Sandbox
-from codemint.sandbox.row_jobs import RowJobs
-from codemint.settings import SandboxSettings, TasksSettings
-from codemint.value_text import result_text
-from codemint.verdict import passes
+import pyarrow as pa
 
-_MESSAGE_CHARS = 300
-_DEFINITE = ("ok", "error")  # outcomes that are behaviour, not resource exhaustion
+from codemint.curation.task_export import COMMON_FIELDS, TASK_ROW_SCHEMA, common_record
+from codemint.curation.task_prompts import ANSWER_FORMAT, ANSWER_FORMAT_CONTEXT
+from codemint.exercise import DeriveContext, ExerciseKind, exercise_row
+from codemint.llm import bugs
+from codemint.llm.errors import LLMError
+from codemint.prompt_context import fenced
+from codemint.records import RepairDetail, TaskRow, TestCase, Verified
+from codemint.sandbox import result_fingerprint, shared_sandbox
+from codemint.settings import PipelineSettings, TasksSettings
+from codemint.tasks.derive.repair_variants import BugCandidate, mutation_candidates, repair_details
+from codemint.value_text import call_text, result_text
 
-
-@dataclass(frozen=True)
-class BugCandidate:
-    """A buggy version of a row's original, from a mutation operator or an LLM prompt."""
-
-    code: str
-    source: str  # "mutation" or "llm"
-    kind: str
-    description: str
-    order: int  # tie-break: the generator's own order
+_DETAIL = TASK_ROW_SCHEMA.field("repair").type
 
 
-def mutation_candidates(rec: Verified, cfg: TasksSettings) -> list[BugCandidate]:
-    # A method sample's bugs are in its method, in its class (its tests run through the harness).
-    target = rec.class_name if rec.sample_kind in CLASS_KINDS else None
-    try:
-        found = mutants.generate(
-            rec.original_code,
-            rec.entry_point,
-            max_mutants=cfg.repair_mutants,
-            seed=cfg.repair_seed,
-            class_name=target,
+def describe_call(
+    case: TestCase, entry_point: str, sample_kind: str = "function", class_name: str | None = None
+) -> str:
+    """The test's call as Python source (never the codec's JSON)."""
+    return call_text(case.input, entry_point, sample_kind, class_name)
+
+
+def expected_text(case: TestCase, sample_kind: str = "function") -> str:
+    if case.exception is not None:
+        return f"raises `{case.exception}`"
+    return result_text(case.expected or "null", sample_kind)
+
+
+def repair_prompt(
+    buggy_code: str,
+    entry_point: str,
+    failing: TestCase,
+    actual: str,
+    sample_kind: str = "function",
+    class_name: str | None = None,
+) -> str:
+    """`actual`: what the buggy code did, already as text (`repair_variants.actual_text`)."""
+    method = sample_kind in ("method", "property", "classmethod") and class_name
+    what = f"method `{class_name}.{entry_point}`" if method else f"function `{entry_point}`"
+    answer = ANSWER_FORMAT_CONTEXT if method else ANSWER_FORMAT
+    return (
+        f"The Python {what} below has a bug. A test fails:\n\n"
+        f"- call: `{describe_call(failing, entry_point, sample_kind, class_name)}`\n"
+        f"- expected: {expected_text(failing, sample_kind)}\n"
+        f"- actual: {actual}\n\n"
+        f"{fenced(buggy_code)}\n\n"
+        f"Fix the bug. {answer}"
+    )
+
+
+def repair_row(rec: Verified, detail: RepairDetail) -> TaskRow:
+    prompt = repair_prompt(
+        detail.buggy_code,
+        rec.entry_point,
+        detail.failing_test,
+        detail.actual,
+        rec.sample_kind,
+        rec.class_name,
+    )
+    return exercise_row(rec, "repair", prompt, fenced(rec.original_code), detail.buggy_code, repair=detail)
+
+
+class Repair(ExerciseKind):
+    name = "repair"
+    rl = True  # the failing test and the rest of the row's tests score a fix
+    schema = pa.schema(
+        [
+            *COMMON_FIELDS,
+            pa.field("buggy_code", pa.string()),
+            pa.field("fixed_code", pa.string()),
+            *(_DETAIL.field(name) for name in ("bug_source", "bug_kind", "bug_description")),
+            *(_DETAIL.field(name) for name in ("failing_test", "actual", "tests_failed", "tests_total")),
+        ]
+    )
+
+    def llm_prompts(self, cfg: TasksSettings) -> list[str]:
+        return list(bugs.PROMPTS) if cfg.llm_bugs > 0 else []
+
+    def fingerprint(self, settings: PipelineSettings) -> list[Any]:
+        # Repair runs code: the limits and the image change which variants are caught.
+        return list(result_fingerprint(settings.sandbox))
+
+    def derive(self, ctx: DeriveContext, records: Sequence[Verified]) -> dict[str, list[TaskRow]]:
+        candidates = {rec.id: mutation_candidates(rec, ctx.cfg) for rec in records}
+        if self.llm_prompts(ctx.cfg) and records:
+            for rec, found in zip(records, self._llm_bugs(ctx, records), strict=True):
+                have = {c.code for c in candidates[rec.id]}
+                fresh = [c for c in found if c.code not in have]  # a mutant the model also wrote
+                ctx.metrics["llm_bugs_same_as_a_mutant"] += len(found) - len(fresh)
+                candidates[rec.id].extend(fresh)
+        sandbox = shared_sandbox(ctx.settings.sandbox)
+        details, counts = repair_details(
+            list(records),
+            candidates,
+            sandbox,
+            ctx.settings.sandbox.limits,
+            ctx.cfg.repair_per_row,
+            ctx.settings.sandbox,
         )
-    except (SyntaxError, ValueError, RecursionError):
-        return []
-    return [BugCandidate(m.code, "mutation", m.operator, m.description, m.index) for m in found]
-
-
-def actual_text(outcome: CallOutcome, sample_kind: str = "function") -> str:
-    """What a call did, as a repair prompt shows it (values as Python, not the codec)."""
-    if outcome.status == "ok":
-        return result_text(outcome.result or "null", sample_kind)
-    if outcome.status == "error":
-        message = (outcome.exc_message or "").strip()
-        if len(message) > _MESSAGE_CHARS:
-            message = message[:_MESSAGE_CHARS] + "..."
-        return f"raises `{outcome.exc_type}`" + (f": {message}" if message else "")
-    return f"does not finish ({outcome.status})"
-
-
-def failing_tests(cases: Sequence[TestCase], result: ExecResult) -> list[int] | None:
-    """Indices of the tests a run fails; None when the run could not be judged at all."""
-    if result.infra_error or len(result.outcomes) != len(cases):
-        return None
-    return [i for i, (c, o) in enumerate(zip(cases, result.outcomes, strict=True)) if not passes(c, o)]
-
-
-def judge_variants(
-    rec: Verified, candidates: Sequence[BugCandidate], fix: ExecResult, runs: Sequence[ExecResult]
-) -> tuple[list[RepairDetail], dict[str, int]]:
-    """Repair details for the candidates that the tests catch, hardest first; and counts."""
-    counts = {"run": len(candidates), "caught": 0, "survived": 0, "unjudged": 0, "fix_failed": 0}
-    if failing_tests(rec.test_cases, fix) != []:
-        counts["fix_failed"] = 1
-        return [], counts
-    caught: list[tuple[int, int, RepairDetail]] = []
-    for cand, run in zip(candidates, runs, strict=True):
-        failed = failing_tests(rec.test_cases, run)
-        if failed is None:
-            counts["unjudged"] += 1
-            continue
-        definite = [i for i in failed if run.outcomes[i].status in _DEFINITE]
-        if not definite:  # no failure, or only timeouts and the like: not a proven bug
-            counts["survived"] += 1
-            continue
-        counts["caught"] += 1
-        shown = definite[0]
-        detail = RepairDetail(
-            buggy_code=cand.code,
-            bug_source=cand.source,
-            bug_kind=cand.kind,
-            bug_description=cand.description,
-            failing_test=rec.test_cases[shown],
-            actual=actual_text(run.outcomes[shown], rec.sample_kind),
-            tests_failed=len(failed),
-            tests_total=len(rec.test_cases),
-        )
-        caught.append((len(failed), cand.order, detail))
-    caught.sort(key=lambda t: (t[0], t[1]))
-    return [d for _, _, d in caught], counts
-
-
-def pick(details: Sequence[RepairDetail], limit: int) -> list[RepairDetail]:
-    """The `limit` hardest bugs, one per kind of bug before a second of any kind."""
-    chosen: list[RepairDetail] = []
-    kinds: set[str] = set()
-    for d in details:
-        if len(chosen) < limit and d.bug_kind not in kinds:
-            chosen.append(d)
-            kinds.add(d.bug_kind)
-    for d in details:
-        if len(chosen) >= limit:
-            break
-        if d not in chosen:
-            chosen.append(d)
-    return sorted(chosen, key=lambda d: d.tests_failed)
-
-
-def repair_details(
-    records: Sequence[Verified],
-    candidates: dict[str, list[BugCandidate]],
-    sandbox: Sandbox,
-    limits: ExecLimits,
-    per_row: int,
-    settings: SandboxSettings | None = None,
-) -> tuple[dict[str, list[RepairDetail]], dict[str, int]]:
-    """Run every row's original and its bug candidates in one batch; kept details per row id.
-    Each runs as verify ran the row: a method through the harness comparing the same state,
-    and (given the sandbox `settings`) with the original module hidden."""
-    jobs: list[ExecJob] = []
-    for rec in records:
-        inputs = [c.input for c in rec.test_cases]
-        codes = [rec.original_code, *(c.code for c in candidates.get(rec.id, []))]
-        row = RowJobs.of(rec, settings)
-        jobs.extend(row.job(code, f"{rec.id}#bug{n}", inputs, limits) for n, code in enumerate(codes))
-    results = sandbox.run_batch(jobs) if jobs else []
-    out: dict[str, list[RepairDetail]] = {}
-    totals: dict[str, int] = {}
-    at = 0
-    for rec in records:
-        cands = candidates.get(rec.id, [])
-        fix, runs = results[at], results[at + 1 : at + 1 + len(cands)]
-        at += 1 + len(cands)
-        details, counts = judge_variants(rec, cands, fix, runs)
-        out[rec.id] = pick(details, per_row)
         for key, n in counts.items():
-            totals[key] = totals.get(key, 0) + n
-    return out, totals
+            ctx.metrics[f"repair_variants_{key}"] += n
+        out: dict[str, list[TaskRow]] = {}
+        for rec in records:
+            kept = details.get(rec.id, [])
+            if not kept:
+                ctx.metrics["repair_no_variant"] += 1
+                continue
+            for detail in kept:
+                ctx.metrics[f"repair_kind:{detail.bug_kind}"] += 1
+            out[rec.id] = [repair_row(rec, detail) for detail in kept]
+        return out
+
+    def _llm_bugs(self, ctx: DeriveContext, records: Sequence[Verified]) -> list[list[BugCandidate]]:
+        """Per record, the LLM's realistic bugs (none where it failed; counted)."""
+        cfg = ctx.cfg
+        results = ctx.call_llm(lambda client: bugs.realistic_bugs(client, cfg, records))
+        out: list[list[BugCandidate]] = []
+        for result in results:
+            if isinstance(result, LLMError):
+                ctx.metrics[f"llm_bugs_failed:{result.reason}"] += 1
+                out.append([])
+                continue
+            # Ordered after every mutant: on equal difficulty a mutant's clean one-node change wins.
+            out.append(
+                [
+                    BugCandidate(b.code, "llm", b.kind, b.description, 10_000 + i)
+                    for i, b in enumerate(result.value)
+                ]
+            )
+        return out
+
+    def record(self, row: TaskRow) -> dict[str, Any]:
+        if row.repair is None:
+            raise ValueError(f"repair row {row.task_id} of {row.id} has no repair detail")
+        detail = row.repair.model_dump()
+        return common_record(row) | {
+            "buggy_code": detail.pop("buggy_code"),
+            "fixed_code": row.original_code,
+            **detail,
+        }

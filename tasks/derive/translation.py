@@ -1,193 +1,161 @@
-"""Translation rows: a verified row's function in JavaScript, kept only when the translation
-passes the row's tests in the sandbox.
-
-The tests are the row's own, with the codec's values mapped to JSON (`codemint.jsmap`): a
-test whose input or expected value has no JSON form, one that expects an exception (Python's
-exception types have no JavaScript counterpart) or one that compares printed output is not
-run; a row with fewer than `tasks.translation_min_tests` runnable tests gets no translation.
-
-A check is one sandbox job in the Node variant of the sandbox image (`sandbox/node_image.py`):
-its code is a fixed Python harness that writes the translation and a JavaScript driver to
-the job's working directory and runs `node` once on all the tests, so the process inherits
-the job's limits, user and container. The driver calls the function on each test's arguments
-and reports its return value and the arguments after the call, or the error it threw.
+"""Translation rows (LLM): the function in JavaScript, kept only when Node in the sandbox runs
+it through the row's tests (those with a JSON form) and it passes all of them (`javascript`).
+Translations of weak rows are withheld from the config: weak tests are all that checked them.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
-from codemint import jsmap
-from codemint.codec import encode_input
-from codemint.records import Verified
-from codemint.sandbox.api import ExecJob, ExecLimits, ExecResult, Sandbox
+import pyarrow as pa
 
-HARNESS_ENTRY = "run_node"
-NODE_MIN_MEMORY_MB = 512
-LANGUAGE = "javascript"
-# The driver: the translation runs inside a function scope, so its top-level names cannot
-# clash with the driver's; a value JSON cannot hold comes back as {"__js__": its kind}.
-_DRIVER = r"""
-const __cases = JSON.parse(require("fs").readFileSync(0, "utf8"));
-function __enc(v, depth) {
-  if (v === undefined || v === null) return null;
-  const t = typeof v;
-  if (t === "number") return Number.isFinite(v) ? v : { __js__: String(v) };
-  if (t === "string" || t === "boolean") return v;
-  if (t === "bigint") return { __js__: "bigint " + v };
-  if (depth > 200) return { __js__: "too deep" };
-  if (Array.isArray(v)) return Array.from(v, (x) => __enc(x, depth + 1));
-  if (t === "object") {
-    const proto = Object.getPrototypeOf(v);
-    if (proto === Object.prototype || proto === null) {
-      const out = {};
-      for (const k of Object.keys(v)) out[k] = __enc(v[k], depth + 1);
-      return out;
-    }
-  }
-  return { __js__: Object.prototype.toString.call(v) };
-}
-let __fn;
-let __load = null;
-try {
-  __fn = (function () {
-__CODE__
-;return typeof __NAME__ === "function" ? __NAME__ : undefined;
-  })();
-  if (typeof __fn !== "function") __load = "__NAME__ is not a function";
-} catch (e) {
-  __load = String(e && e.stack ? e.stack : e);
-}
-const __out = [];
-if (__load === null) {
-  for (const args of __cases) {
-    try {
-      const value = __fn(...args);
-      __out.push({ ok: __enc(value, 0), args: __enc(args, 0) });
-    } catch (e) {
-      __out.push({ error: String(e && e.name) + ": " + String(e && e.message).slice(0, 300) });
-    }
-  }
-}
-const __report = __load === null ? { results: __out } : { load_error: __load.slice(0, 1000) };
-process.stdout.write(JSON.stringify(__report));
-"""
-# The job's code: trusted, fixed text with the driver as a constant. The tests arrive as the
-# job's one input, so they are data, never code.
-_HARNESS = """
-import json
-import subprocess
+from codemint.curation.task_export import COMMON_FIELDS, TASK_ROW_SCHEMA, common_record
+from codemint.exercise import DeriveContext, ExerciseKind, exercise_row
+from codemint.jsmap import JsTest
+from codemint.llm import translate
+from codemint.llm.errors import LLMError
+from codemint.llm.strategies import LLMResult
+from codemint.prompt_context import fenced
+from codemint.records import TaskRow, TranslationDetail, Verified
+from codemint.sandbox import result_fingerprint, shared_sandbox
+from codemint.sandbox.images import image_identity
+from codemint.sandbox.node_image import node_sandbox_settings
+from codemint.settings import PipelineSettings, SandboxSettings, TasksSettings
+from codemint.tasks.derive import javascript
 
-DRIVER = {driver!r}
+_DETAIL = TASK_ROW_SCHEMA.field("translation").type
 
 
-def {entry}(cases):
-    with open("translation.js", "w", encoding="utf-8") as f:
-        f.write(DRIVER)
-    done = subprocess.run(
-        ["node", "--v8-pool-size=1", "--stack-size=4000", "translation.js"],
-        input=json.dumps(cases), capture_output=True, text=True,
+def translation_prompt(code: str, entry_point: str, language: str = "JavaScript") -> str:
+    return (
+        f"Translate the Python function `{entry_point}` below into {language}. Keep its name "
+        "and parameters; it must return the same results on the same arguments.\n\n"
+        f"{fenced(code)}\n\n"
+        f"Answer with the complete function in one ```{language.lower()} code block."
     )
-    if done.returncode != 0:
-        raise RuntimeError("node exited with %d: %s" % (done.returncode, done.stderr.strip()[:700]))
-    return done.stdout
-"""
 
 
-def driver(code: str, entry_point: str) -> str:
-    return _DRIVER.replace("__NAME__", entry_point).replace("__CODE__", code.strip("\n"))
+def translation_row(rec: Verified, detail: TranslationDetail) -> TaskRow:
+    prompt = translation_prompt(rec.original_code, rec.entry_point)
+    response = fenced(detail.code, detail.language)
+    return exercise_row(rec, "translation", prompt, response, detail.language, translation=detail)
 
 
-def harness(code: str, entry_point: str) -> str:
-    return _HARNESS.format(driver=driver(code, entry_point), entry=HARNESS_ENTRY)
+_NODE: dict[str, SandboxSettings | None] = {}
 
 
-def runnable_tests(rec: Verified) -> tuple[list[jsmap.JsTest], dict[str, int]]:
-    """The row's tests that can run against a translation, and why the others cannot."""
-    tests: list[jsmap.JsTest] = []
-    skipped: dict[str, int] = {}
-    for i, case in enumerate(rec.test_cases):
-        got = jsmap.js_test(i, case)
-        if isinstance(got, str):
-            skipped[got] = skipped.get(got, 0) + 1
-        else:
-            tests.append(got)
-    return tests, skipped
+def node_settings(sandbox: SandboxSettings) -> SandboxSettings | None:
+    """The sandbox with Node (built on first use, then remembered per settings); None for the
+    local backend."""
+    key = sandbox.model_dump_json()
+    if key not in _NODE:
+        _NODE[key] = node_sandbox_settings(sandbox)
+    return _NODE[key]
 
 
-def check_job(
-    job_id: str, code: str, entry_point: str, tests: Sequence[jsmap.JsTest], limits: ExecLimits
-) -> ExecJob:
-    # One node process runs every test: a per-input budget for the whole batch plus start-up.
-    # V8 reserves about 300 MB of address space up front: below NODE_MIN_MEMORY_MB it cannot start.
-    scale = 2 + len(tests) // 10
-    update = {
-        "timeout_s": limits.timeout_s * scale,
-        "cpu_s": limits.cpu_s * scale,
-        "memory_mb": max(limits.memory_mb, NODE_MIN_MEMORY_MB),
-    }
-    job_limits = limits.model_copy(update=update)
-    # Through the codec: a JSON object argument is a dict to it, never a tag.
-    payload = encode_input([[t.args for t in tests]])
-    return ExecJob(
-        job_id=job_id, code=harness(code, entry_point), entry_point=HARNESS_ENTRY,
-        inputs=[payload], limits=job_limits,
-    )  # fmt: skip
+class Translation(ExerciseKind):
+    name = "translation"
+    schema = pa.schema(
+        [
+            *COMMON_FIELDS,
+            pa.field("source_code", pa.string()),
+            pa.field("language", pa.string()),
+            pa.field("translated_code", pa.string()),
+            *(
+                _DETAIL.field(name)
+                for name in ("tests_run", "tests_skipped", "runtime", "model", "prompt_version")
+            ),
+        ]
+    )
 
+    def llm_prompts(self, cfg: TasksSettings) -> list[str]:
+        return list(translate.PROMPTS)
 
-@dataclass(frozen=True)
-class Verdict:
-    passed: bool
-    reason: str  # "passed", or why not: "js_load_error", "js_failed_test", "timeout", ...
-    detail: str = ""
-    tests_passed: int = 0
+    def fingerprint(self, settings: PipelineSettings) -> list[Any]:
+        node = node_settings(settings.sandbox)
+        return [result_fingerprint(node) if node else "no-node"]
 
+    def derive(self, ctx: DeriveContext, records: Sequence[Verified]) -> dict[str, list[TaskRow]]:
+        found = self._translations(ctx, records)
+        ctx.metrics["translation_kept"] += len(found)
+        return {rec.id: [translation_row(rec, found[rec.id])] for rec in records if rec.id in found}
 
-def judge(tests: Sequence[jsmap.JsTest], result: ExecResult) -> Verdict:
-    if result.infra_error or len(result.outcomes) != 1:
-        return Verdict(False, "sandbox_error", result.infra_error or "no outcome")
-    outcome = result.outcomes[0]
-    if outcome.status != "ok" or outcome.result is None:
-        detail = f"{outcome.exc_type}: {outcome.exc_message}" if outcome.status == "error" else outcome.status
-        return Verdict(False, "js_crashed" if outcome.status == "error" else outcome.status, detail[:600])
-    try:
-        report = json.loads(json.loads(outcome.result))
-    except (ValueError, TypeError):
-        return Verdict(False, "js_bad_report", outcome.result[:200])
-    if not isinstance(report, dict):
-        return Verdict(False, "js_bad_report", outcome.result[:200])
-    if "load_error" in report:
-        return Verdict(False, "js_load_error", str(report["load_error"])[:600])
-    results = report.get("results")
-    if not isinstance(results, list) or len(results) != len(tests):
-        return Verdict(False, "js_bad_report", "wrong number of results")
-    verdicts = [jsmap.passes(t, r) for t, r in zip(tests, results, strict=True)]
-    passed = sum(verdicts)
-    if passed < len(tests):
-        first = verdicts.index(False)
-        shown = json.dumps(results[first])[:300]
-        return Verdict(False, "js_failed_test", f"test {tests[first].index}: {shown}", passed)
-    return Verdict(True, "passed", "", passed)
+    def exported(self, row: TaskRow) -> bool:
+        return row.adequate is not False
 
+    def record(self, row: TaskRow) -> dict[str, Any]:
+        if row.translation is None:
+            raise ValueError(f"translation row {row.task_id} of {row.id} has no translation detail")
+        t = row.translation
+        return common_record(row) | {
+            "source_code": row.original_code,
+            "language": t.language,
+            "translated_code": t.code,
+            "tests_run": t.tests_run,
+            "tests_skipped": t.tests_skipped,
+            "runtime": t.runtime,
+            "model": t.model,
+            "prompt_version": t.prompt_version,
+        }
 
-def check_translations(
-    sandbox: Sandbox,
-    limits: ExecLimits,
-    candidates: Sequence[tuple[str, str, str, Sequence[jsmap.JsTest]]],
-) -> list[Verdict]:
-    """Per candidate (job id, JavaScript code, entry point, tests), its verdict; one batch."""
-    jobs = [check_job(job_id, code, entry, tests, limits) for job_id, code, entry, tests in candidates]
-    results = sandbox.run_batch(jobs) if jobs else []
-    return [judge(c[3], r) for c, r in zip(candidates, results, strict=True)]
+    def _translatable(
+        self, ctx: DeriveContext, records: Sequence[Verified]
+    ) -> list[tuple[Verified, list[JsTest], int]]:
+        """The records a translation can be checked for, with their runnable tests and how many
+        were skipped; the others counted by reason."""
+        out: list[tuple[Verified, list[JsTest], int]] = []
+        for rec in records:
+            if rec.sample_kind != "function":
+                ctx.metrics["translation_skipped:method_sample"] += 1
+                continue
+            if rec.entry_point in javascript.JS_RESERVED:
+                ctx.metrics["translation_skipped:reserved_name"] += 1
+                continue
+            tests, skipped = javascript.runnable_tests(rec)
+            for reason, n in skipped.items():
+                ctx.metrics[f"translation_tests_not_run:{reason}"] += n
+            if len(tests) < ctx.cfg.translation_min_tests:
+                ctx.metrics["translation_skipped:too_few_json_tests"] += 1
+                continue
+            out.append((rec, tests, sum(skipped.values())))
+        return out
 
-
-# Python names a JavaScript function cannot have.
-_RESERVED_WORDS = """
-arguments await break case catch class const continue debugger default delete do else enum eval
-export extends false finally for function if implements import in instanceof interface let new
-null package private protected public return static super switch this throw true try typeof var
-void while with yield
-"""
-JS_RESERVED = frozenset(_RESERVED_WORDS.split())
+    def _translations(self, ctx: DeriveContext, records: Sequence[Verified]) -> dict[str, TranslationDetail]:
+        """Per record id, the first of the LLM's translations that passes the row's tests."""
+        node = node_settings(ctx.settings.sandbox)
+        if node is None:
+            ctx.metrics["translation_skipped:no_node_sandbox"] += len(records)
+            return {}
+        chosen = self._translatable(ctx, records)
+        if not chosen:
+            return {}
+        cfg = ctx.cfg
+        results = ctx.call_llm(
+            lambda client: translate.javascript_translations(client, cfg, [rec for rec, _, _ in chosen])
+        )
+        jobs: list[tuple[str, str, str, list[JsTest]]] = []
+        owners: list[tuple[Verified, int, LLMResult[list[str]]]] = []
+        for (rec, tests, skipped), result in zip(chosen, results, strict=True):
+            if isinstance(result, LLMError):
+                ctx.metrics[f"translation_llm_failed:{result.reason}"] += 1
+                continue
+            for i, code in enumerate(result.value):
+                jobs.append((f"{rec.id}:js{i}", code, rec.entry_point, tests))
+                owners.append((rec, skipped, result))
+        verdicts = javascript.check_translations(shared_sandbox(node), node.limits, jobs)
+        runtime = image_identity(node)
+        out: dict[str, TranslationDetail] = {}
+        for (rec, skipped, result), job, verdict in zip(owners, jobs, verdicts, strict=True):
+            ctx.metrics[f"translation_candidates:{verdict.reason}"] += 1
+            if verdict.passed and rec.id not in out:
+                out[rec.id] = TranslationDetail(
+                    language=javascript.LANGUAGE,
+                    code=job[1],
+                    tests_run=verdict.tests_passed,
+                    tests_skipped=skipped,
+                    runtime=runtime,
+                    model=result.model,
+                    prompt_version=result.prompt_version,
+                )
+        return out

@@ -11,10 +11,11 @@ from prefect.context import TaskRunContext
 
 from codemint import __version__, store
 from codemint.curation.export import export
-from codemint.curation.task_export import TASK_CONFIGS
 from codemint.records import TaskRow, Verified
 from codemint.settings import PipelineSettings
 from codemint.stage_task import DEFAULT_RETRIES, RETRY_DELAY_S, cache_key, forget_if_missing
+from codemint.tasks.derive import registry
+from codemint.tasks.derive.generation import generation_row
 
 
 def export_dataset(
@@ -23,26 +24,27 @@ def export_dataset(
     out_dir: Path,
     run_info: dict[str, Any],
 ) -> dict[str, Any]:
-    """Write the dataset from kept shards of task rows (the derive stage) or of `Verified`
-    rows (generation only); returns the manifest.
+    """Write the dataset from kept shards of exercise rows (the derive stage) or of `Verified`
+    rows (each becomes its generation row); returns the manifest.
 
     `run_info` carries `funnel` (a list of {stage, rows_in, rows_kept, dropped}, dicts or
     `StageFunnel`s) and `code_version` for the dataset card. A row seen in an earlier shard
     (same id, or same task row id) is not exported twice (`duplicate_ids` counts them).
     """
-    rows: list[Verified] = []
+    rows: list[TaskRow] = []
     seen: set[str] = set()
     duplicates = 0
     for path in shard_paths:
         if path is None:  # a shard that failed upstream
             continue
         for raw in store.read_rows(Path(path)):
-            rec = TaskRow.model_validate(raw) if "task" in raw else Verified.model_validate(raw)
-            key = rec.task_id if isinstance(rec, TaskRow) else rec.id
-            if key in seen:
+            rec = (
+                TaskRow.model_validate(raw) if "task" in raw else generation_row(Verified.model_validate(raw))
+            )
+            if rec.task_id in seen:
                 duplicates += 1
                 continue
-            seen.add(key)
+            seen.add(rec.task_id)
             rows.append(rec)
     cfg = settings.export
     return export(
@@ -54,7 +56,7 @@ def export_dataset(
         settings=settings.model_dump(mode="json"),
         code_version=str(run_info.get("code_version", "unknown")),
         extra={"duplicate_ids": duplicates},
-        tasks=[t for t in settings.tasks.kinds if t in TASK_CONFIGS],
+        kinds=registry.configured(settings.tasks.kinds),
     )
 
 

@@ -19,7 +19,6 @@ from sandbox_support import REPO
 
 from codemint import mutants
 from codemint.codec import canonical_json, encode_input
-from codemint.curation.export import generation_task_row
 from codemint.curation.task_export import ground_truth
 from codemint.original_module import hidden_original
 from codemint.records import TestCase as Case
@@ -28,6 +27,7 @@ from codemint.reward import compute_score, compute_scores, extract_code
 from codemint.samples import CLASS_KINDS
 from codemint.sandbox.images import environment_requirements, requirement_set
 from codemint.settings import AdequacySettings, PipelineSettings, TasksSettings
+from codemint.tasks.derive.generation import generation_row
 
 CLAMP_CALLS = [([[1, 5, 9], 2, 8], {}), ([[0, 10], 0, 10], {}), ([[3], 4, 4], {}), ([[1], 5, 2], {})]
 MEDIAN_CALLS = [([[3, 1, 2]], {}), ([[4, 1, 3, 2]], {}), ([[7]], {}), ([[]], {}), ([[2, 2, 5, 9]], {})]
@@ -53,7 +53,7 @@ def test_reference_scores_one_and_mutants_less_through_the_sandbox() -> None:
     box = docker_settings()
     rows = [real_row(CLAMP, CLAMP_CALLS, box), real_row(MEDIAN, MEDIAN_CALLS, box)]
     for rec in rows:
-        truth = ground_truth(generation_task_row(rec))
+        truth = ground_truth(generation_row(rec))
         info = {"entry_point": rec.entry_point}
         assert (
             compute_score("codemint/generation", completion(rec.candidate_code), truth, info, sandbox=box)
@@ -149,7 +149,7 @@ def _recorded(rec: Verified) -> Verified:
 
 
 def _environment(rec: Verified) -> dict[str, Any]:
-    env: dict[str, Any] = json.loads(ground_truth(generation_task_row(_recorded(rec))))["environment"]
+    env: dict[str, Any] = json.loads(ground_truth(generation_row(_recorded(rec))))["environment"]
     return env
 
 
@@ -245,7 +245,7 @@ def test_default_reward_hides_the_original_and_runs_in_the_rows_package_environm
         inspect.getsourcelines(statistics.median)[1],
         PLAIN_IMAGE,
     )
-    median_truth = ground_truth(generation_task_row(_recorded(median)))
+    median_truth = ground_truth(generation_row(_recorded(median)))
 
     inputs = [encode_input([key, seq]) for key, seq in COUNTBY_CALLS]
     cases = [
@@ -258,7 +258,7 @@ def test_default_reward_hides_the_original_and_runs_in_the_rows_package_environm
     countby = _from_module(
         countby, "pypi:toolz", "toolz/recipes.py", inspect.getsourcelines(recipes.countby)[1], ENV_IMAGE
     )
-    countby_truth = ground_truth(generation_task_row(_recorded(countby)))
+    countby_truth = ground_truth(generation_row(_recorded(countby)))
 
     texts = [
         completion(MEDIAN),

@@ -6,11 +6,10 @@ import json
 
 from factories import MEDIAN, verified
 
-from codemint.codec import canonical_json, encode_input
-from codemint.curation.export import format_row, generation_task_row
+from codemint.curation.export import format_row
 from codemint.curation.task_export import ground_truth, rl_record
-from codemint.curation.task_prompts import ANSWER_FORMAT, fenced, generation_prompt, repair_prompt
-from codemint.records import TestCase as Case
+from codemint.curation.task_prompts import ANSWER_FORMAT, fenced, generation_prompt
+from codemint.tasks.derive.generation import Generation, generation_row
 
 CONTEXT = "class EmptyError(ValueError):\n    pass\n\nLIMIT = 10"
 COUNTER = '''
@@ -32,8 +31,8 @@ def test_without_context_the_prompt_is_as_before() -> None:
     assert generation_prompt("Do it.") == f"Do it.\n\n{ANSWER_FORMAT}"
     assert generation_prompt("Do it.", "") == f"Do it.\n\n{ANSWER_FORMAT}"
     row = verified(MEDIAN)
-    assert format_row(row, "messages")["messages"][0]["content"] == row.instruction
-    assert format_row(row, "alpaca")["input"] == ""
+    assert format_row(generation_row(row), "messages")["messages"][0]["content"] == row.instruction
+    assert format_row(generation_row(row), "alpaca")["input"] == ""
 
 
 def test_every_generation_format_shows_the_context_block() -> None:
@@ -41,13 +40,13 @@ def test_every_generation_format_shows_the_context_block() -> None:
     prompt = generation_prompt(row.instruction, CONTEXT)
     assert prompt.startswith(row.instruction.rstrip() + "\n\n") and fenced(CONTEXT) in prompt
     assert "complete code" in prompt.splitlines()[-1]
-    user = format_row(row, "messages")["messages"][0]["content"]
+    task = generation_row(row)
+    user = format_row(task, "messages")["messages"][0]["content"]
     assert user.startswith(row.instruction.rstrip()) and fenced(CONTEXT) in user
-    alpaca = format_row(row, "alpaca")
+    alpaca = format_row(task, "alpaca")
     assert alpaca["instruction"] == row.instruction and fenced(CONTEXT) in alpaca["input"]
-    task = generation_task_row(row)
     assert task.prompt == user
-    rl = rl_record(task, "train", 0)
+    rl = rl_record(task, "train", 0, Generation())
     assert rl["prompt"][0]["content"] == prompt
 
 
@@ -63,21 +62,7 @@ def test_the_ground_truth_names_the_state_its_tests_compare() -> None:
             "context_code": "class Counter: ...",
         }
     )
-    truth = json.loads(ground_truth(generation_task_row(method)))
+    truth = json.loads(ground_truth(generation_row(method)))
     assert truth["state_attributes"] == ["total"]  # `_seen` only the target sets: not shown
     off = method.model_copy(update={"context_code": None})
-    assert json.loads(ground_truth(generation_task_row(off)))["state_attributes"] is None
-
-
-def test_the_repair_prompt_shows_the_call_and_values_as_python() -> None:
-    case = Case(input=encode_input(["a:b"]), expected=canonical_json(("a", "b")))
-    prompt = repair_prompt("def f(s): ...", "f", case, "returns None")
-    assert "- call: `f('a:b')`\n- expected: returns ('a', 'b')\n- actual: returns None" in prompt
-    assert "__tuple__" not in prompt and "JSON" not in prompt
-    method = Case(
-        input=encode_input([[1], {}, [b""], {}]),
-        expected=canonical_json({"returned": None, "state": {"n": 1}}),
-    )
-    shown = repair_prompt(COUNTER, "add", method, "returns None", "method", "Counter")
-    assert "method `Counter.add`" in shown and "`obj = Counter(1); obj.add(b'')`" in shown
-    assert "returns None (afterwards obj.n == 1)" in shown and "complete code" in shown
+    assert json.loads(ground_truth(generation_row(off)))["state_attributes"] is None

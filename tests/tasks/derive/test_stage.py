@@ -15,9 +15,9 @@ from codemint.records import TaskRow, Verified, to_table
 from codemint.sandbox import shared_sandbox
 from codemint.sandbox.api import CallOutcome, ExecJob, ExecResult
 from codemint.settings import PipelineSettings, TasksSettings
-from codemint.tasks.derive.repair import BugCandidate, judge_variants, pick
+from codemint.tasks.derive.repair_variants import BugCandidate, judge_variants, pick
 from codemint.tasks.derive.stage import Derive
-from codemint.tasks.verify.stage import passes
+from codemint.verdict import passes
 
 CODEC_TAG = re.compile(r'"__[a-z_]+__"\s*:')
 

@@ -19,7 +19,7 @@ from codemint.records import TaskRow, Verified, to_table
 from codemint.sandbox import shared_sandbox
 from codemint.sandbox.node_image import node_sandbox_settings
 from codemint.settings import LLMSettings, PipelineSettings, SandboxSettings, TasksSettings
-from codemint.tasks.derive import translation as derive_translation
+from codemint.tasks.derive import javascript as derive_translation
 from codemint.tasks.derive.stage import Derive
 
 CLAMP_CALLS = [
@@ -159,7 +159,7 @@ def test_derive_keeps_a_passing_translation_and_exports_it(
     rows: dict[str, Verified], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The model is replaced here so the kept path is certain; the real-server test is below.
-    from codemint.curation.task_export import task_record
+    from codemint.tasks.derive.translation import Translation, node_settings
 
     codes = {
         "clamp_all": [CLAMP_JS],
@@ -186,13 +186,13 @@ def test_derive_keeps_a_passing_translation_and_exports_it(
     median = kept["median"]
     assert median.translation is not None and median.translation.code.strip() == MEDIAN_JS.strip()
     assert median.translation.tests_run == 4 and median.translation.tests_skipped == 1
-    node = Derive(settings).node_settings
+    node = node_settings(settings.sandbox)
     assert node is not None and median.translation.runtime.startswith(f"{node.image}@sha256:")
     assert median.translation.model == "stub-model"
     assert (
         "```javascript\n" in median.response and "`median`" in median.prompt and "def median" in median.prompt
     )
-    record = task_record(median)
+    record = Translation().record(median)
     assert (
         record["translated_code"] == median.translation.code and record["source_code"] == median.original_code
     )

@@ -9,7 +9,6 @@ import textwrap
 from sandbox_support import IMAGE, require_docker
 
 from codemint.codec import decode_value
-from codemint.curation.export import generation_task_row
 from codemint.curation.task_export import ground_truth
 from codemint.curation.task_prompts import fenced, generation_prompt
 from codemint.records import (
@@ -24,6 +23,7 @@ from codemint.records import (
 )
 from codemint.reward import compute_score
 from codemint.settings import PipelineSettings, SandboxSettings, SummarizeSettings
+from codemint.tasks.derive.generation import generation_row
 from codemint.tasks.execute.stage import Execute
 from codemint.tasks.reformat.stage import Reformat
 from codemint.tasks.summarize.stage import Summarize
@@ -104,7 +104,7 @@ def test_a_candidate_without_the_private_cache_passes_and_every_compared_attribu
     assert no_total != without_cache and verify(row, no_total) is None
 
     # The RL reward compares what verify compares: the ground truth names the shown state.
-    truth = ground_truth(generation_task_row(passed))
+    truth = ground_truth(generation_row(passed))
     assert json.loads(truth)["state_attributes"] == ["counts", "total"]
     box = SandboxSettings(backend="docker", image=IMAGE, workers=1)
     assert compute_score("codemint/generation", fenced(without_cache), truth, sandbox=box) == 1.0

@@ -12,9 +12,10 @@ import pytest
 from factories import CLAMP, HEX, MEDIAN, PARSE, WRAP, verified, write_shards
 
 from codemint import store
-from codemint.curation.export import INSTRUCTION_SOURCES, generation_task_row, split_of
+from codemint.curation.export import INSTRUCTION_SOURCES, split_of
 from codemint.records import RepairDetail, SummaryDetail, TaskRow, TranslationDetail, to_table
 from codemint.settings import ExportSettings, LLMSettings, PipelineSettings
+from codemint.tasks.derive.generation import Generation, generation_row
 from codemint.tasks.export.stage import export_dataset
 
 FUNNEL = [
@@ -196,7 +197,7 @@ def task_rows() -> list[TaskRow]:
     """Generation, summarization, repair and translation rows of 12 functions, as derive makes them."""
     out: list[TaskRow] = []
     for i, rec in enumerate(rows()[:12]):
-        out.append(generation_task_row(rec))
+        out.append(generation_row(rec))
         code = rec.candidate_code.replace(f'"""{rec.docstring}"""', "")
         out.append(
             TaskRow(
@@ -315,11 +316,11 @@ def test_task_configs_and_rl_load_by_config_name(tmp_path: Path, monkeypatch: py
 def test_rl_rows_carry_per_test_covered_lines_when_measured() -> None:
     from codemint.curation.task_export import ground_truth, rl_record
 
-    rec = generation_task_row(verified(CLAMP, n_tests=3))
-    assert rl_record(rec, "train", 0)["extra_info"]["covered_lines"] is None  # not measured
+    rec = generation_row(verified(CLAMP, n_tests=3))
+    assert rl_record(rec, "train", 0, Generation())["extra_info"]["covered_lines"] is None  # not measured
     cases = [c.model_copy(update={"covered_lines": [4, 1, 2][: i + 1]}) for i, c in enumerate(rec.test_cases)]
     measured = rec.model_copy(update={"test_cases": cases})
-    info = rl_record(measured, "validation", 7)["extra_info"]
+    info = rl_record(measured, "validation", 7, Generation())["extra_info"]
     assert info["covered_lines"] == [[4], [1, 4], [1, 2, 4]] and (info["split"], info["index"]) == (
         "validation",
         7,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from codemint.tasks.derive.summary import SummaryTarget, cut_unshown_examples, summary_target
+from codemint.tasks.derive.summary_target import SummaryTarget, cut_unshown_examples, summary_target
 
 GOOGLE = """Return the mean of data.
 
