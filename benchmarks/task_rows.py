@@ -1,9 +1,9 @@
-"""Task rows: do the repair, summarization and generation rows teach the task, or its artifacts?
+"""Exercise rows: do the repair, summarization and generation rows teach the task, or its artifacts?
 
 Runs the real pipeline (`codemint run`) on a corpus twice in one invocation:
   baseline - this session's rules off: every instruction is a summary target (the data
              model's words for a special method, a base method's docstring, doctests whole)
-             and near-dedup keeps near twins (`tasks.summary_own_words`,
+             and near-dedup keeps near twins (`exercises.summary_own_words`,
              `near_dedup.twins` false);
   new      - the defaults.
 Then reads each run's export as a trainer would and prints, per mode:
@@ -40,14 +40,14 @@ from codemint import mutants
 from codemint.llm.codetext import strip_docstrings
 from codemint.prompt_context import CONTEXT_LEAD
 from codemint.samples import PROTOCOL
-from codemint.settings import TasksSettings
+from codemint.settings import ExercisesSettings
 from codemint.tasks.near_dedup.twins import instruction_key, wrapped_callee
 
 sys.path.insert(0, str(Path(__file__).parent))
 from row_quality import METHOD_KINDS, _export_dir, _rows, run
 
 BASELINE_ENV = {
-    "CODEMINT_TASKS__SUMMARY_OWN_WORDS": "false",
+    "CODEMINT_EXERCISES__SUMMARY_OWN_WORDS": "false",
     "CODEMINT_NEAR_DEDUP__TWINS": "false",
 }
 CODEC_TAG = re.compile(r'"__[a-z_]+__"\s*:')
@@ -55,7 +55,7 @@ CODEC_TAG = re.compile(r'"__[a-z_]+__"\s*:')
 GENERATION_CONFIGS = ("messages", "weak", "examples")
 
 
-def giveaway(row: dict[str, Any], class_name: str | None, cfg: TasksSettings) -> bool:
+def giveaway(row: dict[str, Any], class_name: str | None, cfg: ExercisesSettings) -> bool:
     """Whether the buggy code differs from the fixed one outside the span of the mutant that
     made it (or the bug is no mutant of the fixed code, or it wrote a `pass`)."""
     fixed, buggy = row["fixed_code"], row["buggy_code"]
@@ -114,7 +114,7 @@ def read(run_dir: Path) -> dict[str, Any]:
         r.get("function_id") or r["id"] for rows in configs.values() for r in rows if "messages" in r
     }
     # Repair rows, and whether they give the bug away.
-    cfg = TasksSettings()
+    cfg = ExercisesSettings()
     repairs = configs.get("repair", [])
     gives = 0
     for r in repairs:

@@ -301,7 +301,7 @@ def finish(state: Any, run_dir: Path, run_id: str) -> None:
     manifest_file = run_dir / "dataset" / "manifest.json"
     if not summary["failures"] and manifest_file.exists():
         manifest = json.loads(manifest_file.read_text())
-        per_task = ", ".join(f"{t} {sum(c.values())}" for t, c in manifest.get("tasks", {}).items())
+        per_task = ", ".join(f"{t} {sum(c.values())}" for t, c in manifest.get("exercises", {}).items())
         rl = sum(manifest.get("rl", {}).values())
         console.print(f"dataset: {run_dir / 'dataset'} (rows per task: {per_task}; rl {rl})")
     if summary["failures"]:

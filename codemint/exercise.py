@@ -6,7 +6,7 @@ An exercise kind (generation, summarization, repair, translation) is one module 
 derive stage and the export loop over the registry, so a new kind touches its own module and
 the registry only (docs/exercise-kinds.md walks through one).
 
-The base lives in the core so that export's writers (`codemint/curation/task_export.py`) can
+The base lives in the core so that export's writers (`codemint/curation/exercise_export.py`) can
 take kinds as parameters without importing the stage packages above them.
 """
 
@@ -20,8 +20,8 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 import pyarrow as pa
 
-from codemint.records import TaskRow, Verified, content_id
-from codemint.settings import PipelineSettings, TasksSettings
+from codemint.records import ExerciseRow, Verified, content_id
+from codemint.settings import ExercisesSettings, PipelineSettings
 
 T = TypeVar("T")
 
@@ -34,7 +34,7 @@ class DeriveContext(Protocol):
     run_dir: Path | None
 
     @property
-    def cfg(self) -> TasksSettings: ...
+    def cfg(self) -> ExercisesSettings: ...
 
     def call_llm(self, work: Callable[[Any], Awaitable[T]]) -> T:
         """`work(client)` with the run's LLM request cache; usage lands in the stage's metrics
@@ -44,13 +44,13 @@ class DeriveContext(Protocol):
 
 def exercise_row(
     rec: Verified, kind: str, prompt: str, response: str, key: str = "", **extra: Any
-) -> TaskRow:
+) -> ExerciseRow:
     """The one way to build a row of any kind: the verified row's fields, the kind, its own id
     (`key` tells apart several rows of one kind per function), the two turns and the details."""
-    return TaskRow(
+    return ExerciseRow(
         **rec.model_dump(),
-        task=kind,
-        task_id=content_id(f"{kind}:{rec.id}:{key}"),
+        exercise=kind,
+        exercise_id=content_id(f"{kind}:{rec.id}:{key}"),
         prompt=prompt,
         response=response,
         **extra,
@@ -68,10 +68,10 @@ class ExerciseKind(abc.ABC):
     rl: ClassVar[bool] = False
 
     @abc.abstractmethod
-    def derive(self, ctx: DeriveContext, records: Sequence[Verified]) -> dict[str, list[TaskRow]]:
+    def derive(self, ctx: DeriveContext, records: Sequence[Verified]) -> dict[str, list[ExerciseRow]]:
         """Rows per verified row id (a row with none is absent, counted in `ctx.metrics`)."""
 
-    def llm_prompts(self, cfg: TasksSettings) -> list[str]:
+    def llm_prompts(self, cfg: ExercisesSettings) -> list[str]:
         """The LLM prompts this kind sends as configured (none: it does not use the LLM)."""
         return []
 
@@ -79,18 +79,18 @@ class ExerciseKind(abc.ABC):
         """Cache-key inputs besides the code and the derive settings (e.g. the sandbox image)."""
         return []
 
-    def record(self, row: TaskRow) -> dict[str, Any]:
+    def record(self, row: ExerciseRow) -> dict[str, Any]:
         """The row of the kind's own config (kinds with a `schema`)."""
         raise NotImplementedError(f"{self.name} rows have no config of their own")
 
-    def exported(self, row: TaskRow) -> bool:
+    def exported(self, row: ExerciseRow) -> bool:
         """Whether the row is written to the kind's config (some are withheld, counted)."""
         return True
 
-    def rl_row(self, row: TaskRow) -> bool:
+    def rl_row(self, row: ExerciseRow) -> bool:
         """Whether the row is an RL row."""
         return self.rl
 
-    def rl_prompt(self, row: TaskRow) -> str:
+    def rl_prompt(self, row: ExerciseRow) -> str:
         """The RL prompt: the user turn unless the kind says otherwise."""
         return row.prompt

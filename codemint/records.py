@@ -245,15 +245,16 @@ class TranslationDetail(BaseModel):
     prompt_version: str
 
 
-class TaskRow(Verified):
-    """One training row of one task, derived from a verified row (whose fields it carries).
+class ExerciseRow(Verified):
+    """One training row of one exercise kind (`codemint/exercise.py`), derived from a verified
+    row (whose fields it carries).
 
-    `id` stays the verified row's id (all tasks of a function share its split); `task_id`
+    `id` stays the verified row's id (all rows of a function share its split); `exercise_id`
     names this row.
     """
 
-    task: str  # "generation", "summarization", "repair" or "translation"
-    task_id: str
+    exercise: str  # its kind: "generation", "summarization", "repair", "translation", ...
+    exercise_id: str
     prompt: str  # the user turn
     response: str  # the assistant turn
     summary: SummaryDetail | None = None
@@ -325,6 +326,7 @@ def to_table(rows: list[BaseModel], model: type[BaseModel]) -> pa.Table:
 
 __all__ = [
     "Executed",
+    "ExerciseRow",
     "Function",
     "HiddenOriginal",
     "InputRun",
@@ -337,7 +339,6 @@ __all__ = [
     "Snippet",
     "SourceRef",
     "SummaryDetail",
-    "TaskRow",
     "TestCase",
     "Verified",
     "WithInputs",

@@ -5,7 +5,8 @@ testgen cap re-runs testgen and what follows, but not ingest or reformat.
 Settings load from a TOML file (`codemint run --config`), then CODEMINT_* environment
 variables (nested with `__`, e.g. CODEMINT_SANDBOX__BACKEND=local), then CLI flags.
 The old `[curation]` section (CODEMINT_CURATION__*) still loads: each key is moved to its
-stage's section with a warning naming the new key (CURATION_KEYS).
+stage's section with a warning naming the new key (CURATION_KEYS). So does the old `[tasks]`
+section (CODEMINT_TASKS__*), now `[exercises]`.
 """
 
 from __future__ import annotations
@@ -237,8 +238,9 @@ class JudgeSettings(BaseModel):
     min_score: float = 0.5
 
 
-class TasksSettings(BaseModel):
-    """Task rows derived from every exported row (WaveCoder's four code tasks)."""
+class ExercisesSettings(BaseModel):
+    """The exercise rows derived from every exported row (WaveCoder's four code tasks):
+    `docs/exercise-kinds.md`. Until 2026-12 this section was `[tasks]`, which still loads."""
 
     # Exercise kinds by name (tasks/derive/registry.py: generation, summarization, repair,
     # translation); an unknown name is an error when the run starts.
@@ -400,10 +402,26 @@ def move_curation(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def move_tasks(data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with an old `[tasks]` section as `[exercises]` (the kinds of training rows derive
+    makes were called tasks, like Prefect's), with a warning; both given is an error."""
+    old = data.pop("tasks")
+    if "exercises" in data:
+        raise SettingsError("[tasks] and [exercises] are the same section: drop [tasks]")
+    data["exercises"] = old
+    warnings.warn(
+        "settings: [tasks] is now [exercises] (CODEMINT_EXERCISES__*); the old name still works for now",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return data
+
+
 class CurationEnv(PydanticBaseSettingsSource):
     """The old section's environment variables (CODEMINT_CURATION__SELECT_BUDGET=...) as a
     `curation` table: the settings no longer have that field, so the usual source skips them."""
 
+    section = "curation"
     prefix = "codemint_curation__"
     json_keys = {"benchmarks"}  # a list: JSON in the environment, as pydantic-settings reads it
 
@@ -416,7 +434,15 @@ class CurationEnv(PydanticBaseSettingsSource):
             if name.lower().startswith(self.prefix):
                 key = name[len(self.prefix) :].lower()
                 found[key] = json.loads(value) if key in self.json_keys else value
-        return {"curation": found} if found else {}
+        return {self.section: found} if found else {}
+
+
+class TasksEnv(CurationEnv):
+    """The old `[tasks]` section's environment variables (CODEMINT_TASKS__KINDS=...)."""
+
+    section = "tasks"
+    prefix = "codemint_tasks__"
+    json_keys = {"kinds"}
 
 
 class PipelineSettings(BaseSettings):
@@ -450,16 +476,19 @@ class PipelineSettings(BaseSettings):
     near_dedup: NearDedupSettings = Field(default_factory=NearDedupSettings)
     select: SelectSettings = Field(default_factory=SelectSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
-    tasks: TasksSettings = Field(default_factory=TasksSettings)
+    exercises: ExercisesSettings = Field(default_factory=ExercisesSettings)
     # Fault injection for drills and tests: "stage:shard" task runs that raise.
     fail_shards: list[str] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
-    def _old_curation_section(cls, data: Any) -> Any:
-        # Config files, environments and run.json files written before the split keep working.
+    def _old_sections(cls, data: Any) -> Any:
+        # Config files, environments and run.json files written before the split (and before
+        # `[tasks]` became `[exercises]`) keep working.
         if isinstance(data, dict) and "curation" in data:
-            return move_curation(dict(data))
+            data = move_curation(dict(data))
+        if isinstance(data, dict) and "tasks" in data:
+            data = move_tasks(dict(data))
         return data
 
     @classmethod
@@ -471,7 +500,8 @@ class PipelineSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings, CurationEnv(settings_cls), dotenv_settings, file_secret_settings
+        old = (CurationEnv(settings_cls), TasksEnv(settings_cls))
+        return init_settings, env_settings, *old, dotenv_settings, file_secret_settings
 
     def enable_llm(self) -> None:
         """Every LLM strategy on: summaries, LLM test inputs, regenerated code, the judge,
@@ -482,9 +512,9 @@ class PipelineSettings(BaseSettings):
                 self.testgen.strategies.append(name)
         self.verify.candidate = "both"
         self.judge.enabled = True
-        self.tasks.llm_bugs = max(self.tasks.llm_bugs, 2)
-        if "translation" not in self.tasks.kinds:
-            self.tasks.kinds.append("translation")
+        self.exercises.llm_bugs = max(self.exercises.llm_bugs, 2)
+        if "translation" not in self.exercises.kinds:
+            self.exercises.kinds.append("translation")
 
     @classmethod
     def load(cls, config: Path | None = None, **overrides: Any) -> PipelineSettings:

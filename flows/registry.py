@@ -35,7 +35,7 @@ STAGES: dict[str, type[Stage[Any, Any]]] = {
     )
 }  # fmt: skip
 # Stages that make and curate the verified rows (the funnel); DERIVED stages run after them
-# and turn each final verified row into the task rows the export writes.
+# and turn each final verified row into the exercise rows the export writes.
 DERIVED: list[str] = [Derive.name]
 PIPELINE: list[str] = [name for name in STAGES if name not in DERIVED]
 

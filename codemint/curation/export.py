@@ -14,7 +14,7 @@ Every row also carries id, entry_point, signature, instruction_source, test_case
 and pass_fraction.
 The code is the verified candidate (`candidate_code`). Each file is written atomically.
 `messages/` and `alpaca/` are the generation kind (config `generation` and `generation_alpaca`).
-Rows are the derive stage's `TaskRow`s, of the kinds passed in (`codemint/exercise.py`).
+Rows are the derive stage's `ExerciseRow`s, of the kinds passed in (`codemint/exercise.py`).
 """
 
 from __future__ import annotations
@@ -31,15 +31,15 @@ from typing import Any
 import pyarrow as pa
 
 from codemint import store
-from codemint.curation.task_export import (
+from codemint.curation.exercise_export import (
     HELD_OUT_CONFIGS,
     generation_config,
+    write_exercise_configs,
     write_rl,
-    write_task_configs,
 )
 from codemint.exercise import ExerciseKind
 from codemint.prompt_context import context_block
-from codemint.records import TaskRow, Verified, arrow_schema
+from codemint.records import ExerciseRow, Verified, arrow_schema
 
 FORMATS = ("messages", "alpaca")
 # Per-row test adequacy (adequacy stage); per test, `test_cases[].covered_lines`.
@@ -55,7 +55,7 @@ ADEQUACY_FIELDS = (
     "adequacy_basis",
     "adequate",
 )
-# Config name of each format directory in the card (the formats are the generation task).
+# Config name of each format directory in the card (the formats are the generation kind).
 FORMAT_CONFIGS = {"messages": "generation", "alpaca": "generation_alpaca"}
 SPLITS = ("train", "validation")
 _VERIFIED = arrow_schema(Verified)
@@ -103,7 +103,7 @@ def _common(rec: Verified) -> dict[str, Any]:
     }
 
 
-def format_row(rec: TaskRow, fmt: str) -> dict[str, Any]:
+def format_row(rec: ExerciseRow, fmt: str) -> dict[str, Any]:
     """A generation row in the messages or Alpaca layout."""
     common = _common(rec)
     if fmt == "messages":
@@ -270,7 +270,7 @@ def dataset_card(
     settings: Mapping[str, Any],
     code_version: str,
     split: Mapping[str, Any],
-    tasks: Mapping[str, Mapping[str, int]] | None = None,
+    exercises: Mapping[str, Mapping[str, int]] | None = None,
     rl: Mapping[str, int] | None = None,
     held_out: Mapping[str, Mapping[str, int]] | None = None,
 ) -> str:
@@ -284,13 +284,13 @@ def dataset_card(
     )
     single = next(iter(licenses)) if len(licenses) == 1 else None
     card_license = single.lower() if single and single != "unknown" else "other"
-    tasks = dict(tasks or {})
+    exercises = dict(exercises or {})
     held_out = {c: dict((held_out or {}).get(c, {})) for c in HELD_OUT_CONFIGS}
     directories = {FORMAT_CONFIGS[fmt]: fmt for fmt in FORMATS} | {c: c for c in HELD_OUT_CONFIGS}
-    directories |= {t: t for t in tasks}
+    directories |= {t: t for t in exercises}
     if rl is not None:
         directories["rl"] = "rl"
-    rows_in = {FORMAT_CONFIGS[fmt]: counts for fmt in FORMATS} | held_out | tasks
+    rows_in = {FORMAT_CONFIGS[fmt]: counts for fmt in FORMATS} | held_out | exercises
     if rl is not None:
         rows_in["rl"] = rl
     configs = "".join(
@@ -357,7 +357,7 @@ def dataset_card(
         "",
         *TEST_RULES,
         *instruction_section(rows),
-        *task_sections(len(rows), counts, tasks, rl, held_out),
+        *exercise_sections(len(rows), counts, exercises, rl, held_out),
         "## Sources",
         "",
         "| source | revision | license | rows |",
@@ -437,7 +437,7 @@ def instruction_section(rows: Sequence[Verified]) -> list[str]:
     ]
 
 
-TASK_DOCS = {
+EXERCISE_DOCS = {
     "generation": "instruction -> the verified code (configs `generation`, `generation_alpaca`); "
     "only functions whose tests clear the adequacy floor and whose instruction is more than "
     "example calls.",
@@ -463,35 +463,35 @@ TASK_DOCS = {
 }
 
 
-def task_sections(
+def exercise_sections(
     generation: int,
     counts: Mapping[str, int],
-    tasks: Mapping[str, Mapping[str, int]],
+    exercises: Mapping[str, Mapping[str, int]],
     rl: Mapping[str, int] | None,
     held_out: Mapping[str, Mapping[str, int]] | None = None,
 ) -> list[str]:
-    """The card's sections on the tasks (rows per task and split) and the RL data."""
-    table = {"generation": dict(counts), **(held_out or {}), **tasks}
+    """The card's sections on the exercises (rows per kind and split) and the RL data."""
+    table = {"generation": dict(counts), **(held_out or {}), **exercises}
     lines = [
-        "## Tasks",
+        "## Exercises",
         "",
-        "Each function gives rows of several tasks; all of a function's rows share its split.",
-        'Load a task by config name: `datasets.load_dataset("<this directory>", "repair")`. '
+        "Each function gives rows of several exercises; all of a function's rows share its split.",
+        'Load an exercise kind by config name: `datasets.load_dataset("<this directory>", "repair")`. '
         "`datasets` caches a local directory's configs by path: after exporting again into the "
         'same directory, load with `download_mode="force_redownload"` (or another `cache_dir`).',
-        "The task configs (`summarization/`, `repair/`, ...) are chat `messages` plus `id` (the "
-        "task row), `function_id`, `task`, `entry_point`, `signature`, `sample_kind`, `class_name`, "
+        "The exercise configs (`summarization/`, `repair/`, ...) are chat `messages` plus `id` (the "
+        "exercise row), `function_id`, `exercise`, `entry_point`, `signature`, `sample_kind`, `class_name`, "
         "`state_attributes` (the instance attributes a method's tests compare; null: all), "
-        "`test_cases`, `provenance` and the task's own columns.",
+        "`test_cases`, `provenance` and the kind's own columns.",
         "",
-        "| task | train | validation | rows |",
+        "| exercise | train | validation | rows |",
         "|---|---|---|---|",
         *(
-            f"| {task} | {c.get('train', 0)} | {c.get('validation', 0)} | {sum(c.values())} |"
-            for task, c in table.items()
+            f"| {kind} | {c.get('train', 0)} | {c.get('validation', 0)} | {sum(c.values())} |"
+            for kind, c in table.items()
         ),
         "",
-        *(f"- **{task}**: {TASK_DOCS[task]}" for task in table if task in TASK_DOCS),
+        *(f"- **{kind}**: {EXERCISE_DOCS[kind]}" for kind in table if kind in EXERCISE_DOCS),
         "",
     ]
     if rl is None:
@@ -505,7 +505,7 @@ def task_sections(
         "`data_source` (`codemint/generation` or `codemint/repair`), "
         "`prompt` (chat messages), `ability` (`code`), `reward_model` {`style`: `rule`, "
         "`ground_truth`: JSON of the entry point and the test cases}, `extra_info` {`split`, "
-        "`index`, `id`, `function_id`, `task`, `entry_point`, `provenance`, `covered_lines` "
+        "`index`, `id`, `function_id`, `exercise`, `entry_point`, `provenance`, `covered_lines` "
         "(per test, the line numbers of `reference_code` it runs, when measured), "
         "`reference_code` (the original the tests were made from)}.",
         "",
@@ -519,7 +519,7 @@ def task_sections(
 
 
 def export(
-    task_rows: Sequence[TaskRow],
+    exercise_rows: Sequence[ExerciseRow],
     out_dir: Path,
     *,
     validation_fraction: float,
@@ -536,18 +536,18 @@ def export(
     when it has no rows, so its files exist; the card lists only splits with rows), and each
     says which of its rows are RL rows. Generation rows go to the messages and Alpaca configs.
     """
-    rows = [r for r in task_rows if r.task == "generation"]
+    rows = [r for r in exercise_rows if r.exercise == "generation"]
     by_name = {kind.name: kind for kind in kinds}
-    tasks_by_split: dict[str, list[TaskRow]] = {s: [] for s in SPLITS}
-    for row in sorted(task_rows, key=lambda r: (r.id, r.task, r.task_id)):
-        tasks_by_split[split_of(row.id, seed, validation_fraction)].append(row)
+    rows_by_split: dict[str, list[ExerciseRow]] = {s: [] for s in SPLITS}
+    for row in sorted(exercise_rows, key=lambda r: (r.id, r.exercise, r.exercise_id)):
+        rows_by_split[split_of(row.id, seed, validation_fraction)].append(row)
     # Each function's generation row is in one config: generation, weak or examples.
-    configs: dict[str, dict[str, list[TaskRow]]] = {
+    configs: dict[str, dict[str, list[ExerciseRow]]] = {
         c: {s: [] for s in SPLITS} for c in ("generation", *HELD_OUT_CONFIGS)
     }
-    for s, split_rows in tasks_by_split.items():
+    for s, split_rows in rows_by_split.items():
         for r in split_rows:
-            if r.task == "generation":
+            if r.exercise == "generation":
                 configs[generation_config(r)][s].append(r)
     by_split = configs["generation"]
     files: dict[str, dict[str, Any]] = {}
@@ -567,15 +567,15 @@ def export(
                     "bytes": path.stat().st_size,
                     "sha256": store.file_digest(path),
                 }
-    task_files, task_counts = write_task_configs(tasks_by_split, out_dir, kinds, write_jsonl)
-    rl_files, rl_counts = write_rl(tasks_by_split, out_dir, by_name)
-    files |= task_files | rl_files
+    exercise_files, exercise_counts = write_exercise_configs(rows_by_split, out_dir, kinds, write_jsonl)
+    rl_files, rl_counts = write_rl(rows_by_split, out_dir, by_name)
+    files |= exercise_files | rl_files
     counts = {s: len(r) for s, r in by_split.items()}
     held_out = {c: {s: len(configs[c][s]) for s in SPLITS} for c in HELD_OUT_CONFIGS}
-    withheld = sum(1 for r in task_rows if r.task in by_name and not by_name[r.task].exported(r))
+    withheld = sum(1 for r in exercise_rows if r.exercise in by_name and not by_name[r.exercise].exported(r))
     split_info = {"seed": seed, "validation_fraction": validation_fraction}
     card = dataset_card(
-        rows, counts, funnel, settings, code_version, split_info, task_counts, rl_counts, held_out
+        rows, counts, funnel, settings, code_version, split_info, exercise_counts, rl_counts, held_out
     )
     store.write_text(out_dir / "README.md", card)
     files["README.md"] = {"bytes": len(card.encode()), "sha256": store.file_digest(out_dir / "README.md")}
@@ -584,7 +584,7 @@ def export(
         "splits": {s: sum(len(configs[c][s]) for c in configs) for s in SPLITS},
         "split": split_info,
         "formats": list(FORMATS),
-        "tasks": {"generation": counts, **task_counts},
+        "exercises": {"generation": counts, **exercise_counts},
         "held_out": held_out,  # generation rows in the `weak` and `examples` configs
         "translations_withheld": withheld,  # translations of weak rows
         "rl": rl_counts,

@@ -18,7 +18,7 @@ from codemint.llm.fitting import fit_prompt
 from codemint.llm.runtime import per_item
 from codemint.llm.strategies import LLMResult, usable_choices
 from codemint.records import Verified
-from codemint.settings import TasksSettings
+from codemint.settings import ExercisesSettings
 
 PROMPTS = ("realistic_bug",)
 BUG_KINDS = ("off_by_one", "wrong_condition", "missing_case", "wrong_operator", "wrong_variable")
@@ -83,7 +83,7 @@ async def bugs_for(client: LLMClient, rec: Verified, n: int) -> LLMResult[list[L
 
 
 async def realistic_bugs(
-    client: LLMClient, cfg: TasksSettings, records: Sequence[Verified]
+    client: LLMClient, cfg: ExercisesSettings, records: Sequence[Verified]
 ) -> list[LLMResult[list[LLMBug]] | LLMError]:
     """Per record, up to `cfg.llm_bugs` distinct buggy versions, or the reason there are none."""
     return await per_item(records, lambda rec: bugs_for(client, rec, max(1, cfg.llm_bugs)))

@@ -15,7 +15,7 @@ from codemint.llm.fitting import fit_prompt
 from codemint.llm.runtime import per_item
 from codemint.llm.strategies import LLMResult, usable_choices
 from codemint.records import Verified
-from codemint.settings import TasksSettings
+from codemint.settings import ExercisesSettings
 
 PROMPTS = ("translate_js",)
 _JS_LANGS = ("javascript", "js", "node", "nodejs", "")
@@ -64,7 +64,7 @@ async def translations_for(client: LLMClient, rec: Verified, n: int) -> LLMResul
 
 
 async def javascript_translations(
-    client: LLMClient, cfg: TasksSettings, records: Sequence[Verified]
+    client: LLMClient, cfg: ExercisesSettings, records: Sequence[Verified]
 ) -> list[LLMResult[list[str]] | LLMError]:
     """Per record, up to `cfg.translation_candidates` distinct translations, or why none."""
     return await per_item(records, lambda rec: translations_for(client, rec, cfg.translation_candidates))

@@ -4,7 +4,7 @@ passes the row's tests in the sandbox.
 The tests are the row's own, with the codec's values mapped to JSON (`codemint.jsmap`): a
 test whose input or expected value has no JSON form, one that expects an exception (Python's
 exception types have no JavaScript counterpart) or one that compares printed output is not
-run; a row with fewer than `tasks.translation_min_tests` runnable tests gets no translation.
+run; a row with fewer than `exercises.translation_min_tests` runnable tests gets no translation.
 
 A check is one sandbox job in the Node variant of the sandbox image (`sandbox/node_image.py`):
 its code is a fixed Python harness that writes the translation and a JavaScript driver to

@@ -2,8 +2,8 @@
 
 A variant is kept only when the sandbox shows it failing a test and the original passing all
 of them (`repair_variants`). Variants come from `codemint.mutants` and, with the LLM
-(`tasks.llm_bugs`), from realistic-bug prompts (`codemint.llm.bugs`), under the same rule.
-Up to `tasks.repair_per_row` rows per function; one with no variant is counted, not dropped.
+(`exercises.llm_bugs`), from realistic-bug prompts (`codemint.llm.bugs`), under the same rule.
+Up to `exercises.repair_per_row` rows per function; one with no variant is counted, not dropped.
 """
 
 from __future__ import annotations
@@ -13,19 +13,19 @@ from typing import Any
 
 import pyarrow as pa
 
-from codemint.curation.task_export import COMMON_FIELDS, TASK_ROW_SCHEMA, common_record
-from codemint.curation.task_prompts import ANSWER_FORMAT, ANSWER_FORMAT_CONTEXT
+from codemint.curation.exercise_export import COMMON_FIELDS, EXERCISE_ROW_SCHEMA, common_record
+from codemint.curation.prompts import ANSWER_FORMAT, ANSWER_FORMAT_CONTEXT
 from codemint.exercise import DeriveContext, ExerciseKind, exercise_row
 from codemint.llm import bugs
 from codemint.llm.errors import LLMError
 from codemint.prompt_context import fenced
-from codemint.records import RepairDetail, TaskRow, TestCase, Verified
+from codemint.records import ExerciseRow, RepairDetail, TestCase, Verified
 from codemint.sandbox import result_fingerprint, shared_sandbox
-from codemint.settings import PipelineSettings, TasksSettings
+from codemint.settings import ExercisesSettings, PipelineSettings
 from codemint.tasks.derive.repair_variants import BugCandidate, mutation_candidates, repair_details
 from codemint.value_text import call_text, result_text
 
-_DETAIL = TASK_ROW_SCHEMA.field("repair").type
+_DETAIL = EXERCISE_ROW_SCHEMA.field("repair").type
 
 
 def describe_call(
@@ -63,7 +63,7 @@ def repair_prompt(
     )
 
 
-def repair_row(rec: Verified, detail: RepairDetail) -> TaskRow:
+def repair_row(rec: Verified, detail: RepairDetail) -> ExerciseRow:
     prompt = repair_prompt(
         detail.buggy_code,
         rec.entry_point,
@@ -88,14 +88,14 @@ class Repair(ExerciseKind):
         ]
     )
 
-    def llm_prompts(self, cfg: TasksSettings) -> list[str]:
+    def llm_prompts(self, cfg: ExercisesSettings) -> list[str]:
         return list(bugs.PROMPTS) if cfg.llm_bugs > 0 else []
 
     def fingerprint(self, settings: PipelineSettings) -> list[Any]:
         # Repair runs code: the limits and the image change which variants are caught.
         return list(result_fingerprint(settings.sandbox))
 
-    def derive(self, ctx: DeriveContext, records: Sequence[Verified]) -> dict[str, list[TaskRow]]:
+    def derive(self, ctx: DeriveContext, records: Sequence[Verified]) -> dict[str, list[ExerciseRow]]:
         candidates = {rec.id: mutation_candidates(rec, ctx.cfg) for rec in records}
         if self.llm_prompts(ctx.cfg) and records:
             for rec, found in zip(records, self._llm_bugs(ctx, records), strict=True):
@@ -114,7 +114,7 @@ class Repair(ExerciseKind):
         )
         for key, n in counts.items():
             ctx.metrics[f"repair_variants_{key}"] += n
-        out: dict[str, list[TaskRow]] = {}
+        out: dict[str, list[ExerciseRow]] = {}
         for rec in records:
             kept = details.get(rec.id, [])
             if not kept:
@@ -144,9 +144,9 @@ class Repair(ExerciseKind):
             )
         return out
 
-    def record(self, row: TaskRow) -> dict[str, Any]:
+    def record(self, row: ExerciseRow) -> dict[str, Any]:
         if row.repair is None:
-            raise ValueError(f"repair row {row.task_id} of {row.id} has no repair detail")
+            raise ValueError(f"repair row {row.exercise_id} of {row.id} has no repair detail")
         detail = row.repair.model_dump()
         return common_record(row) | {
             "buggy_code": detail.pop("buggy_code"),

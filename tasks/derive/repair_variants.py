@@ -17,7 +17,7 @@ from codemint.records import RepairDetail, TestCase, Verified
 from codemint.samples import CLASS_KINDS
 from codemint.sandbox.api import CallOutcome, ExecJob, ExecLimits, ExecResult, Sandbox
 from codemint.sandbox.row_jobs import RowJobs
-from codemint.settings import SandboxSettings, TasksSettings
+from codemint.settings import ExercisesSettings, SandboxSettings
 from codemint.value_text import result_text
 from codemint.verdict import passes
 
@@ -36,7 +36,7 @@ class BugCandidate:
     order: int  # tie-break: the generator's own order
 
 
-def mutation_candidates(rec: Verified, cfg: TasksSettings) -> list[BugCandidate]:
+def mutation_candidates(rec: Verified, cfg: ExercisesSettings) -> list[BugCandidate]:
     # A method sample's bugs are in its method, in its class (its tests run through the harness).
     target = rec.class_name if rec.sample_kind in CLASS_KINDS else None
     try:

@@ -10,11 +10,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from codemint.curation.task_export import COMMON_FIELDS, common_record
+from codemint.curation.exercise_export import COMMON_FIELDS, common_record
 from codemint.exercise import DeriveContext, ExerciseKind, exercise_row
 from codemint.llm.codetext import strip_docstrings
 from codemint.prompt_context import fenced
-from codemint.records import SummaryDetail, TaskRow, Verified
+from codemint.records import ExerciseRow, SummaryDetail, Verified
 from codemint.tasks.derive.summary_target import summary_target
 
 
@@ -33,7 +33,7 @@ def summarization_prompt(code: str, entry_point: str, target: str) -> str:
     return f"{ask}\n\n{fenced(code)}"
 
 
-def summarization_row(rec: Verified, own_words: bool = True) -> tuple[TaskRow, int] | str:
+def summarization_row(rec: Verified, own_words: bool = True) -> tuple[ExerciseRow, int] | str:
     """The row and how many doctest sessions were cut from its target, or why there is none:
     the code does not parse (it cannot be shown without its answer), or it has no words of its
     own to summarize (`summary_target`)."""
@@ -64,8 +64,8 @@ class Summarization(ExerciseKind):
         ]
     )
 
-    def derive(self, ctx: DeriveContext, records: Sequence[Verified]) -> dict[str, list[TaskRow]]:
-        out: dict[str, list[TaskRow]] = {}
+    def derive(self, ctx: DeriveContext, records: Sequence[Verified]) -> dict[str, list[ExerciseRow]]:
+        out: dict[str, list[ExerciseRow]] = {}
         for rec in records:
             made = summarization_row(rec, ctx.cfg.summary_own_words)
             if isinstance(made, str):
@@ -77,9 +77,9 @@ class Summarization(ExerciseKind):
             out[rec.id] = [row]
         return out
 
-    def record(self, row: TaskRow) -> dict[str, Any]:
+    def record(self, row: ExerciseRow) -> dict[str, Any]:
         if row.summary is None:
-            raise ValueError(f"summarization row {row.task_id} of {row.id} has no summary detail")
+            raise ValueError(f"summarization row {row.exercise_id} of {row.id} has no summary detail")
         return common_record(row) | {
             "code": row.summary.code,
             "target": row.summary.target,

@@ -117,7 +117,7 @@ def summary_target(
 ) -> SummaryTarget | str:
     """The target of a summary row, or the reason there is none (a metric name's suffix).
     `own_words` off is the old rule: a docstring row's whole docstring, else its instruction,
-    except example calls (the benchmark baseline, `tasks.summary_own_words`)."""
+    except example calls (the benchmark baseline, `exercises.summary_own_words`)."""
     if not own_words:
         if source == "examples":
             return f"not_own_words:{source}"

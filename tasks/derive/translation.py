@@ -10,21 +10,21 @@ from typing import Any
 
 import pyarrow as pa
 
-from codemint.curation.task_export import COMMON_FIELDS, TASK_ROW_SCHEMA, common_record
+from codemint.curation.exercise_export import COMMON_FIELDS, EXERCISE_ROW_SCHEMA, common_record
 from codemint.exercise import DeriveContext, ExerciseKind, exercise_row
 from codemint.jsmap import JsTest
 from codemint.llm import translate
 from codemint.llm.errors import LLMError
 from codemint.llm.strategies import LLMResult
 from codemint.prompt_context import fenced
-from codemint.records import TaskRow, TranslationDetail, Verified
+from codemint.records import ExerciseRow, TranslationDetail, Verified
 from codemint.sandbox import result_fingerprint, shared_sandbox
 from codemint.sandbox.images import image_identity
 from codemint.sandbox.node_image import node_sandbox_settings
-from codemint.settings import PipelineSettings, SandboxSettings, TasksSettings
+from codemint.settings import ExercisesSettings, PipelineSettings, SandboxSettings
 from codemint.tasks.derive import javascript
 
-_DETAIL = TASK_ROW_SCHEMA.field("translation").type
+_DETAIL = EXERCISE_ROW_SCHEMA.field("translation").type
 
 
 def translation_prompt(code: str, entry_point: str, language: str = "JavaScript") -> str:
@@ -36,7 +36,7 @@ def translation_prompt(code: str, entry_point: str, language: str = "JavaScript"
     )
 
 
-def translation_row(rec: Verified, detail: TranslationDetail) -> TaskRow:
+def translation_row(rec: Verified, detail: TranslationDetail) -> ExerciseRow:
     prompt = translation_prompt(rec.original_code, rec.entry_point)
     response = fenced(detail.code, detail.language)
     return exercise_row(rec, "translation", prompt, response, detail.language, translation=detail)
@@ -69,24 +69,24 @@ class Translation(ExerciseKind):
         ]
     )
 
-    def llm_prompts(self, cfg: TasksSettings) -> list[str]:
+    def llm_prompts(self, cfg: ExercisesSettings) -> list[str]:
         return list(translate.PROMPTS)
 
     def fingerprint(self, settings: PipelineSettings) -> list[Any]:
         node = node_settings(settings.sandbox)
         return [result_fingerprint(node) if node else "no-node"]
 
-    def derive(self, ctx: DeriveContext, records: Sequence[Verified]) -> dict[str, list[TaskRow]]:
+    def derive(self, ctx: DeriveContext, records: Sequence[Verified]) -> dict[str, list[ExerciseRow]]:
         found = self._translations(ctx, records)
         ctx.metrics["translation_kept"] += len(found)
         return {rec.id: [translation_row(rec, found[rec.id])] for rec in records if rec.id in found}
 
-    def exported(self, row: TaskRow) -> bool:
+    def exported(self, row: ExerciseRow) -> bool:
         return row.adequate is not False
 
-    def record(self, row: TaskRow) -> dict[str, Any]:
+    def record(self, row: ExerciseRow) -> dict[str, Any]:
         if row.translation is None:
-            raise ValueError(f"translation row {row.task_id} of {row.id} has no translation detail")
+            raise ValueError(f"translation row {row.exercise_id} of {row.id} has no translation detail")
         t = row.translation
         return common_record(row) | {
             "source_code": row.original_code,

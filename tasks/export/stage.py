@@ -11,7 +11,7 @@ from prefect.context import TaskRunContext
 
 from codemint import __version__, store
 from codemint.curation.export import export
-from codemint.records import TaskRow, Verified
+from codemint.records import ExerciseRow, Verified
 from codemint.settings import PipelineSettings
 from codemint.stage_task import DEFAULT_RETRIES, RETRY_DELAY_S, cache_key, forget_if_missing
 from codemint.tasks.derive import registry
@@ -29,9 +29,9 @@ def export_dataset(
 
     `run_info` carries `funnel` (a list of {stage, rows_in, rows_kept, dropped}, dicts or
     `StageFunnel`s) and `code_version` for the dataset card. A row seen in an earlier shard
-    (same id, or same task row id) is not exported twice (`duplicate_ids` counts them).
+    (same id, or same exercise row id) is not exported twice (`duplicate_ids` counts them).
     """
-    rows: list[TaskRow] = []
+    rows: list[ExerciseRow] = []
     seen: set[str] = set()
     duplicates = 0
     for path in shard_paths:
@@ -39,12 +39,14 @@ def export_dataset(
             continue
         for raw in store.read_rows(Path(path)):
             rec = (
-                TaskRow.model_validate(raw) if "task" in raw else generation_row(Verified.model_validate(raw))
+                ExerciseRow.model_validate(raw)
+                if "exercise" in raw
+                else generation_row(Verified.model_validate(raw))
             )
-            if rec.task_id in seen:
+            if rec.exercise_id in seen:
                 duplicates += 1
                 continue
-            seen.add(rec.task_id)
+            seen.add(rec.exercise_id)
             rows.append(rec)
     cfg = settings.export
     return export(
@@ -56,7 +58,7 @@ def export_dataset(
         settings=settings.model_dump(mode="json"),
         code_version=str(run_info.get("code_version", "unknown")),
         extra={"duplicate_ids": duplicates},
-        kinds=registry.configured(settings.tasks.kinds),
+        kinds=registry.configured(settings.exercises.kinds),
     )
 
 

@@ -19,14 +19,14 @@ from sandbox_support import REPO
 
 from codemint import mutants
 from codemint.codec import canonical_json, encode_input
-from codemint.curation.task_export import ground_truth
+from codemint.curation.exercise_export import ground_truth
 from codemint.original_module import hidden_original
 from codemint.records import TestCase as Case
 from codemint.records import Verified
 from codemint.reward import compute_score, compute_scores, extract_code
 from codemint.samples import CLASS_KINDS
 from codemint.sandbox.images import environment_requirements, requirement_set
-from codemint.settings import AdequacySettings, PipelineSettings, TasksSettings
+from codemint.settings import AdequacySettings, ExercisesSettings, PipelineSettings
 from codemint.tasks.derive.generation import generation_row
 
 CLAMP_CALLS = [([[1, 5, 9], 2, 8], {}), ([[0, 10], 0, 10], {}), ([[3], 4, 4], {}), ([[1], 5, 2], {})]
@@ -313,7 +313,7 @@ def test_every_row_of_a_real_run_rewards_its_reference_and_not_the_import_trick(
         shards=2,
         sandbox=box,
         adequacy=AdequacySettings(enabled=False),  # not what is measured here: saves minutes
-        tasks=TasksSettings(kinds=["generation"]),
+        exercises=ExercisesSettings(kinds=["generation"]),
     )
     with flow_settings(heartbeats=False):
         summary = pipeline(
@@ -324,7 +324,7 @@ def test_every_row_of_a_real_run_rewards_its_reference_and_not_the_import_trick(
         row
         for split in ("train", "validation")
         for row in store.read_rows(Path(summary.dataset_dir) / "rl" / f"{split}.parquet")
-        if row["extra_info"]["task"] == "generation"
+        if row["extra_info"]["exercise"] == "generation"
     ]
     truths = [json.loads(row["reward_model"]["ground_truth"]) for row in rows]
     sources = {row["extra_info"]["provenance"]["source_uri"] for row in rows}

@@ -137,3 +137,19 @@ def test_cli_prints_the_conflict_on_one_line(tmp_path: Path) -> None:
     line = " ".join(result.output.split())  # rich wraps long lines to the terminal width
     assert re.search(r"error: \S+both\.toml: \[curation\] split_seed and \[export\] split_seed", line)
     assert "validation error" not in result.output
+
+
+def test_the_old_tasks_section_loads_as_exercises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "old.toml"
+    config.write_text('[tasks]\nkinds = ["generation", "repair"]\nrepair_per_row = 3\n')
+    with pytest.warns(FutureWarning, match=r"\[tasks\] is now \[exercises\]"):
+        loaded = PipelineSettings.load(config)
+    assert loaded.exercises.kinds == ["generation", "repair"] and loaded.exercises.repair_per_row == 3
+    monkeypatch.setenv("CODEMINT_TASKS__KINDS", '["generation"]')
+    with pytest.warns(FutureWarning):
+        assert PipelineSettings().exercises.kinds == ["generation"]
+    monkeypatch.delenv("CODEMINT_TASKS__KINDS")
+    both = tmp_path / "both.toml"
+    both.write_text('[tasks]\nkinds = ["generation"]\n\n[exercises]\nkinds = ["repair"]\n')
+    with pytest.raises(ValueError, match=r"\[tasks\] and \[exercises\] are the same section"):
+        PipelineSettings.load(both)

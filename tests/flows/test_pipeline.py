@@ -301,7 +301,7 @@ def test_dataset_is_exported_and_loads_with_datasets(first_run: tuple) -> None:
     valid = datasets.load_dataset("json", data_files=str(out / "messages" / "validation.jsonl"))["train"]
     # Every final row is exported once: in `generation` (messages/), or held out in `weak`
     # (tests below the adequacy floor) or `examples` (an instruction of example calls only).
-    assert len(train) + len(valid) == sum(manifest["tasks"]["generation"].values())
+    assert len(train) + len(valid) == sum(manifest["exercises"]["generation"].values())
     held = sum(sum(n.values()) for n in manifest["held_out"].values())
     assert len(train) + len(valid) + held == len(rows) == manifest["rows"]
     assert train[0]["messages"][0]["role"] == "user"
@@ -314,7 +314,7 @@ def test_open_run_gives_funnel_and_rows_as_dataframes(first_run: tuple) -> None:
     run = codemint.open_run(summary.run_dir)
     funnel = run.funnel()
     # Every stage that wrote shards, in pipeline order: the summary's funnel, then the stages
-    # after it (derive writes task rows after select and is not part of the funnel).
+    # after it (derive writes exercise rows after select and is not part of the funnel).
     stages = list(funnel["stage"])
     assert stages[: len(summary.funnel)] == [f.stage for f in summary.funnel]
     assert "derive" in stages[len(summary.funnel) :]
@@ -355,7 +355,7 @@ def test_task_configs_and_rl_load_by_name_and_the_card_counts_them(first_run: tu
     card = (out / "README.md").read_text()
     rows = final_rows(Path(summary.run_dir))
     n = len(rows)
-    tasks = manifest["tasks"]
+    tasks = manifest["exercises"]
     assert set(tasks) == {"generation", "summarization", "repair"}
     # An instruction made of executed calls summarizes nothing: no summarization row for it.
     by_examples = sum(1 for r in rows if r["instruction_source"] == "examples")
@@ -425,12 +425,12 @@ def test_repair_rows_differ_only_in_the_bug_and_no_prompt_shows_the_codec(first_
     import re
 
     from codemint import mutants
-    from codemint.settings import TasksSettings
+    from codemint.settings import ExercisesSettings
 
     summary, _, _ = first_run
     out = Path(summary.run_dir) / "dataset"
     by_id = {r["id"]: r for r in final_rows(Path(summary.run_dir))}
-    cfg = TasksSettings()
+    cfg = ExercisesSettings()
     repairs = _dataset_rows(out, "repair")
     assert len({r["bug_kind"] for r in repairs}) >= 4
     for r in repairs:  # every repair row: the original with only the bug's span replaced
@@ -500,7 +500,7 @@ def test_reward_scores_the_reference_one_and_a_mutant_below_one(first_run: tuple
             row["reward_model"]["ground_truth"]
             for row in rl.values()
             if row["extra_info"]["function_id"] == r["function_id"]
-            and row["extra_info"]["task"] == "generation"
+            and row["extra_info"]["exercise"] == "generation"
         )
         texts += [reference["messages"][1]["content"], f"Fixed? No:\n```python\n{r['buggy_code']}```"]
         truths += [truth, truth]

@@ -80,13 +80,15 @@ def test_uses_llm_follows_the_stages() -> None:
         {"testgen": {"strategies": ["doctest", "llm_mutants"]}},
         {"verify": {"candidate": "regenerated"}},
         {"judge": {"enabled": True}},
-        {"tasks": {"kinds": ["generation", "repair"], "llm_bugs": 1}},
-        {"tasks": {"kinds": ["generation", "translation"]}},
+        {"exercises": {"kinds": ["generation", "repair"], "llm_bugs": 1}},
+        {"exercises": {"kinds": ["generation", "translation"]}},
     ]
     for section in on:
         assert uses_llm(PipelineSettings.model_validate(section)), section
     # LLM bugs are asked for repair rows only.
-    assert not uses_llm(PipelineSettings.model_validate({"tasks": {"kinds": ["generation"], "llm_bugs": 2}}))
+    assert not uses_llm(
+        PipelineSettings.model_validate({"exercises": {"kinds": ["generation"], "llm_bugs": 2}})
+    )
     everything = PipelineSettings()
     everything.enable_llm()
     assert uses_llm(everything)

@@ -13,10 +13,10 @@ import pytest
 from factories import CLAMP, MEDIAN, verified
 
 from codemint import store
-from codemint.curation.task_export import COMMON_FIELDS, common_record
+from codemint.curation.exercise_export import COMMON_FIELDS, common_record
 from codemint.exercise import DeriveContext, ExerciseKind, exercise_row
-from codemint.records import TaskRow, Verified, to_table
-from codemint.settings import PipelineSettings, TasksSettings
+from codemint.records import ExerciseRow, Verified, to_table
+from codemint.settings import ExercisesSettings, PipelineSettings
 from codemint.tasks.derive import registry
 from codemint.tasks.derive.stage import Derive
 from codemint.tasks.export.stage import export_dataset
@@ -28,14 +28,14 @@ class Signature(ExerciseKind):
     name = "signature"
     schema = pa.schema([*COMMON_FIELDS, pa.field("asked", pa.string())])
 
-    def derive(self, ctx: DeriveContext, records: Sequence[Verified]) -> dict[str, list[TaskRow]]:
+    def derive(self, ctx: DeriveContext, records: Sequence[Verified]) -> dict[str, list[ExerciseRow]]:
         ctx.metrics["signature_rows"] += len(records)
         return {
             r.id: [exercise_row(r, self.name, f"Name the function `{r.signature}`.", r.entry_point)]
             for r in records
         }
 
-    def record(self, row: TaskRow) -> dict[str, Any]:
+    def record(self, row: ExerciseRow) -> dict[str, Any]:
         return common_record(row) | {"asked": row.signature}
 
 
@@ -46,17 +46,17 @@ def with_signature(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_registered_kind_is_derived_and_exported(with_signature: None, tmp_path: Path) -> None:
-    settings = PipelineSettings(tasks=TasksSettings(kinds=["generation", "signature"]))
+    settings = PipelineSettings(exercises=ExercisesSettings(kinds=["generation", "signature"]))
     rows = [verified(CLAMP), verified(MEDIAN)]
     shard = store.kept_path(tmp_path / "select", 0)
     store.write_table(shard, to_table(rows, Verified))
     result = Derive(settings).process_shard(shard, tmp_path / "derive", 0)
     assert result.metrics["signature_rows"] == 2
-    out = [TaskRow.model_validate(r) for r in store.read_rows(Path(result.kept_path))]
-    assert sorted(r.task for r in out) == ["generation", "generation", "signature", "signature"]
+    out = [ExerciseRow.model_validate(r) for r in store.read_rows(Path(result.kept_path))]
+    assert sorted(r.exercise for r in out) == ["generation", "generation", "signature", "signature"]
 
     manifest = export_dataset(settings, [result.kept_path], tmp_path / "dataset", {"funnel": []})
-    assert sum(manifest["tasks"]["signature"].values()) == 2
+    assert sum(manifest["exercises"]["signature"].values()) == 2
     table = pa.concat_tables(
         pq.read_table(tmp_path / "dataset" / "signature" / f"{split}.parquet")
         for split in ("train", "validation")
@@ -67,12 +67,14 @@ def test_a_registered_kind_is_derived_and_exported(with_signature: None, tmp_pat
     rl = pa.concat_tables(
         pq.read_table(tmp_path / "dataset" / "rl" / f"{split}.parquet") for split in ("train", "validation")
     )
-    assert {info["task"] for info in rl.column("extra_info").to_pylist()} == {"generation"}
+    assert {info["exercise"] for info in rl.column("extra_info").to_pylist()} == {"generation"}
 
 
 def test_a_kind_changes_the_derive_cache_key_only_when_configured(with_signature: None) -> None:
-    plain = Derive(PipelineSettings(tasks=TasksSettings(kinds=["generation"]))).fingerprint()
-    more = Derive(PipelineSettings(tasks=TasksSettings(kinds=["generation", "signature"]))).fingerprint()
+    plain = Derive(PipelineSettings(exercises=ExercisesSettings(kinds=["generation"]))).fingerprint()
+    more = Derive(
+        PipelineSettings(exercises=ExercisesSettings(kinds=["generation", "signature"]))
+    ).fingerprint()
     assert plain != more
 
 

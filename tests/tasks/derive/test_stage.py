@@ -11,10 +11,10 @@ from factories import CLAMP, MEDIAN, PARSE, verified
 from real_rows import docker_settings, real_row
 
 from codemint import mutants, records, store
-from codemint.records import TaskRow, Verified, to_table
+from codemint.records import ExerciseRow, Verified, to_table
 from codemint.sandbox import shared_sandbox
 from codemint.sandbox.api import CallOutcome, ExecJob, ExecResult
-from codemint.settings import PipelineSettings, TasksSettings
+from codemint.settings import ExercisesSettings, PipelineSettings
 from codemint.tasks.derive.repair_variants import BugCandidate, judge_variants, pick
 from codemint.tasks.derive.stage import Derive
 from codemint.verdict import passes
@@ -22,7 +22,7 @@ from codemint.verdict import passes
 CODEC_TAG = re.compile(r'"__[a-z_]+__"\s*:')
 
 
-def differs_only_in_the_bug(row: TaskRow, cfg: TasksSettings) -> bool:
+def differs_only_in_the_bug(row: ExerciseRow, cfg: ExercisesSettings) -> bool:
     """The buggy code is the original with only the mutant's span replaced: found again among
     the row's mutants, everything before and after the span is the original's text."""
     assert row.repair is not None
@@ -48,7 +48,7 @@ PARSE_CALLS = [(["a=1;b=2"], {}), (["x = y ; ;z"], {}), ([""], {}), (["k:v,m:n"]
 
 
 @pytest.fixture(scope="module")
-def derived(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Verified], list[TaskRow], dict]:
+def derived(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Verified], list[ExerciseRow], dict]:
     box = docker_settings()
     rows = [
         real_row(CLAMP, CLAMP_CALLS, box),
@@ -58,27 +58,27 @@ def derived(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Verified], l
     tmp = tmp_path_factory.mktemp("derive")
     shard = store.kept_path(tmp / "select", 0)
     store.write_table(shard, to_table(rows, Verified))
-    settings = PipelineSettings(sandbox=box, tasks=TasksSettings(repair_mutants=12, repair_per_row=2))
+    settings = PipelineSettings(sandbox=box, exercises=ExercisesSettings(repair_mutants=12, repair_per_row=2))
     result = Derive(settings).process_shard(shard, tmp / "derive", 0)
-    out = [TaskRow.model_validate(r) for r in store.read_rows(Path(result.kept_path))]
+    out = [ExerciseRow.model_validate(r) for r in store.read_rows(Path(result.kept_path))]
     return rows, out, result.metrics
 
 
 def test_every_row_gets_generation_and_summarization(derived: tuple) -> None:
     rows, out, _ = derived
     for rec in rows:
-        mine = {r.task: r for r in out if r.id == rec.id}
+        mine = {r.exercise: r for r in out if r.id == rec.id}
         gen, summ = mine["generation"], mine["summarization"]
         assert gen.prompt == rec.instruction and rec.candidate_code.strip() in gen.response
         assert summ.summary is not None and summ.summary.target == "docstring"
         assert summ.response == rec.docstring and rec.docstring not in summ.prompt  # answer not shown
         assert f"def {rec.entry_point}(" in summ.summary.code and summ.summary.code in summ.prompt
-    assert len({r.task_id for r in out}) == len(out)
+    assert len({r.exercise_id for r in out}) == len(out)
 
 
 def test_repair_rows_fail_a_test_and_their_fix_passes_all_when_re_executed(derived: tuple) -> None:
     rows, out, metrics = derived
-    repairs = [r for r in out if r.task == "repair"]
+    repairs = [r for r in out if r.exercise == "repair"]
     assert {r.id for r in repairs} == {r.id for r in rows}  # each of these functions has a catchable bug
     assert all(len([r for r in repairs if r.id == rec.id]) <= 2 for rec in rows)
     assert metrics["repair_variants_caught"] >= len(repairs) and metrics["repair_variants_run"] > 0
@@ -88,10 +88,13 @@ def test_repair_rows_fail_a_test_and_their_fix_passes_all_when_re_executed(deriv
         inputs = [c.input for c in r.test_cases]
         jobs += [
             ExecJob(
-                job_id=f"{r.task_id}-bug", code=r.repair.buggy_code, entry_point=r.entry_point, inputs=inputs
+                job_id=f"{r.exercise_id}-bug",
+                code=r.repair.buggy_code,
+                entry_point=r.entry_point,
+                inputs=inputs,
             ),
             ExecJob(
-                job_id=f"{r.task_id}-fix", code=r.original_code, entry_point=r.entry_point, inputs=inputs
+                job_id=f"{r.exercise_id}-fix", code=r.original_code, entry_point=r.entry_point, inputs=inputs
             ),
         ]
     results = shared_sandbox(docker_settings()).run_batch(jobs)
@@ -106,7 +109,7 @@ def test_repair_rows_fail_a_test_and_their_fix_passes_all_when_re_executed(deriv
         # the call and the values read as Python, never the codec's JSON
         assert f"- call: `{r.entry_point}(" in r.prompt and r.repair.actual in r.prompt
         assert not CODEC_TAG.search(r.prompt) and r.repair.failing_test.input not in r.prompt
-        assert differs_only_in_the_bug(r, TasksSettings(repair_mutants=12))
+        assert differs_only_in_the_bug(r, ExercisesSettings(repair_mutants=12))
         assert r.repair.buggy_code.strip() in r.prompt and r.original_code.strip() in r.response
     hardest = {}
     for r in repairs:
@@ -161,10 +164,10 @@ def test_tasks_are_settings(tmp_path: Path) -> None:
     ]
     shard = store.kept_path(tmp_path / "select", 0)
     store.write_table(shard, to_table(rows, Verified))
-    settings = PipelineSettings(tasks=TasksSettings(kinds=["summarization"]))
+    settings = PipelineSettings(exercises=ExercisesSettings(kinds=["summarization"]))
     result = Derive(settings).process_shard(shard, tmp_path / "derive", 0)
-    out = [TaskRow.model_validate(r) for r in store.read_rows(Path(result.kept_path))]
-    assert [r.task for r in out] == ["summarization", "summarization"]
+    out = [ExerciseRow.model_validate(r) for r in store.read_rows(Path(result.kept_path))]
+    assert [r.exercise for r in out] == ["summarization", "summarization"]
     llm = out[1]
     assert llm.summary is not None and llm.summary.target == "instruction"
     assert llm.response == rows[1].instruction.strip()
@@ -180,7 +183,7 @@ def test_llm_bugs_are_kept_only_when_a_test_catches_them(tmp_path: Path) -> None
     shard = store.kept_path(tmp_path / "select", 0)
     store.write_table(shard, to_table(rows, Verified))
     settings = PipelineSettings(
-        sandbox=box, tasks=TasksSettings(repair_mutants=1, repair_per_row=4, llm_bugs=2)
+        sandbox=box, exercises=ExercisesSettings(repair_mutants=1, repair_per_row=4, llm_bugs=2)
     )
     assert Derive(settings).uses_llm()
     with OpenAIServer(PipelineResponder()) as server:
@@ -189,7 +192,7 @@ def test_llm_bugs_are_kept_only_when_a_test_catches_them(tmp_path: Path) -> None
         calls = server.chat_requests
         again = Derive(settings).process_shard(shard, tmp_path / "again", 0)
         assert server.chat_requests == calls == len(rows)  # one request per row, then the cache
-    out = [TaskRow.model_validate(r) for r in store.read_rows(Path(result.kept_path))]
+    out = [ExerciseRow.model_validate(r) for r in store.read_rows(Path(result.kept_path))]
     llm = [r for r in out if r.repair is not None and r.repair.bug_source == "llm"]
     assert llm and result.metrics["repair_variants_run"] > len(rows)  # mutants and LLM bugs
     for r in llm:
@@ -204,12 +207,12 @@ def test_llm_bugs_are_kept_only_when_a_test_catches_them(tmp_path: Path) -> None
 def test_words_that_are_not_the_functions_own_get_no_summarization(source: str) -> None:
     # Example calls, the data model's words and a base method's docstring describe no code.
     rec = verified(CLAMP).model_copy(update={"instruction_source": source})
-    stage = Derive(PipelineSettings(tasks=TasksSettings(kinds=["generation", "summarization"])))
+    stage = Derive(PipelineSettings(exercises=ExercisesSettings(kinds=["generation", "summarization"])))
     out = list(stage.run([rec]))
-    assert [r.task for r in out if isinstance(r, TaskRow)] == ["generation"]
+    assert [r.exercise for r in out if isinstance(r, ExerciseRow)] == ["generation"]
     assert stage.metrics[f"summarization_skipped:not_own_words:{source}"] == 1
-    rows = [r for r in Derive(stage.settings).run([verified(CLAMP)]) if isinstance(r, TaskRow)]
-    (summ,) = [r for r in rows if r.task == "summarization"]
+    rows = [r for r in Derive(stage.settings).run([verified(CLAMP)]) if isinstance(r, ExerciseRow)]
+    (summ,) = [r for r in rows if r.exercise == "summarization"]
     assert summ.response
 
 
@@ -218,8 +221,8 @@ def test_a_summary_target_keeps_only_the_doctest_outputs_its_code_shows() -> Non
     doc += "    Below zero:\n    >>> side(-1)\n    'below'\n"
     code = f'def side(x):\n    """{doc}"""\n    return \'below\' if x < 0 else min(x, 7)\n'
     rec = verified(code).model_copy(update={"docstring": doc, "instruction_source": "docstring"})
-    stage = Derive(PipelineSettings(tasks=TasksSettings(kinds=["summarization"])))
-    (summ,) = [r for r in stage.run([rec]) if isinstance(r, TaskRow)]
+    stage = Derive(PipelineSettings(exercises=ExercisesSettings(kinds=["summarization"])))
+    (summ,) = [r for r in stage.run([rec]) if isinstance(r, ExerciseRow)]
     # `5` is an output no token of the code shows; `'below'` is a literal the code returns.
     # The two examples are two sessions (text between them): only the first is cut.
     kept = "Say which side of zero x is.\n\nExamples:\n\n    Below zero:\n    >>> side(-1)\n    'below'"

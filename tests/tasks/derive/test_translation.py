@@ -15,10 +15,10 @@ from vllm_server import MODEL_NAME, VLLMServer
 from codemint import store
 from codemint.llm import translate
 from codemint.llm.strategies import LLMResult
-from codemint.records import TaskRow, Verified, to_table
+from codemint.records import ExerciseRow, Verified, to_table
 from codemint.sandbox import shared_sandbox
 from codemint.sandbox.node_image import node_sandbox_settings
-from codemint.settings import LLMSettings, PipelineSettings, SandboxSettings, TasksSettings
+from codemint.settings import ExercisesSettings, LLMSettings, PipelineSettings, SandboxSettings
 from codemint.tasks.derive import javascript as derive_translation
 from codemint.tasks.derive.stage import Derive
 
@@ -172,14 +172,14 @@ def test_derive_keeps_a_passing_translation_and_exports_it(
     shard = store.kept_path(tmp_path / "select", 0)
     store.write_table(shard, to_table(data, Verified))
     settings = PipelineSettings(
-        sandbox=docker_settings(), tasks=TasksSettings(kinds=["generation", "translation"])
+        sandbox=docker_settings(), exercises=ExercisesSettings(kinds=["generation", "translation"])
     )
     assert Derive(settings).uses_llm()
     result = Derive(settings).process_shard(shard, tmp_path / "derive", 0)
-    out = [TaskRow.model_validate(r) for r in store.read_rows(Path(result.kept_path))]
-    kept = {r.entry_point: r for r in out if r.task == "translation"}
+    out = [ExerciseRow.model_validate(r) for r in store.read_rows(Path(result.kept_path))]
+    kept = {r.entry_point: r for r in out if r.exercise == "translation"}
     assert set(kept) == {"clamp_all", "median"}
-    assert sum(r.task == "generation" for r in out) == len(data)  # no row lost for lack of a translation
+    assert sum(r.exercise == "generation" for r in out) == len(data)  # no row lost for lack of a translation
     m = result.metrics
     assert m["translation_kept"] == 2
     assert m["translation_candidates:passed"] == 2 and m["translation_candidates:js_failed_test"] == 3
@@ -205,7 +205,7 @@ def test_translation_rows_from_a_real_model_are_all_accounted_for(
     data = [rows["clamp_all"], rows["median"]]
     shard = store.kept_path(tmp_path / "select", 0)
     store.write_table(shard, to_table(data, Verified))
-    settings = PipelineSettings(sandbox=docker_settings(), tasks=TasksSettings(kinds=["translation"]))
+    settings = PipelineSettings(sandbox=docker_settings(), exercises=ExercisesSettings(kinds=["translation"]))
     settings.llm = LLMSettings(
         base_url=vllm_server.base_url, model=MODEL_NAME, max_tokens=200, timeout_s=120, max_retries=1
     )
@@ -219,7 +219,7 @@ def test_translation_rows_from_a_real_model_are_all_accounted_for(
     judged = sum(v for k, v in m.items() if k.startswith("translation_candidates:"))
     # Each row's reply was either unusable (a counted LLM failure) or judged in Node.
     assert failed <= len(data) and judged >= len(data) - failed
-    out = [TaskRow.model_validate(r) for r in store.read_rows(Path(result.kept_path))]
+    out = [ExerciseRow.model_validate(r) for r in store.read_rows(Path(result.kept_path))]
     assert len(out) == m.get("translation_kept", 0) <= m.get("translation_candidates:passed", 0)
     for row in out:  # whatever the tiny model wrote, a kept row passed its tests in Node
         assert row.translation is not None and row.translation.model == MODEL_NAME

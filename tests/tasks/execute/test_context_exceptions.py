@@ -8,7 +8,7 @@ import textwrap
 from sandbox_support import IMAGE, require_docker
 
 from codemint.codec import encode_input
-from codemint.curation.task_prompts import generation_prompt
+from codemint.curation.prompts import generation_prompt
 from codemint.records import (
     Executed,
     Function,

@@ -9,8 +9,8 @@ import textwrap
 from sandbox_support import IMAGE, require_docker
 
 from codemint.codec import decode_value
-from codemint.curation.task_export import ground_truth
-from codemint.curation.task_prompts import fenced, generation_prompt
+from codemint.curation.exercise_export import ground_truth
+from codemint.curation.prompts import fenced, generation_prompt
 from codemint.records import (
     Executed,
     Function,

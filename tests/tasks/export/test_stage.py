@@ -13,7 +13,7 @@ from factories import CLAMP, HEX, MEDIAN, PARSE, WRAP, verified, write_shards
 
 from codemint import store
 from codemint.curation.export import INSTRUCTION_SOURCES, split_of
-from codemint.records import RepairDetail, SummaryDetail, TaskRow, TranslationDetail, to_table
+from codemint.records import ExerciseRow, RepairDetail, SummaryDetail, TranslationDetail, to_table
 from codemint.settings import ExportSettings, LLMSettings, PipelineSettings
 from codemint.tasks.derive.generation import Generation, generation_row
 from codemint.tasks.export.stage import export_dataset
@@ -26,10 +26,10 @@ FUNNEL = [
 ]
 
 
-def write_task_shards(directory: Path, shards: Sequence[Sequence[TaskRow]]) -> list[Path]:
+def write_task_shards(directory: Path, shards: Sequence[Sequence[ExerciseRow]]) -> list[Path]:
     paths = [store.kept_path(directory, i) for i in range(len(shards))]
     for path, part in zip(paths, shards, strict=True):
-        store.write_table(path, to_table(list(part), TaskRow))
+        store.write_table(path, to_table(list(part), ExerciseRow))
     return paths
 
 
@@ -138,7 +138,7 @@ def test_card_states_funnel_sources_licenses_settings(exported: tuple[Path, dict
     rules = card.split("## What a test compares", 1)[1].split("\n## ", 1)[0]
     assert "`2` and `2.0`" in rules and "1e-9" in rules and "exception type" in rules
     assert "config_name: translation" not in card and "**translation**" not in card  # not configured
-    assert manifest["tasks"]["repair"] == {"train": 0, "validation": 0}
+    assert manifest["exercises"]["repair"] == {"train": 0, "validation": 0}
     funnel = card.split("## Funnel", 1)[1].split("##", 1)[0]
     table = [
         [c.strip() for c in line.strip("|").split("|")]
@@ -160,7 +160,7 @@ def test_card_states_funnel_sources_licenses_settings(exported: tuple[Path, dict
     # Unmeasured rows with docstring instructions: all in `generation`, none held out.
     rows_line = f"- rows: {len(data)}; `generation` {len(data)} (train {splits['train']}, "
     assert rows_line + f"validation {splits['validation']}); `weak` 0 (train 0, validation 0)" in card
-    assert manifest["tasks"]["generation"] == splits
+    assert manifest["exercises"]["generation"] == splits
     assert manifest["held_out"] == {c: {"train": 0, "validation": 0} for c in ("weak", "examples")}
     # The held-out configs are in the card even when empty.
     assert "config_name: weak\n" in card and "path: weak/validation.parquet" in card
@@ -193,17 +193,17 @@ def test_a_config_lists_only_splits_with_rows_so_it_loads(tmp_path: Path) -> Non
     assert {s: loaded[s].num_rows for s in loaded} == {"train": 3}
 
 
-def task_rows() -> list[TaskRow]:
+def exercise_rows() -> list[ExerciseRow]:
     """Generation, summarization, repair and translation rows of 12 functions, as derive makes them."""
-    out: list[TaskRow] = []
+    out: list[ExerciseRow] = []
     for i, rec in enumerate(rows()[:12]):
         out.append(generation_row(rec))
         code = rec.candidate_code.replace(f'"""{rec.docstring}"""', "")
         out.append(
-            TaskRow(
+            ExerciseRow(
                 **rec.model_dump(),
-                task="summarization",
-                task_id=f"s{i}",
+                exercise="summarization",
+                exercise_id=f"s{i}",
                 prompt=f"Write the docstring.\n```python\n{code}```",
                 response=rec.docstring or "",
                 summary=SummaryDetail(code=code, target="docstring"),
@@ -221,10 +221,10 @@ def task_rows() -> list[TaskRow]:
                 tests_total=len(rec.test_cases),
             )
             out.append(
-                TaskRow(
+                ExerciseRow(
                     **rec.model_dump(),
-                    task="repair",
-                    task_id=f"r{i}-{n}",
+                    exercise="repair",
+                    exercise_id=f"r{i}-{n}",
                     prompt=f"Fix it.\n{bug.buggy_code}",
                     response=rec.original_code,
                     repair=bug,
@@ -241,10 +241,10 @@ def task_rows() -> list[TaskRow]:
                 prompt_version="translate_js@v1-0",
             )
             out.append(
-                TaskRow(
+                ExerciseRow(
                     **rec.model_dump(),
-                    task="translation",
-                    task_id=f"t{i}",
+                    exercise="translation",
+                    exercise_id=f"t{i}",
                     translation=js,
                     prompt=f"Translate it.\n{rec.original_code}",
                     response=f"```javascript\n{js.code}```",
@@ -257,21 +257,21 @@ def test_task_configs_and_rl_load_by_config_name(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     datasets = pytest.importorskip("datasets")
-    data = task_rows()
+    data = exercise_rows()
     paths = write_task_shards(tmp_path / "derive", [data[:15], data[15:]])
     cfg = PipelineSettings(export=ExportSettings(validation_fraction=0.3, split_seed=1))
-    cfg.tasks.kinds.append("translation")
+    cfg.exercises.kinds.append("translation")
     out = tmp_path / "dataset"
     manifest = export_dataset(cfg, list(paths), out, {"funnel": FUNNEL, "code_version": "x"})
-    per_task = Counter(r.task for r in data)
+    per_task = Counter(r.exercise for r in data)
     split = {r.id: split_of(r.id, 1, 0.3) for r in data}
-    assert {t: sum(c.values()) for t, c in manifest["tasks"].items()} == per_task
+    assert {t: sum(c.values()) for t, c in manifest["exercises"].items()} == per_task
     card = (out / "README.md").read_text()
     cache = str(tmp_path / "hf-cache")
     for task in ("generation", "summarization", "repair", "translation"):
         assert f"config_name: {task}\n" in card
         loaded = datasets.load_dataset(str(out), task, cache_dir=cache)
-        counts = manifest["tasks"][task]
+        counts = manifest["exercises"][task]
         assert {s: loaded[s].num_rows for s in loaded} == counts
         c = counts
         assert f"| {task} | {c['train']} | {c['validation']} | {c['train'] + c['validation']} |" in card
@@ -280,7 +280,7 @@ def test_task_configs_and_rl_load_by_config_name(tmp_path: Path, monkeypatch: py
                 fid = row["id"] if task == "generation" else row["function_id"]
                 assert split[fid] == s  # a function's rows of every task share its split
     repair = datasets.load_dataset(str(out), "repair", cache_dir=cache)["train"][0]
-    source = next(r for r in data if r.task_id == repair["id"])
+    source = next(r for r in data if r.exercise_id == repair["id"])
     assert source.repair is not None
     assert repair["buggy_code"] == source.repair.buggy_code and repair["fixed_code"] == source.original_code
     assert repair["failing_test"]["input"] == source.repair.failing_test.input
@@ -288,7 +288,7 @@ def test_task_configs_and_rl_load_by_config_name(tmp_path: Path, monkeypatch: py
     summ = datasets.load_dataset(str(out), "summarization", cache_dir=cache)["train"][0]
     assert summ["target"] == "docstring" and summ["summary"] == summ["messages"][1]["content"]
     trans = datasets.load_dataset(str(out), "translation", cache_dir=cache)["train"][0]
-    source = next(r for r in data if r.task_id == trans["id"])
+    source = next(r for r in data if r.exercise_id == trans["id"])
     assert source.translation is not None and trans["translated_code"] == source.translation.code
     assert trans["source_code"] == source.original_code and trans["language"] == "javascript"
     assert trans["runtime"] == source.translation.runtime and trans["tests_run"] == len(source.test_cases)
@@ -301,9 +301,9 @@ def test_task_configs_and_rl_load_by_config_name(tmp_path: Path, monkeypatch: py
             info = row["extra_info"]
             assert (info["split"], info["index"]) == (s, n) and split[info["function_id"]] == s
             assert row["ability"] == "code" and row["reward_model"]["style"] == "rule"
-            assert row["data_source"] == f"codemint/{info['task']}"
+            assert row["data_source"] == f"codemint/{info['exercise']}"
             truth = json.loads(row["reward_model"]["ground_truth"])
-            source = next(r for r in data if r.task_id == info["id"])
+            source = next(r for r in data if r.exercise_id == info["id"])
             assert truth["entry_point"] == source.entry_point == info["entry_point"]
             assert [c["input"] for c in truth["test_cases"]] == [c.input for c in source.test_cases]
             assert row["prompt"][0]["role"] == "user" and source.prompt in row["prompt"][0]["content"]
@@ -314,7 +314,7 @@ def test_task_configs_and_rl_load_by_config_name(tmp_path: Path, monkeypatch: py
 
 
 def test_rl_rows_carry_per_test_covered_lines_when_measured() -> None:
-    from codemint.curation.task_export import ground_truth, rl_record
+    from codemint.curation.exercise_export import ground_truth, rl_record
 
     rec = generation_row(verified(CLAMP, n_tests=3))
     assert rl_record(rec, "train", 0, Generation())["extra_info"]["covered_lines"] is None  # not measured
@@ -335,9 +335,9 @@ def test_weak_and_examples_rows_have_configs_of_their_own_out_of_generation_and_
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     datasets = pytest.importorskip("datasets")
-    data = task_rows()
+    data = exercise_rows()
     functions = list(dict.fromkeys(r.id for r in data))
-    translated = [r.id for r in data if r.task == "translation"]
+    translated = [r.id for r in data if r.exercise == "translation"]
     split = {f: split_of(f, 1, 0.3) for f in functions}
     free = [f for f in functions if f not in translated]
     # Both splits of each held-out config get rows: `datasets` cannot read an empty split's file.
@@ -365,7 +365,7 @@ def test_weak_and_examples_rows_have_configs_of_their_own_out_of_generation_and_
     data = [r.model_copy(update=changes.get(r.id, {"adequate": True})) for r in data]
     paths = write_task_shards(tmp_path / "derive", [data])
     cfg = PipelineSettings(export=ExportSettings(validation_fraction=0.3, split_seed=1))
-    cfg.tasks.kinds.append("translation")
+    cfg.exercises.kinds.append("translation")
     out = tmp_path / "dataset"
     manifest = export_dataset(cfg, list(paths), out, {"funnel": FUNNEL, "code_version": "x"})
 
@@ -377,18 +377,18 @@ def test_weak_and_examples_rows_have_configs_of_their_own_out_of_generation_and_
     assert all(r["adequate"] is False for r in rows_of("weak"))
     assert all(r["instruction_source"] == "examples" for r in rows_of("examples"))
     assert manifest["rows"] == len(functions) == sum(manifest["splits"].values())
-    assert sum(manifest["tasks"]["generation"].values()) == len(generation)
+    assert sum(manifest["exercises"]["generation"].values()) == len(generation)
     assert {c: sum(n.values()) for c, n in manifest["held_out"].items()} == {"weak": 4, "examples": 2}
     # RL: generation rows of `generation` functions only; every repair row (it has a test that
     # catches its bug), weak and examples functions' included.
     rl = rows_of("rl")
     assert {
-        r["extra_info"]["function_id"] for r in rl if r["extra_info"]["task"] == "generation"
+        r["extra_info"]["function_id"] for r in rl if r["extra_info"]["exercise"] == "generation"
     } == generation
-    repairs = [r for r in data if r.task == "repair"]
+    repairs = [r for r in data if r.exercise == "repair"]
     assert any(r.id in weak | examples for r in repairs)
-    assert sorted(r["extra_info"]["id"] for r in rl if r["extra_info"]["task"] == "repair") == sorted(
-        r.task_id for r in repairs
+    assert sorted(r["extra_info"]["id"] for r in rl if r["extra_info"]["exercise"] == "repair") == sorted(
+        r.exercise_id for r in repairs
     )
     assert len(rows_of("repair")) == len(repairs)
     # Summaries do not rest on the tests: weak functions keep theirs. Translations of weak

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 
-from codemint.curation.task_prompts import ANSWER_FORMAT, fenced, generation_prompt
+from codemint.curation.prompts import ANSWER_FORMAT, fenced, generation_prompt
 from codemint.records import Function, Instructed, Provenance, Snippet, content_id
 from codemint.settings import PipelineSettings, SummarizeSettings
 from codemint.tasks.reformat.stage import Reformat

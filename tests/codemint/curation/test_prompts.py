@@ -6,9 +6,9 @@ import json
 
 from factories import MEDIAN, verified
 
+from codemint.curation.exercise_export import ground_truth, rl_record
 from codemint.curation.export import format_row
-from codemint.curation.task_export import ground_truth, rl_record
-from codemint.curation.task_prompts import ANSWER_FORMAT, fenced, generation_prompt
+from codemint.curation.prompts import ANSWER_FORMAT, fenced, generation_prompt
 from codemint.tasks.derive.generation import Generation, generation_row
 
 CONTEXT = "class EmptyError(ValueError):\n    pass\n\nLIMIT = 10"

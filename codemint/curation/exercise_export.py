@@ -9,7 +9,7 @@ Layout under the dataset directory (each a `datasets` config named in the card):
     translation/{train,validation}.{parquet,jsonl}     (with the LLM)
     rl/{train,validation}.parquet                        verl: data_source, prompt, ability,
                                                          reward_model, extra_info
-A task row's split is its function's (`split_of` on the verified row's id), so no function
+An exercise row's split is its function's (`split_of` on the verified row's id), so no function
 is in train through one task and in validation through another.
 
 A function's generation row goes to one of three configs (`generation_config`): `weak` when
@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from codemint import store
 from codemint.exercise import ExerciseKind
-from codemint.records import TaskRow, Verified, arrow_schema
+from codemint.records import ExerciseRow, Verified, arrow_schema
 from codemint.samples import compared_state
 
 # Configs of generation rows kept out of `generation` and `rl` (see `generation_config`).
@@ -50,14 +50,14 @@ def generation_config(row: Verified) -> str:
     return "generation"
 
 
-TASK_ROW_SCHEMA = arrow_schema(TaskRow)
-_ROW = TASK_ROW_SCHEMA
+EXERCISE_ROW_SCHEMA = arrow_schema(ExerciseRow)
+_ROW = EXERCISE_ROW_SCHEMA
 _MESSAGE = pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string())])
 # The columns every kind's config starts with.
 COMMON_FIELDS = [
     pa.field("id", pa.string(), nullable=False),
     pa.field("function_id", pa.string(), nullable=False),
-    pa.field("task", pa.string(), nullable=False),
+    pa.field("exercise", pa.string(), nullable=False),
     pa.field("messages", pa.list_(_MESSAGE)),
     pa.field("entry_point", pa.string(), nullable=False),
     pa.field("signature", pa.string(), nullable=False),
@@ -87,7 +87,7 @@ RL_SCHEMA = pa.schema(
                     pa.field("index", pa.int64()),
                     pa.field("id", pa.string()),
                     pa.field("function_id", pa.string()),
-                    pa.field("task", pa.string()),
+                    pa.field("exercise", pa.string()),
                     pa.field("entry_point", pa.string()),
                     _ROW.field("provenance"),
                     # Per test, the lines of `reference_code` it executes (when the run measured them).
@@ -100,16 +100,16 @@ RL_SCHEMA = pa.schema(
 )
 
 
-def _messages(row: TaskRow) -> list[dict[str, str]]:
+def _messages(row: ExerciseRow) -> list[dict[str, str]]:
     return [{"role": "user", "content": row.prompt}, {"role": "assistant", "content": row.response}]
 
 
-def common_record(row: TaskRow) -> dict[str, Any]:
+def common_record(row: ExerciseRow) -> dict[str, Any]:
     """The `COMMON_FIELDS` of a row."""
     return {
-        "id": row.task_id,
+        "id": row.exercise_id,
         "function_id": row.id,
-        "task": row.task,
+        "exercise": row.exercise,
         "messages": _messages(row),
         "entry_point": row.entry_point,
         "signature": row.signature,
@@ -121,7 +121,7 @@ def common_record(row: TaskRow) -> dict[str, Any]:
     }
 
 
-def ground_truth(row: TaskRow) -> str:
+def ground_truth(row: ExerciseRow) -> str:
     """The tests as JSON: what `codemint.reward.compute_score` runs a completion against."""
     # Coverage is for fine-grained credit (extra_info), not part of what a test checks.
     tests = [c.model_dump(mode="json", exclude={"covered_lines"}) for c in row.test_cases]
@@ -137,7 +137,7 @@ def ground_truth(row: TaskRow) -> str:
     return json.dumps({**target, **shown, **environment, "test_cases": tests}, sort_keys=True)
 
 
-def covered_lines(row: TaskRow) -> list[list[int]] | None:
+def covered_lines(row: ExerciseRow) -> list[list[int]] | None:
     """Per test, the lines of the original it executes, if the row carries them (adequacy)."""
     per_test = [list(getattr(c, "covered_lines", None) or []) for c in row.test_cases]
     if not any(per_test):  # not measured (every test runs at least the def line when it is)
@@ -145,19 +145,19 @@ def covered_lines(row: TaskRow) -> list[list[int]] | None:
     return [sorted(int(n) for n in lines) for lines in per_test]
 
 
-def rl_record(row: TaskRow, split: str, index: int, kind: ExerciseKind) -> dict[str, Any]:
+def rl_record(row: ExerciseRow, split: str, index: int, kind: ExerciseKind) -> dict[str, Any]:
     prompt = kind.rl_prompt(row)
     return {
-        "data_source": f"codemint/{row.task}",
+        "data_source": f"codemint/{row.exercise}",
         "prompt": [{"role": "user", "content": prompt}],
         "ability": "code",
         "reward_model": {"style": "rule", "ground_truth": ground_truth(row)},
         "extra_info": {
             "split": split,
             "index": index,
-            "id": row.task_id,
+            "id": row.exercise_id,
             "function_id": row.id,
-            "task": row.task,
+            "exercise": row.exercise,
             "entry_point": row.entry_point,
             "provenance": row.provenance.model_dump(),
             "covered_lines": covered_lines(row),
@@ -193,8 +193,8 @@ def _write(
         }
 
 
-def write_task_configs(
-    rows_by_split: Mapping[str, Sequence[TaskRow]],
+def write_exercise_configs(
+    rows_by_split: Mapping[str, Sequence[ExerciseRow]],
     out_dir: Path,
     kinds: Sequence[ExerciseKind],
     write_jsonl: Callable[[Path, list[dict[str, Any]]], None],
@@ -209,20 +209,20 @@ def write_task_configs(
             continue
         counts[kind.name] = {}
         for split, rows in rows_by_split.items():
-            records = [kind.record(r) for r in rows if r.task == kind.name and kind.exported(r)]
+            records = [kind.record(r) for r in rows if r.exercise == kind.name and kind.exported(r)]
             _write(out_dir, kind.name, split, records, kind.schema, write_jsonl, files)
             counts[kind.name][split] = len(records)
     return files, counts
 
 
 def write_rl(
-    rows_by_split: Mapping[str, Sequence[TaskRow]], out_dir: Path, kinds: Mapping[str, ExerciseKind]
+    rows_by_split: Mapping[str, Sequence[ExerciseRow]], out_dir: Path, kinds: Mapping[str, ExerciseKind]
 ) -> tuple[FileInfo, dict[str, int]]:
     """The RL rows of every kind in `kinds` that says a row is one (`ExerciseKind.rl_row`)."""
     files: FileInfo = {}
     counts: dict[str, int] = {}
     for split, rows in rows_by_split.items():
-        chosen = [(r, kinds[r.task]) for r in rows if r.task in kinds and kinds[r.task].rl_row(r)]
+        chosen = [(r, kinds[r.exercise]) for r in rows if r.exercise in kinds and kinds[r.exercise].rl_row(r)]
         records = [rl_record(r, split, i, kind) for i, (r, kind) in enumerate(chosen)]
         _write(out_dir, "rl", split, records, RL_SCHEMA, None, files)
         counts[split] = len(records)
