@@ -1,5 +1,5 @@
 """Operations: a deployment run through a real worker, artifacts through the API, re-running
-failed shards only, and the same run on a local Dask cluster."""
+failed shards only. (The run on a Dask cluster: test_dask_cluster.py.)"""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -119,35 +118,3 @@ async def _latest_flow_run(flow_name: str) -> Any:
             limit=1,
         )
     return runs[0].id
-
-
-def test_dask_cluster_gives_the_same_dataset_with_shards_split_over_workers(tmp_path: Path) -> None:
-    from distributed import LocalCluster
-    from prefect_dask import DaskTaskRunner
-
-    packages = ["textwrap", "colorsys", "bisect", "fnmatch"]
-    local = PipelineSettings(runs_dir=tmp_path / "local", shards=4)
-    pipeline(packages=packages, run_id="same", settings=local)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        on_dask = pipeline.with_options(task_runner=DaskTaskRunner(address=cluster.scheduler_address))
-        state = on_dask(
-            packages=packages,
-            run_id="same",
-            settings=local.model_copy(update={"runs_dir": tmp_path / "dask"}),
-            return_state=True,
-        )
-    assert state.is_completed()
-
-    def rows(root: Path) -> list[tuple[str, str, str]]:
-        return sorted(
-            (r["id"], r["candidate_code"], json.dumps(r["test_cases"])) for r in final_rows(root / "same")
-        )
-
-    assert rows(tmp_path / "dask") == rows(tmp_path / "local")
-    task_runs = asyncio.run(_task_runs(state.state_details.flow_run_id))
-    names = Counter(r.name for r in task_runs)
-    assert names and max(names.values()) == 1  # no shard done twice
-    workers = {
-        json.loads(p.read_text())["worker"] for p in (tmp_path / "dask" / "same").glob("*/part-*.stats.json")
-    }
-    assert len(workers) == 2  # both Dask worker processes took shards
