@@ -22,7 +22,12 @@ from codemint.prompt_context import fenced
 from codemint.records import ExerciseRow, RepairDetail, TestCase, Verified
 from codemint.sandbox import result_fingerprint, shared_sandbox
 from codemint.settings import ExercisesSettings, PipelineSettings
-from codemint.tasks.derive.repair_variants import BugCandidate, mutation_candidates, repair_details
+from codemint.tasks.derive.repair_variants import (
+    BugCandidate,
+    mutation_candidates,
+    repair_details,
+    without_job_module,
+)
 from codemint.value_text import call_text, result_text
 
 _DETAIL = EXERCISE_ROW_SCHEMA.field("repair").type
@@ -37,8 +42,8 @@ def describe_call(
 
 def expected_text(case: TestCase, sample_kind: str = "function") -> str:
     if case.exception is not None:
-        return f"raises `{case.exception}`"
-    return result_text(case.expected or "null", sample_kind)
+        return f"raises `{without_job_module(case.exception)}`"
+    return without_job_module(result_text(case.expected or "null", sample_kind))
 
 
 def repair_prompt(

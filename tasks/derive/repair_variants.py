@@ -9,6 +9,7 @@ per test is verify's own comparison (`passes`), so "fails" means what verificati
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,11 +19,20 @@ from codemint.samples import CLASS_KINDS
 from codemint.sandbox.api import CallOutcome, ExecJob, ExecLimits, ExecResult, Sandbox
 from codemint.sandbox.row_jobs import RowJobs
 from codemint.settings import ExercisesSettings, SandboxSettings
+from codemint.tasks.execute.checks import sandbox_only_text
 from codemint.value_text import result_text
 from codemint.verdict import passes
 
 _MESSAGE_CHARS = 300
 _DEFINITE = ("ok", "error")  # outcomes that are behaviour, not resource exhaustion
+# The module job code runs as (sandbox/runner.py): to a reader of the prompt, a class the row's
+# code defines is just its name (`StatisticsError`, not `__codemint__.StatisticsError`).
+_JOB_MODULE = re.compile(r"\b__codemint__\.")
+
+
+def without_job_module(text: str) -> str:
+    """`text` with the code's own names unqualified by the job module."""
+    return _JOB_MODULE.sub("", text)
 
 
 @dataclass(frozen=True)
@@ -55,12 +65,12 @@ def mutation_candidates(rec: Verified, cfg: ExercisesSettings) -> list[BugCandid
 def actual_text(outcome: CallOutcome, sample_kind: str = "function") -> str:
     """What a call did, as a repair prompt shows it (values as Python, not the codec)."""
     if outcome.status == "ok":
-        return result_text(outcome.result or "null", sample_kind)
+        return without_job_module(result_text(outcome.result or "null", sample_kind))
     if outcome.status == "error":
         message = (outcome.exc_message or "").strip()
         if len(message) > _MESSAGE_CHARS:
             message = message[:_MESSAGE_CHARS] + "..."
-        return f"raises `{outcome.exc_type}`" + (f": {message}" if message else "")
+        return without_job_module(f"raises `{outcome.exc_type}`" + (f": {message}" if message else ""))
     return f"does not finish ({outcome.status})"
 
 
@@ -75,7 +85,14 @@ def judge_variants(
     rec: Verified, candidates: Sequence[BugCandidate], fix: ExecResult, runs: Sequence[ExecResult]
 ) -> tuple[list[RepairDetail], dict[str, int]]:
     """Repair details for the candidates that the tests catch, hardest first; and counts."""
-    counts = {"run": len(candidates), "caught": 0, "survived": 0, "unjudged": 0, "fix_failed": 0}
+    counts = {
+        "run": len(candidates),
+        "caught": 0,
+        "survived": 0,
+        "unjudged": 0,
+        "fix_failed": 0,
+        "sandbox_only": 0,
+    }
     if failing_tests(rec.test_cases, fix) != []:
         counts["fix_failed"] = 1
         return [], counts
@@ -89,15 +106,22 @@ def judge_variants(
         if not definite:  # no failure, or only timeouts and the like: not a proven bug
             counts["survived"] += 1
             continue
+        # The failing test the prompt shows must not show what only the sandbox knows (its work
+        # directory, an address): a solver could not reproduce it, and it differs run to run.
+        shown_text = {i: actual_text(run.outcomes[i], rec.sample_kind) for i in definite}
+        clean = [i for i in definite if sandbox_only_text(shown_text[i], rec.test_cases[i].input) is None]
+        if not clean:
+            counts["sandbox_only"] += 1
+            continue
         counts["caught"] += 1
-        shown = definite[0]
+        shown = clean[0]
         detail = RepairDetail(
             buggy_code=cand.code,
             bug_source=cand.source,
             bug_kind=cand.kind,
             bug_description=cand.description,
             failing_test=rec.test_cases[shown],
-            actual=actual_text(run.outcomes[shown], rec.sample_kind),
+            actual=shown_text[shown],
             tests_failed=len(failed),
             tests_total=len(rec.test_cases),
         )

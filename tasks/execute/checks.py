@@ -34,10 +34,11 @@ _ADDRESS_RE = re.compile(r"\bat 0x[0-9a-fA-F]+>|\b0x(?:7f|55|56)[0-9a-fA-F]{10}\
 _ADDRESS_INTS = ((0x7F00_0000_0000, 0x8000_0000_0000), (0x5500_0000_0000, 0x5700_0000_0000))
 # The module job code runs as, and the file name its code is compiled under (tracebacks).
 _MODULE_RE = re.compile(r"__codemint__|<codemint>")
-# Work dirs (HOME, TMPDIR and cwd of a job: sandbox/runner.py, zygote.py), the runner's
+# Work dirs (HOME, TMPDIR and cwd of a job: sandbox/runner.py, zygote.py; joined with either
+# separator, as ntpath does, and escaped in a repr), the runner's
 # scratch, the sandbox's locale (runner.SAFE_ENV) and Python install.
 _ENVIRONMENT_RE = re.compile(
-    r"/job-\d+-\d+|codemint-(?:runner|sandbox)-|\bC\.UTF-8\b|/usr/(?:local/)?(?:lib|bin)/python3"
+    r"(?:/|\\+)job-\d+-\d+|codemint-(?:runner|sandbox)-|\bC\.UTF-8\b|/usr/(?:local/)?(?:lib|bin)/python3"
 )
 _TEXT_CHECKS = (("address", _ADDRESS_RE), ("module_name", _MODULE_RE), ("environment", _ENVIRONMENT_RE))
 # Tags whose fields are type names, digests or encoded bytes, not values a function made.
@@ -91,6 +92,13 @@ def _data_reason(data: Any, source: str) -> str | None:
         elif (reason := _text_reason(value, source)) is not None:
             return reason
     return None
+
+
+def sandbox_only_text(text: str, source: str = "") -> str | None:
+    """Why a text a prompt would show holds what only the sandbox knows (`address`,
+    `module_name`, `environment`), or None; `source` is what the prompt shows anyway (the
+    call's input), which may hold it legitimately."""
+    return _text_reason(text, source)
 
 
 def sandbox_only(case: TestCase) -> str | None:

@@ -33,3 +33,9 @@ def test_the_repair_prompt_shows_the_call_and_values_as_python() -> None:
     shown = repair_prompt(COUNTER, "add", method, "returns None", "method", "Counter")
     assert "method `Counter.add`" in shown and "`obj = Counter(1); obj.add(b'')`" in shown
     assert "returns None (afterwards obj.n == 1)" in shown and "complete code" in shown
+
+
+def test_the_repair_prompt_names_the_codes_own_exception_by_its_name() -> None:
+    case = Case(input=encode_input([[2]]), exception="__codemint__.StatisticsError")
+    prompt = repair_prompt("def variance(data): ...", "variance", case, "raises `ZeroDivisionError`")
+    assert "- expected: raises `StatisticsError`\n" in prompt and "__codemint__" not in prompt

@@ -140,14 +140,14 @@ def test_variants_are_judged_by_the_tests_and_ranked_by_how_few_catch_them() -> 
         ExecResult(job_id="x", outcomes=[], infra_error="container died"),
     ]
     details, counts = judge_variants(rec, cands, _result([OK1, OK1, OK1]), runs)
-    assert counts == {"run": 5, "caught": 2, "survived": 2, "unjudged": 1, "fix_failed": 0}
+    assert counts == {"run": 5, "caught": 2, "survived": 2, "unjudged": 1, "fix_failed": 0, "sandbox_only": 0}
     assert [d.bug_kind for d in details] == ["d", "a"]  # the one a single test catches first
     assert details[0].tests_failed == 1 and details[0].actual == "raises `TypeError`: bad"
     assert details[0].failing_test.input == "1" and details[1].actual == "returns 2"
     # An original that fails its own tests gives no repair rows at all.
     assert judge_variants(rec, cands, _result([OK2, OK1, OK1]), runs) == (
         [],
-        {"run": 5, "caught": 0, "survived": 0, "unjudged": 0, "fix_failed": 1},
+        {"run": 5, "caught": 0, "survived": 0, "unjudged": 0, "fix_failed": 1, "sandbox_only": 0},
     )
     # One bug of each kind before a second of any kind; the result stays hardest first.
     base = details[0]
@@ -155,6 +155,26 @@ def test_variants_are_judged_by_the_tests_and_ranked_by_how_few_catch_them() -> 
         base.model_copy(update={"bug_kind": k, "tests_failed": n}) for k, n in [("a", 1), ("a", 2), ("b", 3)]
     ]
     assert [(d.bug_kind, d.tests_failed) for d in pick(same, 2)] == [("a", 1), ("b", 3)]
+
+
+def test_the_failing_test_shown_holds_nothing_only_the_sandbox_knows() -> None:
+    rec = verified(CLAMP, n_tests=3)
+    rec = rec.model_copy(
+        update={"test_cases": [records.TestCase(input=f"{i}", expected='"x"') for i in range(3)]}
+    )
+    ok = CallOutcome(status="ok", result='"x"')
+    workdir = CallOutcome(status="ok", result='"..\\\\tmp\\\\job-1-3415\\\\x"')
+    own_error = CallOutcome(status="error", exc_type="__codemint__.StatisticsError", exc_message="no data")
+    cands = [BugCandidate(f"code{i}", "mutation", kind, "", i) for i, kind in enumerate("ab")]
+    runs = [
+        _result([workdir, own_error, ok]),  # the work dir is passed over for the next failure
+        _result([workdir, ok, workdir]),  # every failure shows the work dir: no row
+    ]
+    details, counts = judge_variants(rec, cands, _result([ok, ok, ok]), runs)
+    assert counts["caught"] == 1 and counts["sandbox_only"] == 1
+    (shown,) = details
+    # The code's own exception class by its name, not the job module's qualified name.
+    assert shown.failing_test.input == "1" and shown.actual == "raises `StatisticsError`: no data"
 
 
 def test_tasks_are_settings(tmp_path: Path) -> None:
