@@ -88,6 +88,21 @@ def to_hex(data, upper=False, group=2):
     return " ".join(digits[i:i + group] for i in range(0, len(digits), group))
 '''
 
+# A class whose method changes the instance: a public total, and a private attribute only it sets.
+COUNTER = '''
+class Counter:
+    """Counts."""
+
+    def __init__(self):
+        self.total = 0
+
+    def add(self, n):
+        """Add n; return the total."""
+        self._seen = n
+        self.total += n
+        return self.total
+'''
+
 
 def verified(
     code: str,

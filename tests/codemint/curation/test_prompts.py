@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from factories import MEDIAN, verified
+from factories import COUNTER, MEDIAN, verified
 
 from codemint.curation.exercise_export import ground_truth, rl_record
 from codemint.curation.export import format_row
@@ -12,19 +12,6 @@ from codemint.curation.prompts import ANSWER_FORMAT, fenced, generation_prompt
 from codemint.tasks.derive.generation import Generation, generation_row
 
 CONTEXT = "class EmptyError(ValueError):\n    pass\n\nLIMIT = 10"
-COUNTER = '''
-class Counter:
-    """Counts."""
-
-    def __init__(self):
-        self.total = 0
-
-    def add(self, n):
-        """Add n; return the total."""
-        self._seen = n
-        self.total += n
-        return self.total
-'''
 
 
 def test_without_context_the_prompt_is_as_before() -> None:

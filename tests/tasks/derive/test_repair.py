@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
+from factories import COUNTER
+
 from codemint.codec import canonical_json, encode_input
 from codemint.records import TestCase as Case
 from codemint.tasks.derive.repair import repair_prompt
-
-COUNTER = '''
-class Counter:
-    """Counts."""
-
-    def __init__(self):
-        self.total = 0
-
-    def add(self, n):
-        """Add n; return the total."""
-        self._seen = n
-        self.total += n
-        return self.total
-'''
 
 
 def test_the_repair_prompt_shows_the_call_and_values_as_python() -> None:
