@@ -524,7 +524,10 @@ class Template:
                 os.close(fd)
             child_ends = []
             if not pid:
-                return None, "per-job zygote did not fork"
+                # It may have died since the health check (an input killed it and its SIGKILL
+                # landed late): reap it and tell that apart from a refusal to fork.
+                runner._sweep()
+                return None, self._unhealthy() or "per-job zygote did not fork"
             payload = {"input": input_text, "workdir": workdir}
             with contextlib.suppress(OSError):
                 _write_all(job_w, json.dumps(payload).encode("utf-8", "surrogatepass"))
