@@ -15,7 +15,6 @@ from __future__ import annotations
 import abc
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import pyarrow as pa
@@ -31,7 +30,6 @@ class DeriveContext(Protocol):
 
     settings: PipelineSettings
     metrics: Counter[str]
-    run_dir: Path | None
 
     @property
     def cfg(self) -> ExercisesSettings: ...
