@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -23,6 +23,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from codemint.store import RunPath
+
+RUNS_DIR_HELP = (
+    "Where run directories live: a local path, or an fsspec URL (s3://bucket/runs, gs://..., file://...)."
+)
 
 # Stage loggers (quarantine messages) should reach the Prefect UI next to the task runs.
 os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "codemint")
@@ -160,12 +167,14 @@ def yield_table(yields: list[dict[str, Any]], limit: int = 20) -> Table:
     return table
 
 
-def resolve_run_dir(run: str, runs_dir: Path) -> Path:
-    path = Path(run)
+def resolve_run_dir(run: str, runs_dir: str | Path) -> RunPath:
+    from codemint.store import location
+
+    path = location(run)
     if (path / "run.json").exists():
         return path
-    if (runs_dir / run / "run.json").exists():
-        return runs_dir / run
+    if (location(runs_dir) / run / "run.json").exists():
+        return location(runs_dir) / run
     raise typer.BadParameter(f"{run}: no run.json here or under {runs_dir}/ (is this a run directory?)")
 
 
@@ -184,7 +193,7 @@ def run(
         str | None, typer.Option(help="Run directory name (default: derived from the inputs).")
     ] = None,
     config: Annotated[Path | None, typer.Option(help="TOML settings file (see README).")] = None,
-    runs_dir: Annotated[Path | None, typer.Option(help="Where run directories live.")] = None,
+    runs_dir: Annotated[str | None, typer.Option(help=RUNS_DIR_HELP)] = None,
     shards: Annotated[int | None, typer.Option(help="Number of shards (task runs per stage).")] = None,
     sandbox: Annotated[str | None, typer.Option(help="Sandbox backend: docker, local or auto.")] = None,
     code_column: Annotated[
@@ -259,7 +268,9 @@ def run(
         state = flow_fn(
             inputs=paths, packages=packages, run_id=run_id, settings=settings, until=until, return_state=True
         )
-    finish(state, settings.runs_dir / run_id, run_id)
+    from codemint.store import location
+
+    finish(state, location(settings.runs_dir) / run_id, run_id)
 
 
 def dask_runner(address: str) -> Any:
@@ -270,7 +281,7 @@ def dask_runner(address: str) -> Any:
     return DaskTaskRunner(address=address)
 
 
-def finish(state: Any, run_dir: Path, run_id: str) -> None:
+def finish(state: Any, run_dir: RunPath, run_id: str) -> None:
     """Print the funnel of a finished flow run; exit non-zero when shards failed."""
     from codemint.flows.pipeline import ShardsFailed
     from codemint.llm.health import ServerCheckError
@@ -314,7 +325,7 @@ def finish(state: Any, run_dir: Path, run_id: str) -> None:
 @app.command()
 def rerun(
     run: Annotated[str, typer.Argument(help="The run id to re-run (under --runs-dir).")],
-    runs_dir: Annotated[Path, typer.Option(help="Where run directories live.")] = Path("runs"),
+    runs_dir: Annotated[str, typer.Option(help=RUNS_DIR_HELP)] = "runs",
     dask_address: Annotated[str | None, typer.Option(help="Run shard tasks on this Dask scheduler.")] = None,
     heartbeats: Annotated[bool, typer.Option(help="Send flow-run heartbeats.")] = False,
 ) -> None:
@@ -335,7 +346,7 @@ def rerun(
 @app.command()
 def inspect(
     run: Annotated[str, typer.Argument(help="A run id (under --runs-dir) or a run directory.")],
-    runs_dir: Annotated[Path, typer.Option(help="Where run directories live.")] = Path("runs"),
+    runs_dir: Annotated[str, typer.Option(help=RUNS_DIR_HELP)] = "runs",
     samples: Annotated[int, typer.Option(help="How many kept rows to show.")] = 2,
     quarantined: Annotated[int, typer.Option(help="How many quarantined rows to list.")] = 20,
     reasons: Annotated[int, typer.Option(help="How many top drop reasons to list.")] = 10,

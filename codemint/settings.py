@@ -17,8 +17,9 @@ import tomllib
 import warnings
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -448,7 +449,9 @@ class TasksEnv(CurationEnv):
 class PipelineSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CODEMINT_", env_nested_delimiter="__", extra="forbid")
 
-    runs_dir: Path = Path("runs")
+    # A local directory, or an fsspec URL (s3://bucket/runs, gs://...) that workers on several
+    # machines share (codemint/store.py); a file:// URL is its local path.
+    runs_dir: Path | str = Path("runs")
     shards: int = 4
     # A corpus with more source bytes than shards * this gets more shards (and at most `shards`
     # of them in memory at once), so memory stays flat as the corpus grows. None: `shards` only.
@@ -479,6 +482,15 @@ class PipelineSettings(BaseSettings):
     exercises: ExercisesSettings = Field(default_factory=ExercisesSettings)
     # Fault injection for drills and tests: "stage:shard" task runs that raise.
     fail_shards: list[str] = Field(default_factory=list)
+
+    @field_validator("runs_dir", mode="before")
+    @classmethod
+    def _runs_location(cls, value: Any) -> Any:
+        # A local path stays a Path as before; a URL other than file:// stays text, since
+        # Path("s3://b/runs") would fold its "//".
+        if isinstance(value, str) and not ("://" in value and not value.startswith("file://")):
+            return Path(unquote(urlsplit(value).path)) if value.startswith("file://") else Path(value)
+        return value
 
     @model_validator(mode="before")
     @classmethod

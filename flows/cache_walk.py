@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -29,10 +28,10 @@ from prefect.client.schemas.objects import (
     TaskRunPolicy,
     TaskRunResult,
 )
-from prefect.filesystems import LocalFileSystem
 from prefect.results import ResultRecord, ResultStore
 from prefect.utilities.engine import emit_task_run_state_change_event
 
+from codemint import store as run_store
 from codemint.flows import registry
 from codemint.settings import PipelineSettings
 from codemint.stage import ShardResult
@@ -41,7 +40,7 @@ from codemint.stage_task import (
     ShardInput,
     index_key,
     index_output,
-    results_dir,
+    result_block,
     shard_key,
     shard_outputs,
     upstream_digest,
@@ -75,7 +74,7 @@ def _read(store: ResultStore, key: str, model: type[M]) -> tuple[M, ResultRecord
 
 
 def settled_stages(
-    run_dir: Path,
+    run_dir: run_store.RunPath,
     settings: PipelineSettings,
     sources: Sequence[ShardInput],
     stages: Sequence[str],
@@ -83,7 +82,7 @@ def settled_stages(
     refresh: set[str],
 ) -> list[SettledStage]:
     """The longest run of leading stages whose every task run is a cache hit."""
-    store = ResultStore(result_storage=LocalFileSystem(basepath=str(results_dir(run_dir))))
+    store = ResultStore(result_storage=result_block(run_dir))
     where = str(run_dir)
     upstream: dict[int, ShardResult | ShardInput] = dict(enumerate(sources))
     settled: list[SettledStage] = []

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -62,17 +61,19 @@ def build_funnel(results: dict[str, dict[int, ShardResult]], stages: Sequence[st
     return funnel
 
 
-def cost_per_final_row(run_dir: Path, summary: dict[str, Any]) -> dict[str, Any]:
+def cost_per_final_row(run_dir: store.RunPath, summary: dict[str, Any]) -> dict[str, Any]:
     """What a final row cost: pipeline wall time, and task seconds and sandbox executions by
     stage (the derived stages' from their shard stats files, which the funnel leaves out)."""
     funnel = summary.get("funnel", [])
     final = funnel[-1]["rows_kept"] if funnel else 0
     seconds = {f["stage"]: float(f["seconds"]) for f in funnel}
     executions = {f["stage"]: int(f.get("executions", 0)) for f in funnel}
-    for stage_dir in sorted(p for p in run_dir.iterdir() if p.is_dir()) if run_dir.is_dir() else []:
+    for stage_dir in (
+        sorted((p for p in run_dir.iterdir() if p.is_dir()), key=str) if run_dir.is_dir() else []
+    ):
         if stage_dir.name in seconds:
             continue
-        stats = [json.loads(p.read_text()) for p in sorted(stage_dir.glob("*.stats.json"))]
+        stats = [json.loads(p.read_text()) for p in store.listing(stage_dir, "*.stats.json")]
         if stats and all("metrics" in s and "seconds" in s for s in stats):
             seconds[stage_dir.name] = sum(float(s["seconds"]) for s in stats)
             executions[stage_dir.name] = int(sum(s["metrics"].get("sandbox_executions", 0) for s in stats))
@@ -86,14 +87,16 @@ def cost_per_final_row(run_dir: Path, summary: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def sandbox_costs(run_dir: Path) -> dict[str, dict[str, float]]:
+def sandbox_costs(run_dir: store.RunPath) -> dict[str, dict[str, float]]:
     """Per stage, its shards' sandbox job processes and their seconds by part (spawn, import,
     call, teardown; totals and per process), summed from the shards' stats files; stages
     that ran no code are left out."""
     out: dict[str, dict[str, float]] = {}
-    for stage_dir in sorted(p for p in run_dir.iterdir() if p.is_dir()) if run_dir.is_dir() else []:
+    for stage_dir in (
+        sorted((p for p in run_dir.iterdir() if p.is_dir()), key=str) if run_dir.is_dir() else []
+    ):
         total: Counter[str] = Counter()
-        for path in sorted(stage_dir.glob("*.stats.json")):
+        for path in store.listing(stage_dir, "*.stats.json"):
             costs = json.loads(path.read_text()).get("sandbox_costs") or {}
             total.update({k: float(v) for k, v in costs.items() if not k.endswith("_per_process")})
         if total.get("processes"):
@@ -102,7 +105,11 @@ def sandbox_costs(run_dir: Path) -> dict[str, dict[str, float]]:
 
 
 def write_run_report(
-    run_dir: Path, summary: dict[str, Any], settings: PipelineSettings, request: dict[str, Any], version: str
+    run_dir: store.RunPath,
+    summary: dict[str, Any],
+    settings: PipelineSettings,
+    request: dict[str, Any],
+    version: str,
 ) -> None:
     yields = [y.model_dump() | {"yield_pct": round(y.yield_pct, 2)} for y in yield_by_source(run_dir)]
     store.write_json(

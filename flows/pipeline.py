@@ -36,7 +36,7 @@ from codemint.flows.yields import yield_by_source
 from codemint.sandbox.images import with_package_environment
 from codemint.settings import PipelineSettings
 from codemint.stage import ShardResult
-from codemint.stage_task import ShardInput, cache_key, make_stage, results_dir
+from codemint.stage_task import ShardInput, cache_key, make_stage, result_storage
 from codemint.tasks.export.stage import export_task
 from codemint.tasks.ingest.stage import plan_sources, write_source_shards
 
@@ -101,7 +101,7 @@ def stage_plans(settings: PipelineSettings, stages: Sequence[str]) -> tuple[dict
 
 
 def submit_pipeline(
-    run_dir: Path,
+    run_dir: store.RunPath,
     settings: PipelineSettings,
     upstream: Mapping[int, ShardInput | ShardResult],
     stages: Sequence[str],
@@ -112,7 +112,7 @@ def submit_pipeline(
     so shard 0 can be in `execute` while shard 3 is still in `testgen`. Stages with an index
     wait for all upstream shards (a failed one is left out of the index). `upstream` is the
     source shards, or the results of the cached stages before `stages`."""
-    storage = results_dir(run_dir)
+    storage = result_storage(run_dir)
     settings_json = settings.model_dump_json()
     fingerprints, refresh = plans
     inputs: dict[int, Any] = dict(upstream)
@@ -189,7 +189,10 @@ def collect(
 
 
 def run_export(
-    run_dir: Path, settings: PipelineSettings, last: dict[int, ShardResult], funnel: list[StageFunnel]
+    run_dir: store.RunPath,
+    settings: PipelineSettings,
+    last: dict[int, ShardResult],
+    funnel: list[StageFunnel],
 ) -> str:
     ordered = [last[shard] for shard in sorted(last)]
     funnel_rows = [
@@ -201,7 +204,7 @@ def run_export(
     )
     code = modgraph.code_digest([export_task.fn.__module__])
     fingerprint = cache_key(card_settings, funnel_rows, __version__, code)
-    export_task.with_options(result_storage=results_dir(run_dir))(
+    export_task.with_options(result_storage=result_storage(run_dir))(
         paths=[r.kept_path for r in ordered],
         digests=[r.kept_digest for r in ordered],
         run_dir=str(run_dir),
@@ -210,6 +213,12 @@ def run_export(
         funnel=funnel_rows,
     )
     return str(run_dir / "dataset")
+
+
+def run_location(runs_dir: str | Path, run_id: str) -> store.RunPath:
+    """The run's directory: an absolute local path, or a URL on a remote filesystem."""
+    where = store.location(runs_dir) / run_id
+    return where.resolve() if isinstance(where, Path) else where
 
 
 def _flow_run_uuid() -> UUID | None:
@@ -248,7 +257,7 @@ def pipeline(
     settings = settings or PipelineSettings()
     inputs, packages = list(inputs or []), list(packages or [])
     run_id = run_id or default_run_id(inputs, packages)
-    run_dir = (settings.runs_dir / run_id).resolve()
+    run_dir = run_location(settings.runs_dir, run_id)
     store.sweep_temp_files(run_dir)
     tag_flow_run(run_id)
     if registry.uses_llm(settings):

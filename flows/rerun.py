@@ -7,16 +7,16 @@ depends on them, run again. Injected failures (`fail_shards`) are cleared.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from prefect import flow
 
+from codemint import store
 from codemint.flows.pipeline import RunSummary, pipeline
 from codemint.settings import PipelineSettings
 
 
-def load_run(run_dir: Path) -> tuple[dict[str, Any], PipelineSettings]:
+def load_run(run_dir: store.RunPath) -> tuple[dict[str, Any], PipelineSettings]:
     report_file = run_dir / "run.json"
     try:
         report = json.loads(report_file.read_text(encoding="utf-8"))
@@ -30,9 +30,9 @@ def load_run(run_dir: Path) -> tuple[dict[str, Any], PipelineSettings]:
 @flow(name="codemint-rerun")
 def rerun(run_id: str, runs_dir: str = "runs") -> RunSummary:
     """Re-run `run_id`: only its failed shards (and their downstream) do any work."""
-    run_dir = Path(runs_dir) / run_id
+    run_dir = store.location(runs_dir) / run_id
     report, settings = load_run(run_dir)
-    settings.runs_dir = Path(runs_dir)
+    settings.runs_dir = store.as_setting(runs_dir)
     request = report["request"]
     return pipeline(
         inputs=request["inputs"],

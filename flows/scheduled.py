@@ -8,6 +8,7 @@ from typing import Literal
 
 from prefect import flow
 
+from codemint import store
 from codemint.flows.pipeline import RunSummary, pipeline
 from codemint.flows.rerun import rerun
 from codemint.settings import DEFAULT_STDLIB_MODULES, PipelineSettings
@@ -33,7 +34,7 @@ def scheduled_pipeline(
             raise ValueError("rerun_failed needs the run_id of the run to re-run")
         return rerun(run_id=run_id, runs_dir=output)
     settings = PipelineSettings.load(Path(config) if config else None)
-    settings.runs_dir = Path(output)
+    settings.runs_dir = store.as_setting(output)
     settings.shards = shards
     settings.summarize.strategy = summarize_strategy
     if testgen_strategies:

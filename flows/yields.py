@@ -9,12 +9,11 @@ Read from the run directory's Parquet files, only the columns needed.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 from pydantic import BaseModel
 
+from codemint import store
 from codemint.flows.registry import PIPELINE
 
 FILE_LEVEL = {"no_functions", "syntax_error", "unparsable"}
@@ -39,11 +38,10 @@ class DropReason(BaseModel):
     example: str  # where the first such row stands, and its detail
 
 
-def _rows(paths: list[Path], columns: list[str]) -> list[dict[str, Any]]:
+def _rows(paths: list[store.RunPath], columns: list[str]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for path in paths:
-        present = set(pq.read_schema(path).names)
-        rows.extend(pq.read_table(path, columns=[c for c in columns if c in present]).to_pylist())
+        rows.extend(store.read_table(path, columns).to_pylist())
     return rows
 
 
@@ -51,11 +49,11 @@ def _source(row: dict[str, Any]) -> str:
     return (row.get("provenance") or {}).get("source_uri") or "?"
 
 
-def yield_by_source(run_dir: Path) -> list[SourceYield]:
+def yield_by_source(run_dir: store.RunPath) -> list[SourceYield]:
     reformat = run_dir / "reformat"
-    kept = _rows(sorted(reformat.glob("part-*[0-9].parquet")), ["provenance"])
-    dropped = _rows(sorted(reformat.glob("part-*.rejected.parquet")), ["provenance", "drop_reason"])
-    final = _rows(sorted((run_dir / PIPELINE[-1]).glob("part-*[0-9].parquet")), ["provenance", "sample_kind"])
+    kept = _rows(store.listing(reformat, "part-*[0-9].parquet"), ["provenance"])
+    dropped = _rows(store.listing(reformat, "part-*.rejected.parquet"), ["provenance", "drop_reason"])
+    final = _rows(store.listing(run_dir / PIPELINE[-1], "part-*[0-9].parquet"), ["provenance", "sample_kind"])
     definitions: Counter[str] = Counter(_source(r) for r in kept)
     definitions.update(_source(r) for r in dropped if r["drop_reason"] not in FILE_LEVEL)
     samples = Counter(_source(r) for r in kept)
@@ -75,12 +73,12 @@ def yield_by_source(run_dir: Path) -> list[SourceYield]:
     ]
 
 
-def top_drop_reasons(run_dir: Path, limit: int = 10) -> list[DropReason]:
+def top_drop_reasons(run_dir: store.RunPath, limit: int = 10) -> list[DropReason]:
     """The most frequent drop reasons across stages, each with one example row."""
     counts: Counter[tuple[str, str]] = Counter()
     examples: dict[tuple[str, str], str] = {}
     for stage in PIPELINE:
-        paths = sorted((run_dir / stage).glob("part-*.rejected.parquet"))
+        paths = store.listing(run_dir / stage, "part-*.rejected.parquet")
         for r in _rows(paths, ["drop_reason", "detail", "provenance", "status"]):
             key = (stage, r["drop_reason"])
             counts[key] += 1

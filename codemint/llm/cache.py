@@ -2,7 +2,9 @@
 
 SQLite in WAL mode: readers never block the writer, and several threads and processes can
 share one file. Each thread (and each process after a fork) opens its own connection;
-`busy_timeout` absorbs the short write locks of concurrent writers.
+`busy_timeout` absorbs the short write locks of concurrent writers. So it needs a local
+filesystem (file locks, writes in place): a run directory on S3 keeps it in each worker's
+local copy of the run (codemint/stage_task.py `local_copy_dir`), never in the bucket.
 
 Every answer the server gave is stored, usable or not: a reply whose choices were all
 dropped (truncated, empty, refused, malformed JSON) or a 400 that rejected the request

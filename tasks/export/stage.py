@@ -13,7 +13,7 @@ from codemint import __version__, store
 from codemint.curation.export import export
 from codemint.records import ExerciseRow, Verified
 from codemint.settings import PipelineSettings
-from codemint.stage_task import DEFAULT_RETRIES, RETRY_DELAY_S, cache_key, forget_if_missing
+from codemint.stage_task import DEFAULT_RETRIES, RETRY_DELAY_S, cache_key, fetched, forget_if_missing
 from codemint.tasks.derive import registry
 from codemint.tasks.derive.generation import generation_row
 
@@ -37,7 +37,7 @@ def export_dataset(
     for path in shard_paths:
         if path is None:  # a shard that failed upstream
             continue
-        for raw in store.read_rows(Path(path)):
+        for raw in store.read_rows(store.location(path)):
             rec = (
                 ExerciseRow.model_validate(raw)
                 if "exercise" in raw
@@ -64,7 +64,8 @@ def export_dataset(
 
 def export_cache_key(context: TaskRunContext, params: dict[str, Any]) -> str:
     key = "export-" + cache_key(params["digests"], params["fingerprint"], params["run_dir"])
-    return forget_if_missing(params["run_dir"], key, Path(params["run_dir"]) / "dataset" / "manifest.json")
+    manifest = store.location(params["run_dir"]) / "dataset" / "manifest.json"
+    return forget_if_missing(params["run_dir"], key, manifest)
 
 
 @task(
@@ -85,5 +86,14 @@ def export_task(
     """The dataset (messages and Alpaca formats, train/validation, card) from the last stage.
     `fingerprint` covers the settings, the funnel the card shows and this module's code."""
     settings = PipelineSettings.model_validate_json(settings_json)
-    out = Path(run_dir) / "dataset"
-    return export_dataset(settings, paths, out, {"funnel": funnel, "code_version": __version__})
+    out = store.location(run_dir) / "dataset"
+    run_info = {"funnel": funnel, "code_version": __version__}
+    if isinstance(out, Path):
+        return export_dataset(settings, paths, out, run_info)
+    with fetched(run_dir) as scratch:  # a remote run directory: export locally, upload each file
+        manifest = export_dataset(settings, paths, scratch, run_info)
+        files = sorted(p for p in scratch.rglob("*") if p.is_file())
+        # manifest.json last: it is what marks the export done (export_cache_key).
+        for local in sorted(files, key=lambda p: p.name == "manifest.json"):
+            store.upload(local, out / local.relative_to(scratch).as_posix())
+    return manifest

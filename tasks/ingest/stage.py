@@ -376,7 +376,7 @@ def shard_count(refs: list[SourceRef], shards: int, max_bytes: int | None) -> in
 
 
 def write_source_shards(
-    refs: list[SourceRef], run_dir: Path, shards: int, max_bytes: int | None = None
+    refs: list[SourceRef], run_dir: store.RunPath, shards: int, max_bytes: int | None = None
 ) -> list[ShardInput]:
     """The planned sources as Parquet shards."""
     out = []

@@ -1,0 +1,126 @@
+"""`codemint run --runs-dir s3://...` (moto's S3 server on loopback) and `--runs-dir file://...`:
+the real CLI and flow through the test Prefect server, each exporting the same dataset as a run
+in a local directory, row for row, with every shard file, index, report and persisted task
+result in the store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import s3_server
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+MODULE = '''import math
+
+
+def hypot2(a: float, b: float) -> float:
+    """Return the length of the hypotenuse of a right triangle with legs a and b."""
+    return math.sqrt(a * a + b * b)
+
+
+def clamp(value: int, low: int = 0, high: int = 10) -> int:
+    """Clamp value into the closed range [low, high]."""
+    if value < low:
+        return low
+    return min(value, high)
+'''
+RUN_ID = "tiny"
+SHARD_STAGES = ("ingest", "reformat", "dedup", "execute", "verify", "select", "derive")
+INDEXED = ("dedup", "near_dedup", "select")
+
+
+def codemint_run(project: Path, runs_dir: str) -> subprocess.CompletedProcess[str]:
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, **s3_server.environment(), "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    cmd = [sys.executable, "-m", "codemint", "run", str(project), "--run-id", RUN_ID]
+    cmd += ["--runs-dir", runs_dir, "--shards", "1", "--sandbox", "local"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def dataset(files: dict[str, bytes]) -> dict[str, Any]:
+    """A dataset's files by relative path: Parquet as rows, the rest as bytes. The card and
+    the manifest's digest of it are left out: the card shows the settings, runs_dir included."""
+    out: dict[str, Any] = {}
+    for name, data in files.items():
+        if name == "README.md":
+            continue
+        if name.endswith(".parquet"):
+            out[name] = pq.read_table(pa.BufferReader(data)).to_pylist()
+        elif name == "manifest.json":
+            manifest = json.loads(data)
+            manifest["files"].pop("README.md")
+            out[name] = manifest
+        else:
+            out[name] = data
+    return out
+
+
+def local_files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("inputs") / "project"
+    root.mkdir()
+    (root / "geometry.py").write_text(MODULE)
+    return root
+
+
+@pytest.fixture(scope="module")
+def local_dataset(project: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    runs = tmp_path_factory.mktemp("local-runs")
+    codemint_run(project, str(runs))
+    found = dataset(local_files(runs / RUN_ID / "dataset"))
+    assert found["messages/train.parquet"] or found["messages/validation.parquet"]
+    return found
+
+
+def test_a_run_on_s3_writes_everything_to_the_bucket_and_exports_the_local_dataset(
+    project: Path, local_dataset: dict[str, Any], tmp_path: Path
+) -> None:
+    bucket = s3_server.new_bucket()
+    done = codemint_run(project, f"s3://{bucket}/runs")
+    assert f"run directory: s3://{bucket}/runs/{RUN_ID}" in done.stdout
+    fs = s3_server.filesystem()
+    run = f"{bucket}/runs/{RUN_ID}"
+    stored = {p.removeprefix(run + "/") for p in fs.find(run)}
+
+    for stage in SHARD_STAGES:
+        for suffix in (".parquet", ".rejected.parquet", ".stats.json"):
+            assert f"{stage}/part-00000{suffix}" in stored, stage
+        stats = json.loads(fs.cat(f"{run}/{stage}/part-00000.stats.json"))
+        assert stats["kept_path"] == f"s3://{run}/{stage}/part-00000.parquet"  # not the worker's copy
+    assert {f"{stage}/index.parquet" for stage in INDEXED} <= stored
+    assert {"sources/part-00000.parquet", "run.json", "dataset/manifest.json"} <= stored
+    results = {p.split("/")[1].rsplit("-", 1)[0] for p in stored if p.startswith(".prefect-results/")}
+    assert {"ingest-00000", "dedup-index", "select-00000", "export"} <= results
+    assert not [p for p in stored if p.endswith(".tmp")]
+
+    files = {p.removeprefix(f"{run}/dataset/"): fs.cat(p) for p in fs.find(f"{run}/dataset")}
+    assert dataset(files) == local_dataset
+    report = json.loads(fs.cat(f"{run}/run.json"))
+    assert report["summary"]["dataset_dir"] == f"s3://{run}/dataset" and not report["summary"]["failures"]
+
+
+def test_a_run_under_a_file_url_is_a_run_in_that_local_directory(
+    project: Path, local_dataset: dict[str, Any], tmp_path: Path
+) -> None:
+    codemint_run(project, f"file://{tmp_path}/runs")
+    run = tmp_path / "runs" / RUN_ID
+    for stage in SHARD_STAGES:
+        assert (run / stage / "part-00000.stats.json").exists()
+    assert (run / ".prefect-results").is_dir() and (run / "run.json").exists()
+    assert dataset(local_files(run / "dataset")) == local_dataset
