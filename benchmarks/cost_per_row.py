@@ -1,14 +1,19 @@
 """Cost per final row: today's settings (baseline) vs fewer executions per row, in one run.
 
 Runs the real pipeline (`codemint run`) per corpus twice in the same invocation:
-  baseline - `testgen.feedback_reach_bound`, `execute.reuse_testgen_runs`,
-             `adequacy.first_failure` and `adequacy.reuse_testgen_runs` off: testgen runs every
-             mutant on every input, execute runs the original twice, adequacy traces the
-             original again and runs each mutant's whole suite in input order;
-  new      - the defaults: testgen runs a mutant on the inputs reaching its change, execute
-             checks testgen's run of the original with one run of its own, adequacy takes
-             testgen's traces, and each mutant runs the tests that reach its change first and
-             stops at the first one it fails.
+  baseline - `testgen.feedback_reach_bound`, `testgen.feedback_first_kill`,
+             `execute.reuse_testgen_runs`, `adequacy.first_failure`,
+             `adequacy.reuse_testgen_runs` and `exercises.repair_screen` off: testgen runs
+             every mutant on every input of every round, execute runs the original twice,
+             adequacy traces the original again and runs each mutant's whole suite in input
+             order, and every repair variant runs every test in a process of its own;
+  new      - the defaults: testgen runs a mutant on the inputs reaching its change, in the
+             order the selection prefers them, stopping at the first that kills it (later
+             rounds run only the survivors); execute checks testgen's run of the original with
+             one run of its own; adequacy takes testgen's traces, and each mutant runs the
+             tests that reach its change first and stops at the first one it fails; repair
+             variants are screened in one suite job each and only the hardest caught are run
+             test by test.
 Other settings (the sandbox's per-job zygote among them) are the defaults in both modes.
 Prints per corpus and mode: pipeline seconds per final row, sandbox executions per final row
 by stage (the run's `run.json` "cost"), final rows, and the adequacy figures on the final
@@ -52,6 +57,8 @@ from yield_funnel import stdlib_modules
 
 BASELINE_ENV = {
     "CODEMINT_TESTGEN__FEEDBACK_REACH_BOUND": "false",
+    "CODEMINT_TESTGEN__FEEDBACK_FIRST_KILL": "false",
+    "CODEMINT_EXERCISES__REPAIR_SCREEN": "false",
     "CODEMINT_EXECUTE__REUSE_TESTGEN_RUNS": "false",
     "CODEMINT_ADEQUACY__FIRST_FAILURE": "false",
     "CODEMINT_ADEQUACY__REUSE_TESTGEN_RUNS": "false",
@@ -68,6 +75,20 @@ class Run:
     cost: dict[str, Any]
     rows: list[dict[str, Any]]
     judge: dict[str, float]
+    repairs: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # row id -> buggy codes
+
+
+def repair_variants(run_dir: Path) -> dict[str, list[str]]:
+    """The buggy code of each repair row derive made, per function (row id)."""
+    out: dict[str, list[str]] = {}
+    for path in sorted((run_dir / "derive").glob("part-*.parquet")):
+        if path.name.endswith(".rejected.parquet"):
+            continue
+        table = pq.read_table(path, columns=["id", "exercise", "repair"])
+        for row in table.to_pylist():
+            if row["exercise"] == "repair" and row["repair"]:
+                out.setdefault(row["id"], []).append(row["repair"]["buggy_code"])
+    return out
 
 
 def run(corpus: str, mode: str, runs_dir: Path) -> tuple[Path, float]:
@@ -134,7 +155,7 @@ def measure_mode(corpus: str, mode: str, runs_dir: Path, settings: PipelineSetti
         run_dir, wall = run(corpus, mode, runs_dir)
     report = json.loads((run_dir / "run.json").read_text())
     rows = final_rows(run_dir, report["summary"])
-    return Run(mode, wall, report["cost"], rows, {})
+    return Run(mode, wall, report["cost"], rows, {}, repair_variants(run_dir))
 
 
 def figures(r: Run) -> dict[str, float]:
@@ -155,6 +176,7 @@ def figures(r: Run) -> dict[str, float]:
         [row["mutation_score_excused"] for row in scored if row["mutation_score_excused"] is not None]
     )
     out["mutants unreached (sum)"] = sum(row["mutants_unreached"] for row in r.rows)
+    out["repair rows"] = sum(len(v) for v in r.repairs.values())
     out["judge mutation score"] = r.judge["judge_mutation_score"]
     out["judge line coverage"] = r.judge["judge_line_coverage"]
     out["judge branch coverage"] = r.judge["judge_branch_coverage"]
@@ -176,6 +198,9 @@ def report(corpus: str, base: Run, new: Run) -> None:
         was = {k: by_id[row["id"]][k] for k in SCORES}
         now = {k: row[k] for k in SCORES}
         print(f"  differs: {row['entry_point']} ({row['id'][:8]}): {was} -> {now}")
+    both = set(base.repairs) & set(new.repairs)
+    same_bugs = sum(sorted(base.repairs[k]) == sorted(new.repairs[k]) for k in both)
+    print(f"functions with repair rows in both modes: {len(both)}; the same buggy variants on {same_bugs}")
 
 
 def main(argv: list[str] | None = None) -> int:

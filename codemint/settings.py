@@ -122,6 +122,11 @@ class TestgenSettings(BaseModel):
     # A mutant runs only the inputs whose traced run of the original executes its changed
     # lines (on the others its outcome is the original's); off: every input (the baseline).
     feedback_reach_bound: bool = True
+    # A mutant's job stops at the first input telling it apart, inputs in the order the
+    # selection prefers them (what coverage keeps first): the selection needs one killing
+    # input per mutant, not all of them. Later rounds run only the mutants still alive.
+    # Off: every mutant runs every input of every round (the full kill matrix).
+    feedback_first_kill: bool = True
     # Then inputs aimed at the mutants that survive: mutations of inputs reaching their line.
     feedback_targeted: int = 24
     # llm_mutants (with feedback): surviving mutants shown to the LLM per row, inputs asked for.
@@ -250,6 +255,9 @@ class ExercisesSettings(BaseModel):
     repair_mutants: int = Field(default=8, ge=1)
     repair_per_row: int = Field(default=2, ge=1)
     repair_seed: int = 0
+    # Screen the variants first, each running every test in one suite job, and judge only the
+    # hardest caught ones as verify runs a row (a process per test); off: judge every variant.
+    repair_screen: bool = True
     # With the LLM: buggy versions asked per row from realistic-bug prompts (0: none).
     llm_bugs: int = Field(default=0, ge=0)
     # Translation (LLM; JavaScript, checked by Node in the sandbox): translations asked per

@@ -32,7 +32,8 @@ from codemint.codec import decode_input, encode_input
 from codemint.coverage_map import CoverageMap, coverage_map
 from codemint.offline import proposals
 from codemint.offline.inputs import mutate
-from codemint.samples import CLASS_KINDS, runnable
+from codemint.records import Verified
+from codemint.samples import CLASS_KINDS, compared_state, runnable
 from codemint.sandbox.api import ExecJob, ExecLimits, Sandbox
 from codemint.sandbox.suite import SuiteRun, TestOutcome, parse, suite_job
 
@@ -78,6 +79,25 @@ class Suite:
         if not self.compare_args:
             return code, entry
         return code.rstrip("\n") + "\n" + WITH_ARGS.replace("ENTRY", entry), "__codemint_with_args__"
+
+
+def row_suite(rec: Verified) -> Suite:
+    """A verified row's tests as a suite run as verify runs them: a method through its harness,
+    comparing the same instance attributes, and the arguments' state when its tests compare it."""
+    inputs = [c.input for c in rec.test_cases]
+    compare_args = any(c.args_after is not None for c in rec.test_cases)
+    if rec.sample_kind not in CLASS_KINDS:
+        return Suite(rec.id, rec.original_code, rec.entry_point, inputs, compare_args=compare_args)
+    return Suite(
+        rec.id,
+        rec.original_code,
+        rec.entry_point,
+        inputs,
+        sample_kind=rec.sample_kind,
+        class_name=rec.class_name,
+        state_attributes=compared_state(rec),
+        compare_args=compare_args,
+    )
 
 
 @dataclass
@@ -173,9 +193,19 @@ def expectation(
     return [
         ("error", o.value, None)
         if o.kind == "error"
-        else ("ok", None, o.value if values and o.kind == "ok" else None)
+        else ("ok", None, o.value if values and o.kind == "ok" and _utf8(o.value) else None)
         for o in outcomes
     ]
+
+
+def _utf8(text: str | None) -> bool:
+    """A text a job can carry: a returned str with a lone surrogate (a decoded file name) is
+    canonical text the job's JSON cannot encode; the host compares that one instead."""
+    try:
+        (text or "").encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def covering_first(outcomes: Sequence[TestOutcome], lines: Sequence[int]) -> list[int]:
@@ -334,17 +364,20 @@ def _mutant_job(
 
 
 @dataclass
-class _Stopped:
+class Stopped:
     """A job that stopped on a returned text differing from the original's, before its end."""
 
-    suite: Suite
-    code: str  # the mutant's
+    key: str  # the job's id stem
+    code: str  # runnable code of the mutant (`Suite.runnable`)
+    entry_point: str
     inputs: list[str]  # every input of the job, in its order
     originals: list[TestOutcome]  # the original's outcomes on them
     run: SuiteRun
 
 
-def _run_rest(sandbox: Sandbox, stopped: list[_Stopped], cfg: MeasureConfig, limits: ExecLimits) -> None:
+def run_rest(
+    sandbox: Sandbox, stopped: list[Stopped], factor: float, floor: float, limits: ExecLimits
+) -> None:
     """The verdict's rule found the texts equal (2 and 2.0): the rest of each job's inputs run,
     stopping only on a kind as before, and their outcomes are added to its run."""
     jobs = []
@@ -353,10 +386,11 @@ def _run_rest(sandbox: Sandbox, stopped: list[_Stopped], cfg: MeasureConfig, lim
         rest = item.originals[done:]
         jobs.append(
             suite_job(
-                f"{item.suite.key}#rest",
-                *item.suite.runnable(item.code),
+                f"{item.key}#rest",
+                item.code,
+                item.entry_point,
                 item.inputs[done:],
-                budgets=budgets_for(rest, cfg.time_factor, cfg.time_floor_s),
+                budgets=budgets_for(rest, factor, floor),
                 expect=expectation(rest),
                 trace=False,
                 base=limits,
@@ -371,7 +405,8 @@ def _run_rest(sandbox: Sandbox, stopped: list[_Stopped], cfg: MeasureConfig, lim
             item.run.infra_error, item.run.detail = more.infra_error, more.detail
 
 
-def _stopped_equal(originals: list[TestOutcome], run: SuiteRun) -> bool:
+def stopped_equal(originals: list[TestOutcome], run: SuiteRun) -> bool:
+    """The job stopped early on a text the verdict's rule finds equal: the rest must run."""
     return (
         run.job_status == "ok" and len(run.outcomes) < len(originals) and differs(originals, run)[0] is False
     )
@@ -410,10 +445,11 @@ def measure(
         for entry, run in zip(owners, mutant_runs, strict=True):
             m = results[entry.owner]
             ordered = [m.original.outcomes[i] for i in entry.order]
-            if _stopped_equal(ordered, run):
+            if stopped_equal(ordered, run):
                 inputs = [m.suite.inputs[i] for i in entry.order]
-                stopped.append(_Stopped(m.suite, entry.mutant.code, inputs, ordered, run))
-        _run_rest(sandbox, stopped, cfg, limits)
+                code, entry_point = m.suite.runnable(entry.mutant.code)
+                stopped.append(Stopped(m.suite.key, code, entry_point, inputs, ordered, run))
+        run_rest(sandbox, stopped, cfg.time_factor, cfg.time_floor_s, limits)
     survivors: dict[int, list[MutantResult]] = {}
     for entry, run in zip(owners, mutant_runs, strict=True):
         n, mutant = entry.owner, entry.mutant
@@ -498,14 +534,21 @@ def _check_equivalence(
             owners.append((n, entry, originals))
     runs = [parse(r, trace=False) for r in sandbox.run_batch(jobs)] if jobs else []
     if cfg.first_failure:
-        _run_rest(
+        run_rest(
             sandbox,
             [
-                _Stopped(results[n].suite, entry.mutant.code, job_inputs, originals, run)
+                Stopped(
+                    results[n].suite.key,
+                    *results[n].suite.runnable(entry.mutant.code),
+                    job_inputs,
+                    originals,
+                    run,
+                )
                 for (n, entry, originals), job_inputs, run in zip(owners, inputs_of, runs, strict=True)
-                if _stopped_equal(originals, run)
+                if stopped_equal(originals, run)
             ],
-            cfg,
+            cfg.time_factor,
+            cfg.time_floor_s,
             limits,
         )
     for (n, entry, originals), run in zip(owners, runs, strict=True):

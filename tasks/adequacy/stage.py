@@ -16,6 +16,7 @@ cannot be run as a suite gets no figures and, with a floor, counts as below it.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -23,9 +24,9 @@ from typing import Any
 from codemint.codec import encode_input
 from codemint.offline.method_inputs import method_inputs
 from codemint.records import Rejected, Verified
-from codemint.samples import CLASS_KINDS, compared_state
+from codemint.samples import CLASS_KINDS
 from codemint.sandbox import result_fingerprint, shared_sandbox
-from codemint.sandbox.adequacy import MeasureConfig, Measurement, Suite, measure
+from codemint.sandbox.adequacy import MeasureConfig, Measurement, Suite, measure, row_suite
 from codemint.sandbox.suite import TestOutcome
 from codemint.settings import AdequacySettings
 from codemint.stage import Stage
@@ -115,31 +116,14 @@ class Adequacy(Stage[Verified, Verified]):
             yield from self._decide(rec.model_copy(update={"input_runs": []}), m)
 
     def _suite(self, rec: Verified) -> Suite:
-        inputs = [c.input for c in rec.test_cases]
-        compare_args = any(c.args_after is not None for c in rec.test_cases)
+        suite = row_suite(rec)
         if rec.sample_kind not in CLASS_KINDS:
             ran = testgen_runs(rec) if self.cfg.reuse_testgen_runs else None
             self.metrics["original_runs_from_testgen"] += ran is not None
-            return Suite(
-                rec.id,
-                rec.original_code,
-                rec.entry_point,
-                inputs,
-                compare_args=compare_args,
-                original_runs=ran,
-            )
-        # A method runs through the harness (codemint/samples.py), comparing the same instance
-        # attributes as verify; its extra inputs are the harness's, made as testgen makes them.
-        return Suite(
-            rec.id,
-            rec.original_code,
-            rec.entry_point,
-            inputs,
-            sample_kind=rec.sample_kind,
-            class_name=rec.class_name,
-            extra_inputs=method_extras(rec, self.cfg.equivalence_inputs, self.cfg.seed),
-            state_attributes=compared_state(rec),
-            compare_args=compare_args,
+            return dataclasses.replace(suite, original_runs=ran)
+        # A method's extra inputs are its harness's, made as testgen makes them.
+        return dataclasses.replace(
+            suite, extra_inputs=method_extras(rec, self.cfg.equivalence_inputs, self.cfg.seed)
         )
 
     def _decide(self, rec: Verified, m: Measurement) -> Iterator[Verified | Rejected]:

@@ -116,6 +116,7 @@ class Repair(ExerciseKind):
             ctx.settings.sandbox.limits,
             ctx.cfg.repair_per_row,
             ctx.settings.sandbox,
+            screen=ctx.cfg.repair_screen,
         )
         for key, n in counts.items():
             ctx.metrics[f"repair_variants_{key}"] += n

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from codemint import mutants
 from codemint.records import RepairDetail, TestCase, Verified
 from codemint.samples import CLASS_KINDS
+from codemint.sandbox.adequacy import budgets_for, row_suite
 from codemint.sandbox.api import CallOutcome, ExecJob, ExecLimits, ExecResult, Sandbox
 from codemint.sandbox.row_jobs import RowJobs
+from codemint.sandbox.suite import parse, suite_job
 from codemint.settings import ExercisesSettings, SandboxSettings
 from codemint.tasks.execute.checks import sandbox_only_text
 from codemint.value_text import result_text
@@ -25,6 +27,9 @@ from codemint.verdict import passes
 
 _MESSAGE_CHARS = 300
 _DEFINITE = ("ok", "error")  # outcomes that are behaviour, not resource exhaustion
+# The screen's per-test time cap: a multiple of the original's time, as adequacy caps a mutant.
+_SCREEN_TIME_FACTOR = 10.0
+_SCREEN_TIME_FLOOR_S = 0.2
 # The module job code runs as (sandbox/runner.py): to a reader of the prompt, a class the row's
 # code defines is just its name (`StatisticsError`, not `__codemint__.StatisticsError`).
 _JOB_MODULE = re.compile(r"\b__codemint__\.")
@@ -153,26 +158,149 @@ def repair_details(
     limits: ExecLimits,
     per_row: int,
     settings: SandboxSettings | None = None,
+    screen: bool = False,
 ) -> tuple[dict[str, list[RepairDetail]], dict[str, int]]:
-    """Run every row's original and its bug candidates in one batch; kept details per row id.
-    Each runs as verify ran the row: a method through the harness comparing the same state,
-    and (given the sandbox `settings`) with the original module hidden."""
+    """Kept details per row id, and counts. Each candidate judged runs with the row's original
+    in one batch, as verify ran the row: a method through the harness comparing the same
+    state, and (given the sandbox `settings`) with the original module hidden. With `screen`,
+    a suite run first tells which candidates fail a test (`screen_candidates`), and only the
+    hardest of those are judged so, `per_row` at a time until enough are kept."""
+    totals: dict[str, int] = {}
+    if not screen:
+        return _judge(records, candidates, sandbox, limits, per_row, settings, totals), totals
+    order, survived, unjudged = screen_candidates(records, candidates, sandbox, limits)
+    totals["run"] = sum(len(candidates.get(rec.id, [])) for rec in records)
+    totals["screened_out"] = survived
+    totals["screen_unjudged"] = unjudged
+    kept: dict[str, list[RepairDetail]] = {rec.id: [] for rec in records}
+    fixes: dict[str, ExecResult] = {}
+    tried = dict.fromkeys(kept, 0)
+    while True:
+        batch = {}
+        for rec in records:
+            if rec.id in fixes and failing_tests(rec.test_cases, fixes[rec.id]) != []:
+                continue  # the original fails its own tests here: no variant can be judged
+            want = per_row - len(kept[rec.id])
+            rest = order.get(rec.id, [])[tried[rec.id] :]
+            if want > 0 and rest:
+                batch[rec.id] = rest[:want]
+                tried[rec.id] += len(batch[rec.id])
+        if not batch:
+            break
+        judged = [rec for rec in records if rec.id in batch]
+        counts: dict[str, int] = {}
+        found = _judge(judged, batch, sandbox, limits, per_row, settings, counts, fixes)
+        for key, n in counts.items():
+            if key != "run":
+                totals[key] = totals.get(key, 0) + n
+        for rec_id, details in found.items():
+            kept[rec_id] = pick([*kept[rec_id], *details], per_row)
+    return {k: v for k, v in kept.items() if v}, totals
+
+
+def _judge(
+    records: Sequence[Verified],
+    candidates: dict[str, list[BugCandidate]],
+    sandbox: Sandbox,
+    limits: ExecLimits,
+    per_row: int,
+    settings: SandboxSettings | None,
+    totals: dict[str, int],
+    fixes: dict[str, ExecResult] | None = None,
+) -> dict[str, list[RepairDetail]]:
+    """Run the candidates (and each row's original, unless `fixes` already holds its run) as
+    verify runs the row; the kept details per row id, counts added to `totals`."""
     jobs: list[ExecJob] = []
     for rec in records:
         inputs = [c.input for c in rec.test_cases]
-        codes = [rec.original_code, *(c.code for c in candidates.get(rec.id, []))]
+        own = fixes is None or rec.id not in fixes
+        codes = [*([rec.original_code] if own else []), *(c.code for c in candidates.get(rec.id, []))]
         row = RowJobs.of(rec, settings)
         jobs.extend(row.job(code, f"{rec.id}#bug{n}", inputs, limits) for n, code in enumerate(codes))
     results = sandbox.run_batch(jobs) if jobs else []
     out: dict[str, list[RepairDetail]] = {}
-    totals: dict[str, int] = {}
     at = 0
     for rec in records:
         cands = candidates.get(rec.id, [])
-        fix, runs = results[at], results[at + 1 : at + 1 + len(cands)]
-        at += 1 + len(cands)
+        if fixes is None or rec.id not in fixes:
+            fix = results[at]
+            at += 1
+            if fixes is not None:
+                fixes[rec.id] = fix
+        else:
+            fix = fixes[rec.id]
+        runs = results[at : at + len(cands)]
+        at += len(cands)
         details, counts = judge_variants(rec, cands, fix, runs)
         out[rec.id] = pick(details, per_row)
         for key, n in counts.items():
             totals[key] = totals.get(key, 0) + n
-    return out, totals
+    return out
+
+
+def screen_candidates(
+    records: Sequence[Verified],
+    candidates: dict[str, list[BugCandidate]],
+    sandbox: Sandbox,
+    limits: ExecLimits,
+) -> tuple[dict[str, list[BugCandidate]], int, int]:
+    """Per row id, the candidates that fail one of its tests with a definite wrong answer when
+    each runs every test in one suite job (as adequacy runs a mutant), in the order `pick`
+    takes them: the fewest failing tests first, one per kind of bug before a second. Also how
+    many the screen found passing every test, and how many it could not run. A row whose
+    original the suite cannot run keeps every candidate, in the generator's order."""
+    suites = {rec.id: row_suite(rec) for rec in records if candidates.get(rec.id)}
+    jobs = [
+        suite_job(f"{key}#screen", *suite.runnable(suite.code), suite.inputs,
+                  budgets=[limits.timeout_s] * len(suite.inputs), expect=None, trace=False, base=limits)
+        for key, suite in suites.items()
+    ]  # fmt: skip
+    originals = dict(
+        zip(suites, (parse(r, trace=False) for r in sandbox.run_batch(jobs) if jobs), strict=True)
+    )
+    usable = {
+        k
+        for k, run in originals.items()
+        if run.job_status == "ok" and len(run.outcomes) == len(suites[k].inputs)
+    }
+    owners: list[tuple[str, BugCandidate]] = []
+    jobs = []
+    for key in usable:
+        suite, original = suites[key], originals[key].outcomes
+        for cand in candidates[key]:
+            owners.append((key, cand))
+            jobs.append(
+                suite_job(f"{key}#screen{cand.order}", *suite.runnable(cand.code), suite.inputs,
+                          budgets=budgets_for(original, _SCREEN_TIME_FACTOR, _SCREEN_TIME_FLOOR_S),
+                          expect=None, trace=False, base=limits)
+            )  # fmt: skip
+    caught: dict[str, list[tuple[int, BugCandidate]]] = {}
+    survived = unjudged = 0
+    for (key, cand), result in zip(owners, sandbox.run_batch(jobs) if jobs else [], strict=True):
+        run = parse(result, trace=False)
+        original = originals[key].outcomes
+        failed = [
+            i for i, (a, b) in enumerate(zip(original, run.outcomes, strict=False))
+            if b.kind in ("ok", "iter", "error") and a.key != b.key
+        ]  # fmt: skip
+        if run.job_status == "ok" and not failed:
+            survived += 1
+        elif failed or run.job_status != "infra":
+            # a job that died may still fail a test definitely when each test runs alone
+            caught.setdefault(key, []).append((len(failed) if failed else len(original) + 1, cand))
+        else:
+            unjudged += 1
+    order: dict[str, list[BugCandidate]] = {}
+    for key in suites:
+        if key not in usable:
+            order[key] = list(candidates[key])
+            continue
+        ranked = [c for _, c in sorted(caught.get(key, []), key=lambda t: (t[0], t[1].order))]
+        first: list[BugCandidate] = []
+        kinds: set[str] = set()
+        for cand in ranked:
+            if cand.kind not in kinds:
+                first.append(cand)
+                kinds.add(cand.kind)
+        order[key] = first + [c for c in ranked if c not in first]
+    return order, survived, unjudged

@@ -34,6 +34,7 @@ from codemint.offline import proposals
 from codemint.offline.contracts import RowContract
 from codemint.offline.inputs import mutate
 from codemint.records import InputRun
+from codemint.sandbox.adequacy import Stopped, expectation, run_rest, stopped_equal
 from codemint.sandbox.api import ExecJob, ExecLimits, Sandbox
 from codemint.sandbox.suite import SuiteRun, TestOutcome, parse, suite_job
 from codemint.settings import TestgenSettings
@@ -181,15 +182,20 @@ def _mutant_runs(
     limits: ExecLimits,
     stats: Stats,
     known: dict[int, list[mutant_gen.Mutant]] | None = None,
+    orders: dict[int, list[int]] | None = None,
 ) -> dict[int, list[tuple[mutant_gen.Mutant, SuiteRun]]]:
-    """Every mutant of each row on its usable inputs, one job per mutant (no early stop: the
-    selection needs to know which inputs kill which mutant). With `feedback_reach_bound`, a
-    mutant runs only the inputs whose traced run of the original executes its changed lines:
-    on the others it runs the original's code, and their outcomes are the original's. A
-    mutant whose lines no input was ever seen to execute (a default value, a generator's
-    body, which runs untraced) runs every input."""
+    """Every mutant of each row on its usable inputs, one job per mutant. With `orders` (input
+    indexes, most preferred first: `feedback_first_kill`), a job runs the inputs in that order
+    and stops at the first one telling the mutant apart: the selection needs one killing
+    input per mutant, and the same order for every mutant credits the kills to the inputs it
+    keeps anyway. Without, no early stop (the full kill matrix). With `feedback_reach_bound`,
+    a mutant runs only the inputs whose traced run of the original executes its changed
+    lines: on the others it runs the original's code, and their outcomes are the original's.
+    A mutant whose lines no input was ever seen to execute (a default value, a generator's
+    body, which runs untraced) runs every input. The returned runs hold one outcome per
+    usable input: the original's where the mutant did not run it."""
     jobs: list[ExecJob] = []
-    owners: list[tuple[int, mutant_gen.Mutant, list[int]]] = []  # positions in usable[n] run
+    owners: list[tuple[int, mutant_gen.Mutant, list[int]]] = []  # positions in usable[n], as run
     for n, indexes in usable.items():
         row = rows[n]
         if not indexes:
@@ -207,14 +213,19 @@ def _mutant_runs(
             max(cfg.adaptive_time_floor_s, cfg.adaptive_time_factor * (row.outcomes[i] or _ZERO).seconds)
             for i in indexes
         ]
+        ordered = list(range(len(indexes)))
+        if orders is not None:
+            rank = {i: r for r, i in enumerate(orders.get(n, []))}
+            ordered.sort(key=lambda p: (rank.get(indexes[p], len(rank)), p))
         traced = {line for o in row.outcomes if o is not None for line in o.lines}
         for k, mutant in enumerate(found):
-            positions = list(range(len(indexes)))
+            positions = ordered
             if cfg.feedback_reach_bound and traced.intersection(mutant.lines):
-                positions = [p for p in positions if _reaches(row.outcomes[indexes[p]], mutant)]
+                positions = [p for p in ordered if _reaches(row.outcomes[indexes[p]], mutant)]
             owners.append((n, mutant, positions))
             if not positions:
                 continue  # no input reaches it: every outcome is the original's
+            originals = [row.outcomes[indexes[p]] or _ZERO for p in positions]
             jobs.append(
                 suite_job(
                     f"{row.key}#fm{k}.{len(indexes)}",
@@ -222,22 +233,35 @@ def _mutant_runs(
                     row.entry_point,
                     [row.texts[indexes[p]] for p in positions],
                     budgets=[budgets[p] for p in positions],
-                    expect=None,
+                    expect=expectation(originals, values=True) if orders is not None else None,
                     trace=False,
                     base=limits,
                 )
             )
-    results = iter(box.run_batch(jobs) if jobs else [])
+    runs = [parse(r, trace=False) for r in box.run_batch(jobs)] if jobs else []
+    stats.executions += sum(len(run.outcomes) for run in runs)
+    if orders is not None:
+        # A differing text the verdict's rule finds equal (2 and 2.0) stopped a job: run the rest.
+        stopped = []
+        ran = iter(runs)
+        for n, mutant, positions in owners:
+            if not positions:
+                continue
+            run = next(ran)
+            row, indexes = rows[n], usable[n]
+            originals = [row.outcomes[indexes[p]] or _ZERO for p in positions]
+            if stopped_equal(originals, run):
+                inputs = [row.texts[indexes[p]] for p in positions]
+                stopped.append(Stopped(f"{row.key}#fm", mutant.code, row.entry_point, inputs, originals, run))
+        before = sum(len(item.run.outcomes) for item in stopped)
+        run_rest(box, stopped, cfg.adaptive_time_factor, cfg.adaptive_time_floor_s, limits)
+        stats.executions += sum(len(item.run.outcomes) for item in stopped) - before
+    results = iter(runs)
     out: dict[int, list[tuple[mutant_gen.Mutant, SuiteRun]]] = {}
     for n, mutant, positions in owners:
-        indexes = usable[n]
-        if positions:
-            run = parse(next(results), trace=False)
-            stats.executions += len(run.outcomes)
-        else:
-            run = SuiteRun([], "ok")
-        if len(positions) < len(indexes) and run.job_status == "ok":
-            run = _with_originals(rows[n], indexes, positions, run)
+        run = next(results) if positions else SuiteRun([], "ok")
+        if run.job_status == "ok":
+            run = _with_originals(rows[n], usable[n], positions, run)
         out.setdefault(n, []).append((mutant, run))
     return out
 
@@ -247,8 +271,9 @@ def _reaches(outcome: TestOutcome | None, mutant: mutant_gen.Mutant) -> bool:
 
 
 def _with_originals(row: Row, indexes: list[int], positions: list[int], run: SuiteRun) -> SuiteRun:
-    """The run of a mutant on every usable input: its outcomes where it ran, the original's
-    on the inputs that do not reach its change."""
+    """The run of a mutant on every usable input, in their order: its outcomes where it ran
+    (`positions`, in the order it ran them), the original's on the inputs that do not reach
+    its change or that it did not run after its first kill."""
     ran = dict(zip(positions, run.outcomes, strict=False))
     outcomes: list[TestOutcome] = []
     for p, i in enumerate(indexes):
@@ -457,6 +482,30 @@ def _module(code: str) -> ast.Module | None:
         return None
 
 
+def _coverage_map(row: Row) -> CoverageMap:
+    try:
+        return coverage_map(row.code, row.entry_point)
+    except SyntaxError:
+        return CoverageMap(frozenset(), ())
+
+
+def _preference(
+    row: Row, indexes: list[int], cmap: CoverageMap, cfg: TestgenSettings, lits: proposals.BodyLiterals | None
+) -> list[int]:
+    """The usable inputs in the order mutant jobs run them (`feedback_first_kill`): those the
+    selection keeps for coverage alone first, then the other normal returns reaching the most
+    lines, then the raising inputs. A mutant is credited to the first input that kills it,
+    so kills land on inputs kept anyway and the kept suite stays small."""
+    kept = _select(row, indexes, [], cmap, cfg, _learned_assignment(row), lits)
+    chosen = set(kept)
+
+    def reach(i: int) -> tuple[bool, int, int]:
+        outcome = row.outcomes[i] or _ZERO
+        return (not outcome.normal, -len(set(outcome.lines)), len(row.texts[i]))
+
+    return kept + sorted((i for i in indexes if i not in chosen), key=reach)
+
+
 def feedback_inputs(
     box: Sandbox,
     limits: ExecLimits,
@@ -517,7 +566,12 @@ def feedback_inputs(
         n: [i for i, o in enumerate(row.outcomes) if o is not None and o.kind in ("ok", "iter", "error")]
         for n, row in enumerate(rows)
     }
-    runs = _mutant_runs(box, rows, usable, cfg, limits, stats)
+    cmaps = {n: _coverage_map(row) for n, row in enumerate(rows)}
+    literals = {n: p.literals for n, p in plans.items()}
+    orders = None
+    if cfg.feedback_first_kill:
+        orders = {n: _preference(rows[n], usable[n], cmaps[n], cfg, literals.get(n)) for n in usable}
+    runs = _mutant_runs(box, rows, usable, cfg, limits, stats, orders=orders)
     if cfg.feedback_targeted:
         targeted = _targeted_proposals(rows, usable, runs, cfg)
         stats.counts["targeted_inputs"] += _extra_round(
@@ -527,13 +581,9 @@ def feedback_inputs(
         _llm_round(box, rows, usable, runs, cfg, limits, stats, ask)
     out: dict[str, list[tuple[str, str]]] = {}
     for n, row in enumerate(rows):
-        try:
-            cmap = coverage_map(row.code, row.entry_point)
-        except SyntaxError:
-            cmap = CoverageMap(frozenset(), ())
         mutant_runs = [run for _, run in runs.get(n, [])]
-        lits = plans[n].literals if n in plans else proposals.BodyLiterals()
-        chosen = _select(row, usable[n], mutant_runs, cmap, cfg, _learned_assignment(row), lits)
+        lits = literals.get(n, proposals.BodyLiterals())
+        chosen = _select(row, usable[n], mutant_runs, cmaps[n], cfg, _learned_assignment(row), lits)
         stats.kept += len(chosen)
         out[row.key] = [(row.texts[i], row.sources[i]) for i in chosen]
     return out
@@ -631,11 +681,22 @@ def _extra_round(
         n: [i for i in idx if (o := rows[n].outcomes[i]) is not None and o.kind in ("ok", "iter", "error")]
         for n, idx in pending.items()
     }
-    known = {n: [m for m, _ in runs.get(n, [])] for n in fresh}
-    more = _mutant_runs(box, rows, fresh, cfg, limits, stats, known)
-    for n, extra in more.items():
+    if cfg.feedback_first_kill:
+        # A mutant already told apart needs no more killing inputs: only the survivors run.
+        known = {n: _survivors(rows[n], usable[n], runs.get(n, [])) for n in fresh}
+        orders: dict[int, list[int]] | None = {n: fresh[n] for n in fresh}
+    else:
+        known = {n: [m for m, _ in runs.get(n, [])] for n in fresh}
+        orders = None
+    more = _mutant_runs(box, rows, fresh, cfg, limits, stats, known, orders)
+    for n in fresh:
+        new_runs = {id(mutant): run for mutant, run in more.get(n, [])}
         merged = []
-        for (mutant, old), (_, new) in zip(runs.get(n, []), extra, strict=True):
+        for mutant, old in runs.get(n, []):
+            new = new_runs.get(id(mutant))
+            if new is None:  # not run again: on the new inputs it is taken as the original
+                originals = [rows[n].outcomes[i] or _ZERO for i in fresh[n]]
+                new = SuiteRun([TestOutcome(o.kind, o.value, 0.0) for o in originals], "ok")
             if old.job_status == "ok" and new.job_status == "ok":
                 merged.append((mutant, SuiteRun(old.outcomes + new.outcomes, "ok")))
             else:  # one of them died: the mutant is told apart, but not by a known input

@@ -304,3 +304,22 @@ def test_first_failure_gives_the_same_verdicts_with_fewer_executions(box: Sandbo
     assert any(r.status == "equivalent" for r in new[1].mutants)
     assert ("Div -> Mult", 5, "killed", True) in _verdicts(new[3])
     assert first.executions < 0.8 * whole.executions
+
+
+def test_an_expectation_leaves_out_a_value_no_job_can_carry() -> None:
+    """A returned text with a lone surrogate (a decoded file name) cannot travel in a job's
+    JSON: the harness is not told to stop on it (the host compares it), and the job encodes."""
+    from codemint.sandbox.adequacy import expectation
+    from codemint.sandbox.pool import encode_job
+    from codemint.sandbox.suite import TestOutcome, suite_job
+
+    outcomes = [
+        TestOutcome("ok", '"a\udcffb"', 0.0),
+        TestOutcome("ok", "3", 0.0),
+        TestOutcome("error", "KeyError", 0.0),
+    ]
+    expect = expectation(outcomes, values=True)
+    assert expect == [("ok", None, None), ("ok", None, "3"), ("error", "KeyError", None)]
+    job = suite_job("k", "def f(x):\n    return x\n", "f", [encode_input([1], {})] * 3, budgets=[1.0] * 3,
+                    expect=expect, trace=False, base=ExecLimits())  # fmt: skip
+    assert encode_job(job).endswith(b"\n")

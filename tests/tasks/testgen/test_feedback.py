@@ -394,3 +394,40 @@ def test_mutants_run_only_the_inputs_reaching_their_change_and_the_same_inputs_a
     bounded = Testgen(_settings(tmp_path, True))
     list(bounded.run(rows))
     assert bounded.metrics["feedback_executions"] < stage.metrics["feedback_executions"]
+
+
+def test_mutant_jobs_stop_at_their_first_kill_and_the_kept_inputs_kill_as_many(
+    generated: dict[str, dict[str, WithInputs]], tmp_path: Path
+) -> None:
+    """With `feedback_first_kill` (on in `generated`) a mutant's job stops at the first input
+    telling it apart, the inputs in the order the selection prefers them, and later rounds
+    run only surviving mutants: far fewer executions, and the kept inputs kill as many of the
+    same mutants (measured afresh on the kept suites, every test run) as with the full matrix."""
+    from codemint.sandbox import shared_sandbox
+    from codemint.sandbox.adequacy import MeasureConfig, Suite, measure
+
+    rows = [
+        Instructed(**{k: v for k, v in verified(code).model_dump().items() if k in Instructed.model_fields})
+        for code in (MOONS, COUNT, HEAPPUSH, UNESCAPE, NTSPLIT, SPLITPASSWD)
+    ]
+    settings = _settings(tmp_path, True)
+    settings.testgen.feedback_first_kill = False
+    full = Testgen(settings)
+    whole = {r.entry_point: r for r in full.run(rows) if isinstance(r, WithInputs)}
+    lazy = Testgen(_settings(tmp_path, True))
+    first = {r.entry_point: r for r in lazy.run(rows) if isinstance(r, WithInputs)}
+    assert set(first) == set(whole) and len(first) == len(rows)
+    assert lazy.metrics["feedback_executions"] < 0.7 * full.metrics["feedback_executions"]
+
+    cfg = MeasureConfig(
+        max_mutants=settings.testgen.feedback_mutants, seed=settings.testgen.seed, equivalence_inputs=0
+    )
+    box = shared_sandbox(settings.sandbox)
+
+    def killed(produced: dict[str, WithInputs]) -> dict[str, int]:
+        names = sorted(produced)
+        suites = [Suite(n, produced[n].original_code, n, list(produced[n].test_inputs)) for n in names]
+        measured = measure(box, suites, cfg, settings.sandbox.limits)
+        return {n: sum(r.status == "killed" for r in m.mutants) for n, m in zip(names, measured, strict=True)}
+
+    assert killed(first) == killed(whole)
