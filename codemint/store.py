@@ -54,7 +54,8 @@ def location(where: str | Path) -> RunPath:
     if where.startswith("file://"):
         return Path(unquote(urlsplit(where).path))
     if "://" in where:
-        return UPath(where)
+        # No listings cache: other workers write the run directory between two listings here.
+        return UPath(where, use_listings_cache=False)
     return Path(where)
 
 

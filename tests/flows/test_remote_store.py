@@ -38,15 +38,44 @@ SHARD_STAGES = ("ingest", "reformat", "dedup", "execute", "verify", "select", "d
 INDEXED = ("dedup", "near_dedup", "select")
 
 
-def codemint_run(project: Path, runs_dir: str) -> subprocess.CompletedProcess[str]:
+def codemint(*args: str) -> subprocess.CompletedProcess[str]:
     from prefect.settings import PREFECT_API_URL
 
     env = {**os.environ, **s3_server.environment(), "PREFECT_API_URL": str(PREFECT_API_URL.value())}
-    cmd = [sys.executable, "-m", "codemint", "run", str(project), "--run-id", RUN_ID]
-    cmd += ["--runs-dir", runs_dir, "--shards", "1", "--sandbox", "local"]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "codemint", *args], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done
+
+
+def run_args(project: Path, runs_dir: str) -> list[str]:
+    return [
+        "run",
+        str(project),
+        "--run-id",
+        RUN_ID,
+        "--runs-dir",
+        runs_dir,
+        "--shards",
+        "1",
+        "--sandbox",
+        "local",
+    ]
+
+
+def run_in_process(project: Path, runs_dir: str) -> None:
+    """The flow as `codemint run` runs it, in this process (no interpreter start: the local
+    runs are the cheap ones; CliRunner cannot run two flows, its streams close under Prefect's
+    log handlers)."""
+    from codemint.cli import flow_settings
+    from codemint.flows.pipeline import pipeline
+    from codemint.settings import PipelineSettings
+
+    settings = PipelineSettings(runs_dir=runs_dir, shards=1)
+    settings.sandbox.backend = "local"
+    with flow_settings(heartbeats=False):
+        pipeline(inputs=[str(project)], run_id=RUN_ID, settings=settings)
 
 
 def dataset(files: dict[str, bytes]) -> dict[str, Any]:
@@ -82,17 +111,17 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def local_dataset(project: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     runs = tmp_path_factory.mktemp("local-runs")
-    codemint_run(project, str(runs))
+    run_in_process(project, str(runs))
     found = dataset(local_files(runs / RUN_ID / "dataset"))
     assert found["messages/train.parquet"] or found["messages/validation.parquet"]
     return found
 
 
 def test_a_run_on_s3_writes_everything_to_the_bucket_and_exports_the_local_dataset(
-    project: Path, local_dataset: dict[str, Any], tmp_path: Path
+    project: Path, local_dataset: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bucket = s3_server.new_bucket()
-    done = codemint_run(project, f"s3://{bucket}/runs")
+    done = codemint(*run_args(project, f"s3://{bucket}/runs"))  # its own process, as a worker runs
     assert f"run directory: s3://{bucket}/runs/{RUN_ID}" in done.stdout
     fs = s3_server.filesystem()
     run = f"{bucket}/runs/{RUN_ID}"
@@ -114,11 +143,26 @@ def test_a_run_on_s3_writes_everything_to_the_bucket_and_exports_the_local_datas
     report = json.loads(fs.cat(f"{run}/run.json"))
     assert report["summary"]["dataset_dir"] == f"s3://{run}/dataset" and not report["summary"]["failures"]
 
+    # A re-run (in this process: cheaper) finds every task's result in the bucket and rewrites
+    # nothing but the report.
+    from codemint.cli import flow_settings
+    from codemint.flows.rerun import rerun
+
+    written = {p: fs.info(p)["LastModified"] for p in fs.find(run)}
+    for name, value in s3_server.environment().items():
+        monkeypatch.setenv(name, value)
+    with flow_settings(heartbeats=False):
+        summary = rerun(run_id=RUN_ID, runs_dir=f"s3://{bucket}/runs")
+    assert summary.dataset_dir == f"s3://{run}/dataset"
+    fs = s3_server.filesystem()
+    changed = {p for p in fs.find(run) if written.get(p) != fs.info(p)["LastModified"]}
+    assert changed == {f"{run}/run.json"}
+
 
 def test_a_run_under_a_file_url_is_a_run_in_that_local_directory(
     project: Path, local_dataset: dict[str, Any], tmp_path: Path
 ) -> None:
-    codemint_run(project, f"file://{tmp_path}/runs")
+    run_in_process(project, f"file://{tmp_path}/runs")
     run = tmp_path / "runs" / RUN_ID
     for stage in SHARD_STAGES:
         assert (run / stage / "part-00000.stats.json").exists()
