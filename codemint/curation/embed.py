@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,8 +33,8 @@ def l2_normalise(x: F32) -> F32:
     return (x / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def local_vectors(texts: Sequence[str], dim: int = 256) -> F32:
-    n = len(texts)
+def _keys(texts: Sequence[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Sorted unique (doc * _BUCKETS + feature) keys of a batch and each one's term count."""
     docs, feats = [], []
     for i, text in enumerate(texts):
         h = hash_tokens(_TOKEN.findall(text.lower()))
@@ -42,20 +43,49 @@ def local_vectors(texts: Sequence[str], dim: int = 256) -> F32:
         f = np.concatenate([h, bigrams]) % np.uint64(_BUCKETS)
         feats.append(f.astype(np.int64))
         docs.append(np.full(len(f), i, dtype=np.int64))
-    if not n:
-        return np.empty((0, dim), dtype=np.float32)
+    if not texts:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
     keys, tf = np.unique(np.concatenate(docs) * _BUCKETS + np.concatenate(feats), return_counts=True)
+    return keys, tf.astype(np.int64)
+
+
+def document_frequencies(batches: Iterable[Sequence[str]]) -> tuple[npt.NDArray[np.int64], int]:
+    """Per hashed feature, how many documents hold it, and how many documents there are:
+    the IDF half of `local_vectors`, one batch of texts at a time (4M counters, 32 MB)."""
+    df = np.zeros(_BUCKETS, dtype=np.int64)
+    n = 0
+    for texts in batches:
+        keys, _ = _keys(texts)
+        df += np.bincount(keys % _BUCKETS, minlength=_BUCKETS)
+        n += len(texts)
+    return df, n
+
+
+def local_batch_vectors(texts: Sequence[str], df: npt.NDArray[np.int64], n: int, dim: int = 256) -> F32:
+    """`local_vectors` rows of `texts`, with document frequencies counted over all `n` documents.
+
+    Each row depends only on its own text and `df`, and its sums run in the same order as
+    over the whole corpus, so batching changes no bit of any vector."""
+    rows = len(texts)
+    if not rows:
+        return np.empty((0, dim), dtype=np.float32)
+    keys, tf = _keys(texts)
     doc, feat = keys // _BUCKETS, keys % _BUCKETS
-    df = np.bincount(feat, minlength=_BUCKETS)
     weight = (1.0 + np.log(tf)) * (np.log((1.0 + n) / (1.0 + df[feat])) + 1.0)
-    out = np.zeros(n * dim, dtype=np.float64)
+    out = np.zeros(rows * dim, dtype=np.float64)
     for probe in range(_PROBES):
         with np.errstate(over="ignore"):
             h = mix64(feat.astype(np.uint64) * np.uint64(_PROBES) + np.uint64(probe))
         coord = (h % np.uint64(dim)).astype(np.int64)
         sign = np.where((h >> np.uint64(63)) == 1, -1.0, 1.0)
-        out += np.bincount(doc * dim + coord, weights=weight * sign, minlength=n * dim)
-    return l2_normalise(out.reshape(n, dim).astype(np.float32))
+        out += np.bincount(doc * dim + coord, weights=weight * sign, minlength=rows * dim)
+    return l2_normalise(out.reshape(rows, dim).astype(np.float32))
+
+
+def local_vectors(texts: Sequence[str], dim: int = 256) -> F32:
+    df, n = document_frequencies([texts])
+    return local_batch_vectors(texts, df, n, dim)
 
 
 def project(x: F32, dim: int, seed: int = 0) -> F32:
@@ -111,6 +141,56 @@ def remote_vectors(
     refuses a batch (4xx), its rows are sent one by one; with `failures` given, a row refused
     alone gets a zero vector and its index maps to the server's message, else EmbeddingError.
     """
+    rows = [
+        row
+        for batch in remote_batches(
+            [texts],
+            base_url=base_url,
+            model=model,
+            api_key=api_key,
+            batch_size=batch_size,
+            timeout_s=timeout_s,
+            retries=retries,
+            client=client,
+            truncate=truncate,
+            failures=failures,
+        )
+        for row in batch
+    ]
+    width = next((len(r) for r in rows if r is not None), 0)
+    return np.asarray([r if r is not None else [0.0] * width for r in rows], dtype=np.float32).reshape(
+        len(texts), -1
+    )
+
+
+def rebatch(batches: Iterable[Sequence[str]], size: int) -> Iterator[list[str]]:
+    """The texts of `batches`, in order, regrouped into lists of `size` (the last may be short)."""
+    pending: list[str] = []
+    for texts in batches:
+        for text in texts:
+            pending.append(text)
+            if len(pending) == size:
+                yield pending
+                pending = []
+    if pending:
+        yield pending
+
+
+def remote_batches(
+    batches: Iterable[Sequence[str]],
+    *,
+    base_url: str,
+    model: str,
+    api_key: str = "EMPTY",
+    batch_size: int = 64,
+    timeout_s: float = 120.0,
+    retries: int = 4,
+    client: httpx.Client | None = None,
+    truncate: bool = True,
+    failures: dict[int, str] | None = None,
+) -> Iterator[list[list[float] | None]]:
+    """`remote_vectors`' rows, one request batch at a time (None for a row refused alone), so
+    a caller can write them out instead of holding every text and vector of a corpus."""
     own = client is None
     http = client or httpx.Client(timeout=timeout_s)
     url = base_url.rstrip("/") + "/embeddings"
@@ -134,16 +214,17 @@ def remote_vectors(
             raise EmbeddingError(f"{url}: {len(data)} embeddings for {len(batch)} inputs")
         return [d["embedding"] for d in data]
 
-    rows: list[list[float] | None] = []
+    start = 0
     try:
-        for start in range(0, len(texts), batch_size):
-            batch = list(texts[start : start + batch_size])
+        for batch in rebatch(batches, batch_size):
             try:
-                rows.extend(post(batch))
+                yield list(post(batch))
+                start += len(batch)
                 continue
             except EmbeddingError as exc:
                 if not exc.refused:
                     raise
+            rows: list[list[float] | None] = []
             for offset, text in enumerate(batch):  # one bad row must not sink its batch
                 try:
                     rows.extend(post([text]))
@@ -152,13 +233,11 @@ def remote_vectors(
                         raise
                     failures[start + offset] = str(exc)
                     rows.append(None)
+            yield rows
+            start += len(batch)
     finally:
         if own:
             http.close()
-    width = next((len(r) for r in rows if r is not None), 0)
-    return np.asarray([r if r is not None else [0.0] * width for r in rows], dtype=np.float32).reshape(
-        len(texts), -1
-    )
 
 
 def embed(
@@ -186,3 +265,71 @@ def embed(
         failures=failures,
     )
     return l2_normalise(project(l2_normalise(vectors), dim))
+
+
+def embed_to_file(
+    batches: Callable[[], Iterable[Sequence[str]]],
+    rows: int,
+    path: Path,
+    *,
+    dim: int = 256,
+    base_url: str | None = None,
+    model: str = "",
+    api_key: str = "EMPTY",
+    batch_size: int = 64,
+    client: httpx.Client | None = None,
+    failures: dict[int, str] | None = None,
+) -> F32:
+    """`embed` of every text `batches()` yields (`rows` in all), written to the `.npy` file
+    `path` as they come and returned memory-mapped: neither the texts nor the vectors of the
+    whole corpus are held. The vectors are `embed`'s, bit for bit on the local path. The
+    local path reads the batches twice (document frequencies first), so `batches` is a
+    function that starts them over."""
+    if base_url is None:
+        df, n = document_frequencies(batches())
+        if n != rows:
+            raise ValueError(f"{n} texts to embed, expected {rows}")
+        out = _open(path, rows, dim)
+        start = 0
+        for texts in batches():
+            out[start : start + len(texts)] = local_batch_vectors(texts, df, n, dim)
+            start += len(texts)
+        return _close(out, path)
+    written: np.memmap[Any, np.dtype[np.float32]] | None = None
+    start, zeros, width_in = 0, 0, 0  # zeros: leading rows refused before any width was known
+    for batch in remote_batches(
+        batches(),
+        base_url=base_url,
+        model=model,
+        api_key=api_key,
+        batch_size=batch_size,
+        client=client,
+        failures=failures,
+    ):
+        width = next((len(r) for r in batch if r is not None), 0)
+        if written is None and not width:
+            zeros += len(batch)
+            continue
+        if written is None:
+            written = _open(path, rows, min(width, dim))  # `project` cuts wider vectors to dim
+            written[:zeros] = 0.0
+            start = zeros
+            width_in = width
+        raw = np.asarray([r if r is not None else [0.0] * width_in for r in batch], dtype=np.float32)
+        written[start : start + len(batch)] = l2_normalise(project(l2_normalise(raw), dim))
+        start += len(batch)
+    if written is None:  # nothing embedded: as `embed`, zero columns
+        return np.zeros((rows, 0), dtype=np.float32)
+    return _close(written, path)
+
+
+def _open(path: Path, rows: int, dim: int) -> np.memmap[Any, np.dtype[np.float32]]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(rows, dim))
+
+
+def _close(out: np.memmap[Any, np.dtype[np.float32]], path: Path) -> F32:
+    out.flush()
+    del out
+    vectors: F32 = np.load(path, mmap_mode="r")
+    return vectors

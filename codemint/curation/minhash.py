@@ -84,8 +84,9 @@ def signatures(codes: list[str], params: MinHashParams) -> U32:
     return signatures_from_shingles([shingle_hashes(code, params) for code in codes], params)
 
 
-def estimated_jaccard(sig: U32, left: I64, right: I64, chunk: int = 1 << 17) -> F32:
-    """Fraction of equal slots per pair, in chunks to bound the temporary arrays."""
+def estimated_jaccard(sig: U32, left: I64, right: I64, chunk: int = 1 << 14) -> F32:
+    """Fraction of equal slots per pair, in chunks to bound the temporary arrays (two gathered
+    signature blocks per chunk: 16 MB at 128 slots, where 1 << 17 pairs took 130 MB)."""
     out = np.empty(len(left), dtype=np.float32)
     for start in range(0, len(left), chunk):
         stop = start + chunk
@@ -96,8 +97,11 @@ def estimated_jaccard(sig: U32, left: I64, right: I64, chunk: int = 1 << 17) -> 
 def candidate_pairs(sig: U32, bands: int, rows: int, window: int) -> tuple[I64, I64]:
     """Unique (i < j) pairs sharing at least one LSH band bucket."""
     n = len(sig)
-    found: list[I64] = []
+    # The pairs found so far, deduplicated band by band: a corpus of many alike rows finds
+    # each pair in many bands, and holding every band's pairs until the end grew with that.
+    keys = np.empty(0, dtype=np.int64)
     for band in range(bands):
+        found: list[I64] = []
         block = sig[:, band * rows : (band + 1) * rows].astype(np.uint64)
         h = np.full(n, band, dtype=np.uint64)
         with np.errstate(over="ignore"):
@@ -111,10 +115,9 @@ def candidate_pairs(sig: U32, bands: int, rows: int, window: int) -> tuple[I64, 
                 break
             a, b = order[:-offset][same], order[offset:][same]
             found.append(np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
-    if not found:
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty
-    keys = np.unique(np.concatenate(found))
+        if found:
+            keys = np.union1d(keys, np.concatenate(found))  # sorted and unique, as before
+            del found
     return keys // n, keys % n
 
 

@@ -12,6 +12,7 @@ cluster of two or more members with its member ids, best first.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable, Iterator
 from functools import partial
@@ -31,7 +32,14 @@ from codemint.samples import focus_code
 from codemint.settings import NearDedupSettings, PipelineSettings
 from codemint.stage import IndexedStage
 from codemint.stage_task import index_task, shard_task
-from codemint.tasks.near_dedup.twins import SAME_INSTRUCTION, WRAPPER, TwinRow, find_twins, twin_row
+from codemint.tasks.near_dedup.twins import (
+    SAME_INSTRUCTION,
+    WRAPPER,
+    TwinRow,
+    find_twins,
+    instruction_key,
+    twin_row,
+)
 
 ShardSignatures = tuple[list[str], np.ndarray, np.ndarray, np.ndarray, list[TwinRow]]
 
@@ -45,6 +53,13 @@ def minhash_params(cfg: NearDedupSettings) -> MinHashParams:
         normalize_locals=cfg.normalize_locals,
         seed=cfg.seed,
     )
+
+
+def instruction_digest(instruction: str) -> str:
+    """What `find_twins` compares of an instruction (its `instruction_key`; "" when blank), as
+    a digest: the index holds every row's twin fields, and instructions run to kilobytes."""
+    key = instruction_key(instruction)
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32] if key else ""
 
 
 def shard_signatures(path: Path, params: MinHashParams) -> ShardSignatures:
@@ -67,7 +82,7 @@ def shard_signatures(path: Path, params: MinHashParams) -> ShardSignatures:
         )
     ]
     twins = [
-        twin_row(prov["source_uri"], prov["path"], code, entry, kind, cls, instruction)
+        twin_row(prov["source_uri"], prov["path"], code, entry, kind, cls, instruction_digest(instruction))
         for prov, code, entry, kind, cls, instruction in zip(
             table.column("provenance").to_pylist(),
             table.column("original_code").to_pylist(),

@@ -5,13 +5,19 @@
 index row per input row: id, shard, selected, rank (pick order, -1 if not picked), and
 the nearest selected row with its distance. `run` keeps exactly the selected (shard, id)
 rows; the others are dropped as `not_selected`, naming the selected row that covers them.
+
+Memory: the index holds ids only; the texts are read back a Parquet batch at a time and the
+vectors (float32, 1 KB a row) are written to a scratch `.npy` file that k-center greedy reads
+memory-mapped, the same vectors and picks as embedding everything in memory.
 """
 
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from codemint import store
-from codemint.curation.embed import embed
+from codemint.curation.embed import embed_to_file
 from codemint.curation.kcenter import k_center_greedy
 from codemint.curation.shards import read_columns
 from codemint.records import Rejected, Verified
@@ -43,6 +49,23 @@ def embedding_text(instruction: str, code: str) -> str:
     return f"{instruction}\n{code}"
 
 
+TEXT_BATCH = 2048  # rows read and embedded at a time
+
+
+def text_batches(paths: list[Path]) -> Iterator[list[str]]:
+    """The embedding texts of every row of `paths`, in order, a Parquet batch at a time."""
+    for path in paths:
+        for batch in pq.ParquetFile(path).iter_batches(TEXT_BATCH, columns=["instruction", "candidate_code"]):
+            yield [
+                embedding_text(i, c)
+                for i, c in zip(
+                    batch.column("instruction").to_pylist(),
+                    batch.column("candidate_code").to_pylist(),
+                    strict=True,
+                )
+            ]
+
+
 class Select(IndexedStage[Verified, Verified]):
     name = "select"
     input_model = Verified
@@ -55,23 +78,15 @@ class Select(IndexedStage[Verified, Verified]):
     ) -> dict[str, Any]:
         cfg = settings.select
         started = time.perf_counter()
+        # Only ids are held per row; texts are read back shard by shard when embedding, and
+        # the vectors go to a scratch file (flat memory at 100k rows: docs/benchmarks.md).
+        present = [(shard, path) for shard, path in enumerate(shard_paths) if path is not None]
         ids: list[str] = []
         shards: list[int] = []
-        texts: list[str] = []
-        for shard, path in enumerate(shard_paths):
-            if path is None:  # failed upstream: no rows to choose from
-                continue
-            table = read_columns(path, ["id", "instruction", "candidate_code"])
-            ids.extend(table.column("id").to_pylist())
-            shards.extend([shard] * table.num_rows)
-            texts.extend(
-                embedding_text(i, c)
-                for i, c in zip(
-                    table.column("instruction").to_pylist(),
-                    table.column("candidate_code").to_pylist(),
-                    strict=True,
-                )
-            )
+        for shard, path in present:  # a failed upstream shard (None) has no rows to choose from
+            shard_ids = read_columns(path, ["id"]).column("id").to_pylist()
+            ids.extend(shard_ids)
+            shards.extend([shard] * len(shard_ids))
         n = len(ids)
         k = budget(cfg, n)
         figures: dict[str, Any] = {"rows": n, "budget": k}
@@ -85,34 +100,41 @@ class Select(IndexedStage[Verified, Verified]):
             figures["covering_radius"] = 0.0 if k else None
         else:
             failed: dict[int, str] = {}
-            vectors = embed(
-                texts,
-                dim=cfg.embedding_dim,
-                base_url=cfg.embeddings_base_url,
-                model=cfg.embeddings_model,
-                api_key=cfg.embeddings_api_key,
-                batch_size=cfg.embeddings_batch_size,
-                failures=failed,
-            )
-            figures["seconds_embed"] = round(time.perf_counter() - started, 3)
-            picked = time.perf_counter()
-            # Rows the server could not embed take no part; each is dropped with its message.
-            usable = np.array([i for i in range(n) if i not in failed], dtype=np.int64)
-            errors = [failed.get(i) for i in range(n)]
-            figures["embedding_failed"] = len(failed)
-            k = min(k, len(usable))
-            figures["embedding"] = cfg.embeddings_model if cfg.embeddings_base_url else "local-hashed-tfidf"
-            rank = np.full(n, -1, dtype=np.int64)
-            nearest_ids = [None] * n
-            distance = np.full(n, np.inf, dtype=np.float32)
-            figures["covering_radius"] = None
-            if k:
-                selection = k_center_greedy(vectors[usable], k)
-                figures["covering_radius"] = round(selection.radius, 6)
-                rank[usable[selection.order]] = np.arange(k)
-                for j, i in enumerate(usable.tolist()):
-                    nearest_ids[i] = ids[usable[selection.nearest[j]]]
-                    distance[i] = selection.distance[j]
+            with tempfile.TemporaryDirectory(prefix="codemint-select-") as scratch:
+                vectors = embed_to_file(
+                    partial(text_batches, [path for _, path in present]),
+                    n,
+                    Path(scratch) / "embeddings.npy",
+                    dim=cfg.embedding_dim,
+                    base_url=cfg.embeddings_base_url,
+                    model=cfg.embeddings_model,
+                    api_key=cfg.embeddings_api_key,
+                    batch_size=cfg.embeddings_batch_size,
+                    failures=failed,
+                )
+                figures["seconds_embed"] = round(time.perf_counter() - started, 3)
+                picked = time.perf_counter()
+                # Rows the server could not embed take no part; each is dropped with its message.
+                usable = np.array([i for i in range(n) if i not in failed], dtype=np.int64)
+                errors = [failed.get(i) for i in range(n)]
+                figures["embedding_failed"] = len(failed)
+                k = min(k, len(usable))
+                figures["embedding"] = (
+                    cfg.embeddings_model if cfg.embeddings_base_url else "local-hashed-tfidf"
+                )
+                rank = np.full(n, -1, dtype=np.int64)
+                nearest_ids = [None] * n
+                distance = np.full(n, np.inf, dtype=np.float32)
+                figures["covering_radius"] = None
+                if k:
+                    # The usual case (every row embedded) picks from the mapped file itself.
+                    selection = k_center_greedy(vectors if len(failed) == 0 else vectors[usable], k)
+                    figures["covering_radius"] = round(selection.radius, 6)
+                    rank[usable[selection.order]] = np.arange(k)
+                    for j, i in enumerate(usable.tolist()):
+                        nearest_ids[i] = ids[usable[selection.nearest[j]]]
+                        distance[i] = selection.distance[j]
+                del vectors  # the mapping, before its file goes
             figures["seconds_select"] = round(time.perf_counter() - picked, 3)
         store.write_table(
             index_path,

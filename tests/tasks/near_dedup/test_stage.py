@@ -153,3 +153,45 @@ def test_planted_near_duplicates_precision_and_recall() -> None:
     assert result["planted"] > 1000
     assert result["precision"] >= 0.95
     assert result["recall"] >= 0.95
+
+
+def test_candidate_pairs_deduplicated_band_by_band_are_the_same_pairs() -> None:
+    """Candidate pairs are merged band by band (memory: a corpus of alike rows finds each pair
+    in many bands); the pairs and the clusters are those of deduplicating all bands at once."""
+    import numpy as np
+
+    from codemint.curation import minhash
+    from codemint.curation.tokens import mix64
+
+    def all_at_once(sig: np.ndarray, bands: int, rows: int, window: int) -> tuple[np.ndarray, np.ndarray]:
+        n = len(sig)
+        found = []
+        for band in range(bands):
+            block = sig[:, band * rows : (band + 1) * rows].astype(np.uint64)
+            h = np.full(n, band, dtype=np.uint64)
+            with np.errstate(over="ignore"):
+                for col in range(rows):
+                    h = mix64(h * np.uint64(0x9E3779B97F4A7C15) + block[:, col])
+            order = np.argsort(h, kind="stable")
+            sorted_h = h[order]
+            for offset in range(1, window + 1):
+                same = sorted_h[:-offset] == sorted_h[offset:]
+                if not same.any():
+                    break
+                a, b = order[:-offset][same], order[offset:][same]
+                found.append(np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
+        keys = np.unique(np.concatenate(found))
+        return keys // n, keys % n
+
+    rng = np.random.default_rng(0)
+    groups = rng.integers(0, 2**32, size=(300, 128), dtype=np.uint32)
+    sig = groups[rng.integers(0, 300, 3000)]
+    noise = rng.random(sig.shape) < 0.25
+    sig[noise] = rng.integers(0, 2**32, size=int(noise.sum()), dtype=np.uint32)
+    bands, rows = lsh_params(0.7, 128)
+    left, right = minhash.candidate_pairs(sig, bands, rows, 32)
+    old_left, old_right = all_at_once(sig, bands, rows, 32)
+    assert len(left) > 5_000  # pairs many bands found again
+    assert np.array_equal(left, old_left) and np.array_equal(right, old_right)
+    jaccard = minhash.estimated_jaccard(sig, left, right)
+    assert np.array_equal(jaccard, minhash.estimated_jaccard(sig, left, right, chunk=1 << 17))

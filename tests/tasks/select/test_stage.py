@@ -13,9 +13,9 @@ import pytest
 from factories import CLAMP, HEX, MEDIAN, PARSE, WRAP, verified, write_shards
 
 from codemint import store
-from codemint.curation.embed import embed, local_vectors
+from codemint.curation.embed import embed, embed_to_file, local_vectors
 from codemint.curation.kcenter import covering_radius, k_center_greedy
-from codemint.records import Rejected
+from codemint.records import Rejected, Verified
 from codemint.settings import ExportSettings, PipelineSettings, SelectSettings
 from codemint.tasks.export.stage import export_dataset
 from codemint.tasks.select.stage import Select, budget
@@ -163,3 +163,103 @@ def test_no_budget_keeps_everything_without_embedding(tmp_path: Path) -> None:
     assert figures["selected"] == 3
     result = Select(cfg, index).process_shard(path, tmp_path / "select", 0)
     assert result.rows_kept == 3
+
+
+def whole_corpus_vectors(texts: list[str], dim: int = 256) -> np.ndarray:
+    """`local_vectors` as it was before it streamed: every text of the corpus in one pass."""
+    from codemint.curation.embed import _BUCKETS, _PROBES, _TOKEN, l2_normalise
+    from codemint.curation.tokens import hash_tokens, mix64
+
+    n = len(texts)
+    docs, feats = [], []
+    for i, text in enumerate(texts):
+        h = hash_tokens(_TOKEN.findall(text.lower()))
+        with np.errstate(over="ignore"):
+            bigrams = mix64(h[:-1] * np.uint64(0x100000001B3) + h[1:]) if len(h) > 1 else h[:0]
+        f = np.concatenate([h, bigrams]) % np.uint64(_BUCKETS)
+        feats.append(f.astype(np.int64))
+        docs.append(np.full(len(f), i, dtype=np.int64))
+    keys, tf = np.unique(np.concatenate(docs) * _BUCKETS + np.concatenate(feats), return_counts=True)
+    doc, feat = keys // _BUCKETS, keys % _BUCKETS
+    df = np.bincount(feat, minlength=_BUCKETS)
+    weight = (1.0 + np.log(tf)) * (np.log((1.0 + n) / (1.0 + df[feat])) + 1.0)
+    out = np.zeros(n * dim, dtype=np.float64)
+    for probe in range(_PROBES):
+        with np.errstate(over="ignore"):
+            h = mix64(feat.astype(np.uint64) * np.uint64(_PROBES) + np.uint64(probe))
+        coord = (h % np.uint64(dim)).astype(np.int64)
+        sign = np.where((h >> np.uint64(63)) == 1, -1.0, 1.0)
+        out += np.bincount(doc * dim + coord, weights=weight * sign, minlength=n * dim)
+    return l2_normalise(out.reshape(n, dim).astype(np.float32))
+
+
+def varied_rows(count: int) -> list[Verified]:
+    bases = [WRAP, MEDIAN, PARSE, CLAMP, HEX]
+    return [
+        verified(
+            bases[i % len(bases)].replace("(", f"_{i % 7}(", 1).replace("2", str(i % 10), 1),
+            row_id=f"row-{i:03d}",
+            instruction=f"Task {i}: " + " ".join(["values", "text", "pairs", "items"][: 1 + i % 4]),
+        )
+        for i in range(count)
+    ]
+
+
+def test_streamed_selection_is_the_in_memory_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Select embeds a few rows at a time into a file and picks from it: the same vectors, bit
+    for bit, and the same rows, ranks, nearest rows and distances as embedding every text at
+    once and picking from memory (the code before it streamed)."""
+    from codemint.tasks.select import stage as select_stage
+
+    rows = varied_rows(60)
+    monkeypatch.setattr(select_stage, "TEXT_BATCH", 7)  # batches end inside and across shards
+    paths = write_shards(tmp_path / "in", [rows[:25], rows[25:26], rows[26:]])
+    cfg = PipelineSettings(select=SelectSettings(budget=12))
+    index = tmp_path / "select" / "index.parquet"
+    figures = Select.build_index(cfg, [paths[0], None, paths[1], paths[2]], index)
+    assert figures["selected"] == 12
+
+    texts = [select_stage.embedding_text(r.instruction, r.candidate_code) for r in rows]
+    before = whole_corpus_vectors(texts)
+    assert np.array_equal(local_vectors(texts), before)
+    streamed = np.asarray(
+        select_stage.embed_to_file(
+            lambda: select_stage.text_batches(paths), len(rows), tmp_path / "v.npy", dim=256
+        )
+    )
+    assert np.array_equal(streamed, before)
+
+    old = k_center_greedy(before, 12)
+    table = pq.read_table(index).to_pylist()
+    assert [r["id"] for r in table] == [r.id for r in rows]
+    assert [r["shard"] for r in table] == [0] * 25 + [2] + [3] * 34
+    by_rank = sorted((r for r in table if r["selected"]), key=lambda r: r["rank"])
+    assert [r["id"] for r in by_rank] == [rows[i].id for i in old.order]
+    assert [r["nearest_selected"] for r in table] == [rows[i].id for i in old.nearest]
+    assert np.array_equal(np.array([r["distance"] for r in table], dtype=np.float32), old.distance)
+    assert figures["covering_radius"] == round(old.radius, 6)
+
+
+def test_streamed_remote_embeddings_match_and_keep_refused_rows_apart(tmp_path: Path) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if any("refuse" in t for t in body["input"]):
+            return httpx.Response(400, json={"error": {"message": "too long"}})
+        data = [
+            {"index": i, "embedding": [float(len(t)), 1.0, float(t.count("x"))] + [0.5] * 509}
+            for i, t in enumerate(body["input"])
+        ]
+        return httpx.Response(200, json={"data": data})
+
+    batches = [["a" * (i + 1) + "x" * (i % 3) for i in range(5)], ["refuse"], ["b" * i for i in range(1, 6)]]
+    texts = [t for b in batches for t in b]
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    kwargs = {"dim": 64, "base_url": "http://embed.test/v1", "model": "m", "batch_size": 4, "client": client}
+    whole_failed: dict[int, str] = {}
+    whole = embed(texts, failures=whole_failed, **kwargs)  # type: ignore[arg-type]
+    failed: dict[int, str] = {}
+    streamed = embed_to_file(lambda: batches, len(texts), tmp_path / "v.npy", failures=failed, **kwargs)  # type: ignore[arg-type]
+    assert list(failed) == [5] and failed == whole_failed
+    assert streamed.shape == (11, 64)
+    assert np.allclose(streamed, whole, atol=1e-6)
+    assert not streamed[5].any()
