@@ -253,10 +253,14 @@ def index_task(cls: type[IndexedStage[Any, Any]], retries: int = DEFAULT_RETRIES
                     store.download(p, scratch / str(i)) if p is not None else None
                     for i, p in enumerate(paths)
                 ]
-                local_index = scratch / "index.parquet"
+                local_index = scratch / "out" / "index.parquet"
+                local_index.parent.mkdir()
                 figures = cls.build_index(settings, local, local_index)
                 digest = store.file_digest(local_index)
-                store.upload(local_index, index_path)
+                # What the build wrote beside the index too (near-dedup's clusters), the index last.
+                for built in sorted(local_index.parent.iterdir(), key=lambda p: p == local_index):
+                    if built.is_file() and not built.name.startswith("."):
+                        store.upload(built, index_path.parent / built.name)
         return IndexResult(stage=name, index_path=str(index_path), digest=digest, figures=figures)
 
     return _cached_task(cls, build, "index", f"{name}-index", key_fn, retries)

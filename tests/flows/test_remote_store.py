@@ -108,17 +108,24 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def run_files(paths: Any) -> set[str]:
+    """What a run wrote, by path in its run directory; the result records are named by cache
+    keys, which cover the run directory, so they are left out."""
+    return {p for p in paths if not p.startswith(".prefect-results/")}
+
+
 @pytest.fixture(scope="module")
-def local_dataset(project: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def local_run(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reference: the same run in a local directory."""
     runs = tmp_path_factory.mktemp("local-runs")
     run_in_process(project, str(runs))
     found = dataset(local_files(runs / RUN_ID / "dataset"))
     assert found["messages/train.parquet"] or found["messages/validation.parquet"]
-    return found
+    return runs / RUN_ID
 
 
 def test_a_run_on_s3_writes_everything_to_the_bucket_and_exports_the_local_dataset(
-    project: Path, local_dataset: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    project: Path, local_run: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bucket = s3_server.new_bucket()
     done = codemint(*run_args(project, f"s3://{bucket}/runs"))  # its own process, as a worker runs
@@ -136,10 +143,11 @@ def test_a_run_on_s3_writes_everything_to_the_bucket_and_exports_the_local_datas
     assert {"sources/part-00000.parquet", "run.json", "dataset/manifest.json"} <= stored
     results = {p.split("/")[1].rsplit("-", 1)[0] for p in stored if p.startswith(".prefect-results/")}
     assert {"ingest-00000", "dedup-index", "select-00000", "export"} <= results
-    assert not [p for p in stored if p.endswith(".tmp")]
+    # Every file the local run wrote, and nothing else (no temporary, no worker's copy).
+    assert run_files(stored) == run_files(local_files(local_run))
 
     files = {p.removeprefix(f"{run}/dataset/"): fs.cat(p) for p in fs.find(f"{run}/dataset")}
-    assert dataset(files) == local_dataset
+    assert dataset(files) == dataset(local_files(local_run / "dataset"))
     report = json.loads(fs.cat(f"{run}/run.json"))
     assert report["summary"]["dataset_dir"] == f"s3://{run}/dataset" and not report["summary"]["failures"]
 
@@ -160,11 +168,12 @@ def test_a_run_on_s3_writes_everything_to_the_bucket_and_exports_the_local_datas
 
 
 def test_a_run_under_a_file_url_is_a_run_in_that_local_directory(
-    project: Path, local_dataset: dict[str, Any], tmp_path: Path
+    project: Path, local_run: Path, tmp_path: Path
 ) -> None:
     run_in_process(project, f"file://{tmp_path}/runs")
     run = tmp_path / "runs" / RUN_ID
     for stage in SHARD_STAGES:
         assert (run / stage / "part-00000.stats.json").exists()
     assert (run / ".prefect-results").is_dir() and (run / "run.json").exists()
-    assert dataset(local_files(run / "dataset")) == local_dataset
+    assert run_files(local_files(run)) == run_files(local_files(local_run))
+    assert dataset(local_files(run / "dataset")) == dataset(local_files(local_run / "dataset"))
