@@ -3,17 +3,20 @@
 Runs the real pipeline (`codemint run`) per corpus twice in the same invocation:
   baseline - `testgen.feedback_reach_bound`, `testgen.feedback_first_kill`,
              `execute.reuse_testgen_runs`, `adequacy.first_failure`,
-             `adequacy.reuse_testgen_runs` and `exercises.repair_screen` off: testgen runs
-             every mutant on every input of every round, execute runs the original twice,
-             adequacy traces the original again and runs each mutant's whole suite in input
-             order, and every repair variant runs every test in a process of its own;
+             `adequacy.reuse_testgen_runs`, `adequacy.reuse_testgen_kills` and
+             `exercises.repair_screen` off and `sandbox.suites_per_process` 1: testgen runs
+             every mutant on every input of every round, each suite in a process of its
+             own, execute runs the original twice, adequacy traces the original again and
+             runs each mutant's whole suite in input order, and every repair variant runs
+             every test in a process of its own;
   new      - the defaults: testgen runs a mutant on the inputs reaching its change, in the
              order the selection prefers them, stopping at the first that kills it (later
              rounds run only the survivors); execute checks testgen's run of the original with
-             one run of its own; adequacy takes testgen's traces, and each mutant runs the
-             tests that reach its change first and stops at the first one it fails; repair
-             variants are screened in one suite job each and only the hardest caught are run
-             test by test.
+             one run of its own; adequacy takes testgen's traces and counts killed the mutants
+             a kept test killed there, and each other mutant runs the tests that reach its
+             change first and stops at the first one it fails; repair variants are screened
+             in one suite job each and only the hardest caught are run test by test; a
+             row's mutant suites run 8 to a process.
 Other settings (the sandbox's per-job zygote among them) are the defaults in both modes.
 Prints per corpus and mode: pipeline seconds per final row, sandbox executions per final row
 by stage (the run's `run.json` "cost"), final rows, and the adequacy figures on the final
@@ -62,6 +65,8 @@ BASELINE_ENV = {
     "CODEMINT_EXECUTE__REUSE_TESTGEN_RUNS": "false",
     "CODEMINT_ADEQUACY__FIRST_FAILURE": "false",
     "CODEMINT_ADEQUACY__REUSE_TESTGEN_RUNS": "false",
+    "CODEMINT_ADEQUACY__REUSE_TESTGEN_KILLS": "false",
+    "CODEMINT_SANDBOX__SUITES_PER_PROCESS": "1",
 }
 CORPORA = {"default": lambda: [], "stdlib": stdlib_modules}
 STAGES = ("testgen", "execute", "verify", "adequacy", "derive")

@@ -36,6 +36,7 @@ from __future__ import annotations
 import ast
 import copy
 import difflib
+import hashlib
 import random
 import re
 from collections.abc import Iterator
@@ -102,6 +103,12 @@ class Mutant:
     # of `code` is the original's text (`code[:start]` and its last `len(original) - end`).
     start: int = 0
     end: int = 0
+
+    @property
+    def key(self) -> str:
+        """Names this mutant across stages: a digest of its code (the same edit of the same
+        source, whatever order or count of mutants another stage generated)."""
+        return hashlib.sha256(self.code.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
     @property
     def lines(self) -> range:

@@ -139,6 +139,9 @@ class InputRun(BaseModel):
     arcs: list[list[int]] = []  # [from, to] line pairs
     # The arguments' state after the call when it changed them, as the runner reports it.
     args_after: str | None = None
+    # The mutants (`Mutant.key`) testgen saw this input tell apart from the original: adequacy
+    # counts them killed by this test without running them again.
+    kills: list[str] = []
 
 
 class WithInputs(Instructed):

@@ -173,6 +173,10 @@ class SandboxSettings(BaseModel):
     # sandbox/import_once.py); off: every input executes the code's top level afresh. Outcomes
     # are the same either way: not part of any cache key.
     import_once: bool = True
+    # Mutation runs (testgen's and adequacy's mutants, repair's screen) run up to this many
+    # suites of one row in one process, one after another (sandbox/suite.py `run_suites`);
+    # 1: a process each. The results are each suite's own: not part of any cache key.
+    suites_per_process: int = Field(default=8, ge=1)
 
 
 class ExecuteSettings(BaseModel):
@@ -235,6 +239,9 @@ class AdequacySettings(BaseModel):
     # The original's per-test coverage and outcomes as feedback testgen traced them (the
     # row's `input_runs`), not a traced run of its own; rows without them are run here.
     reuse_testgen_runs: bool = True
+    # A mutant testgen saw a test's input tell apart (`input_runs` `kills`: the same mutant of
+    # the same code in the same harness) counts as killed by that test without a job of its own.
+    reuse_testgen_kills: bool = True
 
 
 class JudgeSettings(BaseModel):

@@ -35,7 +35,7 @@ from codemint.offline.inputs import mutate
 from codemint.records import Verified
 from codemint.samples import CLASS_KINDS, compared_state, runnable
 from codemint.sandbox.api import ExecJob, ExecLimits, Sandbox
-from codemint.sandbox.suite import SuiteRun, TestOutcome, parse, suite_job
+from codemint.sandbox.suite import SUITES_PER_PROCESS, SuiteRun, TestOutcome, parse, run_suites, suite_job
 
 # Appended to the code under test when its tests compare argument state: the outcome is the
 # returned value with the arguments as the call left them, compared as verify compares them.
@@ -66,6 +66,10 @@ class Suite:
     # The original's traced outcomes on `inputs` when another stage already ran them as this
     # suite runs (feedback testgen): the original is not run again. None: run it here.
     original_runs: list[TestOutcome] | None = None
+    # Per input, the mutants (`Mutant.key`) that stage saw it tell apart from the original, as
+    # this suite would (same code and harness, a longer time cap): they count as killed by
+    # that test without a job. Used only with `original_runs`.
+    known_kills: list[list[str]] | None = None
 
     @property
     def target_class(self) -> str | None:
@@ -79,6 +83,21 @@ class Suite:
         if not self.compare_args:
             return code, entry
         return code.rstrip("\n") + "\n" + WITH_ARGS.replace("ENTRY", entry), "__codemint_with_args__"
+
+
+def _known_kills(suite: Suite) -> dict[str, int]:
+    """Mutant key -> the first test known to kill it (`Suite.known_kills`)."""
+    if (
+        suite.original_runs is None
+        or suite.known_kills is None
+        or len(suite.known_kills) != len(suite.inputs)
+    ):
+        return {}
+    out: dict[str, int] = {}
+    for i, keys in enumerate(suite.known_kills):
+        for key in keys:
+            out.setdefault(key, i)
+    return out
 
 
 def row_suite(rec: Verified) -> Suite:
@@ -107,6 +126,7 @@ class MutantResult:
     killing_tests: list[int] = field(default_factory=list)  # known only when run in full
     reached: bool = False  # some test of the suite runs its changed lines
     reaching_extras: int = 0  # extra inputs that run its changed lines (equivalence evidence)
+    known: bool = False  # killed by a test whose input another stage saw kill it (`known_kills`)
 
 
 @dataclass
@@ -178,6 +198,8 @@ class MeasureConfig:
     # equivalence check on its extra inputs. The verdicts are the same: a mutant needs one
     # failing test to be killed, and a survivor still runs every test.
     first_failure: bool = False
+    # Mutant suites of one suite run in one process (`run_suites`); 1: a process each.
+    suites_per_process: int = SUITES_PER_PROCESS
 
 
 def budgets_for(original: Sequence[TestOutcome], factor: float, floor: float) -> list[float]:
@@ -435,11 +457,21 @@ def measure(
         results.append(Measurement(suite, original, [], _coverage_map(suite), _duration(original)))
         if original.job_status != "ok" or len(original.outcomes) != len(suite.inputs):
             continue
+        known = _known_kills(suite)
+        covered = {line for o in original.outcomes for line in o.lines}
         for k, mutant in enumerate(found):
+            if mutant.key in known:  # a test of the suite already told it apart elsewhere
+                reached = any(line in covered for line in mutant.lines)
+                killed = MutantResult(mutant, "killed", [known[mutant.key]], reached=reached, known=True)
+                results[n].mutants.append(killed)
+                continue
             job, order = _mutant_job(suite, original, k, mutant, cfg, limits)
             mutant_jobs.append(job)
             owners.append(_MutantJob(n, mutant, order))
-    mutant_runs = [parse(r, trace=False) for r in sandbox.run_batch(mutant_jobs)] if mutant_jobs else []
+    keys = [suites[entry.owner].key for entry in owners]
+    mutant_runs = [
+        parse(r, trace=False) for r in run_suites(sandbox, mutant_jobs, keys, cfg.suites_per_process)
+    ]
     if cfg.first_failure and cfg.stop_early:
         stopped = []
         for entry, run in zip(owners, mutant_runs, strict=True):
@@ -532,7 +564,8 @@ def _check_equivalence(
                 )
             )
             owners.append((n, entry, originals))
-    runs = [parse(r, trace=False) for r in sandbox.run_batch(jobs)] if jobs else []
+    keys = [results[n].suite.key for n, _, _ in owners]
+    runs = [parse(r, trace=False) for r in run_suites(sandbox, jobs, keys, cfg.suites_per_process)]
     if cfg.first_failure:
         run_rest(
             sandbox,

@@ -8,12 +8,13 @@ from typing import Any
 
 from codemint import exec_meter
 from codemint.sandbox.api import ExecJob, ExecResult, Sandbox
-from codemint.sandbox.suite import ENTRY
+from codemint.sandbox.suite import ENTRY, MULTI_ENTRY
 
 
 def executions(job: ExecJob, result: ExecResult) -> int:
-    """Inputs `job` ran: a suite job's tests, as many as its one outcome reports."""
-    if job.entry_point != ENTRY:
+    """Inputs `job` ran: a suite job's tests, as many as its one outcome reports (the tests of
+    each suite of a job running several)."""
+    if job.entry_point not in (ENTRY, MULTI_ENTRY):
         return len(result.outcomes)
     if len(result.outcomes) != 1:
         return 0
@@ -24,7 +25,11 @@ def executions(job: ExecJob, result: ExecResult) -> int:
         tests = json.loads(call.result)
     except ValueError:
         return 0
-    return len(tests) if isinstance(tests, list) else 0
+    if not isinstance(tests, list):
+        return 0
+    if job.entry_point == MULTI_ENTRY:
+        return sum(len(t) for t in tests if isinstance(t, list))
+    return len(tests)
 
 
 class Metered(Sandbox):

@@ -28,10 +28,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from codemint.codec import canonical_text, decode_input
-from codemint.sandbox.api import ExecJob, ExecLimits, ExecResult
+from codemint.sandbox.api import CallOutcome, ExecJob, ExecLimits, ExecResult, Sandbox
 from codemint.verdict import same_value
 
 ENTRY = "__codemint_suite__"
+MULTI_ENTRY = "__codemint_suites__"
+# Suites one process runs in turn (`run_suites`): a process costs more than most suites.
+SUITES_PER_PROCESS = 8
+_MULTI_RESULT_CAP = 64_000_000
 FILENAME = "<codemint>"
 
 HARNESS = r'''
@@ -190,6 +194,12 @@ def __codemint_suite__(code, entry_point, tests, budgets, expect, trace, adaptiv
                 except BaseException:
                     break
     return out
+
+
+def __codemint_suites__(calls):
+    # Several suites in one process, one after another: each test of each still runs on a
+    # fresh module, as the tests of one suite do.
+    return [__codemint_suite__(*args, **kwargs) for args, kwargs in calls]
 '''
 
 
@@ -328,3 +338,78 @@ def parse(result: ExecResult, trace: bool) -> SuiteRun:
             outcome.args_after = item[-1]
         outcomes.append(outcome)
     return SuiteRun(outcomes, "ok")
+
+
+def run_suites(
+    box: Sandbox, jobs: Sequence[ExecJob], rows: Sequence[str], per_process: int = SUITES_PER_PROCESS
+) -> list[ExecResult]:
+    """Run suite jobs (`suite_job`), up to `per_process` consecutive ones of the same row
+    (`rows`: each job's row) in one sandbox process, one after another; the results are each
+    job's own, as if it had run alone. A process costs about what a mutant's suite does, so
+    a row's mutants pay it once per group; rows are never mixed, so one row's code cannot
+    change what another's sees. The suites of a process that did not finish (one took it
+    down: time, memory, a crash) run again one per process, so no result depends on it."""
+    groups: list[list[int]] = []
+    for i in range(len(jobs)):
+        if groups and len(groups[-1]) < per_process and rows[groups[-1][0]] == rows[i]:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    combined = [jobs[g[0]] if len(g) == 1 else _combine([jobs[i] for i in g]) for g in groups]
+    out: list[ExecResult | None] = [None] * len(jobs)
+    again: list[int] = []
+    for group, result in zip(groups, box.run_batch(combined) if combined else [], strict=True):
+        if len(group) == 1:
+            out[group[0]] = result
+            continue
+        split = _split([jobs[i] for i in group], result)
+        if split is None:
+            again.extend(group)
+        else:
+            for i, one in zip(group, split, strict=True):
+                out[i] = one
+    for i, result in zip(again, box.run_batch([jobs[i] for i in again]) if again else [], strict=True):
+        out[i] = result
+    return [r for r in out if r is not None]
+
+
+def _combine(jobs: Sequence[ExecJob]) -> ExecJob:
+    calls = []
+    for job in jobs:
+        data = json.loads(job.inputs[0])  # already in the codec's form, but for its kwargs
+        kwargs = {"__dict__": [[k, v] for k, v in sorted(data.get("kwargs", {}).items())]}
+        calls.append([data["args"], kwargs])
+    first = jobs[0].limits
+    limits = first.model_copy(
+        update={
+            "timeout_s": sum(j.limits.timeout_s for j in jobs),
+            "cpu_s": sum(j.limits.cpu_s for j in jobs),
+            "result_cap_bytes": min(_MULTI_RESULT_CAP, sum(j.limits.result_cap_bytes for j in jobs)),
+        }
+    )
+    return ExecJob(
+        job_id=f"{jobs[0].job_id}+{len(jobs) - 1}",
+        code=HARNESS,
+        entry_point=MULTI_ENTRY,
+        inputs=[_canon({"args": [calls], "kwargs": {}})],
+        limits=limits,
+    )
+
+
+def _split(jobs: Sequence[ExecJob], result: ExecResult) -> list[ExecResult] | None:
+    """Each job's result out of the combined one; None when the process did not finish."""
+    if result.infra_error or len(result.outcomes) != 1:
+        return None
+    call = result.outcomes[0]
+    if call.status != "ok" or call.result is None:
+        return None
+    try:
+        data = json.loads(call.result)
+    except ValueError:
+        return None
+    if not isinstance(data, list) or len(data) != len(jobs):
+        return None
+    return [
+        ExecResult(job_id=job.job_id, outcomes=[CallOutcome(status="ok", result=json.dumps(item))])
+        for job, item in zip(jobs, data, strict=True)
+    ]

@@ -46,6 +46,15 @@ def measure_config(cfg: AdequacySettings) -> MeasureConfig:
     )
 
 
+def testgen_kills(rec: Verified) -> list[list[str]] | None:
+    """Per test, the mutants feedback testgen saw its input tell apart from the original, when
+    it ran them all as the suite runs them (`testgen_runs`)."""
+    if testgen_runs(rec) is None:
+        return None
+    by_input = dict(zip(rec.test_inputs, rec.input_runs, strict=True))
+    return [list(by_input[c.input].kills) for c in rec.test_cases]
+
+
 def testgen_runs(rec: Verified) -> list[TestOutcome] | None:
     """The original's traced outcome on each test as feedback testgen ran it, when it ran
     them all as the suite runs them: the function itself, no argument state compared."""
@@ -110,7 +119,10 @@ class Adequacy(Stage[Verified, Verified]):
         suites = [self._suite(r) for r in records]
         self.metrics["measured_method"] += sum(1 for r in records if r.sample_kind in CLASS_KINDS)
         box = shared_sandbox(self.settings.sandbox)
-        found = measure(box, suites, measure_config(self.cfg), self.settings.sandbox.limits) if suites else []
+        cfg = dataclasses.replace(
+            measure_config(self.cfg), suites_per_process=self.settings.sandbox.suites_per_process
+        )
+        found = measure(box, suites, cfg, self.settings.sandbox.limits) if suites else []
         for rec, m in zip(records, found, strict=True):
             # the original's runs were for this stage and execute: later stages carry no traces
             yield from self._decide(rec.model_copy(update={"input_runs": []}), m)
@@ -120,7 +132,8 @@ class Adequacy(Stage[Verified, Verified]):
         if rec.sample_kind not in CLASS_KINDS:
             ran = testgen_runs(rec) if self.cfg.reuse_testgen_runs else None
             self.metrics["original_runs_from_testgen"] += ran is not None
-            return dataclasses.replace(suite, original_runs=ran)
+            kills = testgen_kills(rec) if self.cfg.reuse_testgen_kills else None
+            return dataclasses.replace(suite, original_runs=ran, known_kills=kills)
         # A method's extra inputs are its harness's, made as testgen makes them.
         return dataclasses.replace(
             suite, extra_inputs=method_extras(rec, self.cfg.equivalence_inputs, self.cfg.seed)
@@ -169,6 +182,7 @@ class Adequacy(Stage[Verified, Verified]):
         self.metrics["mutants_killed"] += m.killed
         self.metrics["mutants_equivalent"] += m.equivalent
         self.metrics["mutants_unreached"] += m.unreached
+        self.metrics["mutants_killed_from_testgen"] += sum(r.known for r in m.mutants)
         self.metrics["mutants_unknown"] += len(m.mutants) - m.scored
         self.metrics[f"basis_{basis}"] += 1
         self.metrics["weak"] += adequate is False

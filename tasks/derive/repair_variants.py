@@ -19,7 +19,7 @@ from codemint.samples import CLASS_KINDS
 from codemint.sandbox.adequacy import budgets_for, row_suite
 from codemint.sandbox.api import CallOutcome, ExecJob, ExecLimits, ExecResult, Sandbox
 from codemint.sandbox.row_jobs import RowJobs
-from codemint.sandbox.suite import parse, suite_job
+from codemint.sandbox.suite import parse, run_suites, suite_job
 from codemint.settings import ExercisesSettings, SandboxSettings
 from codemint.tasks.execute.checks import sandbox_only_text
 from codemint.value_text import result_text
@@ -168,7 +168,8 @@ def repair_details(
     totals: dict[str, int] = {}
     if not screen:
         return _judge(records, candidates, sandbox, limits, per_row, settings, totals), totals
-    order, survived, unjudged = screen_candidates(records, candidates, sandbox, limits)
+    per_process = settings.suites_per_process if settings is not None else 1
+    order, survived, unjudged = screen_candidates(records, candidates, sandbox, limits, per_process)
     totals["run"] = sum(len(candidates.get(rec.id, [])) for rec in records)
     totals["screened_out"] = survived
     totals["screen_unjudged"] = unjudged
@@ -243,6 +244,7 @@ def screen_candidates(
     candidates: dict[str, list[BugCandidate]],
     sandbox: Sandbox,
     limits: ExecLimits,
+    per_process: int = 1,
 ) -> tuple[dict[str, list[BugCandidate]], int, int]:
     """Per row id, the candidates that fail one of its tests with a definite wrong answer when
     each runs every test in one suite job (as adequacy runs a mutant), in the order `pick`
@@ -276,7 +278,8 @@ def screen_candidates(
             )  # fmt: skip
     caught: dict[str, list[tuple[int, BugCandidate]]] = {}
     survived = unjudged = 0
-    for (key, cand), result in zip(owners, sandbox.run_batch(jobs) if jobs else [], strict=True):
+    keys = [key for key, _ in owners]
+    for (key, cand), result in zip(owners, run_suites(sandbox, jobs, keys, per_process), strict=True):
         run = parse(result, trace=False)
         original = originals[key].outcomes
         failed = [

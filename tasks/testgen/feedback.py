@@ -36,7 +36,7 @@ from codemint.offline.inputs import mutate
 from codemint.records import InputRun
 from codemint.sandbox.adequacy import Stopped, expectation, run_rest, stopped_equal
 from codemint.sandbox.api import ExecJob, ExecLimits, Sandbox
-from codemint.sandbox.suite import SuiteRun, TestOutcome, parse, suite_job
+from codemint.sandbox.suite import SUITES_PER_PROCESS, SuiteRun, TestOutcome, parse, run_suites, suite_job
 from codemint.settings import TestgenSettings
 
 
@@ -57,6 +57,8 @@ class Row:
     # What the row states it accepts (codemint/offline/contracts.py): candidates outside it are
     # not proposed, so the budget fills with inputs testgen keeps (None: no contract applied).
     contract: RowContract | None = None
+    # Per input index, the mutants (`Mutant.key`) its run told apart from the original.
+    kills: dict[int, list[str]] = field(default_factory=dict)
 
     def add(self, args: tuple[list[object], dict[str, object]], source: str, cap: int, max_chars: int,
             assignment: int = -1) -> bool:  # fmt: skip
@@ -90,6 +92,7 @@ class Row:
 @dataclass
 class Stats:
     executions: int = 0  # inputs run (original and mutants)
+    per_process: int = SUITES_PER_PROCESS  # mutant suites of a row run in one process
     proposed: int = 0
     kept: int = 0
     counts: Counter[str] = field(default_factory=Counter)
@@ -145,6 +148,7 @@ def kept_runs(row: Row, texts: Sequence[str]) -> dict[str, InputRun]:
                 lines=list(o.lines),
                 arcs=arcs,
                 args_after=o.args_after,
+                kills=row.kills.get(index[text], []),
             )
     return out
 
@@ -238,7 +242,8 @@ def _mutant_runs(
                     base=limits,
                 )
             )
-    runs = [parse(r, trace=False) for r in box.run_batch(jobs)] if jobs else []
+    keys = [rows[n].key for n, _, positions in owners if positions]
+    runs = [parse(r, trace=False) for r in run_suites(box, jobs, keys, stats.per_process)] if jobs else []
     stats.executions += sum(len(run.outcomes) for run in runs)
     if orders is not None:
         # A differing text the verdict's rule finds equal (2 and 2.0) stopped a job: run the rest.
@@ -299,6 +304,21 @@ def _survivors(
             if pos < len(run.outcomes)
         ):
             out.append(mutant)
+    return out
+
+
+def _kills(
+    row: Row, indexes: list[int], runs: list[tuple[mutant_gen.Mutant, SuiteRun]]
+) -> dict[int, list[str]]:
+    """Per input index, the mutants its run told apart from the original (a job that died
+    credits no input)."""
+    out: dict[int, list[str]] = {}
+    for mutant, run in runs:
+        if run.job_status != "ok":
+            continue
+        for pos, i in enumerate(indexes):
+            if pos < len(run.outcomes) and run.outcomes[pos].key != (row.outcomes[i] or _ZERO).key:
+                out.setdefault(i, []).append(mutant.key)
     return out
 
 
@@ -581,6 +601,7 @@ def feedback_inputs(
         _llm_round(box, rows, usable, runs, cfg, limits, stats, ask)
     out: dict[str, list[tuple[str, str]]] = {}
     for n, row in enumerate(rows):
+        row.kills = _kills(row, usable[n], runs.get(n, []))
         mutant_runs = [run for _, run in runs.get(n, [])]
         lits = literals.get(n, proposals.BodyLiterals())
         chosen = _select(row, usable[n], mutant_runs, cmaps[n], cfg, _learned_assignment(row), lits)

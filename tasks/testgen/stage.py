@@ -245,7 +245,7 @@ class Testgen(LLMStage[Instructed, WithInputs]):
             rows.append(row)
         if not rows:
             return {}
-        stats = Stats()
+        stats = Stats(per_process=self.settings.sandbox.suites_per_process)
         by_id = {rec.id: rec for rec in records}
         ask = None
         if "llm_mutants" in cfg.strategies:

@@ -99,3 +99,55 @@ def test_a_mutant_is_killed_exactly_when_verify_fails_it(box: Sandbox) -> None:
             "stops early": [2],
         }
     )
+
+
+def test_suites_run_several_to_a_process_give_each_its_own_result(box: Sandbox) -> None:
+    """`run_suites`: the original and its mutants, 3 to a process, parse exactly as each run
+    alone; a suite that takes its process down (os._exit) costs its group-mates nothing: they
+    run again one per process, and it gets its own result. Rows are never mixed."""
+    from codemint import exec_meter
+    from codemint.sandbox.metered import Metered
+    from codemint.sandbox.suite import run_suites
+
+    inputs = [encode_input([n]) for n in (-1, 2, 4)]
+    codes = [ORIGINAL, *MUTANTS.values()]
+    codes.insert(2, ORIGINAL.replace("    return doubles(n)", "    import os\n    os._exit(3)"))
+    codes.insert(4, ORIGINAL.replace("    return doubles(n)", "    while True:\n        pass"))
+    jobs = [
+        suite_job(f"s{k}", code, "f", inputs, budgets=[0.5] * 3, expect=None, trace=False, base=LIMITS)
+        for k, code in enumerate(codes)
+    ]
+    alone = [parse(r, trace=False) for r in box.run_batch(jobs)]
+    metered = Metered(box)
+    with exec_meter.metering() as meter:
+        rows = ["a"] * len(jobs)
+        together = [parse(r, trace=False) for r in run_suites(metered, jobs, rows, per_process=3)]
+
+    def shape(run: SuiteRun) -> tuple[object, ...]:
+        return (run.job_status, [(o.kind, o.value) for o in run.outcomes])
+
+    assert [shape(r) for r in together] == [shape(r) for r in alone]
+    assert alone[2].job_status != "ok" and [o.kind for o in alone[4].outcomes] == [
+        "error",
+        "timeout",
+        "timeout",
+    ]
+    # 3 processes of 3 suites, the first group's 3 again one by one (its process died)
+    assert meter.jobs == 3 + 3
+    # every test each ran, and the test os._exit ended: in its group's process and alone
+    assert meter.executions == sum(len(r.outcomes) for r in together) + 2
+
+
+def test_suites_of_different_rows_never_share_a_process(box: Sandbox) -> None:
+    from codemint import exec_meter
+    from codemint.sandbox.metered import Metered
+    from codemint.sandbox.suite import run_suites
+
+    inputs = [encode_input([n]) for n in (1, 2)]
+    jobs = [
+        suite_job(f"s{k}", ORIGINAL, "f", inputs, budgets=[0.5] * 2, expect=None, trace=False, base=LIMITS)
+        for k in range(5)
+    ]
+    with exec_meter.metering() as meter:
+        runs = [parse(r, trace=False) for r in run_suites(Metered(box), jobs, ["a", "a", "b", "a", "a"], 8)]
+    assert meter.jobs == 3 and all(r.job_status == "ok" and len(r.outcomes) == 2 for r in runs)

@@ -233,8 +233,9 @@ def test_export_carries_adequacy_columns_and_card_distribution(tmp_path: Path) -
 
 def test_fewer_executions_give_the_same_figures_on_a_real_corpus(tmp_path: Path) -> None:
     """colorsys and bisect through feedback testgen, execute, verify and adequacy, with
-    execute and adequacy taking testgen's runs and mutants stopping at their first failing
-    test, and without: the same rows, tests and figures, for fewer executions."""
+    execute and adequacy taking testgen's runs (and adequacy the mutants a kept input killed
+    there) and mutants stopping at their first failing test, and without: the same rows,
+    tests and figures, for fewer executions."""
     from codemint import exec_meter
     from codemint.records import Instructed, Rejected
     from codemint.tasks.execute.stage import Execute
@@ -252,9 +253,9 @@ def test_fewer_executions_give_the_same_figures_on_a_real_corpus(tmp_path: Path)
     rows = [r for r in Summarize(base).run(functions) if isinstance(r, Instructed)]
     with_inputs = [r for r in Testgen(base).run(rows) if not isinstance(r, Rejected)]
     assert len(with_inputs) >= 8 and sum(bool(r.input_runs) for r in with_inputs) >= 8
-    figures, executions, reused = {}, {}, {}
+    figures, executions, reused, killed_known = {}, {}, {}, {}
     for new in (False, True):
-        settings = _settings(tmp_path, first_failure=new, reuse_testgen_runs=new)
+        settings = _settings(tmp_path, first_failure=new, reuse_testgen_runs=new, reuse_testgen_kills=new)
         settings.execute.reuse_testgen_runs = new
         records: list[object] = with_inputs
         with exec_meter.metering() as meter:
@@ -264,6 +265,8 @@ def test_fewer_executions_give_the_same_figures_on_a_real_corpus(tmp_path: Path)
                 reused[(new, stage.name)] = sum(
                     v for k, v in stage.metrics.items() if "from_testgen" in k or k == "testgen_runs_reused"
                 )
+                if stage.name == "adequacy":
+                    killed_known[new] = stage.metrics["mutants_killed_from_testgen"]
         executions[new] = meter.executions
         figures[new] = {
             r.id: (
@@ -279,4 +282,5 @@ def test_fewer_executions_give_the_same_figures_on_a_real_corpus(tmp_path: Path)
     assert figures[True] == figures[False]
     assert reused[(True, "execute")] >= 4 and reused[(True, "adequacy")] >= 4
     assert reused[(False, "execute")] == reused[(False, "adequacy")] == 0
+    assert killed_known[True] >= 4 and killed_known[False] == 0
     assert executions[True] < 0.8 * executions[False]
