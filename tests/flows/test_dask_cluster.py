@@ -38,7 +38,6 @@ from codemint.settings import PipelineSettings
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
 BIN = Path(sys.executable).parent
-PACKAGES = ["textwrap", "colorsys", "bisect", "fnmatch"]
 START_TIMEOUT_S = 120.0  # a process start on a loaded 2-core machine (imports, first connection)
 
 
@@ -245,22 +244,26 @@ def _dataset(run_dir: Path) -> dict[str, list[str]]:
 
 
 def test_a_worker_killed_during_execute_loses_nothing_and_duplicates_nothing(
-    tmp_path: Path, cluster: Cluster
+    small_run: Path, tmp_path: Path, cluster: Cluster
 ) -> None:
-    local = PipelineSettings(runs_dir=tmp_path / "local", shards=4)
-    pipeline(packages=PACKAGES, run_id="same", settings=local)
+    # The local run to compare with: the session's (tests/conftest.py), same request and settings.
+    on_local = small_run
+    report = json.loads((on_local / "run.json").read_text())
+    local = PipelineSettings.model_validate(report["settings"])
+    packages = report["request"]["packages"]
+    on_dask_dir = tmp_path / "dask" / on_local.name
 
     done = threading.Event()
-    watch = functools.partial(kill_a_worker_in_execute, cluster, tmp_path / "dask" / "same", done)
+    watch = functools.partial(kill_a_worker_in_execute, cluster, on_dask_dir, done)
     # In a copy of this context: the Prefect settings (the test server's API) are context variables.
     watcher = threading.Thread(target=contextvars.copy_context().run, args=(watch,), daemon=True)
     watcher.start()
     try:
         on_dask = pipeline.with_options(task_runner=dask_runner(cluster.address))  # as `--dask-address`
         state = on_dask(
-            packages=PACKAGES,
-            run_id="same",
-            settings=local.model_copy(update={"runs_dir": tmp_path / "dask"}),
+            packages=packages,
+            run_id=on_local.name,
+            settings=local.model_copy(update={"runs_dir": on_dask_dir.parent}),
             return_state=True,
         )
     finally:
@@ -269,8 +272,6 @@ def test_a_worker_killed_during_execute_loses_nothing_and_duplicates_nothing(
     assert cluster.watch_error is None, repr(cluster.watch_error)
     assert cluster.killed, "no worker was seen running an execute shard\n" + cluster.log_tails()
     assert state.is_completed(), f"{state.message}\n{cluster.log_tails()}"
-
-    on_local, on_dask_dir = tmp_path / "local" / "same", tmp_path / "dask" / "same"
 
     def rows(run_dir: Path) -> list[tuple[str, str, str]]:
         return sorted(

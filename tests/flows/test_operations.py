@@ -17,7 +17,7 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, Fl
 
 from codemint.flows.inspection import final_rows
 from codemint.flows.pipeline import pipeline
-from codemint.settings import PipelineSettings
+from codemint.settings import AdequacySettings, ExercisesSettings, PipelineSettings, TestgenSettings
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -74,7 +74,16 @@ def test_deploy_and_run_through_a_worker_with_artifacts(tmp_path: Path) -> None:
 
 
 def test_failed_shard_is_named_and_rerun_touches_only_it(tmp_path: Path) -> None:
-    settings = PipelineSettings(runs_dir=tmp_path / "runs", shards=3, fail_shards=["execute:1"])
+    settings = PipelineSettings(
+        runs_dir=tmp_path / "runs",
+        shards=3,
+        fail_shards=["execute:1"],
+        # What is tested is which task runs fail and re-run, not the rows' tests: fewer test
+        # inputs tried per row, no adequacy and generation rows only (most of a run's time).
+        testgen=TestgenSettings(feedback_pool=12, feedback_mutants=6, feedback_targeted=6),
+        adequacy=AdequacySettings(enabled=False),
+        exercises=ExercisesSettings(kinds=["generation"]),
+    )
     packages = ["textwrap", "colorsys", "bisect", "fnmatch"]
     state = pipeline(packages=packages, run_id="flaky", settings=settings, return_state=True)
     assert state.is_failed()

@@ -231,26 +231,18 @@ def test_changed_setting_reruns_only_affected_stages(
     assert any(name.startswith("near_dedup") for name in states), states
 
 
-def test_killed_run_resumes_without_losing_or_duplicating_rows(
-    first_run: tuple, inputs: list[str], tmp_path: Path
-) -> None:
+def test_killed_run_resumes_without_losing_or_duplicating_rows(small_run: Path, tmp_path: Path) -> None:
+    """`codemint run` SIGKILLed once an execute shard is written, then run again: the rows of
+    an uninterrupted run of the same request and settings (the session's, tests/conftest.py;
+    a smaller corpus than this module's, as the kill and resume need no more)."""
     from prefect.settings import PREFECT_API_URL
 
-    summary, _, _ = first_run
+    report = json.loads((small_run / "run.json").read_text())
+    shards = report["settings"]["shards"]
     runs_dir = tmp_path / "runs"
-    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), "CODEMINT_SHARDS": "3"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "codemint",
-        "run",
-        *inputs,
-        "--run-id",
-        "killed",
-        "--runs-dir",
-        str(runs_dir),
-    ]
-    for package in PACKAGES:
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), "CODEMINT_SHARDS": str(shards)}
+    cmd = [sys.executable, "-m", "codemint", "run", "--run-id", "killed", "--runs-dir", str(runs_dir)]
+    for package in report["request"]["packages"]:
         cmd += ["--from-package", package]
     proc = subprocess.Popen(
         cmd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -264,13 +256,13 @@ def test_killed_run_resumes_without_losing_or_duplicating_rows(
     proc.wait()
     assert (
         not (runs_dir / "killed" / "verify").exists()
-        or len(list((runs_dir / "killed" / "verify").glob("*.stats.json"))) < 3
+        or len(list((runs_dir / "killed" / "verify").glob("*.stats.json"))) < shards
     )
 
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     resumed = final_rows(runs_dir / "killed")
-    reference = final_rows(Path(summary.run_dir))
+    reference = final_rows(small_run)
     assert len({r["id"] for r in resumed}) == len(resumed)
     assert sorted(r["id"] for r in resumed) == sorted(r["id"] for r in reference)
     assert not list((runs_dir / "killed").rglob("*.tmp"))
