@@ -38,10 +38,12 @@ SHARD_STAGES = ("ingest", "reformat", "dedup", "execute", "verify", "select", "d
 INDEXED = ("dedup", "near_dedup", "select")
 
 
-def codemint(*args: str) -> subprocess.CompletedProcess[str]:
+def codemint(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
+    """The CLI in a process of its own; the workers' local copies of the run go under `cache`."""
     from prefect.settings import PREFECT_API_URL
 
     env = {**os.environ, **s3_server.environment(), "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    env["XDG_CACHE_HOME"] = str(cache)
     done = subprocess.run(
         [sys.executable, "-m", "codemint", *args], env=env, capture_output=True, text=True, timeout=300
     )
@@ -125,10 +127,11 @@ def local_run(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_run_on_s3_writes_everything_to_the_bucket_and_exports_the_local_dataset(
-    project: Path, local_run: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path, local_run: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     bucket = s3_server.new_bucket()
-    done = codemint(*run_args(project, f"s3://{bucket}/runs"))  # its own process, as a worker runs
+    # Its own process, as a worker runs.
+    done = codemint(*run_args(project, f"s3://{bucket}/runs"), cache=tmp_path / "cache")
     assert f"run directory: s3://{bucket}/runs/{RUN_ID}" in done.stdout
     fs = s3_server.filesystem()
     run = f"{bucket}/runs/{RUN_ID}"
@@ -159,12 +162,15 @@ def test_a_run_on_s3_writes_everything_to_the_bucket_and_exports_the_local_datas
     written = {p: fs.info(p)["LastModified"] for p in fs.find(run)}
     for name, value in s3_server.environment().items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     with flow_settings(heartbeats=False):
         summary = rerun(run_id=RUN_ID, runs_dir=f"s3://{bucket}/runs")
     assert summary.dataset_dir == f"s3://{run}/dataset"
     fs = s3_server.filesystem()
     changed = {p for p in fs.find(run) if written.get(p) != fs.info(p)["LastModified"]}
     assert changed == {f"{run}/run.json"}
+    # The workers' local copy holds no shard file once the task has uploaded it.
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
 
 
 def test_a_run_under_a_file_url_is_a_run_in_that_local_directory(
