@@ -265,7 +265,7 @@ def main() -> None:
     if baseline:
         table("baseline (--baseline-src)", baseline)
     table("this tree", results)
-    for old, new in zip(baseline, results, strict=True):
+    for old, new in zip(baseline, results, strict=False):
         print(
             f"{new['rows']} rows: flow peak {old['flow_mb']:.0f} -> {new['flow_mb']:.0f} MB "
             f"({new['flow_mb'] / old['flow_mb']:.2f}x), wall {old['seconds']} -> {new['seconds']} s"
