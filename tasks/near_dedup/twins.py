@@ -7,8 +7,9 @@ MinHash (near_dedup) finds code that looks alike. Two other kinds of twin slip p
   code worth learning. The wrapper goes when the helper's row is kept (following a chain of
   wrappers to the first function that does its own work).
 - the same instruction over different code (a docstring copied between modules, a class
-  docstring shared by two classes): one prompt, two different answers. The preferred row of
-  the group stays (near_dedup's representative rule).
+  docstring shared by two classes, one docstring over two functions of different names):
+  one task, two different answers. The preferred row of the group stays (near_dedup's
+  representative rule).
 Rows whose instructions differ by a stated variant (ntpath's "Windows path rules", posixpath's
 "POSIX") are different prompts and both stay.
 """
@@ -108,9 +109,16 @@ def twin_row(
     )
 
 
+# The header summarize puts before a function's own words names the function: two functions
+# whose signatures and words are the same ("Convert range to the "ed" format") over different
+# behaviour are still one task stated twice, whatever they are called.
+_FUNCTION_NAME = re.compile(r"^(Implement the Python function `)\w+(?=\()")
+
+
 def instruction_key(instruction: str) -> str:
-    """The instruction as a reader sees it: whitespace runs are one space."""
-    return re.sub(r"\s+", " ", instruction).strip()
+    """The instruction as a reader sees it, the function's name left out (its parameters and
+    their defaults stay: they state the task): whitespace runs are one space."""
+    return re.sub(r"\s+", " ", _FUNCTION_NAME.sub(r"\1f", instruction.strip(), count=1)).strip()
 
 
 def find_twins(

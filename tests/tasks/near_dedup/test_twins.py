@@ -63,6 +63,34 @@ def test_the_same_instruction_keeps_the_best_ranked_row() -> None:
     assert find_twins(rows, [True, True], [1, 0]) == [(1, SAME_INSTRUCTION), None]
 
 
+def test_functions_of_different_names_with_one_description_are_twins() -> None:
+    """difflib's `_format_range_context` and `_format_range_unified` share one docstring over
+    different behaviour: the header naming each does not make them two tasks."""
+    words = 'Convert range to the "ed" format'
+    context = TwinRow(
+        "m",
+        "_format_range_context",
+        None,
+        None,
+        f"Implement the Python function `_format_range_context(start, stop)`.\n\n{words}",
+    )
+    unified = TwinRow(
+        "m",
+        "_format_range_unified",
+        None,
+        None,
+        f"Implement the Python function `_format_range_unified(start, stop)`.\n\n{words}",
+    )
+    other = TwinRow(
+        "m",
+        "h",
+        None,
+        None,
+        "Implement the Python function `h(start, stop)`.\n\nConvert range to the unified format",
+    )
+    assert find_twins([context, unified, other], [True] * 3, [0, 1, 2]) == [None, (0, SAME_INSTRUCTION), None]
+
+
 def test_near_dedup_drops_twins_with_their_reasons(tmp_path: Path) -> None:
     helper = verified(HELPER, instruction="Split text into key/value pairs.")
     wrapper = verified(WRAPPER_CODE, instruction="Parse `a=1;b=2` into a dict.")
