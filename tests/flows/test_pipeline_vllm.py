@@ -15,10 +15,11 @@ from vllm_server import MODEL_NAME, VLLM_VERSION, VLLMServer
 from codemint import store
 from codemint.cli import flow_settings
 from codemint.flows.inspection import final_rows
-from codemint.flows.pipeline import pipeline, results_dir
+from codemint.flows.pipeline import pipeline
 from codemint.llm import prompts
 from codemint.llm.cache import RequestCache
 from codemint.settings import PipelineSettings
+from codemint.stage_task import results_dir
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
