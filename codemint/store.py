@@ -129,16 +129,7 @@ def write_table_if_changed(path: RunPath, table: pa.Table) -> str:
     digest = hashlib.sha256(data).hexdigest()
     if path.exists() and path.stat().st_size == len(data) and file_digest(path) == digest:
         return digest
-    if not isinstance(path, Path):
-        _put(path, data)
-        return digest
-    fd, tmp = _atomic(path)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_bytes(path, data)
     return digest
 
 
@@ -176,16 +167,7 @@ def write_bytes(path: RunPath, data: bytes) -> None:
 
 
 def write_text(path: RunPath, text: str) -> None:
-    if not isinstance(path, Path):
-        _put(path, text.encode("utf-8"))
-        return
-    fd, tmp = _atomic(path)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_bytes(path, text.encode("utf-8"))
 
 
 def write_json(path: RunPath, data: Any) -> None:
