@@ -10,8 +10,9 @@ per test is verify's own comparison (`passes`), so "fails" means what verificati
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from codemint import mutants
 from codemint.records import RepairDetail, TestCase, Verified
@@ -24,6 +25,8 @@ from codemint.settings import ExercisesSettings, SandboxSettings
 from codemint.tasks.execute.checks import sandbox_only_text
 from codemint.value_text import result_text
 from codemint.verdict import passes
+
+T = TypeVar("T")
 
 _MESSAGE_CHARS = 300
 _DEFINITE = ("ok", "error")  # outcomes that are behaviour, not resource exhaustion
@@ -135,19 +138,20 @@ def judge_variants(
     return [d for _, _, d in caught], counts
 
 
+def kinds_first(items: Sequence[T], kind: Callable[[T], str]) -> list[T]:
+    """`items` in their order, but the first of each kind of bug before a second of any kind."""
+    first: list[T] = []
+    kinds: set[str] = set()
+    for item in items:
+        if kind(item) not in kinds:
+            first.append(item)
+            kinds.add(kind(item))
+    return first + [item for item in items if item not in first]
+
+
 def pick(details: Sequence[RepairDetail], limit: int) -> list[RepairDetail]:
     """The `limit` hardest bugs, one per kind of bug before a second of any kind."""
-    chosen: list[RepairDetail] = []
-    kinds: set[str] = set()
-    for d in details:
-        if len(chosen) < limit and d.bug_kind not in kinds:
-            chosen.append(d)
-            kinds.add(d.bug_kind)
-    for d in details:
-        if len(chosen) >= limit:
-            break
-        if d not in chosen:
-            chosen.append(d)
+    chosen = kinds_first(details, lambda d: d.bug_kind)[:limit]
     return sorted(chosen, key=lambda d: d.tests_failed)
 
 
@@ -258,7 +262,7 @@ def screen_candidates(
         for key, suite in suites.items()
     ]  # fmt: skip
     originals = dict(
-        zip(suites, (parse(r, trace=False) for r in sandbox.run_batch(jobs) if jobs), strict=True)
+        zip(suites, (parse(r, trace=False) for r in (sandbox.run_batch(jobs) if jobs else [])), strict=True)
     )
     usable = {
         k
@@ -299,11 +303,5 @@ def screen_candidates(
             order[key] = list(candidates[key])
             continue
         ranked = [c for _, c in sorted(caught.get(key, []), key=lambda t: (t[0], t[1].order))]
-        first: list[BugCandidate] = []
-        kinds: set[str] = set()
-        for cand in ranked:
-            if cand.kind not in kinds:
-                first.append(cand)
-                kinds.add(cand.kind)
-        order[key] = first + [c for c in ranked if c not in first]
+        order[key] = kinds_first(ranked, lambda c: c.kind)
     return order, survived, unjudged

@@ -310,8 +310,9 @@ def _survivors(
 def _kills(
     row: Row, indexes: list[int], runs: list[tuple[mutant_gen.Mutant, SuiteRun]]
 ) -> dict[int, list[str]]:
-    """Per input index, the mutants its run told apart from the original (a job that died
-    credits no input)."""
+    """Per input index, the mutants its run told apart from the original (a job that died,
+    or that the sandbox could not run, credits no input: only tests it did not finish could
+    have caused it)."""
     out: dict[int, list[str]] = {}
     for mutant, run in runs:
         if run.job_status != "ok":
@@ -332,13 +333,14 @@ _ZERO = TestOutcome("ok", None, 0.0)
 def _select(
     row: Row,
     indexes: list[int],
-    runs: list[SuiteRun],
+    kills: dict[int, list[str]],
     cmap: CoverageMap,
     cfg: TestgenSettings,
     learned: int | None,
     lits: proposals.BodyLiterals | None = None,
 ) -> list[int]:
-    """Greedy over lines, branch outcomes and mutants killed; then the quality rules. The
+    """Greedy over lines, branch outcomes and mutants killed (`kills`: per input index, the
+    mutants its run told apart, as `_kills` finds them); then the quality rules. The
     main return's line is reached by a kept normal return whenever a candidate reaches it.
     What the code looks for (`proposals.held`: a marker or example text in a text argument,
     items in a container) counts as coverage too; between inputs adding alike, one holding
@@ -346,21 +348,14 @@ def _select(
     holds = _holds(row, indexes, lits or proposals.BodyLiterals())
     reach = {i: len(h) for i, h in holds.items()}
     gains: dict[int, set[tuple[object, ...]]] = {}
-    for pos, i in enumerate(indexes):
+    for i in indexes:
         outcome = row.outcomes[i]
         assert outcome is not None
         gain: set[tuple[object, ...]] = {("line", line) for line in outcome.lines if line in cmap.statements}
         gain |= {("branch", *b) for b in cmap.branch_outcomes(outcome.arcs)}
         if outcome.normal:  # a separator in a text, a heap with items: reached, not refused
             gain |= {("holds", h) for h in holds[i]}
-        for k, run in enumerate(runs):
-            if run.job_status == "infra":
-                continue
-            if run.job_status != "ok":
-                # the job died: only tests it did not finish could have caused it; credit none
-                continue
-            if pos < len(run.outcomes) and run.outcomes[pos].key != outcome.key:
-                gain.add(("mutant", k))
+        gain |= {("mutant", key) for key in kills.get(i, [])}
         gains[i] = gain
     normal = [i for i in indexes if (row.outcomes[i] or _ZERO).normal]
     raised = [i for i in indexes if (row.outcomes[i] or _ZERO).kind == "error"]
@@ -516,7 +511,7 @@ def _preference(
     selection keeps for coverage alone first, then the other normal returns reaching the most
     lines, then the raising inputs. A mutant is credited to the first input that kills it,
     so kills land on inputs kept anyway and the kept suite stays small."""
-    kept = _select(row, indexes, [], cmap, cfg, _learned_assignment(row), lits)
+    kept = _select(row, indexes, {}, cmap, cfg, _learned_assignment(row), lits)
     chosen = set(kept)
 
     def reach(i: int) -> tuple[bool, int, int]:
@@ -602,9 +597,8 @@ def feedback_inputs(
     out: dict[str, list[tuple[str, str]]] = {}
     for n, row in enumerate(rows):
         row.kills = _kills(row, usable[n], runs.get(n, []))
-        mutant_runs = [run for _, run in runs.get(n, [])]
         lits = literals.get(n, proposals.BodyLiterals())
-        chosen = _select(row, usable[n], mutant_runs, cmaps[n], cfg, _learned_assignment(row), lits)
+        chosen = _select(row, usable[n], row.kills, cmaps[n], cfg, _learned_assignment(row), lits)
         stats.kept += len(chosen)
         out[row.key] = [(row.texts[i], row.sources[i]) for i in chosen]
     return out

@@ -301,7 +301,7 @@ def test_selection_keeps_an_input_reaching_the_main_return() -> None:
     row.outcomes.append(TestOutcome("ok", '"&"', 0.0, [2, 4]))
     # room for one input: the main return (line 4) is reached before anything else is added
     cfg = TestgenSettings(max_inputs=1, min_normal_tests=1)
-    chosen = _select(row, [0, 1, 2, 3], [], coverage_map(code, "f"), cfg, None)
+    chosen = _select(row, [0, 1, 2, 3], {}, coverage_map(code, "f"), cfg, None)
     assert chosen == [3]
 
 
@@ -319,7 +319,7 @@ def test_selection_prefers_inputs_holding_items_between_equals() -> None:
     row.outcomes = [TestOutcome("ok", "null", 0.0, [2, 3]) for _ in range(4)]  # alike but the heap
     cfg = TestgenSettings(max_inputs=3, min_normal_tests=2)
     lits = proposals.body_literals(_func_of(code), ast.parse(code))
-    chosen = _select(row, [0, 1, 2, 3], [], coverage_map(code, "push"), cfg, None, lits)
+    chosen = _select(row, [0, 1, 2, 3], {}, coverage_map(code, "push"), cfg, None, lits)
     # the shorter text won such ties before: every kept input pushed onto []; now a heap with
     # items is a goal of its own, and the empty heap stays as the other kind of input
     heaps = [decode_input(row.texts[i])[0][0] for i in chosen]
