@@ -265,6 +265,10 @@ class ExercisesSettings(BaseModel):
     # Screen the variants first, each running every test in one suite job, and judge only the
     # hardest caught ones as verify runs a row (a process per test); off: judge every variant.
     repair_screen: bool = True
+    # With the screen: judge a caught variant only on the first two tests it failed there (still
+    # a process per test, the original beside it; `tests_failed` is the screen's count), not on
+    # every test; off: on every test.
+    repair_confirm_failing: bool = True
     # With the LLM: buggy versions asked per row from realistic-bug prompts (0: none).
     llm_bugs: int = Field(default=0, ge=0)
     # Translation (LLM; JavaScript, checked by Node in the sandbox): translations asked per

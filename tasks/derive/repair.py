@@ -117,6 +117,7 @@ class Repair(ExerciseKind):
             ctx.cfg.repair_per_row,
             ctx.settings.sandbox,
             screen=ctx.cfg.repair_screen,
+            failing_only=ctx.cfg.repair_confirm_failing,
         )
         for key, n in counts.items():
             ctx.metrics[f"repair_variants_{key}"] += n

@@ -33,6 +33,9 @@ _DEFINITE = ("ok", "error")  # outcomes that are behaviour, not resource exhaust
 # The screen's per-test time cap: a multiple of the original's time, as adequacy caps a mutant.
 _SCREEN_TIME_FACTOR = 10.0
 _SCREEN_TIME_FLOOR_S = 0.2
+# The tests a screened variant is judged on (`failing_only`): the first two it failed there, so
+# one that passes when run alone, or shows what only the sandbox knows, has a second to show.
+CONFIRMED = 2
 # The module job code runs as (sandbox/runner.py): to a reader of the prompt, a class the row's
 # code defines is just its name (`StatisticsError`, not `__codemint__.StatisticsError`).
 _JOB_MODULE = re.compile(r"\b__codemint__\.")
@@ -89,53 +92,69 @@ def failing_tests(cases: Sequence[TestCase], result: ExecResult) -> list[int] | 
     return [i for i, (c, o) in enumerate(zip(cases, result.outcomes, strict=True)) if not passes(c, o)]
 
 
+def outcomes_on(tests: Sequence[int], result: ExecResult) -> dict[int, CallOutcome] | None:
+    """A run on the tests `tests` (indices into the row's tests, in that order), per test; None
+    when the run could not be judged at all."""
+    if result.infra_error or len(result.outcomes) != len(tests):
+        return None
+    return dict(zip(tests, result.outcomes, strict=True))
+
+
+def judge_variant(
+    rec: Verified, cand: BugCandidate, outcomes: dict[int, CallOutcome], tests_failed: int | None = None
+) -> RepairDetail | str:
+    """The repair detail of a candidate that failed some of the tests it ran (`outcomes`, per
+    test index) with a definite wrong answer, or why it is not one: "survived" (no failure, or
+    only timeouts and the like: not a proven bug) or "sandbox_only". `tests_failed`: how many
+    tests it fails, when it ran only some of them (else: how many of those it failed)."""
+    failed = [i for i in sorted(outcomes) if not passes(rec.test_cases[i], outcomes[i])]
+    definite = [i for i in failed if outcomes[i].status in _DEFINITE]
+    if not definite:
+        return "survived"
+    # The failing test the prompt shows must not show what only the sandbox knows (its work
+    # directory, an address): a solver could not reproduce it, and it differs run to run.
+    shown_text = {i: actual_text(outcomes[i], rec.sample_kind) for i in definite}
+    clean = [i for i in definite if sandbox_only_text(shown_text[i], rec.test_cases[i].input) is None]
+    if not clean:
+        return "sandbox_only"
+    shown = clean[0]
+    return RepairDetail(
+        buggy_code=cand.code,
+        bug_source=cand.source,
+        bug_kind=cand.kind,
+        bug_description=cand.description,
+        failing_test=rec.test_cases[shown],
+        actual=shown_text[shown],
+        tests_failed=len(failed) if tests_failed is None else max(tests_failed, len(failed)),
+        tests_total=len(rec.test_cases),
+    )
+
+
 def judge_variants(
     rec: Verified, candidates: Sequence[BugCandidate], fix: ExecResult, runs: Sequence[ExecResult]
 ) -> tuple[list[RepairDetail], dict[str, int]]:
-    """Repair details for the candidates that the tests catch, hardest first; and counts."""
-    counts = {
-        "run": len(candidates),
-        "caught": 0,
-        "survived": 0,
-        "unjudged": 0,
-        "fix_failed": 0,
-        "sandbox_only": 0,
-    }
+    """Repair details for the candidates that the tests catch, hardest first; and counts. Each
+    run (`fix`, the original's, and one per candidate) ran every test of the row."""
+    counts = _counts(len(candidates))
     if failing_tests(rec.test_cases, fix) != []:
         counts["fix_failed"] = 1
         return [], counts
+    every = range(len(rec.test_cases))
     caught: list[tuple[int, int, RepairDetail]] = []
     for cand, run in zip(candidates, runs, strict=True):
-        failed = failing_tests(rec.test_cases, run)
-        if failed is None:
-            counts["unjudged"] += 1
-            continue
-        definite = [i for i in failed if run.outcomes[i].status in _DEFINITE]
-        if not definite:  # no failure, or only timeouts and the like: not a proven bug
-            counts["survived"] += 1
-            continue
-        # The failing test the prompt shows must not show what only the sandbox knows (its work
-        # directory, an address): a solver could not reproduce it, and it differs run to run.
-        shown_text = {i: actual_text(run.outcomes[i], rec.sample_kind) for i in definite}
-        clean = [i for i in definite if sandbox_only_text(shown_text[i], rec.test_cases[i].input) is None]
-        if not clean:
-            counts["sandbox_only"] += 1
+        outcomes = outcomes_on(every, run)
+        verdict = judge_variant(rec, cand, outcomes) if outcomes is not None else "unjudged"
+        if isinstance(verdict, str):
+            counts[verdict] += 1
             continue
         counts["caught"] += 1
-        shown = clean[0]
-        detail = RepairDetail(
-            buggy_code=cand.code,
-            bug_source=cand.source,
-            bug_kind=cand.kind,
-            bug_description=cand.description,
-            failing_test=rec.test_cases[shown],
-            actual=shown_text[shown],
-            tests_failed=len(failed),
-            tests_total=len(rec.test_cases),
-        )
-        caught.append((len(failed), cand.order, detail))
+        caught.append((verdict.tests_failed, cand.order, verdict))
     caught.sort(key=lambda t: (t[0], t[1]))
     return [d for _, _, d in caught], counts
+
+
+def _counts(run: int) -> dict[str, int]:
+    return {"run": run, "caught": 0, "survived": 0, "unjudged": 0, "fix_failed": 0, "sandbox_only": 0}
 
 
 def kinds_first(items: Sequence[T], kind: Callable[[T], str]) -> list[T]:
@@ -163,12 +182,17 @@ def repair_details(
     per_row: int,
     settings: SandboxSettings | None = None,
     screen: bool = False,
+    failing_only: bool = False,
 ) -> tuple[dict[str, list[RepairDetail]], dict[str, int]]:
     """Kept details per row id, and counts. Each candidate judged runs with the row's original
     in one batch, as verify ran the row: a method through the harness comparing the same
     state, and (given the sandbox `settings`) with the original module hidden. With `screen`,
     a suite run first tells which candidates fail a test (`screen_candidates`), and only the
-    hardest of those are judged so, `per_row` at a time until enough are kept."""
+    hardest of those are judged so, `per_row` at a time until enough are kept. With
+    `failing_only` too, a screened candidate is judged only on the first `CONFIRMED` tests the
+    screen saw it fail (each still in a process of its own, the original beside it on the same
+    tests): the failing test a row shows is proven as before, and its `tests_failed` is the
+    screen's count (the same verdict rule, over the suite run)."""
     totals: dict[str, int] = {}
     if not screen:
         return _judge(records, candidates, sandbox, limits, per_row, settings, totals), totals
@@ -178,13 +202,14 @@ def repair_details(
     totals["screened_out"] = survived
     totals["screen_unjudged"] = unjudged
     kept: dict[str, list[RepairDetail]] = {rec.id: [] for rec in records}
-    fixes: dict[str, ExecResult] = {}
+    fixes: dict[str, dict[int, CallOutcome]] = {}  # the original's run per row, per test
+    fix_failed: set[str] = set()  # rows whose original fails its own tests here
     tried = dict.fromkeys(kept, 0)
     while True:
-        batch = {}
+        batch: dict[str, list[Screened]] = {}
         for rec in records:
-            if rec.id in fixes and failing_tests(rec.test_cases, fixes[rec.id]) != []:
-                continue  # the original fails its own tests here: no variant can be judged
+            if rec.id in fix_failed:
+                continue  # no variant can be judged
             want = per_row - len(kept[rec.id])
             rest = order.get(rec.id, [])[tried[rec.id] :]
             if want > 0 and rest:
@@ -192,15 +217,78 @@ def repair_details(
                 tried[rec.id] += len(batch[rec.id])
         if not batch:
             break
+        if not failing_only:  # every test, as without the screen
+            batch = {k: [Screened(s.candidate, None) for s in v] for k, v in batch.items()}
         judged = [rec for rec in records if rec.id in batch]
-        counts: dict[str, int] = {}
-        found = _judge(judged, batch, sandbox, limits, per_row, settings, counts, fixes)
-        for key, n in counts.items():
-            if key != "run":
-                totals[key] = totals.get(key, 0) + n
+        found = _judge_on(judged, batch, sandbox, limits, settings, totals, fixes, fix_failed)
         for rec_id, details in found.items():
             kept[rec_id] = pick([*kept[rec_id], *details], per_row)
     return {k: v for k, v in kept.items() if v}, totals
+
+
+def _judge_on(
+    records: Sequence[Verified],
+    batch: dict[str, list[Screened]],
+    sandbox: Sandbox,
+    limits: ExecLimits,
+    settings: SandboxSettings | None,
+    totals: dict[str, int],
+    fixes: dict[str, dict[int, CallOutcome]],
+    fix_failed: set[str],
+) -> dict[str, list[RepairDetail]]:
+    """Run each screened candidate on its tests (all, where it has none) and each row's original
+    on those of them `fixes` does not hold yet, as verify runs the row: a test per process. The
+    caught details per row id; counts added to `totals`, the original's runs to `fixes`."""
+    jobs: list[ExecJob] = []
+    plans: list[tuple[list[int], list[list[int]]]] = []
+    for rec in records:
+        every = list(range(len(rec.test_cases)))
+        inputs = [c.input for c in rec.test_cases]
+        own = [every if s.tests is None else s.tests[:CONFIRMED] for s in batch[rec.id]]
+        need = sorted({i for tests in own for i in tests} - fixes.get(rec.id, {}).keys())
+        row = RowJobs.of(rec, settings)
+        if need:
+            jobs.append(row.job(rec.original_code, f"{rec.id}#fix", [inputs[i] for i in need], limits))
+        jobs.extend(
+            row.job(s.candidate.code, f"{rec.id}#bug{s.candidate.order}", [inputs[i] for i in tests], limits)
+            for s, tests in zip(batch[rec.id], own, strict=True)
+        )
+        plans.append((need, own))
+    results = sandbox.run_batch(jobs) if jobs else []
+    out: dict[str, list[RepairDetail]] = {}
+    at = 0
+    for rec, (need, own) in zip(records, plans, strict=True):
+        counts = _counts(0)
+        if need:
+            fix = outcomes_on(need, results[at])
+            at += 1
+            if fix is None or any(not passes(rec.test_cases[i], o) for i, o in fix.items()):
+                fix_failed.add(rec.id)
+            else:
+                fixes.setdefault(rec.id, {}).update(fix)
+        runs = results[at : at + len(own)]
+        at += len(own)
+        if rec.id in fix_failed:
+            counts["fix_failed"] = 1
+        else:
+            caught: list[tuple[int, int, RepairDetail]] = []
+            for s, tests, run in zip(batch[rec.id], own, runs, strict=True):
+                outcomes = outcomes_on(tests, run)
+                if outcomes is None:
+                    verdict: RepairDetail | str = "unjudged"
+                else:
+                    screen_failed = None if s.tests is None else len(s.tests)
+                    verdict = judge_variant(rec, s.candidate, outcomes, screen_failed)
+                if isinstance(verdict, str):
+                    counts[verdict] += 1
+                    continue
+                counts["caught"] += 1
+                caught.append((verdict.tests_failed, s.candidate.order, verdict))
+            out[rec.id] = [d for _, _, d in sorted(caught, key=lambda t: (t[0], t[1]))]
+        for key, n in counts.items():
+            if key != "run":
+                totals[key] = totals.get(key, 0) + n
+    return out
 
 
 def _judge(
@@ -211,15 +299,13 @@ def _judge(
     per_row: int,
     settings: SandboxSettings | None,
     totals: dict[str, int],
-    fixes: dict[str, ExecResult] | None = None,
 ) -> dict[str, list[RepairDetail]]:
-    """Run the candidates (and each row's original, unless `fixes` already holds its run) as
-    verify runs the row; the kept details per row id, counts added to `totals`."""
+    """Run every candidate and each row's original on every test as verify runs the row; the
+    kept details per row id, counts added to `totals`."""
     jobs: list[ExecJob] = []
     for rec in records:
         inputs = [c.input for c in rec.test_cases]
-        own = fixes is None or rec.id not in fixes
-        codes = [*([rec.original_code] if own else []), *(c.code for c in candidates.get(rec.id, []))]
+        codes = [rec.original_code, *(c.code for c in candidates.get(rec.id, []))]
         row = RowJobs.of(rec, settings)
         jobs.extend(row.job(code, f"{rec.id}#bug{n}", inputs, limits) for n, code in enumerate(codes))
     results = sandbox.run_batch(jobs) if jobs else []
@@ -227,20 +313,22 @@ def _judge(
     at = 0
     for rec in records:
         cands = candidates.get(rec.id, [])
-        if fixes is None or rec.id not in fixes:
-            fix = results[at]
-            at += 1
-            if fixes is not None:
-                fixes[rec.id] = fix
-        else:
-            fix = fixes[rec.id]
-        runs = results[at : at + len(cands)]
-        at += len(cands)
+        fix, runs = results[at], results[at + 1 : at + 1 + len(cands)]
+        at += 1 + len(cands)
         details, counts = judge_variants(rec, cands, fix, runs)
         out[rec.id] = pick(details, per_row)
         for key, n in counts.items():
             totals[key] = totals.get(key, 0) + n
     return out
+
+
+@dataclass(frozen=True)
+class Screened:
+    """A candidate the screen caught, and the tests it failed there (indices into the row's
+    tests); None: not known (the screen could not run the row, or the candidate's job died)."""
+
+    candidate: BugCandidate
+    tests: list[int] | None
 
 
 def screen_candidates(
@@ -249,7 +337,7 @@ def screen_candidates(
     sandbox: Sandbox,
     limits: ExecLimits,
     per_process: int = 1,
-) -> tuple[dict[str, list[BugCandidate]], int, int]:
+) -> tuple[dict[str, list[Screened]], int, int]:
     """Per row id, the candidates that fail one of its tests with a definite wrong answer when
     each runs every test in one suite job (as adequacy runs a mutant), in the order `pick`
     takes them: the fewest failing tests first, one per kind of bug before a second. Also how
@@ -280,7 +368,7 @@ def screen_candidates(
                           budgets=budgets_for(original, _SCREEN_TIME_FACTOR, _SCREEN_TIME_FLOOR_S),
                           expect=None, trace=False, base=limits)
             )  # fmt: skip
-    caught: dict[str, list[tuple[int, BugCandidate]]] = {}
+    caught: dict[str, list[tuple[int, Screened]]] = {}
     survived = unjudged = 0
     keys = [key for key, _ in owners]
     for (key, cand), result in zip(owners, run_suites(sandbox, jobs, keys, per_process), strict=True):
@@ -294,14 +382,16 @@ def screen_candidates(
             survived += 1
         elif failed or run.job_status != "infra":
             # a job that died may still fail a test definitely when each test runs alone
-            caught.setdefault(key, []).append((len(failed) if failed else len(original) + 1, cand))
+            # tests failed before a job died are not all its failures: judged on every test
+            found = Screened(cand, failed if run.job_status == "ok" else None)
+            caught.setdefault(key, []).append((len(failed) if failed else len(original) + 1, found))
         else:
             unjudged += 1
-    order: dict[str, list[BugCandidate]] = {}
+    order: dict[str, list[Screened]] = {}
     for key in suites:
         if key not in usable:
-            order[key] = list(candidates[key])
+            order[key] = [Screened(c, None) for c in candidates[key]]
             continue
-        ranked = [c for _, c in sorted(caught.get(key, []), key=lambda t: (t[0], t[1].order))]
-        order[key] = kinds_first(ranked, lambda c: c.kind)
+        ranked = [s for _, s in sorted(caught.get(key, []), key=lambda t: (t[0], t[1].candidate.order))]
+        order[key] = kinds_first(ranked, lambda s: s.candidate.kind)
     return order, survived, unjudged

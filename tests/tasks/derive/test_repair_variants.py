@@ -1,4 +1,5 @@
-"""Repair variants: the suite screen judges only the hardest caught variants, keeping the same ones."""
+"""Repair variants: the suite screen judges only the hardest caught variants, on the tests they
+failed there, keeping the same ones."""
 
 from __future__ import annotations
 
@@ -36,16 +37,22 @@ def test_the_screen_keeps_the_variants_judging_every_one_keeps_for_fewer_process
     cfg = ExercisesSettings(repair_mutants=12, repair_per_row=2)
     candidates = {rec.id: mutation_candidates(rec, cfg) for rec in rows}
     kept = {}
-    for screen in (False, True):
+    for screen, failing_only in ((False, False), (True, False), (True, True)):
         sandbox = Counting(shared_sandbox(box))
-        details, counts = repair_details(rows, candidates, sandbox, box.limits, 2, box, screen=screen)
-        kept[screen] = (details, counts, sandbox.processes)
-    (full, full_counts, full_processes), (screened, counts, processes) = kept[False], kept[True]
-    assert set(full) == set(screened) == {rec.id for rec in rows}
-    for rec in rows:
-        assert [(d.buggy_code, d.tests_failed, d.actual) for d in screened[rec.id]] == [
-            (d.buggy_code, d.tests_failed, d.actual) for d in full[rec.id]
-        ], rec.entry_point
-    assert counts["run"] == full_counts["run"] == sum(len(c) for c in candidates.values())
-    assert counts["screened_out"] >= 1 and counts["caught"] == sum(len(d) for d in screened.values())
-    assert processes < 0.6 * full_processes
+        details, counts = repair_details(
+            rows, candidates, sandbox, box.limits, 2, box, screen=screen, failing_only=failing_only
+        )
+        kept[screen, failing_only] = (details, counts, sandbox.processes)
+    full, full_counts, full_processes = kept[False, False]
+    for mode in ((True, False), (True, True)):
+        screened, counts, _ = kept[mode]
+        assert set(full) == set(screened) == {rec.id for rec in rows}
+        for rec in rows:
+            assert [(d.buggy_code, d.tests_failed, d.actual) for d in screened[rec.id]] == [
+                (d.buggy_code, d.tests_failed, d.actual) for d in full[rec.id]
+            ], (mode, rec.entry_point)
+        assert counts["run"] == full_counts["run"] == sum(len(c) for c in candidates.values())
+        assert counts["screened_out"] >= 1 and counts["caught"] == sum(len(d) for d in screened.values())
+    screen_processes, failing_processes = kept[True, False][2], kept[True, True][2]
+    assert screen_processes < 0.6 * full_processes
+    assert failing_processes < 0.6 * screen_processes, (failing_processes, screen_processes)
