@@ -200,6 +200,10 @@ class ExecuteSettings(BaseModel):
     # seed, to check it; a row whose second run differs, prints or changes its arguments runs
     # the first here too, as before. Off: both runs here (the baseline).
     reuse_testgen_runs: bool = True
+    # With reuse: a row that testgen's run already dooms for what its outcomes show (raises on
+    # every input, too few tests, trivially passed, no examples) is dropped with the drop's
+    # reason and message without running it; `predecided:<reason>` counts them. Off: it runs.
+    predecide: bool = True
 
 
 class VerifySettings(BaseModel):

@@ -5,7 +5,10 @@ dropped as nondeterministic; each run is forked from its own zygote (another has
 no shared process state). With `execute.reuse_testgen_runs` the first run is the one
 feedback testgen made (the row's `input_runs`): only the others run here, and a row whose
 runs here differ from it (a result, an exception type, the arguments' state) or print runs
-its first here too.
+its first here too. With `execute.predecide` as well, a row whose outcomes in testgen's run
+already drop it (`no_normal_returns`, `too_few_tests`, the trivial-solution reasons,
+`no_instruction_source`) is dropped before any run here, with the reason and message its run
+would give (`_predecide` says when that holds; `predecided:<reason>` counts them).
 Tests also record stdout when the original's depends on the input, and the arguments'
 state after the call when the original mutates them.
 An exception raised by the original is expected behaviour (a test case that expects that
@@ -26,10 +29,12 @@ solution passes is dropped (`constant_outcome`, `identity_outcome`, `one_sided_p
 
 from __future__ import annotations
 
+import ast
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
+from codemint import safe_ast
 from codemint.original_module import hidden_for
 from codemint.records import Executed, Rejected, TestCase, WithInputs
 from codemint.sandbox import result_fingerprint, shared_sandbox
@@ -44,6 +49,41 @@ from codemint.tasks.summarize.stage import instruction_for
 
 IMPORT_ERRORS = {"ModuleNotFoundError", "ImportError"}
 _MODULE_RE = re.compile(r"No module named '([^']+)'|cannot import name '([^']+)'")
+
+# Drops `execute.predecide` may make on feedback testgen's run alone: decided from outcomes
+# (status, value, exception type, argument state), which testgen's run records as execute's does.
+PREDECIDED = frozenset(
+    {
+        "no_normal_returns",
+        "too_few_tests",
+        "constant_outcome",
+        "identity_outcome",
+        "one_sided_predicate",
+        "few_distinct_outcomes",
+        "no_instruction_source",
+    }
+)
+# Of those, the one stdout cannot change: it reads only which inputs raised. Stdout (testgen
+# does not record it) makes tests distinct, is shown in no example, and may hold what only
+# the sandbox knows (tests dropped: other counts in a message).
+SILENT_INDEPENDENT = frozenset({"no_normal_returns"})
+# An input whose testgen run took more than this share of the time limit may time out here
+# on a loaded machine (discarded, which changes the decision): such a row runs.
+PREDECIDE_TIME_SHARE = 0.25
+# Names through which code may write to the job's stdout (fd 1): printing, streams, other
+# processes, dynamic calls that may reach any of them, and stdlib helpers that print.
+_PRINTING_NAMES = frozenset(
+    {
+        "print", "pprint", "pp", "stdout", "__stdout__", "write", "writelines", "writev", "dup2",
+        "fdopen", "open", "dis", "disassemble", "distb", "show_code", "help", "input", "breakpoint",
+        "set_trace", "interact", "system", "popen", "Popen", "subprocess", "spawnl", "spawnv",
+        "execv", "execl", "execve", "execvp",
+        "fork", "eval", "exec", "__import__", "import_module", "getattr", "globals",
+        "__builtins__", "builtins", "testmod", "main", "_test", "test", "prcal", "prmonth",
+        "prweek", "print_exc", "print_exception", "print_stack", "print_tb", "dump", "display",
+        "show", "redirect_stdout",
+    }
+)  # fmt: skip
 
 
 def outcome_key(o: CallOutcome) -> tuple[str, str | None, str | None]:
@@ -75,6 +115,30 @@ def missing_module(outcomes: list[CallOutcome]) -> str | None:
     if match is None:
         return "unknown"
     return (match.group(1) or match.group(2)).split(".")[0]
+
+
+def may_print(rec: WithInputs) -> bool:
+    """Whether the original might write to stdout: a name of its code (not its words: names
+    and attributes it uses, and `print`-like names; its helpers are part of it) through which
+    it could. The arguments cannot: a function argument is a pure builtin (codemint/codec.py)."""
+    try:
+        tree = safe_ast.parse(rec.original_code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return True
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            name = node.id
+        elif isinstance(node, ast.Attribute):
+            name = node.attr
+        elif isinstance(node, ast.alias):
+            name = node.asname or node.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom):
+            name = (node.module or "").split(".")[0]
+        else:
+            continue
+        if name in _PRINTING_NAMES or name.startswith(("print", "_print", "show", "dump")):
+            return True
+    return False
 
 
 def cap_exception_tests(cases: list[TestCase], share: float) -> tuple[list[TestCase], int]:
@@ -128,7 +192,16 @@ class Execute(Stage[WithInputs, Executed]):
             self.cfg.reuse_testgen_runs and repeats > 1 and len(rec.input_runs) == len(rec.test_inputs)
             for rec in records
         ]
-        plans = [jobs_for(rec, range(1 if r else 0, repeats)) for rec, r in zip(records, reuse, strict=True)]
+        # A row testgen's run already dooms for what its outcomes show is dropped unrun.
+        early: dict[int, Rejected] = {}
+        for n, rec in enumerate(records):
+            if reuse[n] and self.cfg.predecide and (drop := self._predecide(rec)) is not None:
+                early[n] = drop
+                reuse[n] = False
+        plans = [
+            [] if n in early else jobs_for(rec, range(1 if r else 0, repeats))
+            for n, (rec, r) in enumerate(zip(records, reuse, strict=True))
+        ]
         flat = [job for plan in plans for job in plan]
         results = shared_sandbox(self.settings.sandbox).run_batch(flat) if flat else []
         own: list[list[ExecResult]] = []
@@ -149,8 +222,49 @@ class Execute(Stage[WithInputs, Executed]):
         for n, first in zip(redo, firsts, strict=True):
             own[n] = [first, *own[n]]
         self.metrics["testgen_runs_reused"] += sum(reuse) - len(redo)
-        for rec, runs in zip(records, own, strict=True):
-            yield self._decide(rec, [r.outcomes for r in runs], [r.infra_error for r in runs])
+        for n, (rec, runs) in enumerate(zip(records, own, strict=True)):
+            if n in early:
+                yield early[n]
+            else:
+                yield self._decide(rec, [r.outcomes for r in runs], [r.infra_error for r in runs])
+
+    def _predecide(self, rec: WithInputs) -> Rejected | None:
+        """The drop `_decide` gives on feedback testgen's run of the original alone, when that
+        drop is one the outcomes decide (PREDECIDED) and execute's own run would decide the
+        same; else None (the row runs as usual). Where its run would agree with testgen's
+        (the common case: see `_unusable`), `_decide` on it and on testgen's outcomes see the
+        same statuses, values, exception types and argument states; what testgen's lack
+        (stdout, exception messages), what it encodes its own way (iterators) and what a
+        loaded machine may change (an input near its time limit) leave the row to its run."""
+        limit = self.settings.sandbox.limits.timeout_s
+        if any(
+            r.kind not in ("ok", "error") or r.seconds > PREDECIDE_TIME_SHARE * limit for r in rec.input_runs
+        ):
+            return None
+        outcomes = [
+            CallOutcome(status="ok", result=r.value, args_after=r.args_after)
+            if r.kind == "ok"
+            else CallOutcome(status="error", exc_type=r.value, args_after=r.args_after)
+            for r in rec.input_runs
+        ]
+        # What only the sandbox knows (an address, a job's work path) differs from job to job:
+        # its run here would likely be dropped as nondeterministic, not for these outcomes.
+        for text, o in zip(rec.test_inputs, outcomes, strict=True):
+            if checks.sandbox_only(TestCase(input=text, expected=o.result, args_after=o.args_after)):
+                return None
+        saved, self.metrics = self.metrics, Counter()
+        try:
+            out = self._decide(rec, [outcomes], [None])
+        finally:
+            seen, self.metrics = self.metrics, saved
+        if not isinstance(out, Rejected) or out.drop_reason not in PREDECIDED:
+            return None  # kept, or a verdict testgen's run cannot give (missing_import)
+        if out.drop_reason not in SILENT_INDEPENDENT and may_print(rec):
+            return None  # output that differs by input could make its tests distinct
+        # The per-test counts its decision made stand; `original_*` count runs, and none ran.
+        self.metrics.update({k: v for k, v in seen.items() if not k.startswith("original_")})
+        self.metrics[f"predecided:{out.drop_reason}"] += 1
+        return out
 
     def _unusable(self, rec: WithInputs, runs: list[ExecResult]) -> str | None:
         """Why feedback testgen's run of the original cannot stand for execute's first run
