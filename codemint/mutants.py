@@ -34,7 +34,6 @@ Operators (names as reported on each mutant):
 from __future__ import annotations
 
 import ast
-import copy
 import difflib
 import hashlib
 import random
@@ -593,23 +592,27 @@ def generate(
     src = _Source(code)
     sites = _sites(func, src)
     chosen = _spread(sites, max_mutants, seed)
-    seen = {ast.dump(tree)}
+    # Mutants are told apart by the entry point's AST alone: every edit lies inside it and a
+    # kept mutant's function parsed to exactly the intended tree, so the rest of the module
+    # is the original's text and parses to the original's AST.
+    memo: _Memo = {}
+    seen = {_dump(func, memo, record=True)}
     mutants: list[Mutant] = []
     for site in chosen:
-        mutated_func = copy.deepcopy(func)
         try:
+            mutated_func = _copy_path(func, site.path)
             _apply(mutated_func, site)
             edits = sorted(_edits(src, func, site))
             text = _splice(code, edits)
-            compile(text, "<mutant>", "exec")
             mutated = safe_ast.parse(text)
             got = find_target(mutated, entry_point, class_name)
-            if got is None or ast.dump(got) != ast.dump(mutated_func):
+            if got is None or not _same(got, mutated_func):
                 continue  # the text does not say what the site means (precedence, layout)
-            dump = ast.dump(mutated)
+            dump = _dump(mutated_func, memo)
+            if dump in seen:
+                continue
+            _compile(mutated, text)
         except (SyntaxError, ValueError, RecursionError, AttributeError, AssertionError, IndexError):
-            continue
-        if dump in seen:
             continue
         seen.add(dump)
         start, end = edits[0][0], max(e[1] for e in edits)
@@ -619,6 +622,114 @@ def generate(
             )
         )
     return mutants
+
+
+def _compile(tree: ast.Module, text: str) -> None:
+    """Raise as `compile(text)` would: the parsed tree is compiled (one parse, not two). A tree
+    the conversion back to C refuses (nesting, validation) is compiled from its text."""
+    try:
+        safe_ast.compile_tree(tree, "<mutant>")
+    except (RecursionError, ValueError, TypeError):
+        compile(text, "<mutant>", "exec")
+
+
+_MISSING = object()
+# Per AST class: its fields, each with whether a None value is left out of `ast.dump` (an
+# optional field: the class attribute is None).
+_FIELDS: dict[type[ast.AST], tuple[tuple[str, bool], ...]] = {}
+_Memo = dict[int, tuple[ast.AST, str]]
+
+
+def _fields(cls: type[ast.AST]) -> tuple[tuple[str, bool], ...]:
+    spec = _FIELDS.get(cls)
+    if spec is None:
+        spec = _FIELDS[cls] = tuple((name, getattr(cls, name, ...) is None) for name in cls._fields)
+    return spec
+
+
+def _dump(node: object, memo: _Memo, record: bool = False) -> str:
+    """`ast.dump(node)`; a node found in `memo` (by identity) is not formatted again, and with
+    `record` every node formatted is added to it."""
+    if isinstance(node, ast.AST):
+        hit = memo.get(id(node))
+        if hit is not None and hit[0] is node:
+            return hit[1]
+        args = []
+        for name, optional in _fields(type(node)):
+            try:
+                value = getattr(node, name)
+            except AttributeError:
+                continue
+            if value is None and optional:
+                continue
+            args.append(f"{name}={_dump(value, memo, record)}")
+        text = f"{type(node).__name__}({', '.join(args)})"
+        if record:
+            memo[id(node)] = (node, text)
+        return text
+    if isinstance(node, list):
+        return "[" + ", ".join([_dump(x, memo, record) for x in node]) + "]"
+    return repr(node)
+
+
+def _same(a: object, b: object) -> bool:
+    """`ast.dump(a) == ast.dump(b)`, without formatting either (and stopping at a difference)."""
+    kind = type(a)
+    if kind is not type(b):
+        # a node's dump starts with its class name, a list's with "[": neither is a value's repr
+        if isinstance(a, (ast.AST, list)) or isinstance(b, (ast.AST, list)):
+            return False
+        return repr(a) == repr(b)
+    if isinstance(a, ast.AST):
+        for name, optional in _fields(type(a)):
+            x, y = getattr(a, name, _MISSING), getattr(b, name, _MISSING)
+            if optional:
+                x = _MISSING if x is None else x
+                y = _MISSING if y is None else y
+            if x is _MISSING or y is _MISSING:
+                if x is not y:
+                    return False
+            elif not _same(x, y):
+                return False
+        return True
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(map(_same, a, b))
+    if a is b:
+        return True
+    if kind is str or kind is int:
+        return a == b  # for these, equal values and equal reprs are the same thing
+    return repr(a) == repr(b)
+
+
+def _clone(node: ast.AST) -> ast.AST:
+    new = type(node).__new__(type(node))
+    new.__dict__.update(node.__dict__)
+    return new
+
+
+def _copy_path(func: ast.FunctionDef, path: Path) -> ast.FunctionDef:
+    """A copy of `func` for `_apply` to change at `path`: the nodes and lists on the path and
+    the target's own fields (lists, nodes) are copies, every other node is shared (and never
+    changed), so this costs the path's length, not the function's size."""
+    root = _clone(func)
+    node = root
+    for field, index in path:
+        value = getattr(node, field)
+        if index is None:
+            child = _clone(value)
+            setattr(node, field, child)
+        else:
+            items = list(value)
+            setattr(node, field, items)
+            child = items[index] = _clone(items[index])
+        node = child
+    for field, value in ast.iter_fields(node):
+        if isinstance(value, list):
+            setattr(node, field, list(value))
+        elif isinstance(value, ast.AST):
+            setattr(node, field, _clone(value))
+    assert isinstance(root, ast.FunctionDef)
+    return root
 
 
 def _splice(code: str, edits: list[Edit]) -> str:
