@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -263,6 +263,52 @@ def _canon(data: Any) -> str:
     return canonical_text(data)
 
 
+def _canon_json(data: Any) -> str:
+    """`_canon(data)` for data of JSON's own types only (as `json.loads` gives: exact dict
+    with str keys, list, str, int, float, bool, None): the same text from json's C encoder,
+    which the codec cannot use in the sandbox (a job may patch what json's Python layer
+    consults) but the host can. A non-finite float (or nesting too deep) takes the codec's
+    own path, so the text, or the error, stays the codec's."""
+    if _json_chunks is None or not isinstance(data, (list, dict)):
+        return _canon(data)  # a scalar: no faster
+    try:
+        return "".join(_json_chunks(data, 0))
+    except (ValueError, RecursionError):
+        return _canon(data)
+
+
+def _not_json(value: object) -> Any:
+    raise TypeError(f"not JSON data: {type(value).__name__}")
+
+
+# json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+# without its per-call setup (markers None: the data has no cycles)
+_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+_json_chunks: Callable[[Any, int], Sequence[str]] | None = (
+    None
+    if _make_encoder is None
+    else _make_encoder(None, _not_json, json.encoder.encode_basestring, None, ":", ",", True, False, False)
+)
+
+# Input texts already decoded once here (valid: `decode_input` gives the same for the same
+# text): a row's inputs go into one job per mutant, and decoding each again is most of a
+# job's host time. Bounded, and only short texts.
+_CHECKED: dict[str, None] = {}
+_CHECKED_CAP = 4096
+_CHECKED_CHARS = 4096
+
+
+def _check_input(text: str) -> None:
+    """Raise as `decode_input(text)` does for a malformed input (in the host, with its reason)."""
+    if text in _CHECKED:
+        return
+    decode_input(text)
+    if type(text) is str and len(text) <= _CHECKED_CHARS:
+        if len(_CHECKED) >= _CHECKED_CAP:
+            _CHECKED.clear()
+        _CHECKED[text] = None
+
+
 def suite_job(
     job_id: str,
     code: str,
@@ -284,18 +330,26 @@ def suite_job(
     the runner reports it (`TestOutcome.args_after`).
     """
     for text in inputs:
-        decode_input(text)  # a malformed input fails here, in the host, with its reason
+        _check_input(text)  # a malformed input fails here, in the host, with its reason
     tests = list(inputs)  # as texts: the harness decodes each after the code has run
     expect_data = None if expect is None else [{"__tuple__": list(e)} for e in expect]
-    job_input = _canon(
-        {
-            "args": [code, entry_point, tests, [float(b) for b in budgets], expect_data, trace],
-            "kwargs": {
-                "adaptive": None if adaptive is None else [adaptive[0], *map(float, adaptive[1:])],
-                **({"state": True} if state else {}),
-            },
-        }
+    data = {
+        "args": [code, entry_point, tests, [float(b) for b in budgets], expect_data, trace],
+        "kwargs": {
+            "adaptive": None if adaptive is None else [adaptive[0], *map(float, adaptive[1:])],
+            **({"state": True} if state else {}),
+        },
+    }
+    plain = (
+        type(code) is str
+        and type(entry_point) is str
+        and type(trace) is bool
+        and all(type(x) is str for x in tests)
+        and (expect is None or all(type(x) is str or x is None for e in expect for x in e))
+        and (adaptive is None or type(adaptive[0]) is int)
     )
+    # only JSON's own types (else the codec's path, which refuses what it cannot write)
+    job_input = _canon_json(data) if plain else _canon(data)
     total = sum(budgets) + 2.0 + 0.01 * len(inputs)
     limits = base.model_copy(
         update={
@@ -321,11 +375,11 @@ def parse(result: ExecResult, trace: bool) -> SuiteRun:
     for item in data:
         kind, payload, seconds = item[0], item[1], float(item[2])
         if kind == "ok":
-            value: str | None = _canon(payload)
+            value: str | None = _canon_json(payload)
         elif kind == "iter":
-            value = _canon({"__iter__": payload})
+            value = _canon_json({"__iter__": payload})
         elif kind == "iter_raised":  # the codec's form, message left empty: it is not compared
-            kind, value = "iter", _canon({"__iter_raised__": [payload[0], payload[1], ""]})
+            kind, value = "iter", _canon_json({"__iter_raised__": [payload[0], payload[1], ""]})
         elif kind == "error":
             value = payload if isinstance(payload, str) else None
         else:
@@ -391,7 +445,7 @@ def _combine(jobs: Sequence[ExecJob]) -> ExecJob:
         job_id=f"{jobs[0].job_id}+{len(jobs) - 1}",
         code=HARNESS,
         entry_point=MULTI_ENTRY,
-        inputs=[_canon({"args": [calls], "kwargs": {}})],
+        inputs=[_canon_json({"args": [calls], "kwargs": {}})],
         limits=limits,
     )
 
