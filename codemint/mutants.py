@@ -38,8 +38,11 @@ import difflib
 import hashlib
 import random
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 from codemint import safe_ast
 
@@ -103,13 +106,13 @@ class Mutant:
     start: int = 0
     end: int = 0
 
-    @property
+    @cached_property
     def key(self) -> str:
         """Names this mutant across stages: a digest of its code (the same edit of the same
         source, whatever order or count of mutants another stage generated)."""
         return hashlib.sha256(self.code.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
-    @property
+    @cached_property
     def lines(self) -> range:
         """The original's lines the changed node spans: an input that runs none of them
         cannot tell this mutant from the original."""
@@ -597,31 +600,76 @@ def generate(
     # is the original's text and parses to the original's AST.
     memo: _Memo = {}
     seen = {_dump(func, memo, record=True)}
+    position = {id(site): i for i, site in enumerate(sites)}
+    # What parsing and compiling found for each site of this function (stages mutate the
+    # same functions with other caps): a known site costs no parse and no compile.
+    known = _known_sites(code, entry_point, class_name)
     mutants: list[Mutant] = []
     for site in chosen:
+        index = position[id(site)]
+        state = known.get(index, _UNTRIED)
+        if state is _FAILS:
+            continue
         try:
             mutated_func = _copy_path(func, site.path)
             _apply(mutated_func, site)
             edits = sorted(_edits(src, func, site))
             text = _splice(code, edits)
-            mutated = safe_ast.parse(text)
-            got = find_target(mutated, entry_point, class_name)
-            if got is None or not _same(got, mutated_func):
-                continue  # the text does not say what the site means (precedence, layout)
+            mutated = None
+            if state is _UNTRIED:
+                mutated = safe_ast.parse(text)
+                got = find_target(mutated, entry_point, class_name)
+                if got is None or not _same(got, mutated_func):
+                    known[index] = _FAILS
+                    continue  # the text does not say what the site means (precedence, layout)
+                state = known[index] = _MATCHES
             dump = _dump(mutated_func, memo)
             if dump in seen:
                 continue
-            _compile(mutated, text)
-        except (SyntaxError, ValueError, RecursionError, AttributeError, AssertionError, IndexError):
+            if state is _MATCHES:
+                if mutated is None:
+                    compile(text, "<mutant>", "exec")
+                else:
+                    _compile(mutated, text)
+                known[index] = _COMPILES
+        except RecursionError:
+            continue  # depends on the stack it ran on: not remembered
+        except (SyntaxError, ValueError, AttributeError, AssertionError, IndexError):
+            known[index] = _FAILS
             continue
         seen.add(dump)
         start, end = edits[0][0], max(e[1] for e in edits)
         mutants.append(
-            Mutant(
-                sites.index(site), site.operator, site.line, site.description, text, site.end_line, start, end
-            )
+            Mutant(index, site.operator, site.line, site.description, text, site.end_line, start, end)
         )
     return mutants
+
+
+# A site's state: its text edit parses to the intended change and compiles, parses to it
+# (not compiled yet: it was a duplicate), or fails either.
+_UNTRIED, _MATCHES, _COMPILES, _FAILS = range(4)
+_KNOWN: OrderedDict[tuple[str, str, str | None], dict[int, int]] = OrderedDict()
+_KNOWN_LOCK = threading.Lock()
+_KNOWN_FUNCTIONS = 2048
+_KNOWN_CHARS = 32_000_000  # of code held as keys
+_known_chars = 0
+
+
+def _known_sites(code: str, entry_point: str, class_name: str | None) -> dict[int, int]:
+    """The site states found for this function so far (least recently used ones forgotten)."""
+    global _known_chars
+    key = (code, entry_point, class_name)
+    with _KNOWN_LOCK:
+        states = _KNOWN.get(key)
+        if states is not None:
+            _KNOWN.move_to_end(key)
+            return states
+        states = _KNOWN[key] = {}
+        _known_chars += len(code)
+        while len(_KNOWN) > 1 and (len(_KNOWN) > _KNOWN_FUNCTIONS or _known_chars > _KNOWN_CHARS):
+            (old, _, _), _ = _KNOWN.popitem(last=False)
+            _known_chars -= len(old)
+        return states
 
 
 def _compile(tree: ast.Module, text: str) -> None:

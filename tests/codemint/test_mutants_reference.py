@@ -143,6 +143,20 @@ def test_generate_gives_the_reference_mutants_over_the_standard_library() -> Non
     assert total > 1500
 
 
+def test_sites_known_from_an_earlier_call_give_the_reference_mutants() -> None:
+    # other caps and seeds over the same functions (as later stages ask): sites found to fail,
+    # to parse but not yet compiled (duplicates), or to compile are not parsed again
+    calls = [*_corpus()[::9], *EXTRA]
+    mutants._KNOWN.clear()
+    for cap, seed in ((4, 0), (40, 0), (10, 5), (40, 0)):
+        for code, entry_point, class_name in calls:
+            kwargs = {"max_mutants": cap, "seed": seed, "class_name": class_name}
+            want = _fields(_reference_generate(code, entry_point, **kwargs))  # type: ignore[arg-type]
+            assert _fields(mutants.generate(code, entry_point, **kwargs)) == want, (entry_point, cap)  # type: ignore[arg-type]
+    states = [s for known in mutants._KNOWN.values() for s in known.values()]
+    assert {mutants._MATCHES, mutants._COMPILES, mutants._FAILS} <= set(states)
+
+
 @pytest.mark.parametrize("code,entry_point,class_name", EXTRA)
 def test_generate_gives_the_reference_mutants_on_edge_cases(
     code: str, entry_point: str, class_name: str | None
