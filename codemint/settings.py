@@ -127,6 +127,10 @@ class TestgenSettings(BaseModel):
     # input per mutant, not all of them. Later rounds run only the mutants still alive.
     # Off: every mutant runs every input of every round (the full kill matrix).
     feedback_first_kill: bool = True
+    # A row whose original raised on every input of the first two rounds runs no mutants (no
+    # normal return to aim from, and execute drops it as no_normal_returns); not with the
+    # LLM, whose mutant round may still find inputs it returns from. Off: mutants run.
+    feedback_skip_raising: bool = True
     # Then inputs aimed at the mutants that survive: mutations of inputs reaching their line.
     feedback_targeted: int = 24
     # llm_mutants (with feedback): surviving mutants shown to the LLM per row, inputs asked for.

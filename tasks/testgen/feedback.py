@@ -586,7 +586,15 @@ def feedback_inputs(
     orders = None
     if cfg.feedback_first_kill:
         orders = {n: _preference(rows[n], usable[n], cmaps[n], cfg, literals.get(n)) for n in usable}
-    runs = _mutant_runs(box, rows, usable, cfg, limits, stats, orders=orders)
+    # Mutants only where an input returns normally, unless the LLM may still find one: a row
+    # that raises on every input is dropped by execute whatever its mutants show.
+    aimed = usable
+    if cfg.feedback_skip_raising and ask is None:
+        aimed = {
+            n: idx for n, idx in usable.items() if any((rows[n].outcomes[i] or _ZERO).normal for i in idx)
+        }
+        stats.counts["mutants_skipped_raising_rows"] += len(usable) - len(aimed)
+    runs = _mutant_runs(box, rows, aimed, cfg, limits, stats, orders=orders)
     if cfg.feedback_targeted:
         targeted = _targeted_proposals(rows, usable, runs, cfg)
         stats.counts["targeted_inputs"] += _extra_round(

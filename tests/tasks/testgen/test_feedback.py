@@ -431,3 +431,35 @@ def test_mutant_jobs_stop_at_their_first_kill_and_the_kept_inputs_kill_as_many(
         return {n: sum(r.status == "killed" for r in m.mutants) for n, m in zip(names, measured, strict=True)}
 
     assert killed(first) == killed(whole)
+
+
+ALWAYS_RAISES = '''
+def open_store(path, mode="r"):
+    """Open the store configured at path."""
+    if mode not in ("r", "w"):
+        raise ValueError("bad mode " + str(mode))
+    raise LookupError("no store configured at " + str(path))
+'''
+
+
+def test_a_row_raising_on_every_input_runs_no_mutants_and_others_are_unchanged(tmp_path: Path) -> None:
+    """With `feedback_skip_raising` a row whose original raised on every input runs no mutant
+    jobs (execute drops it as no_normal_returns whatever they show); another row keeps the
+    same inputs as with the setting off."""
+    rows = [
+        Instructed(**{k: v for k, v in verified(code).model_dump().items() if k in Instructed.model_fields})
+        for code in (ALWAYS_RAISES, MOONS)
+    ]
+    produced, metrics = {}, {}
+    for skip in (False, True):
+        settings = _settings(tmp_path, True)
+        settings.testgen.feedback_skip_raising = skip
+        stage = Testgen(settings)
+        produced[skip] = {r.entry_point: r for r in stage.run(rows) if isinstance(r, WithInputs)}
+        metrics[skip] = dict(stage.metrics)
+    assert metrics[True]["mutants_skipped_raising_rows"] == 1
+    assert "mutants_skipped_raising_rows" not in metrics[False]
+    assert metrics[True]["feedback_executions"] < metrics[False]["feedback_executions"]
+    raising = produced[True]["open_store"]
+    assert raising.input_runs and all(run.kind == "error" for run in raising.input_runs)
+    assert produced[True]["moons"].test_inputs == produced[False]["moons"].test_inputs
