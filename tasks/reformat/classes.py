@@ -134,29 +134,48 @@ def _mentioned(nodes: list[ast.stmt]) -> set[str]:
 
 def needed_members(cls: ast.ClassDef, target: FuncDef) -> list[ast.stmt]:
     """The class body statements a sample of `target` carries, in source order."""
-    methods: dict[str, list[FuncDef]] = {}
-    for stmt in cls.body:
-        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
-            methods.setdefault(stmt.name, []).append(stmt)
-    kept: set[int] = {id(target)}
-    kept_stmts: list[ast.stmt] = [target]
-    for stmt in cls.body:
-        is_method = isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef)
-        if (not is_method or getattr(stmt, "name", "") in _ALWAYS) and id(stmt) not in kept:
-            kept.add(id(stmt))
-            kept_stmts.append(stmt)
-    seen: set[str] = set()
-    while True:
-        names = _mentioned(kept_stmts) - seen
-        if not names:
-            break
-        seen |= names
-        for name in names:
-            for m in methods.get(name, []):
-                if id(m) not in kept:
-                    kept.add(id(m))
-                    kept_stmts.append(m)
-    return [stmt for stmt in cls.body if id(stmt) in kept]
+    return ClassMembers(cls).needed(target)
+
+
+class ClassMembers:
+    """`needed_members` for every method of one class, sharing the work: what each member
+    mentions is found once, and so is what the members every sample carries pull in."""
+
+    def __init__(self, cls: ast.ClassDef) -> None:
+        self.cls = cls
+        self._methods: dict[str, list[FuncDef]] = {}
+        for stmt in cls.body:
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                self._methods.setdefault(stmt.name, []).append(stmt)
+        self._mentions: dict[int, set[str]] = {}
+        always = [
+            stmt
+            for stmt in cls.body
+            if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef) or stmt.name in _ALWAYS
+        ]
+        self._base: set[int] = set()
+        self._grow(self._base, always)
+
+    def _grow(self, kept: set[int], new: list[ast.stmt]) -> None:
+        """Add `new` to `kept` and every method their code mentions, to a fixed point (the same
+        set as re-reading all kept code per round: what is reachable from the start)."""
+        pending = [stmt for stmt in new if id(stmt) not in kept]
+        kept.update(id(stmt) for stmt in pending)
+        while pending:
+            stmt = pending.pop()
+            mentioned = self._mentions.get(id(stmt))
+            if mentioned is None:
+                mentioned = self._mentions[id(stmt)] = _mentioned([stmt])
+            for name in mentioned:
+                for m in self._methods.get(name, ()):
+                    if id(m) not in kept:
+                        kept.add(id(m))
+                        pending.append(m)
+
+    def needed(self, target: FuncDef) -> list[ast.stmt]:
+        kept = set(self._base)
+        self._grow(kept, [target])
+        return [stmt for stmt in self.cls.body if id(stmt) in kept]
 
 
 def trimmed_class(cls: ast.ClassDef, members: list[ast.stmt]) -> ast.ClassDef:

@@ -13,10 +13,11 @@ import ast
 import symtable
 
 
-def free_names(node: ast.AST) -> set[str]:
-    """Names `node` reads but does not bind at its own top level: its module's names."""
+def free_names(node: ast.AST, unparsed: str | None = None) -> set[str]:
+    """Names `node` reads but does not bind at its own top level: its module's names.
+    `unparsed`: `ast.unparse(node)`, when the caller has it already."""
     try:
-        table = symtable.symtable(ast.unparse(node), "<snippet>", "exec")
+        table = symtable.symtable(ast.unparse(node) if unparsed is None else unparsed, "<snippet>", "exec")
     except SyntaxError:  # code the compiler refuses on its own (`nonlocal` of an outside name):
         return set()  # nothing to carry; it fails where it runs and is dropped there with why
     symbols = table.get_symbols()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -27,12 +28,12 @@ from codemint.stage import Stage
 from codemint.stage_task import shard_task
 from codemint.tasks.reformat.classes import (
     LIFECYCLE,
+    ClassMembers,
     as_plain_function,
     constructor,
     first_param,
     is_property_getter,
     method_role,
-    needed_members,
     trimmed_class,
     trimmed_class_text,
     uses_receiver,
@@ -95,12 +96,20 @@ def _package_of(path: str) -> str | None:
     return ".".join(parts[:-1]) or None
 
 
+# A line as the parser splits them (`ast.get_source_segment`): only \r\n, \r and \n end one.
+_PARSER_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
 class ModuleIndex:
-    """Where each top-level name of a module is defined."""
+    """Where each top-level name of a module is defined, and what the module's samples share:
+    each class's member analysis, the names its public code mentions, the source's lines."""
 
     def __init__(self, tree: ast.Module, source: str, package: str | None) -> None:
         self.source = source
         self.lines = source.splitlines(keepends=True)
+        self._parser_lines: list[str] | None = None
+        self._members: dict[int, ClassMembers] = {}
+        self._called: dict[int, set[str]] = {}
         self.defs: dict[str, list[_Definition]] = {}
         self.unresolvable: dict[str, str] = {}  # name -> why it cannot be carried
         self.star_import = False
@@ -152,6 +161,31 @@ class ModuleIndex:
         for name in names:
             self._add(name, definition)
 
+    def members(self, cls: ast.ClassDef) -> ClassMembers:
+        if id(cls) not in self._members:
+            self._members[id(cls)] = ClassMembers(cls)
+        return self._members[id(cls)]
+
+    def called_by_public(self, scope: ast.AST) -> set[str]:
+        """`_names_called_by_public(scope)`, each class worked out once (do not mutate it)."""
+        return _names_called_by_public(scope, self._called)
+
+    def source_segment(self, node: ast.AST) -> str | None:
+        """`ast.get_source_segment(self.source, node)`, without re-splitting the source per call."""
+        end_lineno = getattr(node, "end_lineno", None)
+        end_col = getattr(node, "end_col_offset", None)
+        if end_lineno is None or end_col is None:
+            return None
+        if self._parser_lines is None:
+            self._parser_lines = _PARSER_LINE.findall(self.source)
+        lines = self._parser_lines
+        first, last, col = node.lineno - 1, end_lineno - 1, node.col_offset  # type: ignore[attr-defined]
+        if first == last:
+            return lines[first].encode()[col:end_col].decode()
+        head = lines[first].encode()[col:].decode()
+        tail = lines[last].encode()[:end_col].decode()
+        return "".join([head, *lines[first + 1 : last], tail])
+
     def _free_names(self, stmt: ast.AST) -> set[str]:
         """`free_names` of a statement the index holds, worked out once."""
         key = id(stmt)
@@ -159,14 +193,17 @@ class ModuleIndex:
             self._free[key] = free_names(stmt)
         return self._free[key]
 
-    def closure(self, node: ast.AST) -> tuple[list[_Definition], str | None]:
-        """Definitions `node` needs, transitively; or the first name that cannot be resolved."""
+    def closure(self, node: ast.AST, unparsed: str | None = None) -> tuple[list[_Definition], str | None]:
+        """Definitions `node` needs, transitively; or the first name that cannot be resolved.
+        `unparsed`: `ast.unparse(node)`, when the caller has it already."""
         needed: dict[int, _Definition] = {}
         pending = [node]
         seen_names: set[str] = set()
         while pending:
             current = pending.pop()
-            for name in sorted(free_names(current) if current is node else self._free_names(current)):
+            for name in sorted(
+                free_names(current, unparsed) if current is node else self._free_names(current)
+            ):
                 if name in seen_names or name in BUILTIN_NAMES:
                     continue
                 seen_names.add(name)
@@ -239,8 +276,10 @@ class Reformat(Stage[Snippet, Function]):
                 continue
             yield from self._functions(snippet, tree)
 
-    def _drop_nested(self, snippet: Snippet, node: ast.AST, reason: str, detail: str) -> Rejected:
-        seg = ast.get_source_segment(snippet.code, node) or detail
+    def _drop_nested(
+        self, snippet: Snippet, index: ModuleIndex, node: ast.AST, reason: str, detail: str
+    ) -> Rejected:
+        seg = index.source_segment(node) or detail
         prov = snippet.provenance.model_copy(
             update={
                 "line_start": getattr(node, "lineno", None),
@@ -251,7 +290,7 @@ class Reformat(Stage[Snippet, Function]):
 
     def _functions(self, snippet: Snippet, tree: ast.Module) -> Iterator[Function | Rejected]:
         index = ModuleIndex(tree, snippet.code, _package_of(snippet.provenance.path))
-        self._called = _names_called_by_public(tree)
+        self._called = index.called_by_public(tree)
         found = False
         for stmt in tree.body:
             if isinstance(stmt, ast.ClassDef):
@@ -261,7 +300,7 @@ class Reformat(Stage[Snippet, Function]):
                         yield self._method(snippet, stmt, item, index)
             elif isinstance(stmt, ast.AsyncFunctionDef):
                 found = True
-                yield self._drop_nested(snippet, stmt, "async_function", f"{stmt.name} is a coroutine")
+                yield self._drop_nested(snippet, index, stmt, "async_function", f"{stmt.name} is a coroutine")
             elif isinstance(stmt, ast.FunctionDef):
                 found = True
                 yield from self._nested(snippet, stmt, index)
@@ -275,22 +314,23 @@ class Reformat(Stage[Snippet, Function]):
         for inner, scopes in nested_functions(outer):
             where = f"{outer.name}.{inner.name}"
             if not self.cfg.lift_nested:
-                yield self._drop_nested(snippet, inner, "closure", f"{where} is nested in a function")
+                yield self._drop_nested(snippet, index, inner, "closure", f"{where} is nested in a function")
                 continue
             if isinstance(inner, ast.AsyncFunctionDef):
-                yield self._drop_nested(snippet, inner, "async_function", f"{where} is a coroutine")
+                yield self._drop_nested(snippet, index, inner, "async_function", f"{where} is a coroutine")
                 continue
             lifted, captured = lift(inner, scopes, free_names)
             if lifted is None or not isinstance(lifted, ast.FunctionDef):
-                yield self._drop_nested(snippet, inner, "closure", captured)
+                yield self._drop_nested(snippet, index, inner, "closure", captured)
                 continue
             if inner.name in index.defs:
                 yield self._drop_nested(
-                    snippet, inner, "name_clash", f"{where}: a module-level {inner.name} exists"
+                    snippet, index, inner, "name_clash", f"{where}: a module-level {inner.name} exists"
                 )
                 continue
+            text = ast.unparse(lifted)
             yield self._standalone(
-                snippet, lifted, index, own=ast.unparse(lifted) + "\n", kind="lifted", called=True, at=inner
+                snippet, lifted, index, own=text + "\n", unparsed=text, kind="lifted", called=True, at=inner
             )
 
     def _method(
@@ -302,28 +342,40 @@ class Reformat(Stage[Snippet, Function]):
     ) -> Function | Rejected:
         where = f"{cls.name}.{node.name}"
         if not self.cfg.methods:
-            return self._drop_nested(snippet, node, "method", f"{where} needs its class")
+            return self._drop_nested(snippet, index, node, "method", f"{where} needs its class")
         if isinstance(node, ast.AsyncFunctionDef):
-            return self._drop_nested(snippet, node, "async_function", f"{where} is a coroutine")
+            return self._drop_nested(snippet, index, node, "async_function", f"{where} is a coroutine")
         role = method_role(node)
         receiver = first_param(node) if role in ("instance", "class", "property") else None
         if role == "property" and not is_property_getter(node):
-            return self._drop_nested(snippet, node, "property", f"{where} is a property setter or deleter")
+            return self._drop_nested(
+                snippet, index, node, "property", f"{where} is a property setter or deleter"
+            )
         if node.name in LIFECYCLE:
-            return self._drop_nested(snippet, node, "lifecycle_method", f"{where} is carried with the class")
+            return self._drop_nested(
+                snippet, index, node, "lifecycle_method", f"{where} is carried with the class"
+            )
         if role == "static" or (receiver is not None and not uses_receiver(node, receiver)):
             plain = as_plain_function(node, drop_receiver=role != "static")
             if node.name in index.defs:
                 return self._drop_nested(
-                    snippet, node, "name_clash", f"{where}: a module-level {node.name} exists"
+                    snippet, index, node, "name_clash", f"{where}: a module-level {node.name} exists"
                 )
-            called = node.name in self._called or node.name in _names_called_by_public(cls)
+            called = node.name in self._called or node.name in index.called_by_public(cls)
+            text = ast.unparse(plain)
             return self._standalone(
-                snippet, plain, index, own=ast.unparse(plain) + "\n", kind="function", called=called, at=node
+                snippet,
+                plain,
+                index,
+                own=text + "\n",
+                unparsed=text,
+                kind="function",
+                called=called,
+                at=node,
             )
         if receiver is None:
-            return self._drop_nested(snippet, node, "method", f"{where} takes no self")
-        members = needed_members(cls, node)
+            return self._drop_nested(snippet, index, node, "method", f"{where} takes no self")
+        members = index.members(cls).needed(node)
         kind = {"class": "classmethod", "property": "property"}.get(role, "method")
         return self._standalone(
             snippet,
@@ -331,7 +383,7 @@ class Reformat(Stage[Snippet, Function]):
             index,
             own=trimmed_class_text(index.lines, cls, members),
             kind=kind,
-            called=node.name in _names_called_by_public(cls),
+            called=node.name in index.called_by_public(cls),
             cls=cls,
             closure_root=trimmed_class(cls, members),
         )
@@ -343,6 +395,7 @@ class Reformat(Stage[Snippet, Function]):
         index: ModuleIndex,
         *,
         own: str | None = None,
+        unparsed: str | None = None,
         kind: str = "function",
         called: bool | None = None,
         at: ast.AST | None = None,
@@ -350,7 +403,8 @@ class Reformat(Stage[Snippet, Function]):
         closure_root: ast.AST | None = None,
     ) -> Function | Rejected:
         """A sample for `node`: its own text (`own`, by default its verbatim source) plus what
-        it needs from its module. `at` is where it stands in the source, if not `node` itself."""
+        it needs from its module. `at` is where it stands in the source, if not `node` itself;
+        `unparsed`: `ast.unparse(node)`, when the caller has it already."""
         at = at or node
         prov = snippet.provenance.model_copy(
             update={"line_start": getattr(at, "lineno", None), "line_end": getattr(at, "end_lineno", None)}
@@ -363,7 +417,9 @@ class Reformat(Stage[Snippet, Function]):
             return self.reject(row_id, reason, detail, provenance=prov)
 
         # Counted after normalisation: a one-line `def f(x): return x` is improper, not short.
-        n_lines = len(ast.unparse(node).splitlines())
+        if unparsed is None:
+            unparsed = ast.unparse(node)
+        n_lines = len(unparsed.splitlines())
         args = node.args
         receiver = first_param(node) if kind in CLASS_KINDS else None
         if (
@@ -385,7 +441,9 @@ class Reformat(Stage[Snippet, Function]):
             return drop("too_short", f"{n_lines} lines")
         if n_lines > self.cfg.max_lines:
             return drop("too_long", f"{n_lines} lines > {self.cfg.max_lines}")
-        deps, unresolved = index.closure(closure_root or node)
+        deps, unresolved = (
+            index.closure(closure_root) if closure_root is not None else index.closure(node, unparsed)
+        )
         if unresolved:
             return drop("unresolved_name", unresolved)
         # A method's class is carried trimmed (`own`); a plain function made from a method may
@@ -437,13 +495,16 @@ def _takes_input(cls: ast.ClassDef | None) -> bool:
     return any(isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name) for s in cls.body)
 
 
-def _names_called_by_public(scope: ast.AST) -> set[str]:
-    """Names (and attribute names) that public definitions directly inside `scope` mention."""
+def _names_called_by_public(scope: ast.AST, memo: dict[int, set[str]] | None = None) -> set[str]:
+    """Names (and attribute names) that public definitions directly inside `scope` mention.
+    `memo`: results by scope id, for scopes (classes) asked about again."""
+    if memo is not None and id(scope) in memo:
+        return memo[id(scope)]
     names: set[str] = set()
     body = getattr(scope, "body", [])
     for stmt in body:
         if isinstance(stmt, ast.ClassDef) and not stmt.name.startswith("_"):
-            names |= _names_called_by_public(stmt)
+            names |= _names_called_by_public(stmt, memo)
         if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef) or (
             stmt.name.startswith("_") and not stmt.name.endswith("__")
         ):
@@ -453,6 +514,8 @@ def _names_called_by_public(scope: ast.AST) -> set[str]:
                 names.add(child.id)
             elif isinstance(child, ast.Attribute):
                 names.add(child.attr)
+    if memo is not None:
+        memo[id(scope)] = names
     return names
 
 
