@@ -10,6 +10,7 @@ read from the module all the same: a class body that reads a name before binding
 from __future__ import annotations
 
 import ast
+import copy
 import symtable
 
 
@@ -22,17 +23,92 @@ def free_names(node: ast.AST, unparsed: str | None = None) -> set[str]:
         return set()  # nothing to carry; it fails where it runs and is dropped there with why
     symbols = table.get_symbols()
     bound = {s.get_name() for s in symbols if s.is_assigned() or s.is_imported()}
-    needed = {s.get_name() for s in symbols if s.is_referenced()}
+    needed = {s.get_name() for s in symbols if s.is_referenced()} | _global_below(table)
+    for cls in ast.walk(node):
+        if isinstance(cls, ast.ClassDef):
+            needed |= _read_before_bound(cls)
+    return needed - bound
+
+
+def _global_below(table: symtable.SymbolTable) -> set[str]:
+    """Module names the scopes nested in `table` read."""
+    needed: set[str] = set()
     pending = list(table.get_children())
     while pending:
         scope = pending.pop()
         pending.extend(scope.get_children())
         # `not is_local()`: 3.11 takes any scope named "top" (a method `top`) for the module's.
         needed |= {s.get_name() for s in scope.get_symbols() if s.is_global() and not s.is_local()}
-    for cls in ast.walk(node):
-        if isinstance(cls, ast.ClassDef):
-            needed |= _read_before_bound(cls)
-    return needed - bound
+    return needed
+
+
+class ClassFreeNames:
+    """`free_names` of a top-level class cut down to some of its members, for many such cuts
+    of one class, without analysing every kept method again for each.
+
+    A method's own scope resolves its names the same whichever siblings stand beside it (a
+    class scope is not visible to the methods in it), so what a method reads from the module
+    is found once, compiled alone in a class of the same name (`super()`, name mangling). The
+    cut class is then analysed with its methods' bodies left out (decorators, defaults and
+    annotations, evaluated in the class scope, kept): the class scope itself, header and
+    class-level statements. A part the compiler refuses makes the whole refused (`set()`)."""
+
+    def __init__(self, cls: ast.ClassDef) -> None:
+        self.cls = cls
+        self._method_names: dict[int, set[str] | None] = {}
+        self._nested_early: dict[int, set[str]] = {}
+
+    def _in_method(self, method: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str] | None:
+        key = id(method)
+        if key not in self._method_names:
+            alone = ast.ClassDef(name=self.cls.name, bases=[], keywords=[], body=[method], decorator_list=[])
+            try:
+                table = symtable.symtable(ast.unparse(alone), "<snippet>", "exec")
+            except SyntaxError:
+                self._method_names[key] = None
+            else:
+                # Below the class scope: the method's scopes, and lambdas or comprehensions in
+                # its defaults (also in the cut class's own analysis: the union is the same).
+                (class_scope,) = table.get_children()
+                self._method_names[key] = _global_below(class_scope)
+        return self._method_names[key]
+
+    def _early(self, member: ast.stmt) -> set[str]:
+        """What classes within a member read before binding (`_read_before_bound`)."""
+        key = id(member)
+        if key not in self._nested_early:
+            early: set[str] = set()
+            for cls in ast.walk(member):
+                if isinstance(cls, ast.ClassDef):
+                    early |= _read_before_bound(cls)
+            self._nested_early[key] = early
+        return self._nested_early[key]
+
+    def of(self, members: list[ast.stmt]) -> set[str]:
+        """`free_names` of the class with only `members` in its body."""
+        methods = [m for m in members if isinstance(m, ast.FunctionDef | ast.AsyncFunctionDef)]
+        shells = {id(m): copy.copy(m) for m in methods}
+        for shell in shells.values():
+            shell.body = [ast.Pass()]
+        cut = copy.copy(self.cls)
+        cut.body = [shells.get(id(m), m) for m in members]
+        try:
+            table = symtable.symtable(ast.unparse(cut), "<snippet>", "exec")
+        except SyntaxError:
+            return set()
+        symbols = table.get_symbols()
+        bound = {s.get_name() for s in symbols if s.is_assigned() or s.is_imported()}
+        needed = {s.get_name() for s in symbols if s.is_referenced()} | _global_below(table)
+        for method in methods:
+            names = self._in_method(method)
+            if names is None:
+                return set()
+            needed |= names
+        # A method's shell keeps what `_read_before_bound` looks at (its name, decorators, defaults).
+        needed |= _read_before_bound(cut)
+        for member in members:
+            needed |= self._early(member)
+        return needed - bound
 
 
 def _read_before_bound(cls: ast.ClassDef) -> set[str]:

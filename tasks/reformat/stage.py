@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 import builtins
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from codemint import safe_ast
@@ -39,7 +39,7 @@ from codemint.tasks.reformat.classes import (
     uses_receiver,
 )
 from codemint.tasks.reformat.comments import doc_comment
-from codemint.tasks.reformat.names import free_names
+from codemint.tasks.reformat.names import ClassFreeNames, free_names
 from codemint.tasks.reformat.nested import lift, nested_functions
 from codemint.tasks.reformat.trivial import trivial_reason
 
@@ -109,6 +109,7 @@ class ModuleIndex:
         self.lines = source.splitlines(keepends=True)
         self._parser_lines: list[str] | None = None
         self._members: dict[int, ClassMembers] = {}
+        self._class_free: dict[int, ClassFreeNames] = {}
         self._called: dict[int, set[str]] = {}
         self.defs: dict[str, list[_Definition]] = {}
         self.unresolvable: dict[str, str] = {}  # name -> why it cannot be carried
@@ -166,6 +167,12 @@ class ModuleIndex:
             self._members[id(cls)] = ClassMembers(cls)
         return self._members[id(cls)]
 
+    def class_free_names(self, cls: ast.ClassDef, members: list[ast.stmt]) -> set[str]:
+        """`free_names(trimmed_class(cls, members))`, each method of `cls` analysed once."""
+        if id(cls) not in self._class_free:
+            self._class_free[id(cls)] = ClassFreeNames(cls)
+        return self._class_free[id(cls)].of(members)
+
     def called_by_public(self, scope: ast.AST) -> set[str]:
         """`_names_called_by_public(scope)`, each class worked out once (do not mutate it)."""
         return _names_called_by_public(scope, self._called)
@@ -193,17 +200,18 @@ class ModuleIndex:
             self._free[key] = free_names(stmt)
         return self._free[key]
 
-    def closure(self, node: ast.AST, unparsed: str | None = None) -> tuple[list[_Definition], str | None]:
+    def closure(
+        self, node: ast.AST, unparsed: str | None = None, free: set[str] | None = None
+    ) -> tuple[list[_Definition], str | None]:
         """Definitions `node` needs, transitively; or the first name that cannot be resolved.
-        `unparsed`: `ast.unparse(node)`, when the caller has it already."""
+        `unparsed`: `ast.unparse(node)`, `free`: `free_names(node)`, when the caller has them."""
+        root_free = free if free is not None else free_names(node, unparsed)
         needed: dict[int, _Definition] = {}
         pending = [node]
         seen_names: set[str] = set()
         while pending:
             current = pending.pop()
-            for name in sorted(
-                free_names(current, unparsed) if current is node else self._free_names(current)
-            ):
+            for name in sorted(root_free if current is node else self._free_names(current)):
                 if name in seen_names or name in BUILTIN_NAMES:
                     continue
                 seen_names.add(name)
@@ -386,6 +394,7 @@ class Reformat(Stage[Snippet, Function]):
             called=node.name in index.called_by_public(cls),
             cls=cls,
             closure_root=trimmed_class(cls, members),
+            root_free=lambda: index.class_free_names(cls, members),
         )
 
     def _standalone(
@@ -401,10 +410,12 @@ class Reformat(Stage[Snippet, Function]):
         at: ast.AST | None = None,
         cls: ast.ClassDef | None = None,
         closure_root: ast.AST | None = None,
+        root_free: Callable[[], set[str]] | None = None,
     ) -> Function | Rejected:
         """A sample for `node`: its own text (`own`, by default its verbatim source) plus what
         it needs from its module. `at` is where it stands in the source, if not `node` itself;
-        `unparsed`: `ast.unparse(node)`, when the caller has it already."""
+        `unparsed`: `ast.unparse(node)`, when the caller has it already; `root_free` gives
+        `free_names(closure_root)` (worked out only for a sample that gets that far)."""
         at = at or node
         prov = snippet.provenance.model_copy(
             update={"line_start": getattr(at, "lineno", None), "line_end": getattr(at, "end_lineno", None)}
@@ -441,9 +452,10 @@ class Reformat(Stage[Snippet, Function]):
             return drop("too_short", f"{n_lines} lines")
         if n_lines > self.cfg.max_lines:
             return drop("too_long", f"{n_lines} lines > {self.cfg.max_lines}")
-        deps, unresolved = (
-            index.closure(closure_root) if closure_root is not None else index.closure(node, unparsed)
-        )
+        if closure_root is not None:
+            deps, unresolved = index.closure(closure_root, free=root_free() if root_free else None)
+        else:
+            deps, unresolved = index.closure(node, unparsed)
         if unresolved:
             return drop("unresolved_name", unresolved)
         # A method's class is carried trimmed (`own`); a plain function made from a method may

@@ -1,8 +1,9 @@
 """Reformat gives exactly what it gave before its per-module sharing, over real modules.
 
 Reformat now works out once per module what every sample of it shares (each class's member
-analysis, the names public code mentions, the source's lines for a dropped node's text) and
-reuses a function's unparsed text; `_Reference` below is the stage as it was (its methods and
+analysis, the names public code mentions, the source's lines for a dropped node's text, what
+each method reads from the module), reuses a function's unparsed text and finds a trimmed
+class's free names from its parts; `_Reference` below is the stage as it was (its methods and
 the helpers they called, verbatim), and every row and drop (all fields, in order) must match.
 """
 
@@ -28,12 +29,13 @@ from codemint.tasks.reformat.classes import (
     first_param,
     is_property_getter,
     method_role,
+    needed_members,
     trimmed_class,
     trimmed_class_text,
     uses_receiver,
 )
 from codemint.tasks.reformat.comments import doc_comment
-from codemint.tasks.reformat.names import _read_before_bound
+from codemint.tasks.reformat.names import ClassFreeNames, _read_before_bound
 from codemint.tasks.reformat.nested import lift, nested_functions
 from codemint.tasks.reformat.stage import (
     BUILTIN_NAMES,
@@ -124,7 +126,9 @@ class _OldIndex(ModuleIndex):
             self._free[key] = _old_free_names(stmt)
         return self._free[key]
 
-    def closure(self, node: ast.AST, unparsed: str | None = None) -> tuple[list[_Definition], str | None]:
+    def closure(
+        self, node: ast.AST, unparsed: str | None = None, free: set[str] | None = None
+    ) -> tuple[list[_Definition], str | None]:
         needed: dict[int, _Definition] = {}
         pending = [node]
         seen_names: set[str] = set()
@@ -392,3 +396,71 @@ def test_same_rows_and_drops_as_the_stage_before(corpus: list[Snippet], reformat
     # the corpus reaches every kind of sample and the drops the shared work feeds
     assert {("Function", k) for k in ("function", "method", "property", "classmethod", "lifted")} <= kinds
     assert {("Rejected", k) for k in ("async_function", "closure", "lifecycle_method", "property")} <= kinds
+
+
+# Scope corner cases for a class cut down to some members: a class and a method named `top`
+# (3.11's symtable takes such a scope for the module's), `super()`, name mangling, class-level
+# reads before binding (also in a nested class), comprehensions and lambdas in defaults, and
+# methods the compiler refuses (`nonlocal` of nothing, `yield` in a comprehension).
+SCOPES = '''
+import os
+class top(Base, metaclass=Meta, flag=FLAG):
+    """doc"""
+    x = x
+    __hidden = 1
+    table = {k: os.sep for k in KEYS}
+    def top(self, a=[y for y in DEFAULTS], f=lambda q: q + LAMBDA):
+        return super().top() + self.__hidden + GLOBAL_A + __secret
+    @deco(DECO)
+    def other(self, b: ANNOT = DEFAULT) -> RET:
+        global G
+        G = 1
+        class Inner:
+            v = v
+            def w(self): return INNER_W
+        def helper():
+            return CLOSED + b
+        return helper, __class__, [i for i in range(N) if i > LIMIT]
+    def broken(self):
+        def inner():
+            nonlocal nothing
+        return inner
+    def gen(self):
+        return [(yield q) for q in QS]
+    if COND:
+        def maybe(self): return MAYBE
+'''
+
+
+def test_a_trimmed_class_has_the_free_names_the_whole_analysis_gives(corpus: list[Snippet]) -> None:
+    modules = [ast.parse(s.code) for s in corpus] + [ast.parse(SCOPES)]
+    cuts = 0
+    for tree in modules:
+        for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+            parts = ClassFreeNames(cls)
+            methods = [m for m in cls.body if isinstance(m, ast.FunctionDef | ast.AsyncFunctionDef)]
+            wanted = [needed_members(cls, m) for m in methods]
+            # every member, each member alone, and what each method sample carries
+            for members in [cls.body, *([m] for m in cls.body), *wanted]:
+                assert parts.of(members) == _old_free_names(trimmed_class(cls, members)), (cls.name, members)
+                cuts += 1
+    assert cuts > 1000
+    top = ast.parse(SCOPES).body[1]
+    assert isinstance(top, ast.ClassDef)
+    ok = [m for m in top.body if not (isinstance(m, ast.FunctionDef) and m.name in ("broken", "gen"))]
+    expected = {
+        "Base",
+        "KEYS",
+        "DEFAULTS",
+        "LAMBDA",
+        "GLOBAL_A",
+        "DECO",
+        "INNER_W",
+        "CLOSED",
+        "N",
+        "MAYBE",
+        "x",
+        "v",
+    }
+    assert expected <= ClassFreeNames(top).of(ok)
+    assert ClassFreeNames(top).of(top.body) == set()  # the compiler refuses the whole class
