@@ -208,6 +208,10 @@ class ExecuteSettings(BaseModel):
     # every input, too few tests, trivially passed, no examples) is dropped with the drop's
     # reason and message without running it; `predecided:<reason>` counts them. Off: it runs.
     predecide: bool = True
+    # With predecide: a row without testgen's run (a method sample) first runs all its inputs
+    # in one sandbox process (`prescreen_jobs`) and is pre-decided on that run alike; a row it
+    # does not drop runs as before. Off: such a row always runs in full.
+    prescreen: bool = True
 
 
 class VerifySettings(BaseModel):

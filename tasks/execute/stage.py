@@ -8,7 +8,11 @@ runs here differ from it (a result, an exception type, the arguments' state) or 
 its first here too. With `execute.predecide` as well, a row whose outcomes in testgen's run
 already drop it (`no_normal_returns`, `too_few_tests`, the trivial-solution reasons,
 `no_instruction_source`) is dropped before any run here, with the reason and message its run
-would give (`_predecide` says when that holds; `predecided:<reason>` counts them).
+would give (`_predecide` says when that holds; `predecided:<reason>` counts them). With
+`execute.prescreen` too, a row without testgen's run (a method sample: feedback testgen does
+not run those) is first run on all its inputs in one sandbox process, a suite job
+(sandbox/suite.py, `prescreen_jobs`), and pre-decided on that run alike; a row it does not
+drop then runs as without it.
 Tests also record stdout when the original's depends on the input, and the arguments'
 state after the call when the original mutates them.
 An exception raised by the original is expected behaviour (a test case that expects that
@@ -30,17 +34,19 @@ solution passes is dropped (`constant_outcome`, `identity_outcome`, `one_sided_p
 from __future__ import annotations
 
 import ast
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
-from codemint import safe_ast
+from codemint import codec, safe_ast
 from codemint.original_module import hidden_for
 from codemint.records import Executed, Rejected, TestCase, WithInputs
 from codemint.sandbox import result_fingerprint, shared_sandbox
 from codemint.sandbox.api import CallOutcome, ExecJob, ExecResult
 from codemint.sandbox.images import environment_requirements, image_identity
 from codemint.sandbox.row_jobs import RowJobs
+from codemint.sandbox.suite import TestOutcome, parse, suite_job
 from codemint.settings import ExecuteSettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
@@ -159,6 +165,48 @@ def cap_exception_tests(cases: list[TestCase], share: float) -> tuple[list[TestC
     return kept, len(cases) - len(kept)
 
 
+def _call_outcome(kind: str, value: str | None, args_after: str | None) -> CallOutcome:
+    """A run's outcome in the suite harness's form (kind "ok" or "error", the value's text or
+    the exception type) as the runner reports it."""
+    if kind == "ok":
+        return CallOutcome(status="ok", result=value, args_after=args_after)
+    return CallOutcome(status="error", exc_type=value, args_after=args_after)
+
+
+# Codec tags whose text may depend on when the value is encoded: an iterator in it is consumed
+# when the suite's whole result is, after later inputs ran, not right after its call.
+_DEFERRED_TAGS = ('"__iter__"', '"__iter_cut__"', '"__iter_raised__"')
+# The suite's result holds a value two levels deeper than a run's result does; a value nested
+# near the codec's depth limit (past which it writes a repr) may be written otherwise there.
+_DEPTH_MARGIN = 8
+
+
+def _same_text(o: TestOutcome) -> bool:
+    """Whether the screen's outcome has the text execute's own run of the input gives: the
+    same type name for an exception (`codec.type_name` both), the same canonical text for a
+    value (the codec's, re-canonicalized by `suite.parse`) unless it holds an iterator or a
+    repr the depth limit may have made. A RecursionError depends on the stack's depth, which
+    the suite's harness adds to: it, and what the call had changed by then, may differ."""
+    if o.kind == "error":
+        return o.value != "RecursionError"
+    if o.kind != "ok" or o.value is None or any(tag in o.value for tag in _DEFERRED_TAGS):
+        return False
+    return '"__repr__"' not in o.value or _depth(json.loads(o.value)) < codec.MAX_DEPTH - _DEPTH_MARGIN
+
+
+def _depth(data: object) -> int:
+    """How deep JSON data nests (lists and dicts)."""
+    deepest, stack = 0, [(data, 0)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, list):
+            stack.extend((x, depth + 1) for x in item)
+        elif isinstance(item, dict):
+            stack.extend((x, depth + 1) for x in item.values())
+    return deepest
+
+
 class Execute(Stage[WithInputs, Executed]):
     name = "execute"
     input_model = WithInputs
@@ -198,6 +246,23 @@ class Execute(Stage[WithInputs, Executed]):
             if reuse[n] and self.cfg.predecide and (drop := self._predecide(rec)) is not None:
                 early[n] = drop
                 reuse[n] = False
+        # A row without testgen's run: one process runs all its inputs, and may doom it alike.
+        screen = [
+            n
+            for n, rec in enumerate(records)
+            if self.cfg.predecide
+            and self.cfg.prescreen
+            and not reuse[n]
+            and n not in early
+            and rec.test_inputs
+            and len(rec.input_runs) != len(rec.test_inputs)
+        ]
+        screen_jobs = [self._screen_job(records[n]) for n in screen]
+        screened = shared_sandbox(self.settings.sandbox).run_batch(screen_jobs) if screen else []
+        self.metrics["prescreen_jobs"] += len(screen)
+        for n, result in zip(screen, screened, strict=True):
+            if (drop := self._prescreened(records[n], result)) is not None:
+                early[n] = drop
         plans = [
             [] if n in early else jobs_for(rec, range(1 if r else 0, repeats))
             for n, (rec, r) in enumerate(zip(records, reuse, strict=True))
@@ -241,12 +306,51 @@ class Execute(Stage[WithInputs, Executed]):
             r.kind not in ("ok", "error") or r.seconds > PREDECIDE_TIME_SHARE * limit for r in rec.input_runs
         ):
             return None
-        outcomes = [
-            CallOutcome(status="ok", result=r.value, args_after=r.args_after)
-            if r.kind == "ok"
-            else CallOutcome(status="error", exc_type=r.value, args_after=r.args_after)
-            for r in rec.input_runs
-        ]
+        return self._predecide_on(rec, [_call_outcome(r.kind, r.value, r.args_after) for r in rec.input_runs])
+
+    def _screen_job(self, rec: WithInputs) -> ExecJob:
+        """The original on all of `rec`'s inputs in one process, as its own run here runs each:
+        the same code (a method through the same harness), hidden original and limits per input,
+        each input on a fresh module; its outcomes are the suite harness's (testgen's format),
+        with the arguments' state."""
+        limits = self.settings.sandbox.limits
+        own = RowJobs.of(rec, self.settings.sandbox).job(rec.original_code, f"{rec.id}#screen", [], limits)
+        job = suite_job(
+            own.job_id,
+            own.code,
+            own.entry_point,
+            rec.test_inputs,
+            budgets=[limits.timeout_s] * len(rec.test_inputs),
+            expect=None,
+            trace=False,
+            base=limits,
+            state=True,
+        )
+        return job.model_copy(update={"hide": own.hide})
+
+    def _prescreened(self, rec: WithInputs, result: ExecResult) -> Rejected | None:
+        """`_predecide` on the screen's run (`_screen_job`) instead of testgen's: the same rules
+        (its suite harness is the one testgen runs; what it printed counts as `may_print`); a
+        job that did not finish, an input near its time limit or an outcome whose text the
+        per-input run may write otherwise (`_same_text`) leave the row to its runs."""
+        try:
+            run = parse(result, trace=False)
+        except (ValueError, TypeError, IndexError, KeyError):
+            return None  # not the harness's reply: the row runs as without the screen
+        if run.job_status != "ok" or len(run.outcomes) != len(rec.test_inputs):
+            return None
+        limit = self.settings.sandbox.limits.timeout_s
+        if any(not _same_text(o) or o.seconds > PREDECIDE_TIME_SHARE * limit for o in run.outcomes):
+            return None
+        outcomes = [_call_outcome(o.kind, o.value, o.args_after) for o in run.outcomes]
+        # It printed: as for code that may print, its tests may compare what it printed.
+        return self._predecide_on(rec, outcomes, printed=any(o.stdout for o in result.outcomes))
+
+    def _predecide_on(
+        self, rec: WithInputs, outcomes: list[CallOutcome], printed: bool = False
+    ) -> Rejected | None:
+        """The drop `_decide` gives on one run's `outcomes` (ok or error, no stdout) when the
+        outcomes alone decide it (PREDECIDED); else None. `printed`: the run wrote to stdout."""
         # What only the sandbox knows (an address, a job's work path) differs from job to job:
         # its run here would likely be dropped as nondeterministic, not for these outcomes.
         for text, o in zip(rec.test_inputs, outcomes, strict=True):
@@ -258,8 +362,8 @@ class Execute(Stage[WithInputs, Executed]):
         finally:
             seen, self.metrics = self.metrics, saved
         if not isinstance(out, Rejected) or out.drop_reason not in PREDECIDED:
-            return None  # kept, or a verdict testgen's run cannot give (missing_import)
-        if out.drop_reason not in SILENT_INDEPENDENT and may_print(rec):
+            return None  # kept, or a verdict an outcome alone cannot give (missing_import)
+        if out.drop_reason not in SILENT_INDEPENDENT and (printed or may_print(rec)):
             return None  # output that differs by input could make its tests distinct
         # The per-test counts its decision made stand; `original_*` count runs, and none ran.
         self.metrics.update({k: v for k, v in seen.items() if not k.startswith("original_")})

@@ -364,7 +364,7 @@ def test_jobs_are_unchanged_by_the_checks(monkeypatch: pytest.MonkeyPatch) -> No
 
     install(monkeypatch, MODULE, answer)
     rec = fn_row("def f(x):\n    return x - 1\n", [[1], [2], [3]])
-    (out,) = Execute(PipelineSettings()).run([rec])
+    (out,) = Execute(PipelineSettings(execute=ExecuteSettings(prescreen=False))).run([rec])
     assert isinstance(out, Executed) and [j.inputs for j in seen] == [rec.test_inputs] * 2
 
 

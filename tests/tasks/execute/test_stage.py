@@ -27,7 +27,9 @@ def row(n_inputs: int = 4) -> WithInputs:
 
 
 def run(rec: WithInputs, **cfg: int) -> Executed | Rejected:
-    (out,) = Execute(PipelineSettings(execute=ExecuteSettings(**cfg))).run([rec])
+    # No screen (execute.prescreen, test_prescreen.py): its one suite job is not what this
+    # fake answers, and these rows' runs are what is tested.
+    (out,) = Execute(PipelineSettings(execute=ExecuteSettings(prescreen=False, **cfg))).run([rec])
     return out
 
 
@@ -152,7 +154,7 @@ TESTGEN_RAN = [("ok", "[1]"), ("ok", "[2]"), ("error", "ValueError"), ("ok", "[]
 
 
 def _execute(rec: WithInputs, reuse: bool) -> tuple[Executed | Rejected, dict[str, float]]:
-    stage = Execute(PipelineSettings(execute=ExecuteSettings(reuse_testgen_runs=reuse)))
+    stage = Execute(PipelineSettings(execute=ExecuteSettings(reuse_testgen_runs=reuse, prescreen=False)))
     (out,) = stage.run([rec])
     return out, dict(stage.metrics)
 

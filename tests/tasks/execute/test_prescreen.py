@@ -1,0 +1,111 @@
+"""execute.prescreen: a method row (no feedback testgen run) is first run on all its inputs in
+one sandbox process; one that run dooms is dropped with the reason and message its full runs
+give, and one it does not runs as before (Docker sandbox, real testgen)."""
+
+from __future__ import annotations
+
+import functools
+import textwrap
+
+import pytest
+from sandbox_support import IMAGE, require_docker
+
+from codemint import exec_costs
+from codemint.records import (
+    Executed,
+    Function,
+    Instructed,
+    Provenance,
+    Rejected,
+    Snippet,
+    WithInputs,
+    content_id,
+)
+from codemint.settings import ExecuteSettings, PipelineSettings
+from codemint.tasks.execute.stage import Execute
+from codemint.tasks.reformat.stage import Reformat
+from codemint.tasks.summarize.stage import Summarize
+from codemint.tasks.testgen.stage import Testgen
+
+CODE = textwrap.dedent(
+    '''
+    class Ledger:
+        """Running balances by account."""
+
+        def __init__(self, start=0):
+            self.total = start
+            self.balances = {}
+
+        def deposit(self, account, amount=1):
+            """Add amount to the account's balance and to the total; return the new balance."""
+            if amount < 0:
+                raise ValueError("negative amount")
+            self.balances[account] = self.balances.get(account, 0) + amount
+            self.total += amount
+            return self.balances[account]
+
+        def fee(self, account, amount=1):
+            """Return the fee charged on a deposit of amount into account."""
+            rate = 0.0 if account in self.balances else 0.0
+            return round(amount * rate + self.total * 0, 2)
+
+        def withdraw(self, account, amount=1):
+            """Take amount out of an account's balance and the total; return the new balance."""
+            if account not in self.balances:
+                raise KeyError(account)
+            self.balances[account] -= amount
+            self.total -= amount
+            return self.balances[account]
+    '''
+)
+
+
+def settings(prescreen: bool = True) -> PipelineSettings:
+    return PipelineSettings(
+        sandbox={"backend": "docker", "image": IMAGE, "workers": 1},
+        execute=ExecuteSettings(prescreen=prescreen),
+    )
+
+
+@functools.cache
+def rows() -> dict[str, WithInputs]:
+    """The method rows execute gets, by method name: testgen does not run them."""
+    where = Provenance(source_uri="test:", path="ledger.py")
+    snippet = Snippet(id=content_id(CODE), code=CODE, provenance=where)
+    functions = [f for f in Reformat(settings()).run([snippet]) if isinstance(f, Function)]
+    instructed = [r for r in Summarize(settings()).run(functions) if isinstance(r, Instructed)]
+    out = {r.entry_point: r for r in Testgen(settings()).run(instructed) if isinstance(r, WithInputs)}
+    assert set(out) == {"deposit", "fee", "withdraw"}
+    assert all(r.sample_kind == "method" and not r.input_runs for r in out.values())
+    return out
+
+
+def execute(rec: WithInputs, prescreen: bool) -> tuple[Executed | Rejected, dict[str, float], float]:
+    """Execute's verdict on `rec`, its metrics and the sandbox processes it ran."""
+    stage = Execute(settings(prescreen))
+    with exec_costs.collecting() as costs:
+        (out,) = stage.run([rec])
+    return out, dict(stage.metrics), costs["processes"]
+
+
+@pytest.mark.parametrize(("name", "reason"), [("fee", "constant_outcome"), ("withdraw", "no_normal_returns")])
+def test_a_doomed_method_row_is_dropped_after_one_process(name: str, reason: str) -> None:
+    require_docker()
+    rec = rows()[name]
+    early, metrics, processes = execute(rec, prescreen=True)
+    full, full_metrics, full_processes = execute(rec, prescreen=False)
+    # Off: every input runs twice, a process each.
+    assert isinstance(full, Rejected) and full.drop_reason == reason
+    assert full_processes == 2 * len(rec.test_inputs) and full_metrics["prescreen_jobs"] == 0
+    assert isinstance(early, Rejected) and early.model_dump() == full.model_dump()
+    assert processes == 1 and metrics["prescreen_jobs"] == 1 and metrics[f"predecided:{reason}"] == 1
+
+
+def test_a_kept_method_row_runs_as_before() -> None:
+    require_docker()
+    rec = rows()["deposit"]
+    on, metrics, processes = execute(rec, prescreen=True)
+    off, _, off_processes = execute(rec, prescreen=False)
+    assert isinstance(on, Executed) and on.model_dump() == off.model_dump()
+    assert metrics["prescreen_jobs"] == 1 and not any(k.startswith("predecided") for k in metrics)
+    assert processes == off_processes + 1 == 2 * len(rec.test_inputs) + 1
