@@ -110,6 +110,7 @@ class ModuleIndex:
         self._parser_lines: list[str] | None = None
         self._members: dict[int, ClassMembers] = {}
         self._class_free: dict[int, ClassFreeNames] = {}
+        self._unparsed_parts: dict[str, str | None] = {}
         self._called: dict[int, set[str]] = {}
         self.defs: dict[str, list[_Definition]] = {}
         self.unresolvable: dict[str, str] = {}  # name -> why it cannot be carried
@@ -172,6 +173,12 @@ class ModuleIndex:
         if id(cls) not in self._class_free:
             self._class_free[id(cls)] = ClassFreeNames(cls)
         return self._class_free[id(cls)].of(members)
+
+    def unparsed_part(self, text: str) -> str | None:
+        """`_unparsed_after(text)` of a dependency's text, worked out once per module."""
+        if text not in self._unparsed_parts:
+            self._unparsed_parts[text] = _unparsed_after(text)
+        return self._unparsed_parts[text]
 
     def called_by_public(self, scope: ast.AST) -> set[str]:
         """`_names_called_by_public(scope)`, each class worked out once (do not mutate it)."""
@@ -245,6 +252,36 @@ def _merge_imports(tree: ast.Module) -> ast.Module:
             body.append(stmt)
     tree.body = body
     return tree
+
+
+def _unparsed_after(text: str) -> str | None:
+    """What `ast.unparse` writes for `text`'s statements when they follow others in a module:
+    each one's own text after a line break (two before a definition: `maybe_newline`). None
+    when its statements could merge with an import before them (`_merge_imports`) or stand
+    first as a docstring, or it does not parse alone."""
+    try:
+        stmts = safe_ast.parse(text).body
+        if any(isinstance(s, ast.Import | ast.ImportFrom | ast.Expr) for s in stmts):
+            return None
+        defs = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+        return "".join(("\n\n" if isinstance(s, defs) else "\n") + ast.unparse(s) for s in stmts)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _normalised(index: ModuleIndex, imports: str, others: list[str], own: str, original: str) -> str:
+    """`ast.unparse(_merge_imports(safe_ast.parse(original))) + "\n"` of `original`, the
+    `imports`, `others` and `own` parts a blank line apart: a module's dependencies, shared by
+    many of its samples, are parsed and unparsed once. Unparsed whole (its errors raised) when
+    a part is not plain statements that parse alone."""
+    parts = [index.unparsed_part(text) for text in others]
+    own_part = _unparsed_after(own)
+    if own_part is None or None in parts:
+        return ast.unparse(_merge_imports(safe_ast.parse(original))) + "\n"
+    head = ast.unparse(_merge_imports(safe_ast.parse(imports))) if imports else ""
+    text = "".join([head, *(p for p in parts if p is not None), own_part])
+    # No statement's own text starts with a line break: only the first one's break goes.
+    return (text if head else text.lstrip("\n")) + "\n"
 
 
 def signature_of(node: ast.FunctionDef) -> str:
@@ -467,7 +504,7 @@ class Reformat(Stage[Snippet, Function]):
         if len(original.splitlines()) > 4 * self.cfg.max_lines:
             return drop("too_many_dependencies", f"{len(original.splitlines())} lines with dependencies")
         try:
-            code = ast.unparse(_merge_imports(safe_ast.parse(original))) + "\n"
+            code = _normalised(index, imports, others, own, original)
             compile(code, f"<{node.name}>", "exec")
         except (SyntaxError, ValueError, RecursionError) as exc:
             return drop("reformat_failed", str(exc)[:200])

@@ -361,6 +361,22 @@ CRAFTED = (
     "    return inner(3) + inner(k) * 2 - len(os.sep)\n"
     "def _private(a):  x = '\u00e9\u00e9'; return (a, x) \n"
 )
+# Dependencies sharing their line with an import or a string: normalised whole, not by parts.
+SHARED_LINES = (
+    "import sys; LIMIT = sys.maxsize\n"
+    "'''note'''; STEP = 2\n"
+    "from os import sep\n"
+    "def bounded(n, k=1):\n"
+    "    total = 0\n"
+    "    for i in range(n):\n"
+    "        total += min(i * STEP, LIMIT) - k\n"
+    "    return total\n"
+    "def joined(parts, k=2):\n"
+    "    out = []\n"
+    "    for p in parts:\n"
+    "        out.append(p * k + sep)\n"
+    "    return ''.join(out)\n"
+)
 
 
 def _rows(stage: Reformat, snippets: list[Snippet]) -> list[dict[str, object]]:
@@ -373,29 +389,36 @@ def corpus() -> list[Snippet]:
         s for s in Ingest(PipelineSettings()).run(plan_sources([], MODULES)) if isinstance(s, Snippet)
     ]
     assert len(snippets) == len(MODULES)
-    crafted = Snippet(
-        id=content_id(CRAFTED), code=CRAFTED, provenance=Provenance(source_uri="test:", path="p/m.py")
-    )
-    return [*snippets, crafted]
+    crafted = [
+        Snippet(id=content_id(code), code=code, provenance=Provenance(source_uri="test:", path="p/m.py"))
+        for code in (CRAFTED, SHARED_LINES)
+    ]
+    return [*snippets, *crafted]
 
 
 @pytest.mark.parametrize(
     "reformat",
-    [{}, {"include_private": True, "min_body_nodes": 0, "min_lines": 1}],
+    [({}, 1), ({"include_private": True, "min_body_nodes": 0, "min_lines": 1}, 2)],
     ids=["default", "everything"],
 )
-def test_same_rows_and_drops_as_the_stage_before(corpus: list[Snippet], reformat: dict[str, object]) -> None:
-    settings = PipelineSettings.model_validate({"reformat": reformat})
+def test_same_rows_and_drops_as_the_stage_before(
+    corpus: list[Snippet], reformat: tuple[dict[str, object], int]
+) -> None:
+    settings = PipelineSettings.model_validate({"reformat": reformat[0]})
+    corpus = [*corpus[:-2][:: reformat[1]], *corpus[-2:]]  # with everything on, every other module (cost)
     new, old = Reformat(settings), _Reference(settings)
     got, want = _rows(new, corpus), _rows(old, corpus)
     assert len(got) == len(want)
     for g, w in zip(got, want, strict=True):
         assert g == w
     assert new.metrics == old.metrics
+    if reformat[1] != 1:
+        return
     kinds = {(r["type"], r.get("sample_kind") or r.get("drop_reason")) for r in got}
     # the corpus reaches every kind of sample and the drops the shared work feeds
     assert {("Function", k) for k in ("function", "method", "property", "classmethod", "lifted")} <= kinds
     assert {("Rejected", k) for k in ("async_function", "closure", "lifecycle_method", "property")} <= kinds
+    assert {r["entry_point"] for r in got if r["type"] == "Function"} >= {"bounded", "joined"}
 
 
 # Scope corner cases for a class cut down to some members: a class and a method named `top`
