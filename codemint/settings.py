@@ -212,6 +212,10 @@ class ExecuteSettings(BaseModel):
     # in one sandbox process (`prescreen_jobs`) and is pre-decided on that run alike; a row it
     # does not drop runs as before. Off: such a row always runs in full.
     prescreen: bool = True
+    # With a reference run (testgen's, or the screen's standing for a first run): an input on
+    # which it raised an exception the prompt does not state is not run here (its test would
+    # be dropped as unstated_exception); that run's outcome stands for it. Off: every input runs.
+    skip_unstated: bool = True
 
 
 class VerifySettings(BaseModel):

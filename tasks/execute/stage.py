@@ -12,7 +12,10 @@ would give (`_predecide` says when that holds; `predecided:<reason>` counts them
 `execute.prescreen` too, a row without testgen's run (a method sample: feedback testgen does
 not run those) is first run on all its inputs in one sandbox process, a suite job
 (sandbox/suite.py, `prescreen_jobs`), and pre-decided on that run alike; a row it does not
-drop then runs as without it.
+drop takes that run as testgen's is taken (`screen_runs_reused`): for the first run, checked
+by its own run here. With `execute.skip_unstated`, an input on which that reference run (either)
+raised an exception the prompt does not state is not run here: its test would be dropped as
+`unstated_exception` whatever ran, and the reference's outcome stands for it.
 Tests also record stdout when the original's depends on the input, and the arguments'
 state after the call when the original mutates them.
 An exception raised by the original is expected behaviour (a test case that expects that
@@ -41,7 +44,7 @@ from collections.abc import Iterable, Iterator
 
 from codemint import codec, safe_ast
 from codemint.original_module import hidden_for
-from codemint.records import Executed, Rejected, TestCase, WithInputs
+from codemint.records import Executed, InputRun, Rejected, TestCase, WithInputs
 from codemint.sandbox import result_fingerprint, shared_sandbox
 from codemint.sandbox.api import CallOutcome, ExecJob, ExecResult
 from codemint.sandbox.images import environment_requirements, image_identity
@@ -207,6 +210,22 @@ def _depth(data: object) -> int:
     return deepest
 
 
+def _filled(result: ExecResult, ran: list[int], reference: list[InputRun] | None) -> ExecResult:
+    """`result` of a run on the inputs `ran` (indices), with the reference run's outcome at
+    each input it did not run (`Execute._inputs_to_run`): one outcome per input again."""
+    if (
+        reference is None
+        or len(ran) == len(reference)
+        or result.infra_error
+        or len(result.outcomes) != len(ran)
+    ):
+        return result
+    outcomes = [_call_outcome(r.kind, r.value, r.args_after) for r in reference]
+    for j, o in zip(ran, result.outcomes, strict=True):
+        outcomes[j] = o
+    return result.model_copy(update={"outcomes": outcomes})
+
+
 class Execute(Stage[WithInputs, Executed]):
     name = "execute"
     input_model = WithInputs
@@ -226,14 +245,12 @@ class Execute(Stage[WithInputs, Executed]):
         repeats = max(1, self.cfg.repeats)
         limits = self.settings.sandbox.limits
 
-        def jobs_for(rec: WithInputs, runs: range) -> list[ExecJob]:
+        def jobs_for(rec: WithInputs, runs: range, only: list[int]) -> list[ExecJob]:
             # Tests are recorded as candidates will face them: without the original.
             row = RowJobs.of(rec, self.settings.sandbox)
+            inputs = [rec.test_inputs[j] for j in only]
             # Each run on its own zygote: another hash seed, nothing shared with the other.
-            return [
-                row.job(rec.original_code, f"{rec.id}#{r}", rec.test_inputs, limits, zygote=r % 4)
-                for r in runs
-            ]
+            return [row.job(rec.original_code, f"{rec.id}#{r}", inputs, limits, zygote=r % 4) for r in runs]
 
         # A row whose first run feedback testgen already made runs the others only.
         reuse = [
@@ -260,33 +277,48 @@ class Execute(Stage[WithInputs, Executed]):
         screen_jobs = [self._screen_job(records[n]) for n in screen]
         screened = shared_sandbox(self.settings.sandbox).run_batch(screen_jobs) if screen else []
         self.metrics["prescreen_jobs"] += len(screen)
+        # The run standing for the first (testgen's, or else the screen's) per row that has one.
+        reference = {n: rec.input_runs for n, rec in enumerate(records) if reuse[n]}
+        stands_in: set[int] = set()
         for n, result in zip(screen, screened, strict=True):
-            if (drop := self._prescreened(records[n], result)) is not None:
+            drop, screen_run = self._prescreened(records[n], result)
+            if drop is not None:
                 early[n] = drop
+            elif screen_run is not None and self.cfg.reuse_testgen_runs and repeats > 1:
+                reference[n] = screen_run  # it stands for the first run as testgen's run does
+                reuse[n] = True
+                stands_in.add(n)
+        # Inputs whose test would be dropped for an exception the prompt does not state run no
+        # more: the reference run's outcome stands for them in every run.
+        only = {
+            n: self._inputs_to_run(rec, reference.get(n)) if n not in early else []
+            for n, rec in enumerate(records)
+        }
         plans = [
-            [] if n in early else jobs_for(rec, range(1 if r else 0, repeats))
+            [] if n in early else jobs_for(rec, range(1 if r else 0, repeats), only[n])
             for n, (rec, r) in enumerate(zip(records, reuse, strict=True))
         ]
         flat = [job for plan in plans for job in plan]
         results = shared_sandbox(self.settings.sandbox).run_batch(flat) if flat else []
         own: list[list[ExecResult]] = []
         at = 0
-        for plan in plans:
-            own.append(results[at : at + len(plan)])
+        for n, plan in enumerate(plans):
+            own.append([_filled(r, only[n], reference.get(n)) for r in results[at : at + len(plan)]])
             at += len(plan)
-        # Where testgen's run cannot stand for the first (it differs, or there is output or
+        # Where the reference run cannot stand for the first (it differs, or there is output or
         # argument state it did not record), the first runs here, as without reuse.
         redo: list[int] = []
         for n, rec in enumerate(records):
-            why = self._unusable(rec, own[n]) if reuse[n] else None
+            why = self._unusable(rec, own[n], reference[n]) if reuse[n] else None
             if why is not None:
                 redo.append(n)
                 self.metrics[f"testgen_runs_redone:{why}"] += 1
-        first_jobs = [jobs_for(records[n], range(1))[0] for n in redo]
+        first_jobs = [jobs_for(records[n], range(1), only[n])[0] for n in redo]
         firsts = shared_sandbox(self.settings.sandbox).run_batch(first_jobs) if redo else []
         for n, first in zip(redo, firsts, strict=True):
-            own[n] = [first, *own[n]]
-        self.metrics["testgen_runs_reused"] += sum(reuse) - len(redo)
+            own[n] = [_filled(first, only[n], reference.get(n)), *own[n]]
+        self.metrics["testgen_runs_reused"] += sum(reuse) - len(stands_in) - len(set(redo) - stands_in)
+        self.metrics["screen_runs_reused"] += len(stands_in - set(redo))
         for n, (rec, runs) in enumerate(zip(records, own, strict=True)):
             if n in early:
                 yield early[n]
@@ -328,23 +360,60 @@ class Execute(Stage[WithInputs, Executed]):
         )
         return job.model_copy(update={"hide": own.hide})
 
-    def _prescreened(self, rec: WithInputs, result: ExecResult) -> Rejected | None:
+    def _prescreened(
+        self, rec: WithInputs, result: ExecResult
+    ) -> tuple[Rejected | None, list[InputRun] | None]:
         """`_predecide` on the screen's run (`_screen_job`) instead of testgen's: the same rules
         (its suite harness is the one testgen runs; what it printed counts as `may_print`); a
         job that did not finish, an input near its time limit or an outcome whose text the
-        per-input run may write otherwise (`_same_text`) leave the row to its runs."""
+        per-input run may write otherwise (`_same_text`) leave the row to its runs. Also the
+        screen's run as testgen's runs are recorded, to stand for a first run as theirs do,
+        when the row is not dropped and nothing of that kind stood in the way."""
         try:
             run = parse(result, trace=False)
         except (ValueError, TypeError, IndexError, KeyError):
-            return None  # not the harness's reply: the row runs as without the screen
+            return None, None  # not the harness's reply: the row runs as without the screen
         if run.job_status != "ok" or len(run.outcomes) != len(rec.test_inputs):
-            return None
+            return None, None
         limit = self.settings.sandbox.limits.timeout_s
         if any(not _same_text(o) or o.seconds > PREDECIDE_TIME_SHARE * limit for o in run.outcomes):
-            return None
+            return None, None
         outcomes = [_call_outcome(o.kind, o.value, o.args_after) for o in run.outcomes]
         # It printed: as for code that may print, its tests may compare what it printed.
-        return self._predecide_on(rec, outcomes, printed=any(o.stdout for o in result.outcomes))
+        printed = any(o.stdout for o in result.outcomes)
+        runs = [
+            InputRun(kind=o.kind, value=o.value, seconds=o.seconds, args_after=o.args_after)
+            for o in run.outcomes
+        ]
+        return self._predecide_on(rec, outcomes, printed=printed), None if printed else runs
+
+    def _inputs_to_run(self, rec: WithInputs, reference: list[InputRun] | None) -> list[int]:
+        """The inputs execute runs: all, but with `execute.skip_unstated` and a reference run,
+        not those on which that run raised an exception the prompt does not state (their tests
+        are dropped as `unstated_exception` whatever runs here) and left the arguments as they
+        were; unless the code may print (stdout that differs by input is compared on all of
+        them), the exception is an import error (its message names the missing module) or
+        nothing else would run."""
+        every = list(range(len(rec.test_inputs)))
+        if not (self.cfg.skip_unstated and self.cfg.outcome_checks) or reference is None:
+            return every
+        if len(reference) != len(every) or may_print(rec):
+            return every
+        prompt = f"{rec.instruction}\n{rec.context_code or ''}"
+        skipped = {
+            j
+            for j, ran in enumerate(reference)
+            if ran.kind == "error"
+            and ran.args_after is None
+            and ran.value not in IMPORT_ERRORS
+            and stated_exceptions.unstated_exception(
+                ran.value, None, rec.original_code, prompt, rec.entry_point
+            )
+        }
+        if len(skipped) == len(every):
+            return every
+        self.metrics["inputs_skipped:unstated_exception"] += len(skipped)
+        return [j for j in every if j not in skipped]
 
     def _predecide_on(
         self, rec: WithInputs, outcomes: list[CallOutcome], printed: bool = False
@@ -370,16 +439,17 @@ class Execute(Stage[WithInputs, Executed]):
         self.metrics[f"predecided:{out.drop_reason}"] += 1
         return out
 
-    def _unusable(self, rec: WithInputs, runs: list[ExecResult]) -> str | None:
-        """Why feedback testgen's run of the original cannot stand for execute's first run
-        of it, or None: each of this stage's runs must give the same result or exception type
-        and argument state on every input, and print nothing (testgen does not record it)."""
+    def _unusable(self, rec: WithInputs, runs: list[ExecResult], reference: list[InputRun]) -> str | None:
+        """Why the reference run (feedback testgen's, or the screen's) of the original cannot
+        stand for execute's first run of it, or None: each of this stage's runs must give the
+        same result or exception type and argument state on every input, and print nothing
+        (the reference run does not record it)."""
         if any(r.infra_error for r in runs):
             return None  # a sandbox failure is decided as one, as before
         for run in runs:
-            if len(run.outcomes) != len(rec.input_runs):
+            if len(run.outcomes) != len(reference):
                 return None
-            for ran, o in zip(rec.input_runs, run.outcomes, strict=True):
+            for ran, o in zip(reference, run.outcomes, strict=True):
                 if o.stdout:
                     return "output"
                 if o.args_after != ran.args_after:

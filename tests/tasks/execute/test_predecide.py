@@ -113,3 +113,23 @@ def test_a_kept_row_and_a_row_that_prints_run_as_before() -> None:
     assert may_print(rows()["announce"]) and not may_print(rows()["clamp"])
     announced = execute(rows()["announce"], predecide=True)[0]
     assert isinstance(announced, Executed) and len({c.stdout for c in announced.test_cases}) > 2
+
+
+def test_inputs_raising_what_the_prompt_does_not_state_run_no_more_and_the_row_is_the_same() -> None:
+    """execute.skip_unstated: an input on which testgen's run raised an exception the prompt
+    does not state is not run again (its test is dropped either way); the row is the same."""
+    require_docker()
+    rec = rows()["clamp"]
+    made = {}
+    for skip in (True, False):
+        stage = Execute(settings())
+        stage.settings.execute.skip_unstated = skip
+        with exec_meter.metering() as meter:
+            (made[skip],) = stage.run([rec])
+        made[skip, "metrics"], made[skip, "executions"] = dict(stage.metrics), meter.executions
+    skipped = made[True, "metrics"]["inputs_skipped:unstated_exception"]
+    assert skipped >= 1 and "inputs_skipped:unstated_exception" not in made[False, "metrics"]
+    assert made[True, "executions"] == made[False, "executions"] - skipped
+    on, off = made[True], made[False]
+    assert isinstance(on, Executed) and on.model_dump() == off.model_dump()
+    assert made[True, "metrics"]["test_dropped:unstated_exception"] == skipped

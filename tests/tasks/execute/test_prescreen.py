@@ -1,6 +1,6 @@
 """execute.prescreen: a method row (no feedback testgen run) is first run on all its inputs in
 one sandbox process; one that run dooms is dropped with the reason and message its full runs
-give, and one it does not runs as before (Docker sandbox, real testgen)."""
+give, and one it does not is the same, the screen standing for one of its runs (Docker, real testgen)."""
 
 from __future__ import annotations
 
@@ -101,11 +101,15 @@ def test_a_doomed_method_row_is_dropped_after_one_process(name: str, reason: str
     assert processes == 1 and metrics["prescreen_jobs"] == 1 and metrics[f"predecided:{reason}"] == 1
 
 
-def test_a_kept_method_row_runs_as_before() -> None:
+def test_a_kept_method_row_is_the_same_and_its_screen_stands_for_a_run() -> None:
     require_docker()
     rec = rows()["deposit"]
     on, metrics, processes = execute(rec, prescreen=True)
     off, _, off_processes = execute(rec, prescreen=False)
     assert isinstance(on, Executed) and on.model_dump() == off.model_dump()
     assert metrics["prescreen_jobs"] == 1 and not any(k.startswith("predecided") for k in metrics)
-    assert processes == off_processes + 1 == 2 * len(rec.test_inputs) + 1
+    # the screen's run stands for the first of the two (as testgen's does for a function), and
+    # inputs raising what the prompt does not state run no more
+    assert metrics["screen_runs_reused"] == 1 and off_processes == 2 * len(rec.test_inputs)
+    skipped = metrics.get("inputs_skipped:unstated_exception", 0)
+    assert processes == 1 + len(rec.test_inputs) - skipped
