@@ -2,21 +2,27 @@
 
 Runs the real pipeline (`codemint run`) per corpus twice in the same invocation:
   baseline - `testgen.feedback_reach_bound`, `testgen.feedback_first_kill`,
-             `execute.reuse_testgen_runs`, `adequacy.first_failure`,
-             `adequacy.reuse_testgen_runs`, `adequacy.reuse_testgen_kills` and
-             `exercises.repair_screen` off and `sandbox.suites_per_process` 1: testgen runs
-             every mutant on every input of every round, each suite in a process of its
-             own, execute runs the original twice, adequacy traces the original again and
-             runs each mutant's whole suite in input order, and every repair variant runs
-             every test in a process of its own;
+             `testgen.feedback_skip_raising`, `execute.reuse_testgen_runs`,
+             `execute.predecide`, `execute.prescreen`, `execute.skip_unstated`,
+             `adequacy.first_failure`, `adequacy.reuse_testgen_runs`,
+             `adequacy.reuse_testgen_kills`, `exercises.repair_screen` and
+             `exercises.repair_confirm_failing` off and `sandbox.suites_per_process` 1:
+             testgen runs every mutant on every input of every round, each suite in a
+             process of its own, execute runs the original twice on every row, adequacy
+             traces the original again and runs each mutant's whole suite in input order,
+             and every repair variant runs every test in a process of its own;
   new      - the defaults: testgen runs a mutant on the inputs reaching its change, in the
              order the selection prefers them, stopping at the first that kills it (later
-             rounds run only the survivors); execute checks testgen's run of the original with
-             one run of its own; adequacy takes testgen's traces and counts killed the mutants
-             a kept test killed there, and each other mutant runs the tests that reach its
-             change first and stops at the first one it fails; repair variants are screened
-             in one suite job each and only the hardest caught are run test by test; a
-             row's mutant suites run 8 to a process.
+             rounds run only the survivors; a row raising on every input runs none);
+             execute drops the rows testgen's run (or one suite run, for a method) already
+             dooms, and checks testgen's (or that suite's) run of the rest with one run of
+             its own, not running the inputs whose tests it would drop as raising what the
+             prompt does not state; adequacy takes testgen's traces and counts killed the
+             mutants a kept test killed there, and each other mutant runs the tests that
+             reach its change first and stops at the first one it fails; repair variants are
+             screened in one suite job each and only the hardest caught are run, on the first
+             two tests they failed there, test by test; a row's mutant suites run 8 to a
+             process.
 Other settings (the sandbox's per-job zygote among them) are the defaults in both modes.
 Prints per corpus and mode: pipeline seconds per final row, sandbox executions per final row
 by stage (the run's `run.json` "cost"), final rows, and the adequacy figures on the final
@@ -67,6 +73,11 @@ BASELINE_ENV = {
     "CODEMINT_ADEQUACY__REUSE_TESTGEN_RUNS": "false",
     "CODEMINT_ADEQUACY__REUSE_TESTGEN_KILLS": "false",
     "CODEMINT_SANDBOX__SUITES_PER_PROCESS": "1",
+    "CODEMINT_TESTGEN__FEEDBACK_SKIP_RAISING": "false",
+    "CODEMINT_EXECUTE__PREDECIDE": "false",
+    "CODEMINT_EXECUTE__PRESCREEN": "false",
+    "CODEMINT_EXECUTE__SKIP_UNSTATED": "false",
+    "CODEMINT_EXERCISES__REPAIR_CONFIRM_FAILING": "false",
 }
 CORPORA = {"default": lambda: [], "stdlib": stdlib_modules}
 STAGES = ("testgen", "execute", "verify", "adequacy", "derive")
