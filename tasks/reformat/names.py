@@ -62,6 +62,8 @@ class ClassFreeNames:
         key = id(method)
         if key not in self._method_names:
             alone = ast.ClassDef(name=self.cls.name, bases=[], keywords=[], body=[method], decorator_list=[])
+            # 3.12+: the class's type parameters are the method's enclosing names, not the module's.
+            setattr(alone, "type_params", getattr(self.cls, "type_params", []))  # noqa: B010
             try:
                 table = symtable.symtable(ast.unparse(alone), "<snippet>", "exec")
             except SyntaxError:
