@@ -13,8 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import rensa
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from codemint.curation.tokens import U64, code_tokens, hash_tokens, mix64, ngram_hashes, token_hash
 
@@ -149,6 +147,10 @@ def cluster(sig: U32, params: MinHashParams, rank: I64) -> Clusters:
     left, right = candidate_pairs(sig, bands, rows, params.bucket_window)
     similar = estimated_jaccard(sig, left, right) >= params.threshold
     left, right = left[similar], right[similar]
+    # scipy only here: importing it costs every process that imports this module ~0.15 s
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     labels = labels.astype(np.int64)
