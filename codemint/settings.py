@@ -127,9 +127,10 @@ class TestgenSettings(BaseModel):
     # input per mutant, not all of them. Later rounds run only the mutants still alive.
     # Off: every mutant runs every input of every round (the full kill matrix).
     feedback_first_kill: bool = True
-    # A row whose original raised on every input of the first two rounds runs no mutants (no
-    # normal return to aim from, and execute drops it as no_normal_returns); not with the
-    # LLM, whose mutant round may still find inputs it returns from. Off: mutants run.
+    # A row whose original raised on every input of the first two rounds, or returned one value
+    # from every input it returned from (and cannot print), runs no mutants: execute drops it
+    # (no_normal_returns, constant_outcome) whatever they show. Not with the LLM, whose mutant
+    # round may still find other inputs. Off: mutants run.
     feedback_skip_raising: bool = True
     # Then inputs aimed at the mutants that survive: mutations of inputs reaching their line.
     feedback_targeted: int = 24

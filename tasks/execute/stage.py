@@ -127,11 +127,16 @@ def missing_module(outcomes: list[CallOutcome]) -> str | None:
 
 
 def may_print(rec: WithInputs) -> bool:
-    """Whether the original might write to stdout: a name of its code (not its words: names
-    and attributes it uses, and `print`-like names; its helpers are part of it) through which
-    it could. The arguments cannot: a function argument is a pure builtin (codemint/codec.py)."""
+    """Whether the original might write to stdout (`code_may_print`)."""
+    return code_may_print(rec.original_code)
+
+
+def code_may_print(code: str) -> bool:
+    """Whether `code` might write to stdout: a name of its code (not its words: names and
+    attributes it uses, and `print`-like names; its helpers are part of it) through which it
+    could. The arguments cannot: a function argument is a pure builtin (codemint/codec.py)."""
     try:
-        tree = safe_ast.parse(rec.original_code)
+        tree = safe_ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return True
     for node in ast.walk(tree):

@@ -38,6 +38,7 @@ from codemint.sandbox.adequacy import Stopped, expectation, run_rest, stopped_eq
 from codemint.sandbox.api import ExecJob, ExecLimits, Sandbox
 from codemint.sandbox.suite import SUITES_PER_PROCESS, SuiteRun, TestOutcome, parse, run_suites, suite_job
 from codemint.settings import TestgenSettings
+from codemint.tasks.execute.stage import code_may_print
 
 
 @dataclass
@@ -587,13 +588,17 @@ def feedback_inputs(
     if cfg.feedback_first_kill:
         orders = {n: _preference(rows[n], usable[n], cmaps[n], cfg, literals.get(n)) for n in usable}
     # Mutants only where an input returns normally, unless the LLM may still find one: a row
-    # that raises on every input is dropped by execute whatever its mutants show.
+    # that raises on every input is dropped by execute whatever its mutants show. So is a row
+    # that gave one answer on every input it returned from (a subset of them is kept).
     aimed = usable
     if cfg.feedback_skip_raising and ask is None:
         aimed = {
             n: idx for n, idx in usable.items() if any((rows[n].outcomes[i] or _ZERO).normal for i in idx)
         }
         stats.counts["mutants_skipped_raising_rows"] += len(usable) - len(aimed)
+        answered = len(aimed)
+        aimed = {n: idx for n, idx in aimed.items() if not _one_answer(rows[n], idx)}
+        stats.counts["mutants_skipped_one_answer_rows"] += answered - len(aimed)
     runs = _mutant_runs(box, rows, aimed, cfg, limits, stats, orders=orders)
     if cfg.feedback_targeted:
         targeted = _targeted_proposals(rows, usable, runs, cfg)
@@ -610,6 +615,17 @@ def feedback_inputs(
         stats.kept += len(chosen)
         out[row.key] = [(row.texts[i], row.sources[i]) for i in chosen]
     return out
+
+
+def _one_answer(row: Row, indexes: list[int]) -> bool:
+    """Whether the original gave the same value on every input it returned from, left the
+    arguments as they were, and cannot print: execute drops a row whose normal tests all
+    expect one outcome (constant_outcome, one_sided_predicate), and its tests are some of
+    these inputs (with no mutant run, no targeted input is added)."""
+    normal = [o for i in indexes if (o := row.outcomes[i]) is not None and o.normal]
+    if not normal or len({o.value for o in normal}) != 1 or any(o.args_after is not None for o in normal):
+        return False
+    return not code_may_print(row.code)
 
 
 def _llm_round(

@@ -11,7 +11,7 @@ import pytest
 from factories import verified
 
 from codemint.codec import Construct, decode_input
-from codemint.records import Executed, Instructed, Verified, WithInputs
+from codemint.records import Executed, Instructed, Rejected, Verified, WithInputs
 from codemint.settings import PipelineSettings
 from codemint.tasks.execute.stage import Execute
 from codemint.tasks.testgen.stage import Testgen
@@ -442,13 +442,22 @@ def open_store(path, mode="r"):
 '''
 
 
+ONE_ANSWER = '''
+def default_port(scheme):
+    """Return the port a server listens on when none is configured for a URL scheme."""
+    ports = {"http": 8080, "https": 8080}
+    return ports.get(str(scheme).lower(), 8080)
+'''
+
+
 def test_a_row_raising_on_every_input_runs_no_mutants_and_others_are_unchanged(tmp_path: Path) -> None:
-    """With `feedback_skip_raising` a row whose original raised on every input runs no mutant
-    jobs (execute drops it as no_normal_returns whatever they show); another row keeps the
-    same inputs as with the setting off."""
+    """With `feedback_skip_raising` a row whose original raised on every input, or returned
+    one value from every input it returned from, runs no mutant jobs (execute drops it as
+    no_normal_returns or constant_outcome whatever they show); another row keeps the same
+    inputs as with the setting off."""
     rows = [
         Instructed(**{k: v for k, v in verified(code).model_dump().items() if k in Instructed.model_fields})
-        for code in (ALWAYS_RAISES, MOONS)
+        for code in (ALWAYS_RAISES, MOONS, ONE_ANSWER)
     ]
     produced, metrics = {}, {}
     for skip in (False, True):
@@ -458,8 +467,12 @@ def test_a_row_raising_on_every_input_runs_no_mutants_and_others_are_unchanged(t
         produced[skip] = {r.entry_point: r for r in stage.run(rows) if isinstance(r, WithInputs)}
         metrics[skip] = dict(stage.metrics)
     assert metrics[True]["mutants_skipped_raising_rows"] == 1
+    assert metrics[True]["mutants_skipped_one_answer_rows"] == 1
     assert "mutants_skipped_raising_rows" not in metrics[False]
     assert metrics[True]["feedback_executions"] < metrics[False]["feedback_executions"]
     raising = produced[True]["open_store"]
     assert raising.input_runs and all(run.kind == "error" for run in raising.input_runs)
     assert produced[True]["moons"].test_inputs == produced[False]["moons"].test_inputs
+    for skip in (False, True):
+        (out,) = Execute(_settings(tmp_path, True)).run([produced[skip]["default_port"]])
+        assert isinstance(out, Rejected) and out.drop_reason == "constant_outcome", skip
