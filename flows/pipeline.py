@@ -11,12 +11,15 @@ shards (dedup, selection) get an index task first. The flow never looks inside a
 
 from __future__ import annotations
 
+import itertools
+import json
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
+import pyarrow as pa
 from prefect import Task, allow_failure, flow, get_run_logger
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
@@ -29,10 +32,11 @@ from codemint import __version__, modgraph, store
 from codemint.flows import registry
 from codemint.flows.cache_walk import SettledStage, record_cached, settled_stages
 from codemint.flows.funnel import StageFunnel, build_funnel, write_run_report
-from codemint.flows.inspection import final_rows
+from codemint.flows.inspection import final_stage_dir
 from codemint.flows.registry import DERIVED, PIPELINE, stage_class
 from codemint.flows.reporting import StageProgress, publish_run_artifacts
 from codemint.flows.yields import yield_by_source
+from codemint.records import SourceRef
 from codemint.sandbox.images import with_package_environment
 from codemint.settings import PipelineSettings
 from codemint.stage import ShardResult
@@ -215,6 +219,54 @@ def run_export(
     return str(run_dir / "dataset")
 
 
+def source_shards(
+    refs: list[SourceRef], run_dir: store.RunPath, settings: PipelineSettings
+) -> list[ShardInput]:
+    """The planned sources as Parquet shards, written (write_source_shards) unless the same
+    plan already wrote them. A re-run plans the same shards: building their tables only to
+    find the same bytes costs ~0.4 s (pyarrow imports pandas on its first table), so the plan
+    and the shards' digests and stats are recorded beside them and trusted while the files
+    keep their size and mtime, as Python trusts its bytecode cache."""
+    if not isinstance(run_dir, Path):
+        return write_source_shards(refs, run_dir, settings.shards, settings.shard_max_bytes)
+    plan_file = run_dir / "sources" / ".plan.json"
+    key = cache_key(
+        [r.model_dump(mode="json") for r in refs],
+        settings.shards,
+        settings.shard_max_bytes,
+        modgraph.code_digest([write_source_shards.__module__]),  # what lays the shards out
+        pa.__version__,  # and writes their bytes
+    )
+    try:
+        plan = json.loads(plan_file.read_text(encoding="utf-8"))
+        if plan["key"] == key and all(_same_file(s) for s in plan["shards"]):
+            return [ShardInput(path=s["path"], digest=s["digest"]) for s in plan["shards"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no plan yet, or an unreadable one: write the shards
+    sources = write_source_shards(refs, run_dir, settings.shards, settings.shard_max_bytes)
+    shards = [s.model_dump() | _file_stat(Path(s.path)) for s in sources]
+    store.write_json(plan_file, {"key": key, "shards": shards})
+    return sources
+
+
+def _file_stat(path: Path) -> dict[str, int]:
+    stat = path.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _same_file(shard: dict[str, Any]) -> bool:
+    try:
+        return _file_stat(Path(shard["path"])) == {"size": shard["size"], "mtime_ns": shard["mtime_ns"]}
+    except OSError:
+        return False
+
+
+def first_final_rows(run_dir: store.RunPath, count: int) -> list[dict[str, Any]]:
+    """The first `count` final rows (the report's samples), without reading the others."""
+    paths = store.listing(final_stage_dir(run_dir), "part-*[0-9].parquet")
+    return list(itertools.islice((row for path in paths for row in store.read_rows(path)), count))
+
+
 def run_location(runs_dir: str | Path, run_id: str) -> store.RunPath:
     """The run's directory: an absolute local path, or a URL on a remote filesystem."""
     where = store.location(runs_dir) / run_id
@@ -268,7 +320,7 @@ def pipeline(
     # The sandbox gets the packages' exact environment; the derived image's tag enters every
     # cache key that covers the sandbox, so a new version re-runs execute and verify.
     settings = settings.model_copy(update={"sandbox": with_package_environment(settings.sandbox, packages)})
-    sources = write_source_shards(refs, run_dir, settings.shards, settings.shard_max_bytes)
+    sources = source_shards(refs, run_dir, settings)
     plans = stage_plans(settings, stages)
     # A re-run: the leading stages whose every task would be a cache hit are recorded as
     # Cached in one batch, not run through the task engine one by one (flows/cache_walk.py).
@@ -310,7 +362,8 @@ def pipeline(
         run_id,
         funnel,
         [f.model_dump() for f in failures],
-        final_rows(run_dir)[:3] if until is None else [],  # an earlier full run's rows are not this run's
+        # Samples: an earlier full run's rows are not this run's.
+        first_final_rows(run_dir, 3) if until is None else [],
         summary.seconds,
         yield_by_source(run_dir),
     )
