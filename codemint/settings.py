@@ -217,6 +217,10 @@ class ExecuteSettings(BaseModel):
     # which it raised an exception the prompt does not state is not run here (its test would
     # be dropped as unstated_exception); that run's outcome stands for it. Off: every input runs.
     skip_unstated: bool = True
+    # A row whose words (docstring or comment) are under 8 words also shows a few of its tests
+    # as examples in its instruction (tasks/execute/example_instructions.py): "Return a
+    # formatted day." does not say the format its tests expect. Off: the words alone.
+    terse_examples: bool = True
 
 
 class VerifySettings(BaseModel):

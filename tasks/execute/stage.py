@@ -44,6 +44,7 @@ from collections.abc import Iterable, Iterator
 
 from codemint import codec, safe_ast
 from codemint.original_module import hidden_for
+from codemint.prompt_context import platform_note
 from codemint.records import Executed, InputRun, Rejected, TestCase, WithInputs
 from codemint.sandbox import result_fingerprint, shared_sandbox
 from codemint.sandbox.api import CallOutcome, ExecJob, ExecResult
@@ -57,6 +58,8 @@ from codemint.tasks.execute import checks, example_instructions, stated_exceptio
 from codemint.tasks.summarize.stage import instruction_for
 
 IMPORT_ERRORS = {"ModuleNotFoundError", "ImportError"}
+# Words (of a docstring or comment) below which an instruction also shows examples of its tests.
+TERSE_WORDS = 8
 _MODULE_RE = re.compile(r"No module named '([^']+)'|cannot import name '([^']+)'")
 
 # Drops `execute.predecide` may make on feedback testgen's run alone: decided from outcomes
@@ -564,6 +567,9 @@ class Execute(Stage[WithInputs, Executed]):
                 )
             fields["instruction"] = instruction_for(rec, doc)
             self.metrics["example_instructions"] += 1
+        elif self.cfg.terse_examples and (shown := self._terse_examples(rec, cases)) is not None:
+            fields["instruction"] = shown
+            self.metrics["terse_examples"] += 1
         image = image_identity(self.settings.sandbox)
         return Executed(
             **fields,
@@ -574,6 +580,25 @@ class Execute(Stage[WithInputs, Executed]):
             environment_requirements=environment_requirements(rec.provenance, image),
             hidden=hidden_for(rec, self.settings.sandbox),
         )
+
+    def _terse_examples(self, rec: WithInputs, cases: list[TestCase]) -> str | None:
+        """The instruction with a few of the row's tests shown as examples, when its words (a
+        docstring or comment) are fewer than TERSE_WORDS: "Return a formatted day." does not
+        say the format its tests expect, and a solver writing from the prompt alone could not
+        guess it. None when the words are enough, or the examples specify nothing."""
+        words = {"docstring": rec.docstring, "comment": rec.comment}.get(rec.instruction_source)
+        if words is None or len(re.findall(r"\w+", words)) >= TERSE_WORDS:
+            return None
+        shown = example_instructions.example_doc(cases, rec.entry_point, rec.sample_kind, rec.class_name)
+        if shown is None:
+            return None
+        # Beside the words, before the note on whose path rules apply (its last paragraph).
+        note = platform_note(rec.provenance.path)
+        head = rec.instruction
+        tail = "" if note is None else f"\n\n{note}"
+        if tail and head.endswith(tail):
+            return f"{head.removesuffix(tail)}\n\n{shown}{tail}"
+        return f"{head}\n\n{shown}"
 
     def _args_are_its_job(self, rec: WithInputs, outcomes: list[CallOutcome]) -> bool:
         """Whether the arguments' state after the call is part of what the code must do: its
