@@ -34,9 +34,24 @@ MIN_SHOWN = 2
 MAX_EXAMPLE_CHARS = 160  # one call and its result; longer ones are skipped, not truncated
 
 
+def _text(value: Any) -> str:
+    """`repr(value)`, but a set's items in sorted order: its own order follows the process's
+    hash seed, and the same row must show the same text on every run."""
+    if isinstance(value, set | frozenset) and value:
+        items = ", ".join(sorted(_text(v) for v in value))
+        return f"{{{items}}}" if isinstance(value, set) else f"frozenset({{{items}}})"
+    if isinstance(value, list):
+        return f"[{', '.join(_text(v) for v in value)}]"
+    if isinstance(value, tuple):
+        return f"({_text(value[0])},)" if len(value) == 1 else f"({', '.join(_text(v) for v in value)})"
+    if isinstance(value, dict):
+        return f"{{{', '.join(f'{_text(k)}: {_text(v)}' for k, v in value.items())}}}"
+    return repr(value)
+
+
 def _literal(value: Any) -> str | None:
-    """`repr(value)` when it reads back as an equal literal, else None."""
-    text = repr(value)
+    """`_text(value)` when it reads back as an equal literal, else None."""
+    text = _text(value)
     try:
         back = ast.literal_eval(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError):

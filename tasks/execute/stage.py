@@ -218,17 +218,12 @@ def _depth(data: object) -> int:
     return deepest
 
 
-def _filled(result: ExecResult, ran: list[int], reference: list[InputRun] | None) -> ExecResult:
-    """`result` of a run on the inputs `ran` (indices), with the reference run's outcome at
-    each input it did not run (`Execute._inputs_to_run`): one outcome per input again."""
-    if (
-        reference is None
-        or len(ran) == len(reference)
-        or result.infra_error
-        or len(result.outcomes) != len(ran)
-    ):
+def _filled(result: ExecResult, ran: list[int], base: list[CallOutcome] | None) -> ExecResult:
+    """`result` of a run on the inputs `ran` (indices), with `base`'s outcome (another run's,
+    one per input) at each input it did not run: one outcome per input again."""
+    if base is None or len(ran) == len(base) or result.infra_error or len(result.outcomes) != len(ran):
         return result
-    outcomes = [_call_outcome(r.kind, r.value, r.args_after) for r in reference]
+    outcomes = list(base)
     for j, o in zip(ran, result.outcomes, strict=True):
         outcomes[j] = o
     return result.model_copy(update={"outcomes": outcomes})
@@ -302,17 +297,33 @@ class Execute(Stage[WithInputs, Executed]):
             n: self._inputs_to_run(rec, reference.get(n)) if n not in early else []
             for n, rec in enumerate(records)
         }
+        bases = {
+            n: [_call_outcome(r.kind, r.value, r.args_after) for r in ref] for n, ref in reference.items()
+        }
+        # A row with a reference run runs the others; a row without, its first here first.
         plans = [
-            [] if n in early else jobs_for(rec, range(1 if r else 0, repeats), only[n])
+            [] if n in early else jobs_for(rec, range(1, repeats) if r else range(1), only[n])
             for n, (rec, r) in enumerate(zip(records, reuse, strict=True))
         ]
-        flat = [job for plan in plans for job in plan]
-        results = shared_sandbox(self.settings.sandbox).run_batch(flat) if flat else []
-        own: list[list[ExecResult]] = []
-        at = 0
-        for n, plan in enumerate(plans):
-            own.append([_filled(r, only[n], reference.get(n)) for r in results[at : at + len(plan)]])
-            at += len(plan)
+        own = self._run_plans(plans, only, bases)
+        # Then its others, on the inputs its first run finished: an input that ran out of time
+        # or memory there is discarded whatever they give, and their outcome is the first's.
+        later = [n for n in range(len(records)) if n not in early and not reuse[n] and repeats > 1]
+        rest: dict[int, list[int]] = {}
+        for n in later:
+            first = own[n][0]
+            finished = not first.infra_error and len(first.outcomes) == len(records[n].test_inputs)
+            rest[n] = [j for j in only[n] if not finished or first.outcomes[j].status in ("ok", "error")]
+            bases[n] = first.outcomes if finished else []
+            self.metrics["inputs_not_rerun:unfinished"] += len(only[n]) - len(rest[n])
+        again = self._run_plans(
+            [jobs_for(records[n], range(1, repeats), rest[n]) if rest[n] else [] for n in later],
+            dict(enumerate(rest[n] for n in later)),
+            {k: bases[n] for k, n in enumerate(later)},
+        )
+        for n, runs in zip(later, again, strict=True):
+            # nothing finished: the first run stands for the others (every input discarded)
+            own[n] += runs or [own[n][0]] * (repeats - 1)
         # Where the reference run cannot stand for the first (it differs, or there is output or
         # argument state it did not record), the first runs here, as without reuse.
         redo: list[int] = []
@@ -324,7 +335,7 @@ class Execute(Stage[WithInputs, Executed]):
         first_jobs = [jobs_for(records[n], range(1), only[n])[0] for n in redo]
         firsts = shared_sandbox(self.settings.sandbox).run_batch(first_jobs) if redo else []
         for n, first in zip(redo, firsts, strict=True):
-            own[n] = [_filled(first, only[n], reference.get(n)), *own[n]]
+            own[n] = [_filled(first, only[n], bases.get(n)), *own[n]]
         self.metrics["testgen_runs_reused"] += sum(reuse) - len(stands_in) - len(set(redo) - stands_in)
         self.metrics["screen_runs_reused"] += len(stands_in - set(redo))
         for n, (rec, runs) in enumerate(zip(records, own, strict=True)):
@@ -332,6 +343,20 @@ class Execute(Stage[WithInputs, Executed]):
                 yield early[n]
             else:
                 yield self._decide(rec, [r.outcomes for r in runs], [r.infra_error for r in runs])
+
+    def _run_plans(
+        self, plans: list[list[ExecJob]], ran: dict[int, list[int]], bases: dict[int, list[CallOutcome]]
+    ) -> list[list[ExecResult]]:
+        """Each plan's results in one sandbox batch, each run filled from its base run at the
+        inputs it did not run (`_filled`)."""
+        flat = [job for plan in plans for job in plan]
+        results = shared_sandbox(self.settings.sandbox).run_batch(flat) if flat else []
+        out: list[list[ExecResult]] = []
+        at = 0
+        for n, plan in enumerate(plans):
+            out.append([_filled(r, ran[n], bases.get(n) or None) for r in results[at : at + len(plan)]])
+            at += len(plan)
+        return out
 
     def _predecide(self, rec: WithInputs) -> Rejected | None:
         """The drop `_decide` gives on feedback testgen's run of the original alone, when that
@@ -360,7 +385,8 @@ class Execute(Stage[WithInputs, Executed]):
             own.code,
             own.entry_point,
             rec.test_inputs,
-            budgets=[limits.timeout_s] * len(rec.test_inputs),
+            # an input slower than this leaves the row to its runs anyway: no longer wait for it
+            budgets=[PREDECIDE_TIME_SHARE * limits.timeout_s] * len(rec.test_inputs),
             expect=None,
             trace=False,
             base=limits,

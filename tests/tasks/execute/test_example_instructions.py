@@ -194,3 +194,20 @@ def test_a_method_example_builds_the_instance_and_shows_its_state_afterwards() -
         ex.examples([prop, other], "size", "property", "Shelf")[0]
         == ">>> obj = Shelf(['a'])\n>>> obj.size\n2"
     )
+
+
+def test_a_set_in_an_example_is_shown_sorted_whatever_the_hash_seed() -> None:
+    """A set's own order follows the process's hash seed: the same row shows the same text on
+    every run only when its items are sorted."""
+    from codemint.codec import canonical_json, encode_input
+    from codemint.records import TestCase
+    from codemint.tasks.execute.example_instructions import examples
+
+    words = {"pear", "apple", "fig", "kiwi", "plum", "lime"}
+    cases = [
+        TestCase(input=encode_input([n]), expected=canonical_json(set(sorted(words)[:n]) | {str(n)}))
+        for n in (2, 3, 4)
+    ]
+    shown = examples(cases, "first_words")
+    assert shown[0] == ">>> first_words(2)\n{'2', 'apple', 'fig'}"
+    assert shown[1] == ">>> first_words(3)\n{'3', 'apple', 'fig', 'kiwi'}"
