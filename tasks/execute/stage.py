@@ -15,7 +15,9 @@ not run those) is first run on all its inputs in one sandbox process, a suite jo
 drop takes that run as testgen's is taken (`screen_runs_reused`): for the first run, checked
 by its own run here. With `execute.skip_unstated`, an input on which that reference run (either)
 raised an exception the prompt does not state is not run here: its test would be dropped as
-`unstated_exception` whatever ran, and the reference's outcome stands for it.
+`unstated_exception` whatever ran, and the reference's outcome stands for it. A row without
+a reference run runs its second run only on the inputs its first finished: one that ran out of
+time or memory there is discarded whatever the second gives.
 Tests also record stdout when the original's depends on the input, and the arguments'
 state after the call when the original mutates them.
 An exception raised by the original is expected behaviour (a test case that expects that
