@@ -8,10 +8,22 @@ from factories import verified
 from sandbox_support import IMAGE, require_docker
 
 from codemint.codec import encode_input
-from codemint.records import TestCase, Verified
+from codemint.records import (
+    Function,
+    Instructed,
+    Provenance,
+    Snippet,
+    TestCase,
+    Verified,
+    WithInputs,
+    content_id,
+)
 from codemint.sandbox import shared_sandbox
 from codemint.sandbox.api import ExecJob
-from codemint.settings import SandboxSettings
+from codemint.settings import PipelineSettings, SandboxSettings
+from codemint.tasks.reformat.stage import Reformat
+from codemint.tasks.summarize.stage import Summarize
+from codemint.tasks.testgen.stage import Testgen
 
 Call = tuple[list[Any], dict[str, Any]]
 
@@ -35,3 +47,17 @@ def real_row(code: str, calls: list[Call], box: SandboxSettings) -> Verified:
     n = len(cases)
     data = row.model_dump() | {"test_cases": cases, "test_inputs": inputs, "input_sources": ["test"] * n}
     return Verified.model_validate(data | {"tests_passed": n, "tests_total": n})
+
+
+def instructed_rows(code: str, settings: PipelineSettings, path: str = "m.py") -> list[Instructed]:
+    """`code`'s samples as testgen gets them: through the real reformat and summarize."""
+    snippet = Snippet(id=content_id(code), code=code, provenance=Provenance(source_uri="test:", path=path))
+    functions = [f for f in Reformat(settings).run([snippet]) if isinstance(f, Function)]
+    return [r for r in Summarize(settings).run(functions) if isinstance(r, Instructed)]
+
+
+def rows_to_execute(code: str, settings: PipelineSettings, path: str = "m.py") -> dict[str, WithInputs]:
+    """`code`'s samples as execute gets them, by entry point: through the real reformat,
+    summarize and testgen."""
+    made = Testgen(settings).run(instructed_rows(code, settings, path))
+    return {r.entry_point: r for r in made if isinstance(r, WithInputs)}

@@ -8,24 +8,13 @@ import functools
 import textwrap
 
 import pytest
+from real_rows import rows_to_execute
 from sandbox_support import IMAGE, require_docker
 
 from codemint import exec_meter
-from codemint.records import (
-    Executed,
-    Function,
-    Instructed,
-    Provenance,
-    Rejected,
-    Snippet,
-    WithInputs,
-    content_id,
-)
+from codemint.records import Executed, Rejected, WithInputs
 from codemint.settings import ExecuteSettings, PipelineSettings
 from codemint.tasks.execute.stage import Execute, may_print
-from codemint.tasks.reformat.stage import Reformat
-from codemint.tasks.summarize.stage import Summarize
-from codemint.tasks.testgen.stage import Testgen
 
 CODE = textwrap.dedent(
     '''
@@ -68,10 +57,7 @@ def settings(predecide: bool = True) -> PipelineSettings:
 @functools.cache
 def rows() -> dict[str, WithInputs]:
     """The rows execute gets, by entry point, each with testgen's run of every input."""
-    snippet = Snippet(id=content_id(CODE), code=CODE, provenance=Provenance(source_uri="test:", path="m.py"))
-    functions = [f for f in Reformat(settings()).run([snippet]) if isinstance(f, Function)]
-    instructed = [r for r in Summarize(settings()).run(functions) if isinstance(r, Instructed)]
-    out = {r.entry_point: r for r in Testgen(settings()).run(instructed) if isinstance(r, WithInputs)}
+    out = rows_to_execute(CODE, settings())
     assert set(out) == {"default_port", "announce", "clamp", "check_level"}
     assert all(len(r.input_runs) == len(r.test_inputs) for r in out.values())
     return out

@@ -8,24 +8,13 @@ import functools
 import textwrap
 
 import pytest
+from real_rows import rows_to_execute
 from sandbox_support import IMAGE, require_docker
 
 from codemint import exec_costs
-from codemint.records import (
-    Executed,
-    Function,
-    Instructed,
-    Provenance,
-    Rejected,
-    Snippet,
-    WithInputs,
-    content_id,
-)
+from codemint.records import Executed, Rejected, WithInputs
 from codemint.settings import ExecuteSettings, PipelineSettings
 from codemint.tasks.execute.stage import Execute
-from codemint.tasks.reformat.stage import Reformat
-from codemint.tasks.summarize.stage import Summarize
-from codemint.tasks.testgen.stage import Testgen
 
 CODE = textwrap.dedent(
     '''
@@ -70,11 +59,7 @@ def settings(prescreen: bool = True) -> PipelineSettings:
 @functools.cache
 def rows() -> dict[str, WithInputs]:
     """The method rows execute gets, by method name: testgen does not run them."""
-    where = Provenance(source_uri="test:", path="ledger.py")
-    snippet = Snippet(id=content_id(CODE), code=CODE, provenance=where)
-    functions = [f for f in Reformat(settings()).run([snippet]) if isinstance(f, Function)]
-    instructed = [r for r in Summarize(settings()).run(functions) if isinstance(r, Instructed)]
-    out = {r.entry_point: r for r in Testgen(settings()).run(instructed) if isinstance(r, WithInputs)}
+    out = rows_to_execute(CODE, settings(), "ledger.py")
     assert set(out) == {"deposit", "fee", "withdraw"}
     assert all(r.sample_kind == "method" and not r.input_runs for r in out.values())
     return out

@@ -7,14 +7,12 @@ import functools
 import json
 import textwrap
 
+from real_rows import rows_to_execute
 from sandbox_support import IMAGE, require_docker
 
-from codemint.records import Executed, Function, Instructed, Provenance, Snippet, WithInputs, content_id
+from codemint.records import Executed, WithInputs
 from codemint.settings import ExecuteSettings, PipelineSettings
 from codemint.tasks.execute.stage import Execute
-from codemint.tasks.reformat.stage import Reformat
-from codemint.tasks.summarize.stage import Summarize
-from codemint.tasks.testgen.stage import Testgen
 
 CODE = textwrap.dedent(
     '''
@@ -44,10 +42,7 @@ def settings(terse: bool = True) -> PipelineSettings:
 
 @functools.cache
 def rows() -> dict[str, WithInputs]:
-    snippet = Snippet(id=content_id(CODE), code=CODE, provenance=Provenance(source_uri="test:", path="m.py"))
-    functions = [f for f in Reformat(settings()).run([snippet]) if isinstance(f, Function)]
-    instructed = [r for r in Summarize(settings()).run(functions) if isinstance(r, Instructed)]
-    return {r.entry_point: r for r in Testgen(settings()).run(instructed) if isinstance(r, WithInputs)}
+    return rows_to_execute(CODE, settings())
 
 
 def test_a_terse_row_shows_examples_of_its_own_tests_and_a_worded_one_does_not() -> None:

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import textwrap
 
+from real_rows import instructed_rows
 from sandbox_support import IMAGE, require_docker
 
 from codemint import exec_meter
 from codemint.codec import encode_input
-from codemint.records import Executed, Function, Instructed, Provenance, Snippet, WithInputs, content_id
+from codemint.records import Executed, WithInputs
 from codemint.settings import ExecuteSettings, PipelineSettings
 from codemint.tasks.execute.stage import Execute
-from codemint.tasks.reformat.stage import Reformat
-from codemint.tasks.summarize.stage import Summarize
 
 CODE = textwrap.dedent(
     '''
@@ -33,9 +32,7 @@ def test_an_input_the_first_run_did_not_finish_is_not_run_again() -> None:
         sandbox={"backend": "docker", "image": IMAGE, "workers": 1, "limits": {"timeout_s": 1.0, "cpu_s": 1}},
         execute=ExecuteSettings(prescreen=False),
     )
-    snippet = Snippet(id=content_id(CODE), code=CODE, provenance=Provenance(source_uri="test:", path="m.py"))
-    (function,) = [f for f in Reformat(settings).run([snippet]) if isinstance(f, Function)]
-    (instructed,) = [r for r in Summarize(settings).run([function]) if isinstance(r, Instructed)]
+    (instructed,) = instructed_rows(CODE, settings)
     inputs = [encode_input([n], {}) for n in (1, 2, 3, -1, 4, 5)]
     row = WithInputs(**instructed.model_dump(), test_inputs=inputs, input_sources=["typed"] * len(inputs))
     stage = Execute(settings)
