@@ -2,9 +2,11 @@
 
 A variant is kept only if, run in the sandbox, it fails at least one of the row's tests with
 a definite wrong answer (a different value or exception, not a timeout that load could
-cause), while the original, run in the same batch, passes all of them. Among the kept
-variants the ones the fewest tests catch come first: they are the hard bugs. The verdict
-per test is verify's own comparison (`passes`), so "fails" means what verification means.
+cause), while the original, run in the same batch, passes the tests the variant ran (all of
+them, or with `exercises.repair_confirm_failing` the first two a suite screen saw it fail).
+Among the kept variants the ones the fewest tests catch come first: they are the hard bugs.
+The verdict per test is verify's own comparison (`passes`), so "fails" means what
+verification means.
 """
 
 from __future__ import annotations
