@@ -141,18 +141,30 @@ def judge_variants(
     if failing_tests(rec.test_cases, fix) != []:
         counts["fix_failed"] = 1
         return [], counts
-    every = range(len(rec.test_cases))
+    every = list(range(len(rec.test_cases)))
+    judged = [(Screened(cand, None), every, run) for cand, run in zip(candidates, runs, strict=True)]
+    return _caught(rec, judged, counts), counts
+
+
+def _caught(
+    rec: Verified, judged: Sequence[tuple[Screened, list[int], ExecResult]], counts: dict[str, int]
+) -> list[RepairDetail]:
+    """The details of the candidates caught by their runs (each on the tests listed beside it),
+    hardest first; each verdict counted in `counts`."""
     caught: list[tuple[int, int, RepairDetail]] = []
-    for cand, run in zip(candidates, runs, strict=True):
-        outcomes = outcomes_on(every, run)
-        verdict = judge_variant(rec, cand, outcomes) if outcomes is not None else "unjudged"
+    for s, tests, run in judged:
+        outcomes = outcomes_on(tests, run)
+        if outcomes is None:
+            verdict: RepairDetail | str = "unjudged"
+        else:
+            screen_failed = None if s.tests is None else len(s.tests)
+            verdict = judge_variant(rec, s.candidate, outcomes, screen_failed)
         if isinstance(verdict, str):
             counts[verdict] += 1
             continue
         counts["caught"] += 1
-        caught.append((verdict.tests_failed, cand.order, verdict))
-    caught.sort(key=lambda t: (t[0], t[1]))
-    return [d for _, _, d in caught], counts
+        caught.append((verdict.tests_failed, s.candidate.order, verdict))
+    return [d for _, _, d in sorted(caught, key=lambda t: (t[0], t[1]))]
 
 
 def _counts(run: int) -> dict[str, int]:
@@ -273,20 +285,7 @@ def _judge_on(
         if rec.id in fix_failed:
             counts["fix_failed"] = 1
         else:
-            caught: list[tuple[int, int, RepairDetail]] = []
-            for s, tests, run in zip(batch[rec.id], own, runs, strict=True):
-                outcomes = outcomes_on(tests, run)
-                if outcomes is None:
-                    verdict: RepairDetail | str = "unjudged"
-                else:
-                    screen_failed = None if s.tests is None else len(s.tests)
-                    verdict = judge_variant(rec, s.candidate, outcomes, screen_failed)
-                if isinstance(verdict, str):
-                    counts[verdict] += 1
-                    continue
-                counts["caught"] += 1
-                caught.append((verdict.tests_failed, s.candidate.order, verdict))
-            out[rec.id] = [d for _, _, d in sorted(caught, key=lambda t: (t[0], t[1]))]
+            out[rec.id] = _caught(rec, list(zip(batch[rec.id], own, runs, strict=True)), counts)
         for key, n in counts.items():
             if key != "run":
                 totals[key] = totals.get(key, 0) + n
