@@ -1,7 +1,8 @@
 """The configs of exercise kinds beyond generation, and the RL data in verl's layout.
 
 The kinds themselves (their rows, schemas and records) are modules under `tasks/derive/`
-(`codemint/exercise.py`); the writers here take them as parameters.
+(`codemint/exercise.py`); what is here builds their common columns and RL records, which
+`codemint/curation/export.py` writes.
 
 Layout under the dataset directory (each a `datasets` config named in the card):
     summarization/{train,validation}.{parquet,jsonl}
@@ -23,13 +24,10 @@ withheld: the tests that passed it cannot tell the function from many of its mut
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from codemint import store
 from codemint.exercise import ExerciseKind
 from codemint.records import ExerciseRow, Verified, arrow_schema
 from codemint.samples import compared_state
@@ -164,66 +162,3 @@ def rl_record(row: ExerciseRow, split: str, index: int, kind: ExerciseKind) -> d
             "reference_code": row.original_code,  # the code the tests were made from
         },
     }
-
-
-FileInfo = dict[str, dict[str, Any]]
-
-
-def _write(
-    out_dir: Path,
-    name: str,
-    split: str,
-    records: list[dict[str, Any]],
-    schema: pa.Schema,
-    write_jsonl: Callable[[Path, list[dict[str, Any]]], None] | None,
-    files: FileInfo,
-) -> None:
-    parquet = out_dir / name / f"{split}.parquet"
-    store.write_table(parquet, pa.Table.from_pylist(records, schema=schema))
-    written = [parquet]
-    if write_jsonl is not None:
-        jsonl = out_dir / name / f"{split}.jsonl"
-        write_jsonl(jsonl, records)
-        written.append(jsonl)
-    for path in written:
-        files[path.relative_to(out_dir).as_posix()] = {
-            "rows": len(records),
-            "bytes": path.stat().st_size,
-            "sha256": store.file_digest(path),
-        }
-
-
-def write_exercise_configs(
-    rows_by_split: Mapping[str, Sequence[ExerciseRow]],
-    out_dir: Path,
-    kinds: Sequence[ExerciseKind],
-    write_jsonl: Callable[[Path, list[dict[str, Any]]], None],
-) -> tuple[FileInfo, dict[str, dict[str, int]]]:
-    """One config per kind in `kinds` that has a schema (written even when empty; the card
-    lists only its splits with rows, which `datasets` loads); returns the files written and
-    rows per kind and split."""
-    files: FileInfo = {}
-    counts: dict[str, dict[str, int]] = {}
-    for kind in kinds:
-        if kind.schema is None:
-            continue
-        counts[kind.name] = {}
-        for split, rows in rows_by_split.items():
-            records = [kind.record(r) for r in rows if r.exercise == kind.name and kind.exported(r)]
-            _write(out_dir, kind.name, split, records, kind.schema, write_jsonl, files)
-            counts[kind.name][split] = len(records)
-    return files, counts
-
-
-def write_rl(
-    rows_by_split: Mapping[str, Sequence[ExerciseRow]], out_dir: Path, kinds: Mapping[str, ExerciseKind]
-) -> tuple[FileInfo, dict[str, int]]:
-    """The RL rows of every kind in `kinds` that says a row is one (`ExerciseKind.rl_row`)."""
-    files: FileInfo = {}
-    counts: dict[str, int] = {}
-    for split, rows in rows_by_split.items():
-        chosen = [(r, kinds[r.exercise]) for r in rows if r.exercise in kinds and kinds[r.exercise].rl_row(r)]
-        records = [rl_record(r, split, i, kind) for i, (r, kind) in enumerate(chosen)]
-        _write(out_dir, "rl", split, records, RL_SCHEMA, None, files)
-        counts[split] = len(records)
-    return files, counts

@@ -21,21 +21,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from codemint import store
+from codemint.curation.dataset_files import FileInfo, SplitFiles
 from codemint.curation.exercise_export import (
     HELD_OUT_CONFIGS,
+    RL_SCHEMA,
     generation_config,
-    write_exercise_configs,
-    write_rl,
+    rl_record,
 )
 from codemint.exercise import ExerciseKind
 from codemint.prompt_context import context_block
@@ -114,19 +114,6 @@ def format_row(rec: ExerciseRow, fmt: str) -> dict[str, Any]:
     return row | common
 
 
-def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    """JSON lines, streamed to a temporary file in the same directory and renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
 def _as_dict(stage: Any) -> dict[str, Any]:
     return stage.model_dump() if hasattr(stage, "model_dump") else dict(stage)
 
@@ -184,27 +171,61 @@ def _floor_text(adequacy: Mapping[str, Any] | None) -> str:
     )
 
 
-def adequacy_section(rows: Sequence[Verified], adequacy: Mapping[str, Any] | None = None) -> list[str]:
+@dataclass
+class CardStats:
+    """What the card and the manifest say of the functions (one generation row each), counted
+    as the rows stream past: the dataset itself is never held."""
+
+    rows: int = 0
+    licenses: Counter[str] = field(default_factory=Counter)
+    sources: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    instruction_sources: Counter[str] = field(default_factory=Counter)
+    # Per figure, its measured values: the four figures, then the mutation score per config.
+    measures: dict[str, list[float]] = field(default_factory=dict)
+    mutants: Counter[str] = field(default_factory=Counter)  # mutants, killed, equivalent, unreached
+    basis: Counter[str] = field(default_factory=Counter)
+    verdicts: Counter[bool | None] = field(default_factory=Counter)
+
+    def add(self, row: Verified) -> None:
+        self.rows += 1
+        license_ = row.provenance.license or "unknown"
+        self.licenses[license_] += 1
+        self.sources[(row.provenance.source_uri, row.provenance.revision or "", license_)] += 1
+        self.instruction_sources[row.instruction_source] += 1
+        for name in ("mutation_score", "mutation_score_excused", "line_coverage", "branch_coverage"):
+            self._measure(name, getattr(row, name))
+        self._measure(f"mutation_score ({generation_config(row)})", row.mutation_score)
+        self.mutants.update(
+            mutants=row.mutants,
+            killed=row.mutants_killed,
+            equivalent=row.mutants_equivalent,
+            unreached=row.mutants_unreached,
+        )
+        self.basis[row.adequacy_basis or "not measured"] += 1
+        self.verdicts[row.adequate] += 1
+
+    def _measure(self, name: str, value: float | None) -> None:
+        values = self.measures.setdefault(name, [])
+        if value is not None:
+            values.append(value)
+
+    def figures(self) -> dict[str, list[float]]:
+        """The card's table: the four figures always, a config's mutation score if measured."""
+        base = ("mutation_score", "mutation_score_excused", "line_coverage", "branch_coverage")
+        out = {name: self.measures.get(name, []) for name in base}
+        for config in ("generation", *HELD_OUT_CONFIGS):
+            scores = self.measures.get(f"mutation_score ({config})")
+            if scores:
+                out[f"mutation_score ({config})"] = scores
+        return out
+
+
+def adequacy_section(stats: CardStats, adequacy: Mapping[str, Any] | None = None) -> list[str]:
     """The tests' adequacy over the rows (measured rows only): the score over all mutants,
     the equivalents apart, and the floor (`adequacy` settings) that sends rows to `weak`."""
-    measures = {
-        "mutation_score": [r.mutation_score for r in rows if r.mutation_score is not None],
-        "mutation_score_excused": [
-            r.mutation_score_excused for r in rows if r.mutation_score_excused is not None
-        ],
-        "line_coverage": [r.line_coverage for r in rows if r.line_coverage is not None],
-        "branch_coverage": [r.branch_coverage for r in rows if r.branch_coverage is not None],
-    }
-    for config in ("generation", *HELD_OUT_CONFIGS):
-        scores = [r.mutation_score for r in rows if generation_config(r) == config]
-        if any(s is not None for s in scores):
-            measures[f"mutation_score ({config})"] = [s for s in scores if s is not None]
-    mutants = sum(r.mutants for r in rows)
-    killed = sum(r.mutants_killed for r in rows)
-    equivalent = sum(r.mutants_equivalent for r in rows)
-    unreached = sum(r.mutants_unreached for r in rows)
-    basis = Counter(r.adequacy_basis or "not measured" for r in rows)
-    verdicts = Counter(r.adequate for r in rows)
+    mutants, killed = stats.mutants["mutants"], stats.mutants["killed"]
+    equivalent, unreached = stats.mutants["equivalent"], stats.mutants["unreached"]
+    verdicts = stats.verdicts
     min_reaching = (adequacy or {}).get("equivalence_min_reaching", "several")
     return [
         "## Test adequacy",
@@ -225,13 +246,13 @@ def adequacy_section(rows: Sequence[Verified], adequacy: Mapping[str, Any] | Non
         f"- mutants: {mutants}, killed {killed}"
         + (f" ({killed / mutants:.3f} over all)" if mutants else "")
         + f", equivalent {equivalent}, unreached {unreached}",
-        "- rows by basis: " + ", ".join(f"{k} {n}" for k, n in sorted(basis.items())),
+        "- rows by basis: " + ", ".join(f"{k} {n}" for k, n in sorted(stats.basis.items())),
         f"- rows: {verdicts[True]} clear the floor, {verdicts[False]} are below it (`weak`), "
         f"{verdicts[None]} not judged",
         "",
         "| figure | rows | mean | min | p25 | median | p75 |",
         "|---|---|---|---|---|---|---|",
-        *(f"| {name} | {_distribution(values)[2:]}" for name, values in measures.items()),
+        *(f"| {name} | {_distribution(values)[2:]}" for name, values in stats.figures().items()),
     ]
 
 
@@ -264,7 +285,7 @@ def _listed_splits(rows: Mapping[str, int] | None) -> list[str]:
 
 
 def dataset_card(
-    rows: Sequence[Verified],
+    stats: CardStats,
     counts: Mapping[str, int],
     funnel: Sequence[Mapping[str, Any]],
     settings: Mapping[str, Any],
@@ -274,14 +295,10 @@ def dataset_card(
     rl: Mapping[str, int] | None = None,
     held_out: Mapping[str, Mapping[str, int]] | None = None,
 ) -> str:
-    """The card of the dataset: `rows` are every exported function's generation row (all
+    """The card of the dataset: `stats` count every exported function's generation row (all
     configs), `counts` the `generation` config's rows per split, `held_out` those of the
     `weak` and `examples` configs."""
-    licenses = Counter(r.provenance.license or "unknown" for r in rows)
-    sources = Counter(
-        (r.provenance.source_uri, r.provenance.revision or "", r.provenance.license or "unknown")
-        for r in rows
-    )
+    licenses, sources = stats.licenses, stats.sources
     single = next(iter(licenses)) if len(licenses) == 1 else None
     card_license = single.lower() if single and single != "unknown" else "other"
     exercises = dict(exercises or {})
@@ -311,14 +328,14 @@ def dataset_card(
         "",
         "# codemint instruction-tuning dataset",
         "",
-        f"{len(rows)} Python functions from real code, each with an instruction and test cases "
+        f"{stats.rows} Python functions from real code, each with an instruction and test cases "
         "from executing the original in a sandbox; every response passed verification against them. "
         f"Config `generation` has {sum(counts.values())} of them; `weak` has "
         f"{sum(held_out['weak'].values())} (tests below the adequacy floor) and `examples` "
         f"{sum(held_out['examples'].values())} (instructions that are only examples of calls): "
         "see Formats and Test adequacy.",
         "",
-        f"- rows: {len(rows)}; `generation` {sum(counts.values())} (train {counts.get('train', 0)}, "
+        f"- rows: {stats.rows}; `generation` {sum(counts.values())} (train {counts.get('train', 0)}, "
         f"validation {counts.get('validation', 0)})"
         + "".join(
             f"; `{c}` {sum(n.values())} (train {n.get('train', 0)}, validation {n.get('validation', 0)})"
@@ -356,8 +373,8 @@ def dataset_card(
         "`codemint.codec.decode_input` reads them.",
         "",
         *TEST_RULES,
-        *instruction_section(rows),
-        *exercise_sections(len(rows), counts, exercises, rl, held_out),
+        *instruction_section(stats.instruction_sources),
+        *exercise_sections(stats.rows, counts, exercises, rl, held_out),
         "## Sources",
         "",
         "| source | revision | license | rows |",
@@ -389,7 +406,7 @@ def dataset_card(
             f"| {_cell(stage['stage'])} | {stage['rows_in']} | {stage['rows_kept']} | {_cell(dropped)} |"
         )
     adequacy = settings.get("adequacy")
-    lines += ["", *adequacy_section(rows, adequacy if isinstance(adequacy, Mapping) else None)]
+    lines += ["", *adequacy_section(stats, adequacy if isinstance(adequacy, Mapping) else None)]
     lines += [
         "",
         "## Split",
@@ -419,9 +436,8 @@ INSTRUCTION_SOURCES = {
 }
 
 
-def instruction_section(rows: Sequence[Verified]) -> list[str]:
+def instruction_section(counts: Counter[str]) -> list[str]:
     """Rows per `instruction_source`, so users can filter by where the instruction came from."""
-    counts = Counter(r.instruction_source for r in rows)
     return [
         "## Instructions",
         "",
@@ -518,8 +534,24 @@ def exercise_sections(
     ]
 
 
+def _split_files(
+    out_dir: Path, split: str, tabled: Sequence[ExerciseKind]
+) -> tuple[dict[str, SplitFiles], dict[str, SplitFiles], SplitFiles]:
+    """A split's files: the generation formats and held-out configs, each kind's, and RL's."""
+    layouts = {fmt: SplitFiles(out_dir, fmt, split, SCHEMAS[fmt], jsonl=True) for fmt in FORMATS}
+    # The held-out configs are in the messages layout, in folders named after them.
+    for config in HELD_OUT_CONFIGS:
+        layouts[config] = SplitFiles(out_dir, config, split, SCHEMAS["messages"], jsonl=True)
+    kind_files = {
+        kind.name: SplitFiles(out_dir, kind.name, split, kind.schema, jsonl=True)
+        for kind in tabled
+        if kind.schema is not None
+    }
+    return layouts, kind_files, SplitFiles(out_dir, "rl", split, RL_SCHEMA, jsonl=False)
+
+
 def export(
-    exercise_rows: Sequence[ExerciseRow],
+    rows_by_split: Mapping[str, Iterable[ExerciseRow]],
     out_dir: Path,
     *,
     validation_fraction: float,
@@ -532,56 +564,67 @@ def export(
 ) -> dict[str, Any]:
     """Write the dataset; returns the manifest (also written, last, as manifest.json).
 
-    `kinds` are the exercise kinds configured: each with a schema gets its config (written even
-    when it has no rows, so its files exist; the card lists only splits with rows), and each
-    says which of its rows are RL rows. Generation rows go to the messages and Alpaca configs.
+    `rows_by_split` streams each split's exercise rows (`split_of` their function id) in
+    `split_runs.sort_key` order; each row is written as it comes, so memory does not grow with
+    the dataset. `kinds` are the exercise kinds configured: each with a schema gets its config
+    (written even when it has no rows, so its files exist; the card lists only splits with
+    rows), and each says which of its rows are RL rows. Generation rows go to the messages and
+    Alpaca configs (`generation`), or to `weak` or `examples` (`generation_config`).
     """
-    rows = [r for r in exercise_rows if r.exercise == "generation"]
     by_name = {kind.name: kind for kind in kinds}
-    rows_by_split: dict[str, list[ExerciseRow]] = {s: [] for s in SPLITS}
-    for row in sorted(exercise_rows, key=lambda r: (r.id, r.exercise, r.exercise_id)):
-        rows_by_split[split_of(row.id, seed, validation_fraction)].append(row)
-    # Each function's generation row is in one config: generation, weak or examples.
-    configs: dict[str, dict[str, list[ExerciseRow]]] = {
-        c: {s: [] for s in SPLITS} for c in ("generation", *HELD_OUT_CONFIGS)
-    }
-    for s, split_rows in rows_by_split.items():
-        for r in split_rows:
-            if r.exercise == "generation":
-                configs[generation_config(r)][s].append(r)
-    by_split = configs["generation"]
-    files: dict[str, dict[str, Any]] = {}
-    # The held-out configs are in the messages layout, in folders named after them.
-    layouts = [(fmt, fmt, by_split) for fmt in FORMATS]
-    layouts += [("messages", c, configs[c]) for c in HELD_OUT_CONFIGS]
-    for fmt, folder, config_rows in layouts:
-        for split, recs in config_rows.items():
-            table_rows = [format_row(r, fmt) for r in recs]
-            parquet = out_dir / folder / f"{split}.parquet"
-            jsonl = out_dir / folder / f"{split}.jsonl"
-            store.write_table(parquet, pa.Table.from_pylist(table_rows, schema=SCHEMAS[fmt]))
-            write_jsonl(jsonl, table_rows)
-            for path in (parquet, jsonl):
-                files[path.relative_to(out_dir).as_posix()] = {
-                    "rows": len(recs),
-                    "bytes": path.stat().st_size,
-                    "sha256": store.file_digest(path),
-                }
-    exercise_files, exercise_counts = write_exercise_configs(rows_by_split, out_dir, kinds, write_jsonl)
-    rl_files, rl_counts = write_rl(rows_by_split, out_dir, by_name)
-    files |= exercise_files | rl_files
-    counts = {s: len(r) for s, r in by_split.items()}
-    held_out = {c: {s: len(configs[c][s]) for s in SPLITS} for c in HELD_OUT_CONFIGS}
-    withheld = sum(1 for r in exercise_rows if r.exercise in by_name and not by_name[r.exercise].exported(r))
+    tabled = [kind for kind in kinds if kind.schema is not None]
+    stats = CardStats()
+    generation_configs = ("generation", *HELD_OUT_CONFIGS)
+    configs: dict[str, dict[str, int]] = {c: {} for c in generation_configs}
+    exercise_counts: dict[str, dict[str, int]] = {kind.name: {} for kind in tabled}
+    rl_counts: dict[str, int] = {}
+    withheld = 0
+    files: FileInfo = {}
+    for split in SPLITS:
+        layouts, kind_files, rl_file = _split_files(out_dir, split, tabled)
+        open_files = [*layouts.values(), *kind_files.values(), rl_file]
+        counted = Counter[str]()
+        try:
+            for row in rows_by_split.get(split, ()):
+                kind = by_name.get(row.exercise)
+                if row.exercise == "generation":  # each function's one row, in one config
+                    stats.add(row)
+                    config = generation_config(row)
+                    counted[config] += 1
+                    if config == "generation":
+                        for fmt in FORMATS:
+                            layouts[fmt].add(format_row(row, fmt))
+                    else:
+                        layouts[config].add(format_row(row, "messages"))
+                if kind is None:
+                    continue
+                if row.exercise in kind_files and kind.exported(row):
+                    kind_files[row.exercise].add(kind.record(row))
+                withheld += not kind.exported(row)
+                if kind.rl_row(row):
+                    rl_file.add(rl_record(row, split, rl_file.rows, kind))
+            for split_files in open_files:
+                files |= split_files.close()
+        except BaseException:
+            for split_files in open_files:
+                split_files.discard()
+            raise
+        for c in generation_configs:
+            configs[c][split] = counted[c]
+        for name, split_files in kind_files.items():
+            exercise_counts[name][split] = split_files.rows
+        rl_counts[split] = rl_file.rows
+    counts = configs["generation"]
+    held_out = {c: configs[c] for c in HELD_OUT_CONFIGS}
     split_info = {"seed": seed, "validation_fraction": validation_fraction}
     card = dataset_card(
-        rows, counts, funnel, settings, code_version, split_info, exercise_counts, rl_counts, held_out
+        stats, counts, funnel, settings, code_version, split_info, exercise_counts, rl_counts, held_out
     )
     store.write_text(out_dir / "README.md", card)
     files["README.md"] = {"bytes": len(card.encode()), "sha256": store.file_digest(out_dir / "README.md")}
     manifest = {
-        "rows": len(rows),  # functions, in every config
-        "splits": {s: sum(len(configs[c][s]) for c in configs) for s in SPLITS},
+        "rows": stats.rows,  # functions, in every config
+        "splits": {s: sum(configs[c][s] for c in configs) for s in SPLITS},
         "split": split_info,
         "formats": list(FORMATS),
         "exercises": {"generation": counts, **exercise_counts},
@@ -589,8 +632,8 @@ def export(
         "translations_withheld": withheld,  # translations of weak rows
         "rl": rl_counts,
         "files": files,
-        "licenses": dict(Counter(r.provenance.license or "unknown" for r in rows).most_common()),
-        "sources": sorted({r.provenance.source_uri for r in rows}),
+        "licenses": dict(stats.licenses.most_common()),
+        "sources": sorted({source for source, _, _ in stats.sources}),
         "code_version": code_version,
         **(extra or {}),
     }

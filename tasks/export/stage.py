@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,8 @@ from prefect import task
 from prefect.context import TaskRunContext
 
 from codemint import __version__, store
-from codemint.curation.export import export
+from codemint.curation.export import SPLITS, export, split_of
+from codemint.curation.split_runs import SplitRuns
 from codemint.records import ExerciseRow, Verified
 from codemint.settings import PipelineSettings
 from codemint.stage_task import DEFAULT_RETRIES, RETRY_DELAY_S, cache_key, fetched, forget_if_missing
@@ -31,35 +33,43 @@ def export_dataset(
     `StageFunnel`s) and `code_version` for the dataset card. A row seen in an earlier shard
     (same id, or same exercise row id) is not exported twice (`duplicate_ids` counts them).
     """
-    rows: list[ExerciseRow] = []
+    cfg = settings.export
     seen: set[str] = set()
     duplicates = 0
-    for path in shard_paths:
-        if path is None:  # a shard that failed upstream
-            continue
-        for raw in store.read_rows(store.location(path)):
-            rec = (
-                ExerciseRow.model_validate(raw)
-                if "exercise" in raw
-                else generation_row(Verified.model_validate(raw))
-            )
-            if rec.exercise_id in seen:
-                duplicates += 1
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Rows are sorted on disk, a shard at a time (split_runs): the export never holds them all.
+    with tempfile.TemporaryDirectory(prefix=".export-", dir=out_dir.parent) as scratch:
+        runs = SplitRuns(
+            Path(scratch), lambda row_id: split_of(row_id, cfg.split_seed, cfg.validation_fraction)
+        )
+        for path in shard_paths:
+            if path is None:  # a shard that failed upstream
                 continue
-            seen.add(rec.exercise_id)
-            rows.append(rec)
-    cfg = settings.export
-    return export(
-        rows,
-        Path(out_dir),
-        validation_fraction=cfg.validation_fraction,
-        seed=cfg.split_seed,
-        funnel=list(run_info.get("funnel", [])),
-        settings=settings.model_dump(mode="json"),
-        code_version=str(run_info.get("code_version", "unknown")),
-        extra={"duplicate_ids": duplicates},
-        kinds=registry.configured(settings.exercises.kinds),
-    )
+            rows: list[ExerciseRow] = []
+            for raw in store.read_rows(store.location(path)):
+                rec = (
+                    ExerciseRow.model_validate(raw)
+                    if "exercise" in raw
+                    else generation_row(Verified.model_validate(raw))
+                )
+                if rec.exercise_id in seen:
+                    duplicates += 1
+                    continue
+                seen.add(rec.exercise_id)
+                rows.append(rec)
+            runs.add(rows)
+        return export(
+            {split: runs.merged(split) for split in SPLITS},
+            out_dir,
+            validation_fraction=cfg.validation_fraction,
+            seed=cfg.split_seed,
+            funnel=list(run_info.get("funnel", [])),
+            settings=settings.model_dump(mode="json"),
+            code_version=str(run_info.get("code_version", "unknown")),
+            extra={"duplicate_ids": duplicates},
+            kinds=registry.configured(settings.exercises.kinds),
+        )
 
 
 def export_cache_key(context: TaskRunContext, params: dict[str, Any]) -> str:

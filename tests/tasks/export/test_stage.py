@@ -8,10 +8,12 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from factories import CLAMP, HEX, MEDIAN, PARSE, WRAP, verified, write_shards
 
 from codemint import store
+from codemint.curation import dataset_files, split_runs
 from codemint.curation.export import INSTRUCTION_SOURCES, split_of
 from codemint.records import ExerciseRow, RepairDetail, SummaryDetail, TranslationDetail, to_table
 from codemint.settings import ExportSettings, LLMSettings, PipelineSettings
@@ -409,3 +411,49 @@ def test_weak_and_examples_rows_have_configs_of_their_own_out_of_generation_and_
         assert loaded["train"][0]["messages"][0]["role"] == "user"
     assert "**weak**" in card and "translations are withheld" in card and "**examples**" in card
     assert f"Config `generation` has {len(generation)} of them; `weak` has 4 (tests below" in card
+
+
+def test_the_streamed_export_is_the_same_for_any_batch_size_fan_in_and_shard_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = rows()
+    paths = write_shards(tmp_path / "select", [data[:7], data[7:15], data[15:]])
+    cfg = PipelineSettings(export=ExportSettings(validation_fraction=0.25, split_seed=3))
+    info = {"funnel": FUNNEL, "code_version": "0.1.0+abc"}
+    first = export_dataset(cfg, list(paths), tmp_path / "a", info)
+    # Tiny batches and a fan-in of 2: merges in passes, many row groups per file.
+    monkeypatch.setattr(split_runs, "MERGE_BATCH_ROWS", 2)
+    monkeypatch.setattr(split_runs, "FAN_IN", 2)
+    monkeypatch.setattr(dataset_files, "BATCH_ROWS", 3)
+    second = export_dataset(cfg, list(reversed(paths)), tmp_path / "b", info)
+    assert sorted(first["files"]) == sorted(second["files"])
+    for rel, info_a in first["files"].items():
+        a, b = tmp_path / "a" / rel, tmp_path / "b" / rel
+        assert info_a.get("rows") == second["files"][rel].get("rows")
+        if rel.endswith(".parquet"):
+            assert pq.read_table(a).to_pylist() == pq.read_table(b).to_pylist(), rel
+        else:
+            assert a.read_bytes() == b.read_bytes(), rel
+    ids = pq.read_table(tmp_path / "b" / "messages" / "train.parquet").column("id").to_pylist()
+    assert ids == sorted(ids) and len(ids) > 3
+    assert not list(tmp_path.glob(".export-*"))  # the scratch runs are gone
+
+
+def test_rows_are_merged_in_order_across_more_runs_than_the_fan_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(split_runs, "FAN_IN", 3)
+    monkeypatch.setattr(split_runs, "MERGE_BATCH_ROWS", 2)
+    base = generation_row(rows()[0])
+    runs = split_runs.SplitRuns(tmp_path, lambda row_id: "train")
+    made = []
+    for shard in range(7):  # 7 runs: merged 3 at a time, then the 3 results at once
+        part = [
+            base.model_copy(update={"id": f"f{(shard * 5 + i * 3) % 31:02d}", "exercise_id": f"e{shard}-{i}"})
+            for i in range(5)
+        ]
+        made += part
+        runs.add(part)
+    merged = [(r.id, r.exercise_id) for r in runs.merged("train")]
+    assert merged == sorted((r.id, r.exercise_id) for r in made)
+    assert len(list(tmp_path.glob("train-*.parquet"))) == 3  # the merged groups replaced their runs
