@@ -1,19 +1,27 @@
 """Peak memory of one run as the corpus grows: 10k, 30k and 100k definitions.
 
 Generates a corpus of documented Python functions (40 per module, 5% of them exact copies of
-an earlier function in another module, which dedup must drop), runs `codemint run DIR
---until summarize` on it (ingest, reformat, dedup, summarize: the stages that run no code),
+an earlier function in another module, which dedup must drop), runs `codemint run DIR` on it,
 and prints, per size, the peak RSS of the flow process and of every worker process, the wall
-time and the funnel, then the 100k/10k ratio of each peak. The stages after summarize run
-the sandbox per row: hours at 100k definitions on 2 cores, so they are not covered here.
+time and the funnel, then the ratio of each peak at the largest size to the smallest.
+
+By default the run stops at summarize (`--until summarize`: ingest, reformat, dedup,
+summarize, the stages that run no code), minutes at 100k definitions. `--until all` takes it
+through every stage and the export: the stages from testgen on run the sandbox per row, about
+0.18 s a definition on 2 cores, hours at 100k. Such a run need not finish in one sitting: with
+`--keep DIR`, run the same command again and an unfinished run resumes from its cached shard
+tasks; its wall time is the sum of its segments and its peaks the highest of any segment (a
+segment's peaks are saved every 10 s, so a killed one counts too).
 
 Peaks are the kernel's high-water marks (VmHWM) of each process, polled every 0.1 s, and the
 flow process's own ru_maxrss when it exits. With --dask the shards run on a local Dask
 cluster (2 worker processes of 1 thread), whose workers' peaks are listed too; without it
-they run in threads of the flow process.
+they run in threads of the flow process. Other children (the Prefect server Prefect starts for
+the run, near-dedup's signature workers) are listed apart.
 
-    .venv/bin/python benchmarks/scale_memory.py                    # 10k, 30k, 100k
+    .venv/bin/python benchmarks/scale_memory.py                    # 10k, 30k, 100k to summarize
     .venv/bin/python benchmarks/scale_memory.py --sizes 2000 --dask
+    .venv/bin/python benchmarks/scale_memory.py --until all --keep /data/scale   # hours; resumable
 """
 
 from __future__ import annotations
@@ -76,7 +84,9 @@ def write_corpus(root: Path, definitions: int, seed: int = 0) -> int:
         texts.append(text)
         module.append(text)
         if len(module) == PER_MODULE or i == definitions - 1:
-            (root / f"mod_{i // PER_MODULE:05d}.py").write_text("".join(module), encoding="utf-8")
+            path, text = root / f"mod_{i // PER_MODULE:05d}.py", "".join(module)
+            if not path.exists() or path.read_text(encoding="utf-8") != text:  # a resumed run: as is
+                path.write_text(text, encoding="utf-8")
             module = []
     return copies
 
@@ -130,52 +140,101 @@ def descendants(root: int) -> list[int]:
     return found
 
 
-def run_once(corpus: Path, runs_dir: Path, run_id: str, dask_address: str | None) -> dict[str, Any]:
-    cmd = [str(Path(sys.executable).with_name("codemint")), "run", str(corpus), "--until", "summarize"]
+def _write_json(path: Path, data: Any) -> None:
+    """Atomically: a benchmark killed mid-write leaves the previous segments readable."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+def run_segment(
+    corpus: Path, runs_dir: Path, run_id: str, until: str, dask_address: str | None
+) -> dict[str, Any]:
+    """One `codemint run` of the corpus, polled for peaks. Run again with the same run id, it
+    resumes: the shard tasks that finished are cached. Every segment of a run (a killed one
+    too: its peaks so far are saved every 10 s) goes in `<run_id>.segments.json`, so a run too
+    long for one sitting is measured over all the sittings it took."""
+    cmd = [str(Path(sys.executable).with_name("codemint")), "run", str(corpus)]
+    cmd += [] if until == "all" else ["--until", until]
     cmd += ["--run-id", run_id, "--runs-dir", str(runs_dir)]
     if dask_address:
         cmd += ["--dask-address", dask_address]
     env = {**os.environ, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"}
-    log_file = runs_dir / f"{run_id}.log"
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    with log_file.open("wb") as log:
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    segments_file = runs_dir / f"{run_id}.segments.json"
+    segments: list[dict[str, Any]] = json.loads(segments_file.read_text()) if segments_file.exists() else []
+    segment: dict[str, Any] = {"started": time.time(), "seconds": 0.0, "flow_kb": 0, "children": {}}
+    segments.append(segment)
+    with (runs_dir / f"{run_id}.log").open("ab") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    peaks: dict[int, tuple[str, int]] = {}
-    me = os.getpid()
+    started, saved = time.perf_counter(), 0.0
     while True:
         # wait4 gives this one process's ru_maxrss (RUSAGE_CHILDREN would be the max over runs).
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
-        for child in descendants(me):
+        flow_kb = _hwm_kb(proc.pid)
+        if flow_kb is not None:
+            segment["flow_kb"] = max(segment["flow_kb"], flow_kb)
+        for child in descendants(proc.pid):
             kb = _hwm_kb(child)
-            if child != proc.pid and kb is not None and kb > peaks.get(child, ("", 0))[1]:
-                peaks[child] = (_label(child), kb)
+            if kb is not None and kb > segment["children"].get(str(child), ["", 0])[1]:
+                segment["children"][str(child)] = [_label(child), kb]
+        segment["seconds"] = round(time.perf_counter() - started, 1)
+        if segment["seconds"] - saved >= 10:
+            _write_json(segments_file, segments)
+            saved = segment["seconds"]
         time.sleep(0.1)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - started
-    flow_kb = usage.ru_maxrss
-    if proc.returncode != 0:
-        raise SystemExit(f"run {run_id} failed ({proc.returncode}):\n{log_file.read_text()[-4000:]}")
+    segment["flow_kb"] = max(segment["flow_kb"], usage.ru_maxrss)
+    segment["seconds"] = round(time.perf_counter() - started, 1)
+    segment["exit"] = os.waitstatus_to_exitcode(status)
+    _write_json(segments_file, segments)
+    if segment["exit"] != 0:
+        log_text = (runs_dir / f"{run_id}.log").read_text(errors="replace")
+        raise SystemExit(f"run {run_id} failed ({segment['exit']}):\n{log_text[-4000:]}")
+    return figures(runs_dir, run_id, segments)
+
+
+def figures(runs_dir: Path, run_id: str, segments: list[dict[str, Any]]) -> dict[str, Any]:
+    """A finished run's funnel, and its peaks over all its segments."""
     report = json.loads((runs_dir / run_id / "run.json").read_text())
     funnel = {f["stage"]: f for f in report["summary"]["funnel"]}
+    children = [c for s in segments for c in s["children"].values()]
+    last = report["summary"]["funnel"][-1]
     return {
         "definitions": sum(y["definitions"] for y in report["yield_by_source"]),
         "shards": funnel["reformat"]["shards"],
         "duplicates": funnel["dedup"]["dropped"].get("dropped:duplicate", 0),
         "summarized": funnel["summarize"]["rows_kept"],
-        "seconds": round(seconds, 1),
-        "flow_mb": round(flow_kb / 1024, 1),
-        "workers_mb": sorted(round(kb / 1024, 1) for label, kb in peaks.values() if label == "worker"),
+        "last_stage": last["stage"],
+        "final_rows": last["rows_kept"],
+        "segments": len(segments),
+        "seconds": round(sum(s["seconds"] for s in segments), 1),
+        "flow_mb": round(max(s["flow_kb"] for s in segments) / 1024, 1),
+        # Dask workers; near-dedup's signature workers and the Prefect server apart.
+        "workers_mb": sorted(round(kb / 1024, 1) for label, kb in children if label == "worker"),
+        "other_mb": {
+            label: round(max(kb for lab, kb in children if lab == label) / 1024, 1)
+            for label in sorted({lab for lab, _ in children if lab != "worker"})
+        },
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 30_000, 100_000])
+    parser.add_argument(
+        "--until",
+        default="summarize",
+        help="the last stage run (default summarize); `all`: every stage and the export",
+    )
     parser.add_argument("--dask", action="store_true", help="run the shards on a local 2-worker Dask cluster")
-    parser.add_argument("--keep", type=Path, help="keep corpora and runs here (default: a temporary dir)")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="keep corpora and runs here (default: a temporary dir); run again with the same "
+        "--keep to resume an unfinished run and add its time and peaks to the earlier ones",
+    )
     args = parser.parse_args()
     cluster = None
     if args.dask:
@@ -187,34 +246,38 @@ def main() -> None:
         results = []
         for n in args.sizes:
             corpus = root / f"corpus-{n}"
-            planted = write_corpus(corpus, n)
-            figures = run_once(
-                corpus, root / "runs", f"scale-{n}", cluster.scheduler_address if cluster else None
+            planted = write_corpus(corpus, n)  # the same files again for the same size and seed
+            run_id = f"scale-{n}" if args.until == "summarize" else f"scale-{n}-{args.until}"
+            result = run_segment(
+                corpus, root / "runs", run_id, args.until, cluster.scheduler_address if cluster else None
             )
-            figures["planted_copies"] = planted
-            results.append(figures)
-            print(json.dumps({"size": n, **figures}), flush=True)
+            result["planted_copies"] = planted
+            results.append(result)
+            print(json.dumps({"size": n, **result}), flush=True)
     if cluster is not None:
         cluster.close()
     print(
-        "\n| definitions | shards | dedup drops (planted) | summarized | wall s "
-        "| flow peak MB | workers peak MB |"
+        "\n| definitions | shards | dedup drops (planted) | summarized | final rows | wall s "
+        "| flow peak MB | worker processes peak MB | other processes peak MB |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         workers = ", ".join(f"{w:.0f}" for w in r["workers_mb"]) or "- (threads of the flow process)"
+        others = ", ".join(f"{label} {mb:.0f}" for label, mb in r["other_mb"].items()) or "-"
         print(
             f"| {r['definitions']} | {r['shards']} | {r['duplicates']} ({r['planted_copies']}) | "
-            f"{r['summarized']} | {r['seconds']} | {r['flow_mb']:.0f} | {workers} |"
+            f"{r['summarized']} | {r['final_rows']} ({r['last_stage']}) | {r['seconds']} "
+            f"({r['segments']} segment(s)) | {r['flow_mb']:.0f} | {workers} | {others} |"
         )
     if len(results) > 1:
-        first, last = results[0], results[-1]
+        small = min(results, key=lambda r: r["definitions"])
+        big = max(results, key=lambda r: r["definitions"])
         print(
-            f"\nflow peak ratio {last['definitions']}/{first['definitions']} definitions: "
-            f"{last['flow_mb'] / first['flow_mb']:.2f}x"
+            f"\nflow peak ratio {big['definitions']}/{small['definitions']} definitions: "
+            f"{big['flow_mb'] / small['flow_mb']:.2f}x"
         )
-        if first["workers_mb"] and last["workers_mb"]:
-            print(f"worker peak ratio: {max(last['workers_mb']) / max(first['workers_mb']):.2f}x")
+        if small["workers_mb"] and big["workers_mb"]:
+            print(f"worker peak ratio: {max(big['workers_mb']) / max(small['workers_mb']):.2f}x")
 
 
 if __name__ == "__main__":

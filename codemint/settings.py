@@ -500,6 +500,11 @@ class PipelineSettings(BaseSettings):
     # one batch, without running each through the task engine (flows/cache_walk.py). Off: every
     # task run goes through the engine, as before. Not part of any cache key.
     cache_walk: bool = True
+    # Rows a sandbox stage (testgen, execute, verify, adequacy, derive) works on at once: its
+    # jobs and results for those rows are held together, so a shard is run this many rows at a
+    # time and its memory does not grow with the shard. The rows kept are the same for any
+    # size: not part of any cache key. None: a whole shard at once.
+    stage_chunk_rows: int | None = Field(default=256, ge=1)
     # Worker processes for per-shard work inside an index build (near-dedup's MinHash
     # signatures; None: one per CPU). The results are the same for any count: not part of any
     # cache key.

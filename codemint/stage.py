@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -25,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from codemint import __version__, exec_costs, exec_meter, store
 from codemint.modgraph import code_digest
-from codemint.records import Provenance, Rejected, RejectStatus, to_table
+from codemint.records import Provenance, Rejected, RejectStatus, arrow_schema, to_table
 from codemint.settings import PipelineSettings
 
 InT = TypeVar("InT", bound=BaseModel)
@@ -96,6 +97,10 @@ class Stage(abc.ABC, Generic[InT, OutT]):
     output_model: ClassVar[type[BaseModel]]
     # Attribute of PipelineSettings holding this stage's settings (part of its cache key).
     settings_field: ClassVar[str | None] = None
+    # Whether `run` may be given a shard a chunk of rows at a time (`chunk_rows`): its rows'
+    # outcomes do not depend on which other rows share the call (per-row seeds, no shared
+    # budget), so the kept rows are the same for any chunk size.
+    chunked: ClassVar[bool] = False
 
     def __init__(self, settings: PipelineSettings) -> None:
         self.settings = settings
@@ -187,14 +192,20 @@ class Stage(abc.ABC, Generic[InT, OutT]):
             rejected.append(bad)
         return writable
 
+    def chunk_rows(self) -> int | None:
+        """Rows `run` is given at once: a sandbox stage's batch holds its rows' jobs and
+        results, so a shard is run a chunk at a time (`stage_chunk_rows`) to keep memory
+        independent of shard size. None: the whole shard in one call."""
+        return self.settings.stage_chunk_rows if self.chunked else None
+
     def process_shard(self, input_path: Path, output_dir: Path, shard: int) -> ShardResult:
         started = time.perf_counter()
         self.metrics.clear()
         self.shard = shard
         self.run_dir = output_dir.parent
-        kept: list[BaseModel] = []
         rejected: list[Rejected] = []
-        rows_in = 0
+        rows_in = rows_kept = 0
+        dropped: Counter[str] = Counter()
 
         def valid_inputs() -> Iterator[InT]:
             nonlocal rows_in
@@ -205,27 +216,43 @@ class Stage(abc.ABC, Generic[InT, OutT]):
                 else:
                     yield item
 
-        with exec_costs.collecting() as costs, exec_meter.metering() as meter:
-            for out in self.run(valid_inputs()):
-                if isinstance(out, Rejected):
-                    rejected.append(out)
-                else:
-                    kept.append(out)
+        kept_file = store.kept_path(output_dir, shard)
+        rejected_file = store.rejected_path(output_dir, shard)
+        # Both files are renamed into place only when every chunk is written (store.parquet_writer).
+        with (
+            exec_costs.collecting() as costs,
+            exec_meter.metering() as meter,
+            store.parquet_writer(rejected_file, arrow_schema(Rejected)) as rejected_out,
+            store.parquet_writer(kept_file, arrow_schema(self.output_model)) as kept_out,
+        ):
+            for chunk in _chunks(valid_inputs(), self.chunk_rows()):
+                kept: list[BaseModel] = []
+                for out in self.run(chunk):
+                    if isinstance(out, Rejected):
+                        rejected.append(out)
+                    else:
+                        kept.append(out)
+                try:
+                    kept_table = to_table(kept, self.output_model)
+                except UnicodeEncodeError:
+                    # Parquet holds UTF-8 only: one such row must not cost the shard its other
+                    # rows. Rare, so rows are searched only when a chunk's table cannot be built.
+                    kept = self._quarantine_unencodable(kept, rejected)
+                    kept_table = to_table(kept, self.output_model)
+                if kept:
+                    kept_out.write_table(kept_table)
+                    rows_kept += len(kept)
+                if rejected:
+                    rejected_out.write_table(to_table(list(rejected), Rejected))
+                    dropped.update(f"{r.status}:{r.drop_reason}" for r in rejected)
+                    rejected = []
+            if rows_kept == 0:  # an empty file still holds its schema, as a table of no rows
+                kept_out.write_table(to_table([], self.output_model))
+            if not dropped:
+                rejected_out.write_table(to_table([], Rejected))
         if meter.jobs:  # inputs run in the sandbox: executions per final row in the run report
             self.metrics["sandbox_executions"] += meter.executions
 
-        try:
-            kept_table = to_table(kept, self.output_model)
-        except UnicodeEncodeError:
-            # Parquet holds UTF-8 only: one such row must not cost the shard its other rows.
-            # Rare, so the rows are searched only when the shard's table cannot be built.
-            kept = self._quarantine_unencodable(kept, rejected)
-            kept_table = to_table(kept, self.output_model)
-        kept_file = store.kept_path(output_dir, shard)
-        rejected_file = store.rejected_path(output_dir, shard)
-        store.write_table(rejected_file, to_table(list(rejected), Rejected))
-        store.write_table(kept_file, kept_table)
-        dropped = Counter(f"{r.status}:{r.drop_reason}" for r in rejected)
         result = ShardResult(
             stage=self.name,
             shard=shard,
@@ -233,7 +260,7 @@ class Stage(abc.ABC, Generic[InT, OutT]):
             rejected_path=str(rejected_file),
             kept_digest=store.file_digest(kept_file),
             rows_in=rows_in,
-            rows_kept=len(kept),
+            rows_kept=rows_kept,
             dropped=dict(sorted(dropped.items())),
             metrics={k: float(v) for k, v in sorted(self.metrics.items())},
             seconds=round(time.perf_counter() - started, 3),
@@ -242,6 +269,14 @@ class Stage(abc.ABC, Generic[InT, OutT]):
         )
         store.write_json(store.stats_path(output_dir, shard), result.model_dump())
         return result
+
+
+def _chunks(rows: Iterator[InT], size: int | None) -> Iterator[Iterable[InT]]:
+    if size is None:
+        yield rows
+        return
+    while chunk := list(itertools.islice(rows, size)):
+        yield chunk
 
 
 class IndexedStage(Stage[InT, OutT]):

@@ -100,6 +100,7 @@ def method_extras(rec: Verified, count: int, seed: int) -> list[str]:
 
 class Adequacy(Stage[Verified, Verified]):
     name = "adequacy"
+    chunked = True  # rows are independent: a shard runs a chunk at a time
     input_model = Verified
     output_model = Verified
     settings_field = "adequacy"

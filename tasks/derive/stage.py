@@ -21,6 +21,7 @@ from codemint.tasks.derive import registry
 
 class Derive(LLMStage[Verified, ExerciseRow]):
     name = "derive"
+    chunked = True  # rows are independent: a shard runs a chunk at a time
     input_model = Verified
     output_model = ExerciseRow
     settings_field = "exercises"

@@ -233,6 +233,7 @@ def _filled(result: ExecResult, ran: list[int], base: list[CallOutcome] | None) 
 
 class Execute(Stage[WithInputs, Executed]):
     name = "execute"
+    chunked = True  # rows are independent: a shard runs a chunk at a time
     input_model = WithInputs
     output_model = Executed
     settings_field = "execute"

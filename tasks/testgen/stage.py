@@ -111,6 +111,7 @@ class InputSet:
 class Testgen(LLMStage[Instructed, WithInputs]):
     __test__ = False  # not a pytest test class, despite the name
     name = "testgen"
+    chunked = True  # rows are independent: a shard runs a chunk at a time
     input_model = Instructed
     output_model = WithInputs
     settings_field = "testgen"

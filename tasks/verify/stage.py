@@ -35,6 +35,7 @@ class Candidate:
 
 class Verify(LLMStage[Executed, Verified]):
     name = "verify"
+    chunked = True  # rows are independent: a shard runs a chunk at a time
     input_model = Executed
     output_model = Verified
     settings_field = "verify"
