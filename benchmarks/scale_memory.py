@@ -114,6 +114,13 @@ def _hwm_kb(pid: int) -> int | None:
     return None
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def _label(pid: int) -> str:
     try:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
@@ -177,6 +184,8 @@ def run_segment(
         if flow_kb is not None:
             segment["flow_kb"] = max(segment["flow_kb"], flow_kb)
         for child in descendants(proc.pid):
+            if _cmdline(child) == _cmdline(proc.pid):
+                continue  # a fork of the flow not yet exec'd: its VmHWM is the flow's, inherited
             kb = _hwm_kb(child)
             if kb is not None and kb > segment["children"].get(str(child), ["", 0])[1]:
                 segment["children"][str(child)] = [_label(child), kb]
