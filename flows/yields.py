@@ -9,6 +9,7 @@ Read from the run directory's Parquet files, only the columns needed.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel
@@ -38,11 +39,10 @@ class DropReason(BaseModel):
     example: str  # where the first such row stands, and its detail
 
 
-def _rows(paths: list[store.RunPath], columns: list[str]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
+def _rows(paths: list[store.RunPath], columns: list[str]) -> Iterator[dict[str, Any]]:
+    """The rows of every file, a file at a time: a big run's rows are never all held."""
     for path in paths:
-        rows.extend(store.read_table(path, columns).to_pylist())
-    return rows
+        yield from store.read_table(path, columns).to_pylist()
 
 
 def _source(row: dict[str, Any]) -> str:
@@ -54,12 +54,13 @@ def yield_by_source(run_dir: store.RunPath) -> list[SourceYield]:
     kept = _rows(store.listing(reformat, "part-*[0-9].parquet"), ["provenance"])
     dropped = _rows(store.listing(reformat, "part-*.rejected.parquet"), ["provenance", "drop_reason"])
     final = _rows(store.listing(run_dir / PIPELINE[-1], "part-*[0-9].parquet"), ["provenance", "sample_kind"])
-    definitions: Counter[str] = Counter(_source(r) for r in kept)
-    definitions.update(_source(r) for r in dropped if r["drop_reason"] not in FILE_LEVEL)
     samples = Counter(_source(r) for r in kept)
-    finals = Counter(_source(r) for r in final)
+    definitions = samples.copy()
+    definitions.update(_source(r) for r in dropped if r["drop_reason"] not in FILE_LEVEL)
+    finals: Counter[str] = Counter()
     kinds: dict[str, Counter[str]] = defaultdict(Counter)
     for r in final:
+        finals[_source(r)] += 1
         kinds[_source(r)][r.get("sample_kind") or "function"] += 1
     return [
         SourceYield(
