@@ -175,6 +175,7 @@ def run_segment(
     with (runs_dir / f"{run_id}.log").open("ab") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     started, saved = time.perf_counter(), 0.0
+    flow_cmdline = _cmdline(proc.pid)
     while True:
         # wait4 gives this one process's ru_maxrss (RUSAGE_CHILDREN would be the max over runs).
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -184,7 +185,7 @@ def run_segment(
         if flow_kb is not None:
             segment["flow_kb"] = max(segment["flow_kb"], flow_kb)
         for child in descendants(proc.pid):
-            if _cmdline(child) == _cmdline(proc.pid):
+            if _cmdline(child) == flow_cmdline:
                 continue  # a fork of the flow not yet exec'd: its VmHWM is the flow's, inherited
             kb = _hwm_kb(child)
             if kb is not None and kb > segment["children"].get(str(child), ["", 0])[1]:

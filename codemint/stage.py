@@ -245,7 +245,7 @@ class Stage(abc.ABC, Generic[InT, OutT]):
                 if rejected:
                     rejected_out.write_table(to_table(list(rejected), Rejected))
                     dropped.update(f"{r.status}:{r.drop_reason}" for r in rejected)
-                    rejected = []
+                    rejected.clear()
             if rows_kept == 0:  # an empty file still holds its schema, as a table of no rows
                 kept_out.write_table(to_table([], self.output_model))
             if not dropped:

@@ -598,9 +598,10 @@ def export(
                         layouts[config].add(format_row(row, "messages"))
                 if kind is None:
                     continue
-                if row.exercise in kind_files and kind.exported(row):
+                exported = kind.exported(row)
+                if exported and row.exercise in kind_files:
                     kind_files[row.exercise].add(kind.record(row))
-                withheld += not kind.exported(row)
+                withheld += not exported
                 if kind.rl_row(row):
                     rl_file.add(rl_record(row, split, rl_file.rows, kind))
             for split_files in open_files:
