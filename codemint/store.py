@@ -103,7 +103,9 @@ def stats_path(stage_dir: P, shard: int) -> P:
     return cast(P, stage_dir / f"{shard_name(shard)}.stats.json")
 
 
-def _atomic(path: Path) -> tuple[int, Path]:
+def temp_beside(path: Path) -> tuple[int, Path]:
+    """A new temporary file (open descriptor, name) beside `path`, to be renamed onto it: a
+    `.*.tmp` name that `sweep_temp_files` removes if the writer dies first."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     return fd, Path(tmp)
@@ -113,7 +115,7 @@ def write_table(path: RunPath, table: pa.Table) -> None:
     if not isinstance(path, Path):
         _put(path, _parquet_bytes(table))
         return
-    fd, tmp = _atomic(path)
+    fd, tmp = temp_beside(path)
     os.close(fd)
     try:
         pq.write_table(table, tmp, compression="zstd")
@@ -143,7 +145,7 @@ def parquet_writer(path: RunPath, schema: pa.Schema) -> Iterator[pq.ParquetWrite
             yield writer
         _put(path, bytes(sink.getvalue().to_pybytes()))
         return
-    fd, tmp = _atomic(path)
+    fd, tmp = temp_beside(path)
     os.close(fd)
     try:
         with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
@@ -157,7 +159,7 @@ def write_bytes(path: RunPath, data: bytes) -> None:
     if not isinstance(path, Path):
         _put(path, data)
         return
-    fd, tmp = _atomic(path)
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,10 +38,10 @@ class SplitFiles:
             self._lines = self._temp(self.jsonl).open("w", encoding="utf-8")
 
     def _temp(self, final: Path) -> Path:
-        fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+        fd, temp = store.temp_beside(final)
         os.close(fd)
-        self._temps.append((Path(name), final))
-        return Path(name)
+        self._temps.append((temp, final))
+        return temp
 
     def add(self, record: dict[str, Any]) -> None:
         self._batch.append(record)
