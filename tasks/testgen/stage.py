@@ -33,6 +33,10 @@ from codemint.settings import TestgenSettings
 from codemint.stage_task import shard_task
 
 NO_ARGS = '{"args":[],"kwargs":{}}'
+# Rows whose feedback is held at once: each row's input pool with the original's traced runs,
+# and every mutant's outcomes on it (about 1.2 MB a row). A row's feedback depends on nothing
+# of any other row (its own seeds), so the group size changes memory, not the kept inputs.
+FEEDBACK_GROUP_ROWS = 64
 
 
 def generated_inputs(result_json: str | None, cap: int, max_chars: int) -> list[str]:
@@ -225,7 +229,15 @@ class Testgen(LLMStage[Instructed, WithInputs]):
     ) -> dict[str, dict[str, InputRun]]:
         """Replace each row's inputs by those that run normally and add coverage or kill a
         mutant, chosen from a larger pool (tasks/testgen/feedback.py); returns, per row id,
-        the original's traced run on each kept input."""
+        the original's traced run on each kept input. Rows go `FEEDBACK_GROUP_ROWS` at a time."""
+        runs: dict[str, dict[str, InputRun]] = {}
+        for start in range(0, len(records), FEEDBACK_GROUP_ROWS):
+            runs.update(self.feedback_group(records[start : start + FEEDBACK_GROUP_ROWS], gathered))
+        return runs
+
+    def feedback_group(
+        self, records: list[Instructed], gathered: dict[str, InputSet | Exception]
+    ) -> dict[str, dict[str, InputRun]]:
         from codemint.tasks.testgen.feedback import Row, Stats, feedback_inputs, kept_runs
 
         cfg = self.cfg

@@ -6,6 +6,7 @@ import ast
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from factories import verified
@@ -14,6 +15,8 @@ from codemint.codec import Construct, decode_input
 from codemint.records import Executed, Instructed, Rejected, Verified, WithInputs
 from codemint.settings import PipelineSettings
 from codemint.tasks.execute.stage import Execute
+from codemint.tasks.testgen import feedback as feedback_module
+from codemint.tasks.testgen import stage as testgen_stage
 from codemint.tasks.testgen.stage import Testgen
 from codemint.tasks.verify.stage import Verify
 
@@ -476,3 +479,38 @@ def test_a_row_raising_on_every_input_runs_no_mutants_and_others_are_unchanged(t
     for skip in (False, True):
         (out,) = Execute(_settings(tmp_path, True)).run([produced[skip]["default_port"]])
         assert isinstance(out, Rejected) and out.drop_reason == "constant_outcome", skip
+
+
+def test_rows_go_a_group_at_a_time_and_keep_the_same_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Feedback holds `FEEDBACK_GROUP_ROWS` rows' pools and mutant runs at once, for memory: in
+    groups of one row, each row keeps the same inputs with the same runs, and the stage counts
+    the same, as all rows together."""
+    rows = [
+        Instructed(**{k: v for k, v in verified(code).model_dump().items() if k in Instructed.model_fields})
+        for code in (MOONS, COUNT, RECORD)
+    ]
+    real = feedback_module.feedback_inputs
+    groups: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        groups.append(len(args[3]))  # the rows
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(feedback_module, "feedback_inputs", counted)
+    produced, metrics, calls = {}, {}, {}
+    for size in (64, 1):
+        monkeypatch.setattr(testgen_stage, "FEEDBACK_GROUP_ROWS", size)
+        groups.clear()
+        stage = Testgen(_settings(tmp_path, True))
+        out = [r for r in stage.run(rows) if isinstance(r, WithInputs)]
+        produced[size] = [
+            (r.id, r.test_inputs, r.input_sources, [u.model_dump(exclude={"seconds"}) for u in r.input_runs])
+            for r in out
+        ]
+        metrics[size], calls[size] = dict(stage.metrics), list(groups)
+    assert calls == {64: [3], 1: [1, 1, 1]}
+    assert len(produced[1]) == 3 and all(inputs and runs for _, inputs, _, runs in produced[1])
+    assert produced[1] == produced[64]
+    assert metrics[1] == metrics[64]
