@@ -175,7 +175,6 @@ def run_segment(
     with (runs_dir / f"{run_id}.log").open("ab") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     started, saved = time.perf_counter(), 0.0
-    flow_cmdline = _cmdline(proc.pid)
     while True:
         # wait4 gives this one process's ru_maxrss (RUSAGE_CHILDREN would be the max over runs).
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -184,6 +183,8 @@ def run_segment(
         flow_kb = _hwm_kb(proc.pid)
         if flow_kb is not None:
             segment["flow_kb"] = max(segment["flow_kb"], flow_kb)
+        # Read each poll: right after Popen the child may not have exec'd the flow yet.
+        flow_cmdline = _cmdline(proc.pid)
         for child in descendants(proc.pid):
             if _cmdline(child) == flow_cmdline:
                 continue  # a fork of the flow not yet exec'd: its VmHWM is the flow's, inherited
