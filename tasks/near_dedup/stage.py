@@ -193,7 +193,7 @@ class NearDedup(IndexedStage[Verified, Verified]):
             "near_duplicates": int((~kept).sum()) - sum(r is not None for r in twin_reason),
             **{f"near_twins:{r}": twin_reason.count(r) for r in (WRAPPER, SAME_INSTRUCTION)},
             "clusters": clusters,
-            "candidate_pairs": found.candidate_pairs,
+            "pairs_compared": found.pairs_compared,
             "similar_pairs": found.similar_pairs,
             "bands": found.bands,
             "rows_per_band": found.rows,

@@ -155,25 +155,24 @@ def test_planted_near_duplicates_precision_and_recall() -> None:
     assert result["recall"] >= 0.95
 
 
-def test_candidate_pairs_deduplicated_band_by_band_are_the_same_pairs() -> None:
-    """Candidate pairs are merged band by band (memory: a corpus of alike rows finds each pair
-    in many bands); the pairs and the clusters are those of deduplicating all bands at once."""
+def test_clusters_joined_a_band_at_a_time_are_those_of_every_candidate_pair_at_once() -> None:
+    """`cluster` takes pairs a band and a bucket distance at a time and skips pairs already in
+    one component (memory: a corpus of alike rows has millions of candidate pairs); its
+    components, their numbers, representatives and similarities are those of comparing every
+    unique candidate pair at once, and it compares fewer pairs."""
     import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
     from codemint.curation import minhash
-    from codemint.curation.tokens import mix64
 
-    def all_at_once(sig: np.ndarray, bands: int, rows: int, window: int) -> tuple[np.ndarray, np.ndarray]:
+    def all_at_once(
+        sig: np.ndarray, bands: int, rows: int, window: int, threshold: float
+    ) -> tuple[np.ndarray, int]:
         n = len(sig)
         found = []
         for band in range(bands):
-            block = sig[:, band * rows : (band + 1) * rows].astype(np.uint64)
-            h = np.full(n, band, dtype=np.uint64)
-            with np.errstate(over="ignore"):
-                for col in range(rows):
-                    h = mix64(h * np.uint64(0x9E3779B97F4A7C15) + block[:, col])
-            order = np.argsort(h, kind="stable")
-            sorted_h = h[order]
+            order, sorted_h = minhash.band_order(sig, band, rows)
             for offset in range(1, window + 1):
                 same = sorted_h[:-offset] == sorted_h[offset:]
                 if not same.any():
@@ -181,17 +180,31 @@ def test_candidate_pairs_deduplicated_band_by_band_are_the_same_pairs() -> None:
                 a, b = order[:-offset][same], order[offset:][same]
                 found.append(np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
         keys = np.unique(np.concatenate(found))
-        return keys // n, keys % n
+        left, right = keys // n, keys % n
+        alike = minhash.estimated_jaccard(sig, left, right) >= threshold
+        graph = coo_matrix(
+            (np.ones(int(alike.sum()), dtype=np.int8), (left[alike], right[alike])), shape=(n, n)
+        )
+        return connected_components(graph, directed=False)[1].astype(np.int64), len(keys)
 
     rng = np.random.default_rng(0)
     groups = rng.integers(0, 2**32, size=(300, 128), dtype=np.uint32)
     sig = groups[rng.integers(0, 300, 3000)]
-    noise = rng.random(sig.shape) < 0.25
+    noise = rng.random(sig.shape) < 0.15  # alike rows' Jaccard near the threshold: some pairs miss
     sig[noise] = rng.integers(0, 2**32, size=int(noise.sum()), dtype=np.uint32)
-    bands, rows = lsh_params(0.7, 128)
-    left, right = minhash.candidate_pairs(sig, bands, rows, 32)
-    old_left, old_right = all_at_once(sig, bands, rows, 32)
-    assert len(left) > 5_000  # pairs many bands found again
-    assert np.array_equal(left, old_left) and np.array_equal(right, old_right)
+    params = MinHashParams(threshold=0.7, num_perm=128)
+    rank = rng.permutation(len(sig)).astype(np.int64)
+    found = minhash.cluster(sig, params, rank)
+    labels, candidates = all_at_once(sig, found.bands, found.rows, params.bucket_window, params.threshold)
+    assert candidates > 5_000 and 100 < labels.max() < 2_000  # many pairs, many clusters of several rows
+    assert np.array_equal(found.labels, labels)
+    assert 0 < found.similar_pairs <= found.pairs_compared < candidates
+    for component in np.unique(labels):
+        members = np.flatnonzero(labels == component)
+        best = members[np.argmin(rank[members])]
+        assert (found.representative[members] == best).all()
+    expected = minhash.estimated_jaccard(sig, np.arange(len(sig), dtype=np.int64), found.representative)
+    assert np.array_equal(found.similarity, expected)
+    left, right = np.arange(0, 3000, 2, dtype=np.int64), np.arange(1, 3000, 2, dtype=np.int64)
     jaccard = minhash.estimated_jaccard(sig, left, right)
     assert np.array_equal(jaccard, minhash.estimated_jaccard(sig, left, right, chunk=1 << 17))
