@@ -1,13 +1,13 @@
-"""The export's external sort: exercise rows spilled to disk a shard at a time, merged back
+"""The export's external sort: exercise rows spilled to disk a batch at a time, merged back
 in order.
 
 The dataset lists each split's rows sorted by (function id, exercise, exercise row id), so
 its files do not depend on how the corpus was sharded. Holding every row of a large corpus to
 sort it would grow with the corpus (an exercise row carries its function's code and tests),
-so each shard's rows are sorted and written to a scratch file per split, and a split is read
-back as a k-way merge of those files, a few rows of each at a time. More files than `FAN_IN`
-are first merged in groups into fewer, so the rows held at once stay bounded however many
-shards the corpus had.
+so rows are sorted and written to a scratch file per split a batch at a time (the export's
+`SPILL_ROWS`: a shard's rows grow with the corpus too), and a split is read back as a k-way
+merge of those files, a few rows of each at a time. More files than `FAN_IN` are first merged
+in groups into fewer, so the rows held at once stay bounded however many batches there were.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class SplitRuns:
         self._files = 0
 
     def add(self, rows: Iterable[ExerciseRow]) -> None:
-        """One shard's rows: sorted, one scratch file per split they fall in."""
+        """A batch of rows: sorted, one scratch file per split they fall in."""
         by_split: dict[str, list[ExerciseRow]] = {}
         for row in sorted(rows, key=sort_key):
             by_split.setdefault(self.split_of(row.id), []).append(row)

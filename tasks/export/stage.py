@@ -19,6 +19,12 @@ from codemint.stage_task import DEFAULT_RETRIES, RETRY_DELAY_S, cache_key, fetch
 from codemint.tasks.derive import registry
 from codemint.tasks.derive.generation import generation_row
 
+# Exercise rows sorted and spilled to a scratch file at a time. Not a shard's rows: a shard
+# holds more definitions as the corpus grows past `shards` x `shard_max_bytes` (7,300 exercise
+# rows a shard at 10k generated definitions, twice that at 100k), and a row read back carries
+# its code and tests (about 34 KB).
+SPILL_ROWS = 4096
+
 
 def export_dataset(
     settings: PipelineSettings,
@@ -38,7 +44,7 @@ def export_dataset(
     duplicates = 0
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    # Rows are sorted on disk, a shard at a time (split_runs): the export never holds them all.
+    # Rows are sorted on disk, `SPILL_ROWS` at a time (split_runs): the export never holds them all.
     with tempfile.TemporaryDirectory(prefix=".export-", dir=out_dir.parent) as scratch:
         runs = SplitRuns(
             Path(scratch), lambda row_id: split_of(row_id, cfg.split_seed, cfg.validation_fraction)
@@ -58,6 +64,9 @@ def export_dataset(
                     continue
                 seen.add(rec.exercise_id)
                 rows.append(rec)
+                if len(rows) == SPILL_ROWS:
+                    runs.add(rows)
+                    rows = []
             runs.add(rows)
         return export(
             {split: runs.merged(split) for split in SPLITS},

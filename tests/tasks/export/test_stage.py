@@ -18,6 +18,7 @@ from codemint.curation.export import INSTRUCTION_SOURCES, split_of
 from codemint.records import ExerciseRow, RepairDetail, SummaryDetail, TranslationDetail, to_table
 from codemint.settings import ExportSettings, LLMSettings, PipelineSettings
 from codemint.tasks.derive.generation import Generation, generation_row
+from codemint.tasks.export import stage as export_stage
 from codemint.tasks.export.stage import export_dataset
 
 FUNNEL = [
@@ -421,11 +422,22 @@ def test_the_streamed_export_is_the_same_for_any_batch_size_fan_in_and_shard_ord
     cfg = PipelineSettings(export=ExportSettings(validation_fraction=0.25, split_seed=3))
     info = {"funnel": FUNNEL, "code_version": "0.1.0+abc"}
     first = export_dataset(cfg, list(paths), tmp_path / "a", info)
-    # Tiny batches and a fan-in of 2: merges in passes, many row groups per file.
+    # Tiny batches, 3 rows spilled at a time and a fan-in of 2: merges in passes, many row
+    # groups per file.
     monkeypatch.setattr(split_runs, "MERGE_BATCH_ROWS", 2)
     monkeypatch.setattr(split_runs, "FAN_IN", 2)
     monkeypatch.setattr(dataset_files, "BATCH_ROWS", 3)
+    monkeypatch.setattr(export_stage, "SPILL_ROWS", 3)
+    spilled: list[int] = []
+    add = split_runs.SplitRuns.add
+
+    def counted(self: split_runs.SplitRuns, part: list[ExerciseRow]) -> None:
+        spilled.append(len(part))
+        add(self, part)
+
+    monkeypatch.setattr(split_runs.SplitRuns, "add", counted)
     second = export_dataset(cfg, list(reversed(paths)), tmp_path / "b", info)
+    assert max(spilled) == 3 and len(spilled) > len(paths)  # several spills per shard
     assert sorted(first["files"]) == sorted(second["files"])
     for rel, info_a in first["files"].items():
         a, b = tmp_path / "a" / rel, tmp_path / "b" / rel
