@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +37,11 @@ def export_dataset(
 
     `run_info` carries `funnel` (a list of {stage, rows_in, rows_kept, dropped}, dicts or
     `StageFunnel`s) and `code_version` for the dataset card. A row seen in an earlier shard
-    (same id, or same exercise row id) is not exported twice (`duplicate_ids` counts them).
+    (the same exercise row id) is not exported twice (`duplicate_ids` counts them).
     """
     cfg = settings.export
-    seen: set[str] = set()
-    duplicates = 0
+    # Filled as the rows stream past; `export` reads it once every row is written.
+    counts = {"duplicate_ids": 0}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     # Rows are sorted on disk, `SPILL_ROWS` at a time (split_runs): the export never holds them all.
@@ -59,26 +59,37 @@ def export_dataset(
                     if "exercise" in raw
                     else generation_row(Verified.model_validate(raw))
                 )
-                if rec.exercise_id in seen:
-                    duplicates += 1
-                    continue
-                seen.add(rec.exercise_id)
                 rows.append(rec)
                 if len(rows) == SPILL_ROWS:
                     runs.add(rows)
                     rows = []
             runs.add(rows)
         return export(
-            {split: runs.merged(split) for split in SPLITS},
+            {split: first_of_each(runs.merged(split), counts) for split in SPLITS},
             out_dir,
             validation_fraction=cfg.validation_fraction,
             seed=cfg.split_seed,
             funnel=list(run_info.get("funnel", [])),
             settings=settings.model_dump(mode="json"),
             code_version=str(run_info.get("code_version", "unknown")),
-            extra={"duplicate_ids": duplicates},
+            extra=counts,
             kinds=registry.configured(settings.exercises.kinds),
         )
+
+
+def first_of_each(rows: Iterator[ExerciseRow], counts: dict[str, int]) -> Iterator[ExerciseRow]:
+    """The sorted rows, each exercise row id once: the first copy, from the earliest shard.
+
+    The id is a hash of the function id and the exercise, the sort's first two keys and it
+    the third, so a row's copies arrive one after another (the merge keeps equal rows in
+    shard order). No set of every id seen, which would grow with the corpus."""
+    last: str | None = None
+    for row in rows:
+        if row.exercise_id == last:
+            counts["duplicate_ids"] += 1
+            continue
+        last = row.exercise_id
+        yield row
 
 
 def export_cache_key(context: TaskRunContext, params: dict[str, Any]) -> str:

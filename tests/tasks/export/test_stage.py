@@ -451,6 +451,37 @@ def test_the_streamed_export_is_the_same_for_any_batch_size_fan_in_and_shard_ord
     assert not list(tmp_path.glob(".export-*"))  # the scratch runs are gone
 
 
+def test_a_row_in_several_shards_is_exported_once_its_earliest_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copies of a row (one exercise row id) go, wherever they are: in later shards, or twice
+    in one shard, spilled apart; the first copy stays and `duplicate_ids` counts the others."""
+    data = rows()
+    first = data[:10]
+    again = [r.model_copy(update={"instruction": r.instruction + " (a later copy)"}) for r in data[6:10]]
+    cfg = PipelineSettings(export=ExportSettings(validation_fraction=0.25, split_seed=3))
+    info = {"funnel": FUNNEL, "code_version": "0.1.0+abc"}
+    monkeypatch.setattr(export_stage, "SPILL_ROWS", 3)
+    copies = write_shards(tmp_path / "copies", [first, [*again, *data[10:16], data[0]]])
+    unique = write_shards(tmp_path / "unique", [first, data[10:16]])
+    with_copies = export_dataset(cfg, list(copies), tmp_path / "a", info)
+    without = export_dataset(cfg, list(unique), tmp_path / "b", info)
+    assert with_copies["duplicate_ids"] == 5 and without["duplicate_ids"] == 0  # data[6:10] and data[0]
+    assert with_copies["rows"] == without["rows"] == 16
+    for rel in without["files"]:
+        if rel.endswith(".parquet"):
+            assert (
+                pq.read_table(tmp_path / "a" / rel).to_pylist()
+                == pq.read_table(tmp_path / "b" / rel).to_pylist()
+            )
+    exported = [
+        m["content"]
+        for r in pq.read_table(tmp_path / "a" / "messages" / "train.parquet").to_pylist()
+        for m in r["messages"]
+    ]
+    assert not any("(a later copy)" in text for text in exported)
+
+
 def test_rows_are_merged_in_order_across_more_runs_than_the_fan_in(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
