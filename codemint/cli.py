@@ -389,7 +389,7 @@ def inspect(
 ) -> None:
     """Show a run's funnel, yield per source, top drop reasons (an example each), its
     quarantined inputs and sample output rows."""
-    from codemint.flows.inspection import final_rows, rejected_rows
+    from codemint.flows.inspection import final_row_count, first_final_rows, quarantined_rows
     from codemint.flows.yields import top_drop_reasons
 
     run_dir = resolve_run_dir(run, runs_dir)
@@ -403,16 +403,16 @@ def inspect(
         console.print("\ntop drop reasons (an example each):")
         for d in drops:
             console.print(f"  {d.count:6d}  {d.stage}:{d.reason}  e.g. {d.example}", markup=False)
-    bad = [r for r in rejected_rows(run_dir) if r["status"] == "quarantined"]
-    if bad:
-        console.print(f"\nquarantined rows: {len(bad)}")
-        for r in bad[:quarantined]:
+    # Read as shown, not the whole run: a run of 100k definitions has GBs of rows.
+    n_bad, bad = quarantined_rows(run_dir, quarantined)
+    if n_bad:
+        console.print(f"\nquarantined rows: {n_bad}")
+        for r in bad:
             prov = r.get("provenance") or {}
             where = prov.get("path", "?") + (f", row {prov['row']}" if prov.get("row") else "")
             console.print(f"  {r['stage']}: {where}: {r['drop_reason']}: {r['detail']}", markup=False)
-    rows = final_rows(run_dir)
-    console.print(f"\nverified samples: {len(rows)}")
-    for row in rows[:samples]:
+    console.print(f"\nverified samples: {final_row_count(run_dir)}")
+    for row in first_final_rows(run_dir, samples):
         console.print_json(
             data={k: row[k] for k in ("id", "entry_point", "instruction", "candidate_code", "pass_fraction")}
             | {"tests": len(row["test_cases"]), "provenance": row["provenance"]}

@@ -11,7 +11,6 @@ shards (dedup, selection) get an index task first. The flow never looks inside a
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -32,7 +31,7 @@ from codemint import __version__, modgraph, store
 from codemint.flows import registry
 from codemint.flows.cache_walk import SettledStage, record_cached, settled_stages
 from codemint.flows.funnel import StageFunnel, build_funnel, write_run_report
-from codemint.flows.inspection import final_stage_dir
+from codemint.flows.inspection import first_final_rows
 from codemint.flows.registry import DERIVED, PIPELINE, stage_class
 from codemint.flows.reporting import StageProgress, publish_run_artifacts
 from codemint.flows.yields import yield_by_source
@@ -259,12 +258,6 @@ def _same_file(shard: dict[str, Any]) -> bool:
         return _file_stat(Path(shard["path"])) == {"size": shard["size"], "mtime_ns": shard["mtime_ns"]}
     except OSError:
         return False
-
-
-def first_final_rows(run_dir: store.RunPath, count: int) -> list[dict[str, Any]]:
-    """The first `count` final rows (the report's samples), without reading the others."""
-    paths = store.listing(final_stage_dir(run_dir), "part-*[0-9].parquet")
-    return list(itertools.islice((row for path in paths for row in store.read_rows(path)), count))
 
 
 def run_location(runs_dir: str | Path, run_id: str) -> store.RunPath:
