@@ -80,9 +80,10 @@ def export_dataset(
 def first_of_each(rows: Iterator[ExerciseRow], counts: dict[str, int]) -> Iterator[ExerciseRow]:
     """The sorted rows, each exercise row id once: the first copy, from the earliest shard.
 
-    The id is a hash of the function id and the exercise, the sort's first two keys and it
-    the third, so a row's copies arrive one after another (the merge keeps equal rows in
-    shard order). No set of every id seen, which would grow with the corpus."""
+    An exercise row id is a hash of its function id, its exercise and its key, and rows are
+    sorted by (function id, exercise, exercise row id): a row's copies arrive one after
+    another, in shard order (the merge keeps equal rows in the order of their runs). So no
+    set of every id seen is held, which would grow with the corpus."""
     last: str | None = None
     for row in rows:
         if row.exercise_id == last:

@@ -36,6 +36,7 @@ NO_ARGS = '{"args":[],"kwargs":{}}'
 # Rows whose feedback is held at once: each row's input pool with the original's traced runs,
 # and every mutant's outcomes on it (about 1.2 MB a row). A row's feedback depends on nothing
 # of any other row (its own seeds), so the group size changes memory, not the kept inputs.
+# With `llm_mutants`, the LLM is asked a group's surviving mutants at a time, too.
 FEEDBACK_GROUP_ROWS = 64
 
 
