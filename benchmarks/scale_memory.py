@@ -27,6 +27,7 @@ the run, near-dedup's signature workers) are listed apart.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -121,7 +122,7 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
-def _label(pid: int) -> str:
+def _label(pid: int, under_flow: bool) -> str:
     try:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
@@ -131,8 +132,16 @@ def _label(pid: int) -> str:
     if "resource_tracker" in cmd:
         return "resource-tracker"
     if "distributed" in cmd or "dask" in cmd or "multiprocessing" in cmd:
-        return "worker"
+        # The flow's own spawned processes are near-dedup's signature workers; the Dask
+        # workers are this script's (its LocalCluster).
+        return "signature-worker" if under_flow else "worker"
     return cmd.split(" ")[0].rsplit("/", 1)[-1] or "?"
+
+
+def _reset_hwm(pid: int) -> None:
+    """Start the process's high-water mark again from its current RSS (Linux clear_refs 5)."""
+    with contextlib.suppress(OSError):
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
 def descendants(root: int) -> list[int]:
@@ -167,6 +176,9 @@ def run_segment(
     if dask_address:
         cmd += ["--dask-address", dask_address]
     env = {**os.environ, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"}
+    me = os.getpid()
+    for pid in descendants(me):  # Dask's workers outlive a size: each size's peak is its own
+        _reset_hwm(pid)
     runs_dir.mkdir(parents=True, exist_ok=True)
     segments_file = runs_dir / f"{run_id}.segments.json"
     segments: list[dict[str, Any]] = json.loads(segments_file.read_text()) if segments_file.exists() else []
@@ -185,12 +197,14 @@ def run_segment(
             segment["flow_kb"] = max(segment["flow_kb"], flow_kb)
         # Read each poll: right after Popen the child may not have exec'd the flow yet.
         flow_cmdline = _cmdline(proc.pid)
-        for child in descendants(proc.pid):
-            if _cmdline(child) == flow_cmdline:
+        flow_side = set(descendants(proc.pid))
+        # This script's descendants: the flow's, and with --dask the cluster's workers.
+        for child in descendants(me):
+            if child == proc.pid or (child in flow_side and _cmdline(child) == flow_cmdline):
                 continue  # a fork of the flow not yet exec'd: its VmHWM is the flow's, inherited
             kb = _hwm_kb(child)
             if kb is not None and kb > segment["children"].get(str(child), ["", 0])[1]:
-                segment["children"][str(child)] = [_label(child), kb]
+                segment["children"][str(child)] = [_label(child, child in flow_side), kb]
         segment["seconds"] = round(time.perf_counter() - started, 1)
         if segment["seconds"] - saved >= 10:
             _write_json(segments_file, segments)
