@@ -123,10 +123,7 @@ def _cmdline(pid: int) -> bytes:
 
 
 def _label(pid: int, under_flow: bool) -> str:
-    try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return "?"
+    cmd = _cmdline(pid).replace(b"\0", b" ").decode(errors="replace")
     if "uvicorn" in cmd or "prefect server" in cmd or "prefect.server" in cmd:
         return "prefect-server"
     if "resource_tracker" in cmd:
@@ -144,8 +141,9 @@ def _reset_hwm(pid: int) -> None:
         Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
-def descendants(root: int) -> list[int]:
-    tree = _children()
+def descendants(root: int, tree: dict[int, int] | None = None) -> list[int]:
+    """`root`'s descendants in `tree` (pid -> parent pid; default: the processes now)."""
+    tree = _children() if tree is None else tree
     found, frontier = [], [root]
     while frontier:
         parent = frontier.pop()
@@ -197,9 +195,10 @@ def run_segment(
             segment["flow_kb"] = max(segment["flow_kb"], flow_kb)
         # Read each poll: right after Popen the child may not have exec'd the flow yet.
         flow_cmdline = _cmdline(proc.pid)
-        flow_side = set(descendants(proc.pid))
+        tree = _children()  # one /proc scan per poll for both walks
+        flow_side = set(descendants(proc.pid, tree))
         # This script's descendants: the flow's, and with --dask the cluster's workers.
-        for child in descendants(me):
+        for child in descendants(me, tree):
             if child == proc.pid or (child in flow_side and _cmdline(child) == flow_cmdline):
                 continue  # a fork of the flow not yet exec'd: its VmHWM is the flow's, inherited
             kb = _hwm_kb(child)
