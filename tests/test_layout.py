@@ -47,11 +47,15 @@ def import_graph() -> dict[str, set[str]]:
 
 def test_wheel_installs_only_codemint(tmp_path: Path) -> None:
     build = ["wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(REPO)]
-    subprocess.run(
+    built = subprocess.run(
         [str(BIN / "pip"), *build],
         check=True,
         capture_output=True,
+        text=True,
     )
+    # A folder under a package that `packages` does not list (a data folder) makes setuptools
+    # warn on every install; each one is declared.
+    assert "absent from the `packages` configuration" not in built.stderr + built.stdout
     (wheel,) = tmp_path.glob("codemint-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names}
@@ -62,7 +66,7 @@ def test_wheel_installs_only_codemint(tmp_path: Path) -> None:
         "codemint/sandbox/runner.py",
         "codemint/sandbox/Dockerfile",
         "codemint/sandbox/build_image.sh",
-        "codemint/llm/prompts/summarize.txt",
+        "codemint/llm/prompt_templates/summarize.txt",
         "codemint/py.typed",
     ):
         assert expected in names

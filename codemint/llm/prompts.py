@@ -1,4 +1,4 @@
-"""Versioned prompt templates, one file each in `prompts/` next to this module.
+"""Versioned prompt templates, one file each in `prompt_templates/` next to this module.
 
 A template file starts with `version: N`, then `=== system` / `=== user` sections. The
 system message holds the fixed instructions and takes no variables, so every request of a
@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-PROMPT_DIR = Path(__file__).with_name("prompts")
+PROMPT_DIR = Path(__file__).with_name("prompt_templates")
 
 _VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _SECTION = re.compile(r"^=== (system|user|assistant)\s*$", re.MULTILINE)

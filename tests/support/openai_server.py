@@ -562,7 +562,7 @@ def embedding(text: str, dim: int) -> list[float]:
     return [v / norm for v in values]
 
 
-# -- a plausible model for every prompt of codemint/llm/prompts/ ----------------------------------
+# -- a plausible model for every prompt of codemint/llm/prompt_templates/ ----------------------------------
 
 _FIELD = r"^{}: `(.*)`$"
 _CODE = re.compile(r"```python\n(.*)\n```\s*$", re.DOTALL)
@@ -615,7 +615,7 @@ def _kind(annotation: ast.expr | None, name: str) -> str:
 
 
 class PipelineResponder:
-    """Plays a plausible model for each prompt in codemint/llm/prompts/, told apart by their
+    """Plays a plausible model for each prompt in codemint/llm/prompt_templates/, told apart by their
     fixed system messages. Summarize derives the instruction from the code; regenerate returns
     the code seen for that entry point in an earlier summarize prompt (kept in `seen_code`)."""
 
