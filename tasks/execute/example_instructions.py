@@ -129,10 +129,29 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, int | float | str | bytes) and not value)
 
 
+def _shape(value: Any, depth: int = 3) -> str:
+    """The types a result is made of, e.g. `tuple(str,NoneType)`: results of another shape
+    (None where the others hold text, a float among ints, an empty list) are behaviours the
+    tests check that examples of one shape would leave unstated."""
+    name = type(value).__name__
+    if depth == 0:
+        return name
+    if isinstance(value, tuple):  # a tuple's items by position: (str, None) is not (str, str)
+        return f"{name}({','.join(_shape(v, depth - 1) for v in value)})"
+    if isinstance(value, list | set | frozenset):
+        return f"{name}[{','.join(sorted({_shape(v, depth - 1) for v in value}))}]"
+    if isinstance(value, dict):
+        keys = sorted({_shape(k, depth - 1) for k in value})
+        values = sorted({_shape(v, depth - 1) for v in value.values()})
+        return f"{name}[{','.join(keys)}:{','.join(values)}]"
+    return name
+
+
 @dataclass(frozen=True)
 class _Example:
     lines: tuple[str, ...]  # the call's lines, its result, and for a method the state after
     result: str  # what distinct examples must differ in: the returned value
+    shape: str  # the types the returned value (and a method's state) is made of
     rank: tuple[bool, bool, int]  # blank result, blank arguments, length: smaller shows more
 
 
@@ -168,22 +187,26 @@ def _example(case: TestCase, entry_point: str, kind: str, class_name: str | None
     if size > MAX_EXAMPLE_CHARS * (2 if kind in CLASS_KINDS else 1):
         return None
     blank_args = all(_blank(v) for v in [*decoded[0], *decoded[1].values()])
-    return _Example(lines, result, (_blank(value), blank_args, size))
+    return _Example(lines, result, _shape(value), (_blank(value), blank_args, size))
 
 
 def examples(
     cases: list[TestCase], entry_point: str, kind: str = "function", class_name: str | None = None
 ) -> list[str]:
     """Up to SHOWN doctest-style examples of normal returns, then one raised exception if
-    there is one. Distinct results first; among them, calls whose arguments and result are
-    not all blank, then the shortest. A method's examples must differ in what it returns, not
-    only in the state they were built with (a no-op on three instances specifies nothing)."""
+    there is one. Results of distinct shapes first (`_shape`), then distinct results; among
+    them, calls whose arguments and result are not all blank, then the shortest. A method's
+    examples must differ in what it returns, not only in the state they were built with (a
+    no-op on three instances specifies nothing)."""
     ranked = sorted(
         (e for c in cases if (e := _example(c, entry_point, kind, class_name)) is not None),
         key=lambda e: e.rank,
     )
     picked: list[_Example] = []
-    for e in ranked:  # distinct results first: they say more about the code
+    for e in ranked:  # one of each shape first: each is a behaviour the tests check
+        if len(picked) < SHOWN and all(e.shape != p.shape for p in picked):
+            picked.append(e)
+    for e in ranked:  # then distinct results: they say more about the code
         if len(picked) < SHOWN and all(e.result != p.result for p in picked):
             picked.append(e)
     for e in ranked:

@@ -59,6 +59,24 @@ def test_distinct_results_are_shown_first_then_one_raised_exception() -> None:
     ]
 
 
+def test_a_result_of_another_shape_is_shown_though_longer() -> None:
+    # `split_value`'s tests check that it returns None where there is no "=": shortest-first
+    # would show three (str, str) results and leave that unstated.
+    cases = [
+        case(["=abc"], ("", "abc")),
+        case(["a=b"], ("a", "b")),
+        case(["abc="], ("abc", "")),
+        case(["no equals sign"], ("no equals sign", None)),
+        case(["k=v"], ("k", "v")),
+    ]
+    lines = ex.examples(cases, "split_value")
+    assert ">>> split_value('no equals sign')\n('no equals sign', None)" in lines
+    assert len(lines) == ex.SHOWN
+    # A float among ints, an empty list among full ones: each shape is shown once.
+    assert ex._shape(1) != ex._shape(1.5) and ex._shape([]) != ex._shape([1])
+    assert ex._shape(("a", None)) != ex._shape(("a", "b")) and ex._shape([1, 2]) == ex._shape([3])
+
+
 def test_examples_that_do_not_specify_the_function_give_no_instruction() -> None:
     constant = [case([1], 0), case([2], 0), case([3], 0)]
     assert ex.example_doc(constant, "zero") is None  # one result shown thrice says nothing
