@@ -15,7 +15,11 @@ Then reads each run's export as a trainer would and prints, per corpus and mode:
   leaky     rows with an expected value holding a memory address or the sandbox's module name
   trick     rl generation rows where importing the original from its module earns full reward
   ref       rl generation rows where the reference solution earns full reward (the rest fail it)
-  trivial   rows fully passed by a trivially wrong solution (a constant, the identity, `pass`)
+  trivial   rows fully passed by a trivially wrong solution (a constant, the identity, `pass`,
+            raising the tests' most common builtin exception)
+  trivial_reward  mean over rl generation rows of the best trivial solution's partial reward,
+            as a plain share of tests (`pass_fraction`) and as `compute_score`'s default
+            (`continuous`), and the rows where it is 0.5 or more
   mutation  median mutation score with nothing excused (killed / all mutants), functions and
             methods, and rows with no score
   prompt    median and 90th percentile of the generation prompt's length in characters
@@ -32,6 +36,7 @@ Usage: python benchmarks/row_quality.py [default|stdlib ...] [--runs-dir DIR] [-
 from __future__ import annotations
 
 import argparse
+import builtins
 import json
 import os
 import re
@@ -184,7 +189,8 @@ def _plain(value: Any) -> bool:
 
 
 def trivial_completions(gt: dict[str, Any]) -> list[str]:
-    """A constant (the most common expected value), the identity and an empty body."""
+    """A constant (the most common expected value), the identity, an empty body and raising
+    the most common builtin exception the tests expect."""
     entry = gt["entry_point"]
     if gt.get("sample_kind", "function") in METHOD_KINDS:
         return [
@@ -196,6 +202,11 @@ def trivial_completions(gt: dict[str, Any]) -> list[str]:
         f"```python\ndef {entry}(*args, **kwargs):\n    pass\n```",
         f"```python\ndef {entry}(*args, **kwargs):\n    return args[0] if args else None\n```",
     ]
+    raised = [c["exception"] for c in gt["test_cases"] if c.get("exception")]
+    if raised:
+        name = Counter(raised).most_common(1)[0][0]
+        if name.isidentifier() and isinstance(getattr(builtins, name, None), type):
+            out.append(f"```python\ndef {entry}(*args, **kwargs):\n    raise {name}()\n```")
     if normal:
         common = Counter(normal).most_common(1)[0][0]
         if _plain(json.loads(common)):
@@ -260,6 +271,15 @@ def read(run_dir: Path) -> dict[str, Any]:
         [c for _, c in trivial_jobs], [gts[i] for i, _ in trivial_jobs], mode="all_or_nothing"
     )
     trivially_passed = {i for (i, _), s in zip(trivial_jobs, trivial_scores, strict=True) if s == 1.0}
+    # What the best trivial completion of each row earns as a partial reward.
+    trivial_reward: dict[str, float | None] = {}
+    for mode in ("pass_fraction", "continuous"):
+        got = compute_scores([c for _, c in trivial_jobs], [gts[i] for i, _ in trivial_jobs], mode=mode)
+        best: dict[int, float] = {}
+        for (i, _), s in zip(trivial_jobs, got, strict=True):
+            best[i] = max(best.get(i, 0.0), s)
+        trivial_reward[mode] = round(statistics.mean(best.values()), 3) if best else None
+        trivial_reward[f"{mode}_rows_0.5"] = sum(s >= 0.5 for s in best.values())
     # Mutation scores from the last stage holding the measured rows.
     scores: dict[str, list[float]] = {"function": [], "method": []}
     unscored = 0
@@ -295,6 +315,7 @@ def read(run_dir: Path) -> dict[str, Any]:
         "trick": f"{sum(s == 1.0 for s in trick_scores)}/{len(tricks)}",
         "ref": f"{sum(s == 1.0 for s in ref_scores)}/{len(rl)}",
         "trivial": len(trivially_passed),
+        "trivial_reward": trivial_reward,
         "mutation_median": round(statistics.median(every), 3) if every else None,
         "mutation_median_function": round(statistics.median(scores["function"]), 3)
         if scores["function"]

@@ -9,9 +9,12 @@ cases. The function is taken from the completion (the last ```python block that 
 entry point, after any <think> section; or the whole text if it is bare code), run on every
 test in codemint's sandbox (settings from CODEMINT_* environment variables, e.g.
 CODEMINT_SANDBOX__BACKEND), and judged with the verify stage's own comparison. The score is
-the fraction of tests passed (`mode="continuous"`) or 1.0 only when all pass
-(`mode="all_or_nothing"`); a completion without the function scores 0.0. `compute_scores`
-scores many completions in one sandbox batch.
+the share of tests passed above what a trivially wrong solution passes (`mode="continuous"`,
+`trivial_passes`: returning one constant, raising one exception type or returning an argument
+unchanged earns 0.0, not the share of tests such a solution happens to pass), the plain share
+of tests passed (`mode="pass_fraction"`), or 1.0 only when all pass (`mode="all_or_nothing"`);
+a completion without the function scores 0.0. `compute_scores` scores many completions in one
+sandbox batch.
 
 The ground truth's `environment` (codemint/row_environment.py) says where the tests were
 recorded: a package row runs in the derived image of its requirement set (built once if
@@ -28,10 +31,12 @@ import json
 import logging
 import re
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from codemint.codec import canonical_json, decode_input
 from codemint.llm.codetext import code_blocks, defines_function
 from codemint.records import TestCase
 from codemint.row_environment import RowEnvironment
@@ -40,10 +45,10 @@ from codemint.sandbox import resolved_backend, shared_sandbox
 from codemint.sandbox.api import ExecJob, ExecResult
 from codemint.sandbox.images import ensure_env_image
 from codemint.settings import PipelineSettings, SandboxSettings
-from codemint.verdict import passes  # the verdict verify uses, not a copy of it
+from codemint.verdict import passes, same_value  # the verdict verify uses, not a copy of it
 
-Mode = Literal["continuous", "all_or_nothing"]
-MODES: tuple[Mode, ...] = ("continuous", "all_or_nothing")
+Mode = Literal["continuous", "pass_fraction", "all_or_nothing"]
+MODES: tuple[Mode, ...] = ("continuous", "pass_fraction", "all_or_nothing")
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 log = logging.getLogger(__name__)
 
@@ -123,14 +128,48 @@ def parse_environment(ground_truth: str | dict[str, Any]) -> RowEnvironment:
         raise ValueError(f"ground_truth has a malformed environment: {exc}") from exc
 
 
-def score(cases: Sequence[TestCase], result: ExecResult | None, mode: Mode) -> float:
-    """Pass fraction (or all-or-nothing) of one run; an unrun or failed job scores 0.0."""
+def _arguments(case: TestCase) -> dict[int | str, str]:
+    """Codec texts of the values a call was given, by position or keyword."""
+    try:
+        args, kwargs = decode_input(case.input)
+    except (ValueError, RecursionError):
+        return {}
+    given: dict[int | str, Any] = dict(enumerate(args))
+    given.update(kwargs)
+    return {key: canonical_json(value) for key, value in given.items()}
+
+
+def trivial_passes(cases: Sequence[TestCase], target: Target) -> int:
+    """How many of `cases` the best trivially wrong solution passes: one that returns the same
+    value every time, raises one exception type every time, or returns one of its arguments
+    unchanged. Counted from the tests alone with the verdict's own comparison (2 passes for
+    2.0); a method's returned value and state count as one outcome."""
+    raised = Counter(c.exception for c in cases if c.exception is not None)
+    # Printing or changing an argument is more than such a solution does.
+    normal = [
+        c
+        for c in cases
+        if c.exception is None and not c.stdout and c.args_after in (None, c.input) and c.expected is not None
+    ]
+    constant = [sum(same_value(value, c.expected) for c in normal) for value in {c.expected for c in normal}]
+    returned: Counter[int | str] = Counter()
+    if target.sample_kind not in CLASS_KINDS:  # a method's outcome holds its state too
+        for case in normal:
+            returned.update(key for key, text in _arguments(case).items() if same_value(text, case.expected))
+    return max([0, *constant, *raised.values(), *returned.values()])
+
+
+def score(target: Target, cases: Sequence[TestCase], result: ExecResult | None, mode: Mode) -> float:
+    """One run's score in `mode` (see the module docstring); an unrun or failed job scores 0.0."""
     if result is None or result.infra_error or len(result.outcomes) != len(cases):
         return 0.0
     passed = sum(passes(c, o) for c, o in zip(cases, result.outcomes, strict=True))
     if mode == "all_or_nothing":
         return 1.0 if passed == len(cases) else 0.0
-    return passed / len(cases)
+    if mode == "pass_fraction":
+        return passed / len(cases)
+    floor = min(trivial_passes(cases, target), len(cases) - 1)  # a row it all passes is dropped
+    return max(0, passed - floor) / (len(cases) - floor)
 
 
 _images: dict[tuple[str, tuple[str, ...]], str] = {}
@@ -200,7 +239,7 @@ def compute_scores(
     for box, jobs, owners in batches.values():
         for i, result in zip(owners, shared_sandbox(box).run_batch(jobs), strict=True):
             results[i] = result
-    return [score(cases, results[i], mode) for i, (_, cases) in enumerate(parsed)]
+    return [score(target, cases, results[i], mode) for i, (target, cases) in enumerate(parsed)]
 
 
 def compute_score(

@@ -527,8 +527,10 @@ def exercise_sections(
         "",
         "Reward: `codemint.reward.compute_score(data_source, solution_str, ground_truth, "
         "extra_info)` takes the function from the completion's code block, runs the tests in "
-        'codemint\'s sandbox and returns the fraction passed (`mode="all_or_nothing"`: 1.0 '
-        "only if every test passes). In verl: `custom_reward_function.path` = the installed "
+        "codemint's sandbox and returns the share of tests passed above what a trivially "
+        "wrong solution (a constant, an argument returned, one exception raised) passes "
+        '(`mode="pass_fraction"`: the plain share; `mode="all_or_nothing"`: 1.0 only if '
+        "every test passes). In verl: `custom_reward_function.path` = the installed "
         "`codemint/reward.py`, `name` = `compute_score`.",
         "",
     ]

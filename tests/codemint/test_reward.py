@@ -1,4 +1,4 @@
-"""codemint.reward: the code out of a completion, the row's tests in the sandbox, the pass fraction."""
+"""codemint.reward: the code out of a completion, the row's tests in the sandbox, the score."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from codemint.curation.exercise_export import ground_truth
 from codemint.original_module import hidden_original
 from codemint.records import TestCase as Case
 from codemint.records import Verified
-from codemint.reward import compute_score, compute_scores, extract_code
+from codemint.reward import Target, compute_score, compute_scores, extract_code, trivial_passes
 from codemint.samples import CLASS_KINDS
 from codemint.sandbox.images import environment_requirements, requirement_set
 from codemint.settings import AdequacySettings, ExercisesSettings, PipelineSettings
@@ -63,15 +63,70 @@ def test_reference_scores_one_and_mutants_less_through_the_sandbox() -> None:
         found = mutants.generate(rec.original_code, rec.entry_point, max_mutants=12)
         texts = [completion(m.code) for m in found]
         continuous = compute_scores(texts, [truth] * len(texts), sandbox=box)
+        fraction = compute_scores(texts, [truth] * len(texts), mode="pass_fraction", sandbox=box)
         strict = compute_scores(texts, [json.loads(truth)] * len(texts), mode="all_or_nothing", sandbox=box)
-        caught = [s for s in continuous if s < 1.0]
+        caught = [s for s in fraction if s < 1.0]
         assert caught, f"no mutant of {rec.entry_point} fails a test"
         # All-or-nothing gives 0.0 exactly where the pass fraction is below 1.0.
-        assert strict == [1.0 if s == 1.0 else 0.0 for s in continuous]
-        # The score is the share of tests passed: some mutant passes some of them, not all.
+        assert strict == [1.0 if s == 1.0 else 0.0 for s in fraction]
+        # The pass fraction is the share of tests passed: some mutant passes some, not all.
         n = len(rec.test_cases)
-        assert any(0.0 < s < 1.0 for s in continuous)
-        assert all(s * n == pytest.approx(round(s * n)) for s in continuous)
+        assert any(0.0 < s < 1.0 for s in fraction)
+        assert all(s * n == pytest.approx(round(s * n)) for s in fraction)
+        # The continuous score counts only what a trivially wrong solution would not pass.
+        assert all(c <= f for c, f in zip(continuous, fraction, strict=True))
+        assert [c == 1.0 for c in continuous] == [f == 1.0 for f in fraction]
+
+
+IS_SMALL_PRIME = '''
+def is_small_prime(n):
+    """Whether n is a prime below 100; raises TypeError for a non-int."""
+    if not isinstance(n, int):
+        raise TypeError("n must be an int")
+    return 1 < n < 100 and all(n % d for d in range(2, int(n ** 0.5) + 1))
+'''
+PRIME_CALLS = [([n], {}) for n in (0, 1, 4, 6, 9, 15, 21, 2, 7, 97)] + [(["7"], {}), ([2.5], {})]
+CHEATS = {  # each passes many of the tests above without deciding anything
+    "false": "def is_small_prime(n):\n    return False\n",
+    "raise": "def is_small_prime(n):\n    raise TypeError(n)\n",
+    "identity": "def is_small_prime(n):\n    return n\n",
+}
+
+
+def test_trivially_wrong_completions_earn_no_continuous_reward() -> None:
+    box = docker_settings()
+    rec = real_row(IS_SMALL_PRIME, PRIME_CALLS, box)
+    truth = ground_truth(generation_row(rec))
+    texts = [completion(code) for code in CHEATS.values()]
+    fraction = compute_scores(texts, [truth] * len(texts), mode="pass_fraction", sandbox=box)
+    # `return False` passes 7 of the 12 tests: more than half the reward as a plain share.
+    assert dict(zip(CHEATS, fraction, strict=True))["false"] == pytest.approx(7 / 12)
+    assert compute_scores(texts, [truth] * len(texts), sandbox=box) == [0.0, 0.0, 0.0]
+    assert compute_score("codemint/generation", completion(rec.candidate_code), truth, sandbox=box) == 1.0
+    # One more test right than `return False` is worth its share of what is left to decide.
+    off_by_one = "def is_small_prime(n):\n    return n in (2, 3, 5, 7)\n"  # wrong on 97, no TypeError
+    got = compute_score("codemint/generation", completion(off_by_one), truth, sandbox=box)
+    assert got == pytest.approx((9 - 7) / (12 - 7))
+
+
+def test_trivial_passes_counts_the_best_constant_exception_or_returned_argument() -> None:
+    target = Target("f")
+    cases = [
+        Case(input=encode_input([1]), expected=canonical_json(0)),
+        Case(input=encode_input([2]), expected=canonical_json(0)),
+        Case(input=encode_input([5]), expected=canonical_json(5)),
+        Case(input=encode_input([6]), expected=canonical_json(6)),
+        Case(input=encode_input([7]), expected=canonical_json(7)),
+        Case(input=encode_input(["x"]), exception="TypeError"),
+    ]
+    assert trivial_passes(cases, target) == 3  # `return n` (a constant 0 passes 2)
+    # Changing an argument or printing is more than a trivial solution does.
+    changed = [c.model_copy(update={"args_after": encode_input([9])}) for c in cases[2:5]]
+    assert trivial_passes(cases[:2] + changed + cases[5:], target) == 2
+    assert trivial_passes([cases[5]] * 4, target) == 4
+    # Compared as the verdict compares: a list of ints returned passes tests expecting floats.
+    floats = [Case(input=encode_input([[n, 2]]), expected=canonical_json([float(n), 2.0])) for n in (1, 3)]
+    assert trivial_passes(floats, target) == 2
 
 
 def test_bad_arguments_are_named() -> None:
