@@ -29,7 +29,9 @@ When the original cannot even import what it needs, the sample is dropped as
 rather than as bad samples. With `execute.outcome_checks` (tasks/execute/checks.py) a test
 expecting what only the sandbox knows is dropped, the arguments are compared only when
 changing them is the code's job, a test expecting an exception the prompt does not define
-or name is dropped (tasks/execute/stated_exceptions.py), and a row whose tests a trivially wrong
+or name is dropped (tasks/execute/stated_exceptions.py), so is a test calling it outside a
+precondition its words state ("Assume y1 <= y2", "assuming a is sorted":
+tasks/execute/preconditions.py), and a row whose tests a trivially wrong
 solution passes is dropped (`constant_outcome`, `identity_outcome`, `one_sided_predicate`,
 `few_distinct_outcomes`). A row summarize could only give a provisional instruction
 (`instruction_source` "examples") gets its instruction here, from its kept tests
@@ -56,7 +58,7 @@ from codemint.sandbox.suite import TestOutcome, parse, suite_job
 from codemint.settings import ExecuteSettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
-from codemint.tasks.execute import checks, example_instructions, stated_exceptions
+from codemint.tasks.execute import checks, example_instructions, preconditions, stated_exceptions
 from codemint.tasks.summarize.stage import instruction_for
 
 IMPORT_ERRORS = {"ModuleNotFoundError", "ImportError"}
@@ -534,6 +536,7 @@ class Execute(Stage[WithInputs, Executed]):
         cases: list[TestCase] = []
         unproducible = 0
         prompt = f"{rec.instruction}\n{rec.context_code or ''}"
+        words = f"{rec.docstring or ''}\n{rec.instruction}"
         for j in kept:
             first, text = runs[0][j], rec.test_inputs[j]
             case = TestCase(
@@ -548,6 +551,10 @@ class Execute(Stage[WithInputs, Executed]):
             if self.cfg.outcome_checks and (why := checks.sandbox_only(case)) is not None:
                 self.metrics[f"test_dropped:{why}"] += 1  # no prompt can say what to produce
                 unproducible += 1
+                continue
+            if self.cfg.outcome_checks and preconditions.outside(text, words, rec.signature, rec.sample_kind):
+                # "Assume y1 <= y2": what the code does otherwise is no part of the task.
+                self.metrics["test_dropped:outside_precondition"] += 1
                 continue
             if self.cfg.outcome_checks and stated_exceptions.unstated_exception(
                 case.exception, case.expected, rec.original_code, prompt, rec.entry_point
