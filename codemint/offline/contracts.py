@@ -6,6 +6,8 @@ A test records what the reference does on its input; on an input the description
 annotated) a correct alternative may do something else, so such a test would fail it. The
 contract is conservative: a value is outside it only when every statement about its
 parameter (annotation, declared type, sentence) excludes it; what nothing states is open.
+A precondition the docstring states of the call as a whole ("Assume y1 <= y2", "assuming a
+is sorted": codemint/offline/contract_relations.py) must hold too.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from codemint import safe_ast
 from codemint.codec import decode_input
 from codemint.offline.contract_docs import Bound, doc_params
+from codemint.offline.contract_relations import Relation, stated_relations
 from codemint.offline.contract_types import Accepts, annotation_type, mismatch, union
 from codemint.samples import CLASS_KINDS
 
@@ -48,7 +51,7 @@ class ParamContract:
 @dataclass(frozen=True)
 class Violation:
     param: str
-    kind: str  # none | type | element | choice | range
+    kind: str  # none | type | element | choice | range | precondition
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.param}"
@@ -60,9 +63,10 @@ class Contract:
 
     signature: inspect.Signature
     params: dict[str, ParamContract]
+    relations: tuple[Relation, ...] = ()  # preconditions over several arguments
 
     def violation(self, args: Sequence[Any], kwargs: dict[str, Any]) -> Violation | None:
-        if not self.params:
+        if not self.params and not self.relations:
             return None
         try:
             bound = self.signature.bind(*args, **kwargs)
@@ -82,6 +86,9 @@ class Contract:
             for item in values:
                 if reason := contract.violation(item):
                     return Violation(name, reason)
+        for relation in self.relations:
+            if not relation.holds(bound.arguments):
+                return Violation(relation.param, "precondition")
         return None
 
 
@@ -127,7 +134,8 @@ def function_contract(
     nodes = _param_nodes(func.args)
     if bound_method and nodes and nodes[0][1].kind is not inspect.Parameter.VAR_POSITIONAL:
         nodes = nodes[1:]
-    docs = doc_params(ast.get_docstring(func), [a.arg for a, _, _ in nodes])
+    docstring = ast.get_docstring(func)
+    docs = doc_params(docstring, [a.arg for a, _, _ in nodes])
     params = {}
     for arg, _, default in nodes:
         doc = docs.get(arg.arg)
@@ -147,7 +155,8 @@ def function_contract(
                 contract = ParamContract(contract.accepts, (), contract.allows_none)
         if contract.accepts is not None or contract.ranges:
             params[arg.arg] = contract
-    return Contract(inspect.Signature([p for _, p, _ in nodes]), params)
+    relations = stated_relations(docstring, [a.arg for a, _, _ in nodes])
+    return Contract(inspect.Signature([p for _, p, _ in nodes]), params, relations)
 
 
 def _defined_names(tree: ast.Module) -> frozenset[str]:

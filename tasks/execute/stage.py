@@ -30,8 +30,9 @@ rather than as bad samples. With `execute.outcome_checks` (tasks/execute/checks.
 expecting what only the sandbox knows is dropped, the arguments are compared only when
 changing them is the code's job, a test expecting an exception the prompt does not define
 or name is dropped (tasks/execute/stated_exceptions.py), so is a test calling it outside a
-precondition its words state ("Assume y1 <= y2", "assuming a is sorted":
-tasks/execute/preconditions.py), and a row whose tests a trivially wrong
+precondition its docstring states ("Assume y1 <= y2", "assuming a is sorted":
+codemint/offline/contract_relations.py; testgen keeps such inputs out already, with
+`testgen.contract_inputs`), and a row whose tests a trivially wrong
 solution passes is dropped (`constant_outcome`, `identity_outcome`, `one_sided_predicate`,
 `few_distinct_outcomes`). A row summarize could only give a provisional instruction
 (`instruction_source` "examples") gets its instruction here, from its kept tests
@@ -47,6 +48,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 
 from codemint import codec, safe_ast
+from codemint.offline.contracts import RowContract, row_contract
 from codemint.original_module import hidden_for
 from codemint.prompt_context import platform_note
 from codemint.records import Executed, InputRun, Rejected, TestCase, WithInputs
@@ -58,7 +60,7 @@ from codemint.sandbox.suite import TestOutcome, parse, suite_job
 from codemint.settings import ExecuteSettings
 from codemint.stage import Stage
 from codemint.stage_task import shard_task
-from codemint.tasks.execute import checks, example_instructions, preconditions, stated_exceptions
+from codemint.tasks.execute import checks, example_instructions, stated_exceptions
 from codemint.tasks.summarize.stage import instruction_for
 
 IMPORT_ERRORS = {"ModuleNotFoundError", "ImportError"}
@@ -178,6 +180,13 @@ def cap_exception_tests(cases: list[TestCase], share: float) -> tuple[list[TestC
     keep = set(order[:allowed])
     kept = [c for i, c in enumerate(cases) if c.exception is None or i in keep]
     return kept, len(cases) - len(kept)
+
+
+def _outside_precondition(contract: RowContract, input_text: str) -> bool:
+    """Whether the call breaks a precondition the row's docstring states of the whole call
+    (its other contract violations are testgen's to keep out, `testgen.contract_inputs`)."""
+    violation = contract.violation(input_text)
+    return violation is not None and violation.kind == "precondition"
 
 
 def _call_outcome(kind: str, value: str | None, args_after: str | None) -> CallOutcome:
@@ -536,7 +545,7 @@ class Execute(Stage[WithInputs, Executed]):
         cases: list[TestCase] = []
         unproducible = 0
         prompt = f"{rec.instruction}\n{rec.context_code or ''}"
-        words = f"{rec.docstring or ''}\n{rec.instruction}"
+        contract = row_contract(rec.original_code, rec.entry_point, rec.sample_kind, rec.class_name)
         for j in kept:
             first, text = runs[0][j], rec.test_inputs[j]
             case = TestCase(
@@ -552,7 +561,7 @@ class Execute(Stage[WithInputs, Executed]):
                 self.metrics[f"test_dropped:{why}"] += 1  # no prompt can say what to produce
                 unproducible += 1
                 continue
-            if self.cfg.outcome_checks and preconditions.outside(text, words, rec.signature, rec.sample_kind):
+            if self.cfg.outcome_checks and _outside_precondition(contract, text):
                 # "Assume y1 <= y2": what the code does otherwise is no part of the task.
                 self.metrics["test_dropped:outside_precondition"] += 1
                 continue
