@@ -18,9 +18,13 @@ from codemint.records import ExerciseRow, SummaryDetail, Verified
 from codemint.tasks.derive.summary_target import summary_target
 
 
-def summarization_prompt(code: str, entry_point: str, target: str) -> str:
-    """`target` is "docstring" (the function's own docstring) or "instruction"."""
-    if target == "docstring":
+def summarization_prompt(code: str, entry_point: str, target: str, text: str) -> str:
+    """`target` is "docstring" (the function's own docstring) or "instruction"; `text` is the
+    target's text: a one-line docstring is asked for as one, since a model taught to answer
+    "its arguments and what it returns" with one line learns to leave them out."""
+    if target == "docstring" and "\n" not in text.strip():
+        ask = f"Write a one-line docstring for the Python function `{entry_point}` below: what it does."
+    elif target == "docstring":
         ask = (
             f"Write the docstring of the Python function `{entry_point}` below: "
             "what it does, its arguments and what it returns."
@@ -46,7 +50,7 @@ def summarization_row(rec: Verified, own_words: bool = True) -> tuple[ExerciseRo
     )
     if isinstance(found, str):
         return found
-    prompt = summarization_prompt(code, rec.entry_point, found.target)
+    prompt = summarization_prompt(code, rec.entry_point, found.target, found.text)
     detail = SummaryDetail(code=code, target=found.target)
     return exercise_row(rec, "summarization", prompt, found.text, summary=detail), found.examples_cut
 

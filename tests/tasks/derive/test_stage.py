@@ -17,6 +17,7 @@ from codemint.sandbox.api import CallOutcome, ExecJob, ExecResult
 from codemint.settings import ExercisesSettings, PipelineSettings
 from codemint.tasks.derive.repair_variants import BugCandidate, judge_variants, pick
 from codemint.tasks.derive.stage import Derive
+from codemint.tasks.derive.summarization import summarization_prompt
 from codemint.verdict import passes
 
 CODEC_TAG = re.compile(r'"__[a-z_]+__"\s*:')
@@ -73,7 +74,20 @@ def test_every_row_gets_generation_and_summarization(derived: tuple) -> None:
         assert summ.summary is not None and summ.summary.target == "docstring"
         assert summ.response == rec.docstring and rec.docstring not in summ.prompt  # answer not shown
         assert f"def {rec.entry_point}(" in summ.summary.code and summ.summary.code in summ.prompt
+        # The ask matches the answer: a one-line docstring is asked for as one.
+        one_line = "\n" not in rec.docstring.strip()
+        assert ("one-line docstring" in summ.prompt) == one_line
+        assert ("its arguments and what it returns" in summ.prompt) == (not one_line)
     assert len({r.exercise_id for r in out}) == len(out)
+
+
+def test_a_summarization_prompt_asks_for_the_form_of_its_answer() -> None:
+    code = "def f(x):\n    return x\n"
+    one = summarization_prompt(code, "f", "docstring", "Return x unchanged.")
+    full = summarization_prompt(code, "f", "docstring", "Return x.\n\nArgs:\n    x: anything.")
+    assert "one-line docstring" in one and "its arguments" not in one
+    assert "its arguments and what it returns" in full and "one-line" not in full
+    assert "instruction" in summarization_prompt(code, "f", "instruction", "Write f.")
 
 
 def test_repair_rows_fail_a_test_and_their_fix_passes_all_when_re_executed(derived: tuple) -> None:
