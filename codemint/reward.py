@@ -132,11 +132,11 @@ def _arguments(case: TestCase) -> dict[int | str, str]:
     """Codec texts of the values a call was given, by position or keyword."""
     try:
         args, kwargs = decode_input(case.input)
-    except (ValueError, RecursionError):
-        return {}
-    given: dict[int | str, Any] = dict(enumerate(args))
-    given.update(kwargs)
-    return {key: canonical_json(value) for key, value in given.items()}
+        given: dict[int | str, Any] = dict(enumerate(args))
+        given.update(kwargs)
+        return {key: canonical_json(value) for key, value in given.items()}
+    except (ValueError, TypeError, RecursionError):
+        return {}  # an argument the codec cannot read back: no argument to return then
 
 
 def trivial_passes(cases: Sequence[TestCase], target: Target) -> int:
