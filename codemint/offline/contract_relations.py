@@ -25,6 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from codemint import safe_ast
+
 _ASSUMED = re.compile(r"\b(?:assum(?:e|es|ing)|requires?)\s+(?:that\s+)?(?P<text>[^.;:\n]+)", re.IGNORECASE)
 _SORTED = re.compile(
     r"\b(?:assum(?:e|es|ing)|requires?|given)\s+(?:that\s+)?(?:the\s+)?(?:list\s+|sequence\s+)?"
@@ -69,7 +71,7 @@ def _comparison(text: str, params: Sequence[str]) -> Relation | None:
     words = text.split()
     for end in range(len(words), 0, -1):
         try:
-            tree = ast.parse(" ".join(words[:end]).rstrip(",;:"), mode="eval").body
+            tree = safe_ast.parse(" ".join(words[:end]).rstrip(",;:"), mode="eval").body
         except SyntaxError:
             continue
         if not isinstance(tree, ast.Compare):
