@@ -267,14 +267,14 @@ def read(run_dir: Path) -> dict[str, Any]:
     refs = [f"```python\n{r['extra_info']['reference_code']}\n```" for r in rl]
     ref_scores = compute_scores(refs, gts, mode="all_or_nothing") if rl else []
     trivial_jobs = [(i, c) for i, gt in enumerate(gts) for c in trivial_completions(gt)]
-    trivial_scores = compute_scores(
-        [c for _, c in trivial_jobs], [gts[i] for i, _ in trivial_jobs], mode="all_or_nothing"
-    )
-    trivially_passed = {i for (i, _), s in zip(trivial_jobs, trivial_scores, strict=True) if s == 1.0}
-    # What the best trivial completion of each row earns as a partial reward.
+    # What the best trivial completion of each row earns as a partial reward; a pass fraction
+    # of 1.0 is all-or-nothing's full reward, so that needs no batch of its own.
     trivial_reward: dict[str, float | None] = {}
+    trivially_passed: set[int] = set()
     for mode in ("pass_fraction", "continuous"):
         got = compute_scores([c for _, c in trivial_jobs], [gts[i] for i, _ in trivial_jobs], mode=mode)
+        if mode == "pass_fraction":
+            trivially_passed = {i for (i, _), s in zip(trivial_jobs, got, strict=True) if s == 1.0}
         best: dict[int, float] = {}
         for (i, _), s in zip(trivial_jobs, got, strict=True):
             best[i] = max(best.get(i, 0.0), s)

@@ -36,11 +36,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from codemint.codec import canonical_json, decode_input
 from codemint.llm.codetext import code_blocks, defines_function
 from codemint.records import TestCase
 from codemint.row_environment import RowEnvironment
-from codemint.samples import CLASS_KINDS, find_class, runnable
+from codemint.samples import CLASS_KINDS, call_arguments, find_class, runnable
 from codemint.sandbox import resolved_backend, shared_sandbox
 from codemint.sandbox.api import ExecJob, ExecResult
 from codemint.sandbox.images import ensure_env_image
@@ -128,17 +127,6 @@ def parse_environment(ground_truth: str | dict[str, Any]) -> RowEnvironment:
         raise ValueError(f"ground_truth has a malformed environment: {exc}") from exc
 
 
-def _arguments(case: TestCase) -> dict[int | str, str]:
-    """Codec texts of the values a call was given, by position or keyword."""
-    try:
-        args, kwargs = decode_input(case.input)
-        given: dict[int | str, Any] = dict(enumerate(args))
-        given.update(kwargs)
-        return {key: canonical_json(value) for key, value in given.items()}
-    except (ValueError, TypeError, RecursionError):
-        return {}  # an argument the codec cannot read back: no argument to return then
-
-
 def trivial_passes(cases: Sequence[TestCase], target: Target) -> int:
     """How many of `cases` the best trivially wrong solution passes: one that returns the same
     value every time, raises one exception type every time, or returns one of its arguments
@@ -155,7 +143,11 @@ def trivial_passes(cases: Sequence[TestCase], target: Target) -> int:
     returned: Counter[int | str] = Counter()
     if target.sample_kind not in CLASS_KINDS:  # a method's outcome holds its state too
         for case in normal:
-            returned.update(key for key, text in _arguments(case).items() if same_value(text, case.expected))
+            returned.update(
+                key
+                for key, text in call_arguments(case.input, target.sample_kind).items()
+                if same_value(text, case.expected)
+            )
     return max([0, *constant, *raised.values(), *returned.values()])
 
 

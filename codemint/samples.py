@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from codemint import safe_ast
+from codemint.codec import canonical_json, decode_input
 from codemint.prompt_context import cut_docstring, shown_attributes
 
 METHOD_HARNESS = "__codemint_call_method__"
@@ -208,6 +209,23 @@ def method_instruction(
 def method_input(init: tuple[list[Any], dict[str, Any]], call: tuple[list[Any], dict[str, Any]]) -> list[Any]:
     """The harness's positional arguments for one test: constructor args, then the call's."""
     return [list(init[0]), dict(init[1]), list(call[0]), dict(call[1])]
+
+
+def call_arguments(input_text: str, sample_kind: str) -> dict[int | str, str]:
+    """Canonical codec texts of the values a test's call was given, by position or keyword (a
+    method: the method's own arguments, out of the harness's `[init_args, init_kwargs, args,
+    kwargs]`); empty when the input does not read back."""
+    try:
+        args, kwargs = decode_input(input_text)
+        if sample_kind in CLASS_KINDS:
+            if len(args) != 4 or not isinstance(args[2], list) or not isinstance(args[3], dict):
+                return {}
+            args, kwargs = args[2], args[3]
+        given: dict[int | str, Any] = dict(enumerate(args))
+        given.update(kwargs)
+        return {key: canonical_json(value) for key, value in given.items()}
+    except (ValueError, TypeError, RecursionError):
+        return {}
 
 
 def focus_code(code: str, sample_kind: str, class_name: str | None, entry_point: str) -> str:

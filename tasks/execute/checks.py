@@ -23,7 +23,7 @@ from typing import Any
 
 from codemint.codec import canonical_json, canonical_text, decode_input
 from codemint.records import TestCase, WithInputs
-from codemint.samples import CLASS_KINDS
+from codemint.samples import CLASS_KINDS, call_arguments
 
 # --- values a solver cannot produce from the prompt -----------------------------------------
 
@@ -197,28 +197,12 @@ def effect_is_its_job(rec: WithInputs) -> bool:
 # --- rows whose tests a trivially wrong solution passes -------------------------------------
 
 
-def _call_arguments(input_text: str, sample_kind: str) -> dict[int | str, str]:
-    """Canonical texts of the values a call was given, by position or keyword (a method: the
-    method's own arguments)."""
-    try:
-        args, kwargs = decode_input(input_text)
-        if sample_kind in CLASS_KINDS:
-            if len(args) != 4 or not isinstance(args[2], list) or not isinstance(args[3], dict):
-                return {}
-            args, kwargs = args[2], args[3]
-        given: dict[int | str, Any] = dict(enumerate(args))
-        given.update(kwargs)
-        return {key: canonical_json(value) for key, value in given.items()}
-    except (ValueError, RecursionError):
-        return {}
-
-
 def _returned_argument(outcomes: list[Outcome], normal: list[TestCase], sample_kind: str) -> bool:
     """Whether one argument (the same position or keyword every time) is returned unchanged by
     every call: `return s` passes. (Returning the larger of two arguments is not this.)"""
     common: set[int | str] | None = None
     for o, case in zip(outcomes, normal, strict=True):
-        same = {key for key, text in _call_arguments(case.input, sample_kind).items() if text == o.value}
+        same = {key for key, text in call_arguments(case.input, sample_kind).items() if text == o.value}
         common = same if common is None else common & same
         if not common:
             return False
